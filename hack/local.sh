@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs everything on embedded defaults: a local control plane with the CRDs
+# installed and the ImmyBot simulator with examples/sim-fleet.yaml.
+# Builds what is missing first (the control-plane binaries take ~10 minutes
+# the first time). Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/immybot-operator/target}
+if ! dpkg -s libclang-dev >/dev/null 2>&1; then
+  echo "local: installing clang and libclang-dev (the envtest crate needs them)" >&2
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq && $sudo_cmd apt-get install -y -qq clang libclang-dev
+fi
+eval "$(testbed/build.sh --env)"
+mkdir -p target
+# `cargo run`, not the bare binary: the envtest crate links its Go half as a
+# shared library that cargo puts on the library path.
+exec cargo run --quiet --features local --bin immybot-local -- "$@"

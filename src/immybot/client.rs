@@ -1,0 +1,548 @@
+//! The ImmyBot API client: every call the operator makes, through one send
+//! loop that applies pacing, authentication, retries and answer checks.
+//!
+//! Retry rules, in one place:
+//! - 401: drop the token, fetch a new one, send once more (any call: a 401
+//!   means ImmyBot did nothing).
+//! - 429: wait `Retry-After` (capped) and send again (any call, for the same
+//!   reason), up to the attempt limit.
+//! - 5xx, 408, timeouts, broken connections: retried with backoff only for
+//!   idempotent calls. The start call is not idempotent and is never retried
+//!   after it may have reached ImmyBot; its caller resolves the uncertainty
+//!   through `sessionGroupId` (see `ImmyBotError::start_outcome_unknown`).
+//! - connection refused (the request never left): retried for every call.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::auth::TokenSource;
+use super::config::{ClientConfig, EnumEncoding, RetryPolicy};
+use super::dx::{Page, SessionQuery};
+use super::enums::SessionStatus;
+use super::error::{ImmyBotError, truncate_body};
+use super::pacing::{Pacer, Sleeper, TokioSleeper, backoff, parse_retry_after};
+use super::start::{StartOutcome, StartRequest, enums_as_names};
+use super::wire::*;
+
+/// Which start endpoint to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartEndpoint {
+    /// `POST /api/v1/run-immy-service`.
+    Immediate,
+    /// `POST /api/v1/run-immy-service-new`: may answer 202 with no body.
+    Queued,
+}
+
+/// A cheap-to-clone handle on one ImmyBot instance.
+#[derive(Clone)]
+pub struct ImmyBotClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    tokens: TokenSource,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    timeout: Duration,
+    enum_encoding: EnumEncoding,
+    sleeper: Arc<dyn Sleeper>,
+}
+
+impl std::fmt::Debug for ImmyBotClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImmyBotClient")
+            .field("base", &self.inner.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request, described before it is sent (possibly several times).
+struct Call {
+    /// A template such as `GET /api/v1/maintenance-sessions/{id}`: used in
+    /// errors and logs, so that ids and query strings never multiply labels.
+    route: &'static str,
+    method: Method,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Option<serde_json::Value>,
+    idempotent: bool,
+}
+
+impl Call {
+    fn get(route: &'static str, path: String) -> Self {
+        Self {
+            route,
+            method: Method::GET,
+            path,
+            query: vec![],
+            body: None,
+            idempotent: true,
+        }
+    }
+    fn post(route: &'static str, path: String, body: Option<serde_json::Value>, idempotent: bool) -> Self {
+        Self {
+            route,
+            method: Method::POST,
+            path,
+            query: vec![],
+            body,
+            idempotent,
+        }
+    }
+    fn query(mut self, key: &'static str, value: impl ToString) -> Self {
+        self.query.push((key, value.to_string()));
+        self
+    }
+}
+
+struct Answer {
+    route: &'static str,
+    status: StatusCode,
+    content_type: String,
+    body: bytes::Bytes,
+}
+
+impl ImmyBotClient {
+    pub fn new(config: ClientConfig) -> Result<Self, ImmyBotError> {
+        config.validate()?;
+        // Both kube and we use ring; installing it is idempotent and only
+        // fails if another provider is already installed, which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("immybot-operator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ImmyBotError::Config(format!("HTTP client: {e}")))?;
+        let tokens = TokenSource::new(
+            http.clone(),
+            config.token_url()?,
+            config.auth.client_id.clone(),
+            config.auth.client_secret.clone(),
+            config.scope(),
+        );
+        let mut base = config.base_url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                tokens,
+                pacer: Pacer::new(&config.limits),
+                retry: config.retry.clone(),
+                timeout: config.request_timeout,
+                enum_encoding: config.enum_encoding,
+                sleeper: Arc::new(TokioSleeper),
+            }),
+        })
+    }
+
+    /// Replaces how the client waits (tests record waits instead). Only
+    /// before the client is shared; a shared client keeps its sleeper.
+    pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.sleeper = sleeper;
+        }
+        self
+    }
+
+    // ---- sessions -------------------------------------------------------
+
+    /// Starts maintenance. Never retried once it may have reached ImmyBot.
+    pub async fn start(&self, request: &StartRequest, endpoint: StartEndpoint) -> Result<StartOutcome, ImmyBotError> {
+        let (route, path) = match endpoint {
+            StartEndpoint::Immediate => ("POST /api/v1/run-immy-service", "api/v1/run-immy-service"),
+            StartEndpoint::Queued => ("POST /api/v1/run-immy-service-new", "api/v1/run-immy-service-new"),
+        };
+        let mut body = serde_json::to_value(request).map_err(|e| ImmyBotError::Config(format!("start body: {e}")))?;
+        if self.inner.enum_encoding == EnumEncoding::Names {
+            enums_as_names(&mut body);
+        }
+        let answer = self.send(Call::post(route, path.into(), Some(body), false)).await?;
+        if answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(StartOutcome::Accepted);
+        }
+        check_json(&answer)?;
+        StartOutcome::decode(&answer.body).ok_or_else(|| ImmyBotError::Decode {
+            route,
+            message: format!("unrecognised start response: {}", truncate_body(&answer.body)),
+        })
+    }
+
+    /// One session, optionally with its actions and stages.
+    pub async fn session(
+        &self,
+        id: i32,
+        include_actions: bool,
+        include_stages: bool,
+    ) -> Result<MaintenanceSession, ImmyBotError> {
+        let call = Call::get(
+            "GET /api/v1/maintenance-sessions/{id}",
+            format!("api/v1/maintenance-sessions/{id}"),
+        )
+        .query("includeActions", include_actions)
+        .query("includeStages", include_stages);
+        self.json(call).await
+    }
+
+    /// A page of sessions through the DevExtreme `dx` list, newest first.
+    pub async fn find_sessions(&self, query: &SessionQuery) -> Result<Page<MaintenanceSession>, ImmyBotError> {
+        let mut call = Call::get(
+            "GET /api/v1/maintenance-sessions/dx",
+            "api/v1/maintenance-sessions/dx".into(),
+        );
+        for (key, value) in query.to_params() {
+            call = call.query(key, value);
+        }
+        let result: LoadResult = self.json(call).await?;
+        Ok(Page::from_load_result(result, query.take))
+    }
+
+    /// A page of sessions that are not finished, across the whole instance.
+    pub async fn active_sessions(&self, skip: u32, take: u32) -> Result<Page<MaintenanceSession>, ImmyBotError> {
+        self.find_sessions(&SessionQuery {
+            statuses: SessionStatus::active().to_vec(),
+            skip,
+            take,
+            ..Default::default()
+        })
+        .await
+    }
+
+    pub async fn status_counts(&self) -> Result<SessionStatusCounts, ImmyBotError> {
+        self.json(Call::get(
+            "GET /api/v1/maintenance-sessions/status-counts",
+            "api/v1/maintenance-sessions/status-counts".into(),
+        ))
+        .await
+    }
+
+    pub async fn phases(&self, session_id: i32) -> Result<Vec<SessionPhase>, ImmyBotError> {
+        self.json(Call::get(
+            "GET /api/v1/maintenance-sessions/{id}/phases",
+            format!("api/v1/maintenance-sessions/{session_id}/phases"),
+        ))
+        .await
+    }
+
+    pub async fn logs(&self, session_id: i32) -> Result<Vec<SessionLog>, ImmyBotError> {
+        self.json(Call::get(
+            "GET /api/v1/maintenance-sessions/{id}/logs",
+            format!("api/v1/maintenance-sessions/{session_id}/logs"),
+        ))
+        .await
+    }
+
+    /// The newest log line, or `None` for a session that has none yet.
+    pub async fn last_log(&self, session_id: i32) -> Result<Option<SessionLog>, ImmyBotError> {
+        let call = Call::get(
+            "GET /api/v1/maintenance-sessions/{id}/last-log",
+            format!("api/v1/maintenance-sessions/{session_id}/last-log"),
+        );
+        let answer = self.send(call).await?;
+        if answer.body.iter().all(u8::is_ascii_whitespace) || answer.status == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        decode(&answer)
+    }
+
+    /// Cancels one session. ImmyBot makes this a GET; it is idempotent.
+    pub async fn cancel(&self, session_id: i32) -> Result<(), ImmyBotError> {
+        self.send(Call::get(
+            "GET /api/v1/maintenance-sessions/{id}/cancel",
+            format!("api/v1/maintenance-sessions/{session_id}/cancel"),
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Cancels several sessions in one call.
+    pub async fn cancel_many(&self, session_ids: &[i32]) -> Result<(), ImmyBotError> {
+        let body = serde_json::to_value(CancelSessionsRequest {
+            session_ids: session_ids.to_vec(),
+        })
+        .map_err(|e| ImmyBotError::Config(e.to_string()))?;
+        self.send(Call::post(
+            "POST /api/v1/maintenance-sessions/cancel",
+            "api/v1/maintenance-sessions/cancel".into(),
+            Some(body),
+            true,
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Resumes a postponed session.
+    pub async fn resume(&self, session_id: i32) -> Result<(), ImmyBotError> {
+        self.send(Call::post(
+            "POST /api/v1/maintenance-sessions/{id}/resume",
+            format!("api/v1/maintenance-sessions/{session_id}/resume"),
+            None,
+            false,
+        ))
+        .await
+        .map(drop)
+    }
+
+    /// Reruns a whole session; answers the new session's id.
+    pub async fn rerun(&self, session_id: i32) -> Result<i32, ImmyBotError> {
+        self.json(Call::post(
+            "POST /api/v1/maintenance-sessions/{id}/rerun",
+            format!("api/v1/maintenance-sessions/{session_id}/rerun"),
+            None,
+            false,
+        ))
+        .await
+    }
+
+    /// Reruns one maintenance action of a session.
+    pub async fn rerun_action(&self, session_id: i32, action_id: i32) -> Result<(), ImmyBotError> {
+        self.send(Call::post(
+            "POST /api/v1/maintenance-sessions/{id}/actions/{actionId}/rerun",
+            format!("api/v1/maintenance-sessions/{session_id}/actions/{action_id}/rerun"),
+            None,
+            false,
+        ))
+        .await
+        .map(drop)
+    }
+
+    pub async fn action_logs(&self, action_id: i32) -> Result<Vec<SessionLog>, ImmyBotError> {
+        self.json(Call::get(
+            "GET /api/v1/maintenance-actions/{actionId}/logs",
+            format!("api/v1/maintenance-actions/{action_id}/logs"),
+        ))
+        .await
+    }
+
+    // ---- look-ups -------------------------------------------------------
+
+    pub async fn computer(&self, computer_id: i32) -> Result<Computer, ImmyBotError> {
+        self.json(Call::get(
+            "GET /api/v1/computers/{computerId}",
+            format!("api/v1/computers/{computer_id}"),
+        ))
+        .await
+    }
+
+    /// Computers whose name equals `name` (ImmyBot compares without case).
+    /// Asks for two rows: enough to tell "one" from "ambiguous".
+    pub async fn computers_named(&self, name: &str) -> Result<Vec<ComputerListItem>, ImmyBotError> {
+        let filter = serde_json::json!(["computerName", "=", name]).to_string();
+        let call = Call::get("GET /api/v1/computers/dx", "api/v1/computers/dx".into())
+            .query("skip", 0)
+            .query("take", 2)
+            .query("filter", filter);
+        let result: LoadResult = self.json(call).await?;
+        Ok(Page::from_load_result(result, 2).items)
+    }
+
+    pub async fn tenant(&self, tenant_id: i32) -> Result<Tenant, ImmyBotError> {
+        self.json(Call::get(
+            "GET /api/v1/tenants/{id}",
+            format!("api/v1/tenants/{tenant_id}"),
+        ))
+        .await
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<Tenant>, ImmyBotError> {
+        self.json(Call::get("GET /api/v1/tenants", "api/v1/tenants".into()))
+            .await
+    }
+
+    /// Tenants whose name equals `name`, ignoring case. The tenant list is
+    /// small (an MSP's customers), so it is filtered here.
+    pub async fn tenants_named(&self, name: &str) -> Result<Vec<Tenant>, ImmyBotError> {
+        let all = self.tenants().await?;
+        Ok(all
+            .into_iter()
+            .filter(|t| t.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+            .collect())
+    }
+
+    // ---- the send loop --------------------------------------------------
+
+    async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T, ImmyBotError> {
+        let answer = self.send(call).await?;
+        decode(&answer)
+    }
+
+    async fn send(&self, call: Call) -> Result<Answer, ImmyBotError> {
+        let inner = &*self.inner;
+        let url = inner
+            .base
+            .join(&call.path)
+            .map_err(|e| ImmyBotError::Config(format!("URL for {}: {e}", call.route)))?;
+        let mut attempt: u32 = 0;
+        let mut token_refreshed = false;
+        loop {
+            attempt += 1;
+            let last_attempt = attempt >= inner.retry.max_attempts;
+            let _permit = inner.pacer.admit(&*inner.sleeper).await;
+            let token = match inner.tokens.token().await {
+                Ok(t) => t,
+                Err(e) if e.kind() == super::ErrorKind::Transient && !last_attempt => {
+                    inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut request = inner
+                .http
+                .request(call.method.clone(), url.clone())
+                .bearer_auth(token.expose());
+            if !call.query.is_empty() {
+                request = request.query(&call.query);
+            }
+            if let Some(body) = &call.body {
+                request = request.json(body);
+            }
+            let outcome = request.send().await;
+            let response = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    let sent = !e.is_connect();
+                    let error = if e.is_timeout() {
+                        ImmyBotError::Timeout {
+                            route: call.route,
+                            after: inner.timeout,
+                        }
+                    } else {
+                        ImmyBotError::Connect {
+                            route: call.route,
+                            message: e.without_url().to_string(),
+                            sent,
+                        }
+                    };
+                    if (call.idempotent || !sent) && !last_attempt {
+                        tracing::debug!(route = call.route, attempt, error = %error, "retrying");
+                        inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+            let content_type = response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    let error = if e.is_timeout() {
+                        ImmyBotError::Timeout {
+                            route: call.route,
+                            after: inner.timeout,
+                        }
+                    } else {
+                        ImmyBotError::Connect {
+                            route: call.route,
+                            message: e.without_url().to_string(),
+                            sent: true,
+                        }
+                    };
+                    if call.idempotent && !last_attempt {
+                        inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
+            tracing::debug!(
+                route = call.route,
+                status = status.as_u16(),
+                attempt,
+                "ImmyBot answered"
+            );
+            if status.is_success() {
+                return Ok(Answer {
+                    route: call.route,
+                    status,
+                    content_type,
+                    body,
+                });
+            }
+            let error = ImmyBotError::Status {
+                route: call.route,
+                status: status.as_u16(),
+                body: truncate_body(&body),
+                retry_after,
+            };
+            match status {
+                StatusCode::UNAUTHORIZED if !token_refreshed => {
+                    token_refreshed = true;
+                    inner.tokens.invalidate(&token).await;
+                    attempt -= 1; // a refreshed token is not a retry
+                }
+                StatusCode::TOO_MANY_REQUESTS if !last_attempt => {
+                    let wait = retry_after.unwrap_or_else(|| backoff(&inner.retry, attempt));
+                    if wait > inner.retry.max_retry_after {
+                        return Err(error);
+                    }
+                    tracing::info!(
+                        route = call.route,
+                        wait_ms = wait.as_millis() as u64,
+                        "ImmyBot asked us to slow down"
+                    );
+                    inner.sleeper.sleep(wait).await;
+                }
+                s if (s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT) && call.idempotent && !last_attempt => {
+                    inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
+                }
+                _ => return Err(error),
+            }
+        }
+    }
+}
+
+/// Refuses answers that are not JSON: above all the web app's HTML page,
+/// which some list paths return with status 200.
+fn check_json(answer: &Answer) -> Result<(), ImmyBotError> {
+    let ct = answer.content_type.to_ascii_lowercase();
+    let starts_like_html = {
+        let head: Vec<u8> = answer
+            .body
+            .iter()
+            .skip_while(|b| b.is_ascii_whitespace())
+            .take(15)
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        head.starts_with(b"<!doctype html") || head.starts_with(b"<html")
+    };
+    if ct.contains("text/html") || starts_like_html {
+        return Err(ImmyBotError::HtmlPage { route: answer.route });
+    }
+    // The document lists application/json, text/json and text/plain (.NET's
+    // default formatters), so all three are accepted; a missing header too.
+    if !(ct.is_empty() || ct.contains("json") || ct.starts_with("text/plain")) {
+        return Err(ImmyBotError::ContentType {
+            route: answer.route,
+            content_type: answer.content_type.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T, ImmyBotError> {
+    check_json(answer)?;
+    serde_json::from_slice(&answer.body).map_err(|e| ImmyBotError::Decode {
+        route: answer.route,
+        message: e.to_string(),
+    })
+}

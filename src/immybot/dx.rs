@@ -1,0 +1,202 @@
+//! DevExtreme `dx` list queries: `skip`, `take`, `sort` and `filter` as query
+//! parameters, the way ImmyBot's web app sends them.
+//!
+//! Two quirks decide the shape: `requireTotalCount=true` is slow on large
+//! instances, so it is never sent and "is there more?" is answered by a full
+//! page; and OR-filters over many session ids have answered 500, so filters
+//! are only ever over a handful of statuses, never over id lists.
+
+use serde::de::DeserializeOwned;
+
+use super::enums::{SessionStatus, WireEnum as _};
+use super::wire::{LoadResult, WireTime};
+
+/// The most rows one `dx` call asks for.
+pub const MAX_TAKE: u32 = 500;
+
+/// Which sessions to list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionQuery {
+    pub computer_id: Option<i32>,
+    pub tenant_id: Option<i32>,
+    /// Any of these statuses; empty means any status.
+    pub statuses: Vec<SessionStatus>,
+    /// Only sessions created at or after this time.
+    pub created_after: Option<WireTime>,
+    pub skip: u32,
+    /// Rows per page (at most [`MAX_TAKE`]; 0 means 100).
+    pub take: u32,
+}
+
+impl SessionQuery {
+    /// The query parameters, in a stable order.
+    pub fn to_params(&self) -> Vec<(&'static str, String)> {
+        let take = match self.take {
+            0 => 100,
+            t => t.min(MAX_TAKE),
+        };
+        let mut params = vec![("skip", self.skip.to_string()), ("take", take.to_string())];
+        params.push((
+            "sort",
+            serde_json::json!([{"selector": "createdDate", "desc": true}]).to_string(),
+        ));
+        if let Some(filter) = self.filter() {
+            params.push(("filter", filter.to_string()));
+        }
+        if let Some(id) = self.computer_id {
+            params.push(("computerId", id.to_string()));
+        }
+        if let Some(id) = self.tenant_id {
+            params.push(("tenantId", id.to_string()));
+        }
+        params
+    }
+
+    /// The DevExtreme filter array: `[a, "and", b]`, `[x, "or", y, "or", z]`.
+    pub fn filter(&self) -> Option<serde_json::Value> {
+        let mut clauses = Vec::new();
+        let statuses: Vec<serde_json::Value> = self
+            .statuses
+            .iter()
+            .filter_map(|s| s.code())
+            .map(|code| serde_json::json!(["sessionStatus", "=", code]))
+            .collect();
+        match statuses.len() {
+            0 => {}
+            1 => clauses.extend(statuses),
+            _ => clauses.push(join(statuses, "or")),
+        }
+        if let Some(after) = self.created_after {
+            clauses.push(serde_json::json!(["createdDate", ">=", after.to_string()]));
+        }
+        match clauses.len() {
+            0 => None,
+            1 => clauses.pop(),
+            _ => Some(join(clauses, "and")),
+        }
+    }
+}
+
+fn join(items: Vec<serde_json::Value>, op: &str) -> serde_json::Value {
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(serde_json::Value::String(op.to_owned()));
+        }
+        out.push(item);
+    }
+    serde_json::Value::Array(out)
+}
+
+/// One page of a `dx` list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Rows that could not be decoded: counted, not fatal, so that one odd
+    /// row does not hide the rest of the page.
+    pub undecodable: usize,
+    /// Whether the page was full, so that a next page may exist.
+    pub full: bool,
+}
+
+impl<T: DeserializeOwned> Page<T> {
+    pub fn from_load_result(result: LoadResult, take: u32) -> Self {
+        let rows = result.data.unwrap_or_default();
+        let count = rows.len();
+        let mut items = Vec::with_capacity(count);
+        let mut undecodable = 0;
+        for row in rows {
+            match serde_json::from_value(row) {
+                Ok(item) => items.push(item),
+                Err(e) => {
+                    undecodable += 1;
+                    tracing::warn!(error = %e, "skipping a dx row that does not decode");
+                }
+            }
+        }
+        let take = if take == 0 { 100 } else { take.min(MAX_TAKE) };
+        Self {
+            items,
+            undecodable,
+            full: count >= take as usize,
+        }
+    }
+}
+
+impl SessionStatus {
+    /// The statuses of sessions that ImmyBot may still move.
+    pub fn active() -> &'static [SessionStatus] {
+        &[
+            SessionStatus::Running,
+            SessionStatus::Created,
+            SessionStatus::Postponed,
+            SessionStatus::Pending,
+            SessionStatus::PendingConnectivity,
+            SessionStatus::PendingPreflight,
+            SessionStatus::PendingEphemeralAgentConnection,
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::immybot::wire::MaintenanceSession;
+
+    #[test]
+    fn builds_devextreme_filters() {
+        let q = SessionQuery {
+            statuses: vec![SessionStatus::Running, SessionStatus::Pending],
+            created_after: WireTime::parse("2026-01-02T03:04:05Z"),
+            computer_id: Some(9),
+            take: 50,
+            ..Default::default()
+        };
+        assert_eq!(
+            q.filter().unwrap(),
+            serde_json::json!([
+                [["sessionStatus", "=", 1], "or", ["sessionStatus", "=", 6]],
+                "and",
+                ["createdDate", ">=", "2026-01-02T03:04:05Z"]
+            ])
+        );
+        let params = q.to_params();
+        assert!(params.contains(&("computerId", "9".into())));
+        assert!(params.contains(&("take", "50".into())));
+        assert!(params.iter().all(|(k, _)| *k != "requireTotalCount"));
+        assert_eq!(
+            SessionQuery {
+                statuses: vec![SessionStatus::Running],
+                ..Default::default()
+            }
+            .filter()
+            .unwrap(),
+            serde_json::json!(["sessionStatus", "=", 1])
+        );
+        assert_eq!(SessionQuery::default().filter(), None);
+        assert!(
+            SessionQuery {
+                take: 10_000,
+                ..Default::default()
+            }
+            .to_params()
+            .contains(&("take", "500".into()))
+        );
+    }
+
+    #[test]
+    fn a_bad_row_does_not_lose_the_page() {
+        let result = LoadResult {
+            data: Some(vec![
+                serde_json::json!({"id": 1, "sessionStatus": 1}),
+                serde_json::json!({"id": "nope"}),
+                serde_json::json!({"id": 3}),
+            ]),
+            ..Default::default()
+        };
+        let page: Page<MaintenanceSession> = Page::from_load_result(result, 3);
+        assert_eq!(page.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(page.undecodable, 1);
+        assert!(page.full);
+    }
+}

@@ -1,0 +1,27 @@
+//! The ImmyBot HTTP API: wire types, the client, authentication and pacing.
+//! No Kubernetes types live here; the controller maps between the two.
+//!
+//! The contract is the instance's OpenAPI document and the notes beside it
+//! (`tests/data/immybot-openapi.json`, `docs/immybot-api.md`). Every guess
+//! about a field's meaning is marked `GUESS` where it is made.
+
+mod auth;
+mod client;
+mod config;
+mod dx;
+mod enums;
+mod error;
+mod pacing;
+mod start;
+mod wire;
+
+pub use client::{ImmyBotClient, StartEndpoint};
+pub use config::{
+    AuthConfig, ClientConfig, DEFAULT_AUTHORITY_HOST, EnumEncoding, Limits, RetryPolicy, Secret, SecretSource,
+};
+pub use dx::{MAX_TAKE, Page, SessionQuery};
+pub use enums::*;
+pub use error::{ErrorKind, ImmyBotError, MAX_BODY_IN_ERROR};
+pub use pacing::{RecordingSleeper, Sleeper, TokioSleeper};
+pub use start::{ComputerTarget, StartOutcome, StartRequest, StartResponseBody, StartedSession, TenantTarget};
+pub use wire::*;

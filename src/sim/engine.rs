@@ -1,0 +1,953 @@
+//! The simulated instance's state and how sessions move through it.
+//!
+//! No HTTP here. The server calls [`Engine::advance_to`] with the clock's
+//! time before it reads or changes anything, so a session's progress depends
+//! only on the clock: under the manual clock a test decides exactly when a
+//! stage ends.
+//!
+//! Simplifications (the real ImmyBot does more; none of it changes what a
+//! client sees on the wire): one stage runs at a time for a fixed duration;
+//! detection derives one action per software item from installed vs desired
+//! version; the concurrent-session limit is checked when a session leaves
+//! `Created` and whenever the engine advances.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use super::fleet::{FleetSeed, SeedComputer, SoftwareBehaviour};
+use crate::immybot::*;
+
+/// Knobs of the simulated instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineSettings {
+    /// How long each stage runs (simulated time).
+    pub stage_duration: Duration,
+    /// How long a session stays `Created` before it runs.
+    pub queue_delay: Duration,
+    /// ImmyBot's instance-wide limit on running sessions; `skipBackgroundJob`
+    /// bypasses it. 0 means no limit.
+    pub max_concurrent_sessions: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            stage_duration: Duration::from_secs(5),
+            queue_delay: Duration::from_secs(1),
+            max_concurrent_sessions: 0,
+        }
+    }
+}
+
+/// What a start call asked for, in the simulator's terms.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionArgs {
+    pub mode: RunMode,
+    pub reboot: RebootPreference,
+    pub offline: ComputerOfflineMaintenanceSessionBehavior,
+    pub skip_background_job: bool,
+    pub group_id: Option<Uuid>,
+    /// For a single-action rerun: only this item runs.
+    pub only_identifier: Option<String>,
+    pub rerun_of_action: Option<i32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    Full,
+    DetectionOnly,
+    ResolutionOnly,
+    InventoryOnly,
+}
+
+impl SessionArgs {
+    pub fn from_request(req: &StartRequest) -> Self {
+        let mode = if req.detection_only {
+            RunMode::DetectionOnly
+        } else if req.resolution_only {
+            RunMode::ResolutionOnly
+        } else if req.inventory_only {
+            RunMode::InventoryOnly
+        } else {
+            RunMode::Full
+        };
+        Self {
+            mode,
+            reboot: req.reboot_preference.clone().unwrap_or(RebootPreference::Normal),
+            // ImmyBot's default for offline computers is to skip them.
+            offline: req
+                .offline_behavior
+                .clone()
+                .unwrap_or(ComputerOfflineMaintenanceSessionBehavior::Skip),
+            skip_background_job: req.skip_background_job,
+            group_id: req.session_group_id,
+            only_identifier: None,
+            rerun_of_action: None,
+        }
+    }
+
+    fn stages(&self) -> Vec<SessionStageType> {
+        use SessionStageType::*;
+        match self.mode {
+            RunMode::Full => vec![Detection, Execution, Inventory],
+            RunMode::DetectionOnly => vec![Detection],
+            RunMode::ResolutionOnly => vec![Resolution, Execution],
+            RunMode::InventoryOnly => vec![Inventory],
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Stage {
+    id: i32,
+    kind: SessionStageType,
+    status: SessionStatus,
+    started: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug)]
+struct Session {
+    id: i32,
+    computer_id: i32,
+    tenant_id: i32,
+    args: SessionArgs,
+    created: Timestamp,
+    updated: Timestamp,
+    status: SessionStatus,
+    stages: Vec<Stage>,
+    /// Index of the running stage.
+    current: usize,
+    /// When the next timed transition happens.
+    next_event: Option<Timestamp>,
+    actions: Vec<MaintenanceAction>,
+    logs: Vec<SessionLog>,
+}
+
+#[derive(Clone, Debug)]
+struct ComputerState {
+    seed: SeedComputer,
+    online: bool,
+    installed: BTreeMap<String, String>,
+}
+
+/// Why a start or a control call was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineError {
+    NotFound(String),
+    BadRequest(String),
+}
+
+/// The result of a start, before it is shaped into a response body.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Started {
+    pub started: Vec<StartedSession>,
+    pub already_in_progress: Vec<StartedSession>,
+}
+
+/// One row of the session ledger the admin API serves.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    pub id: i32,
+    pub computer_id: i32,
+    pub tenant_id: i32,
+    pub session_group_id: Option<Uuid>,
+    pub status: String,
+    pub created: Timestamp,
+}
+
+pub struct Engine {
+    settings: EngineSettings,
+    tenants: BTreeMap<i32, (String, Option<i32>)>,
+    computers: BTreeMap<i32, ComputerState>,
+    sessions: BTreeMap<i32, Session>,
+    next_id: i32,
+}
+
+impl Engine {
+    pub fn new(seed: &FleetSeed, settings: EngineSettings) -> Self {
+        let tenants = seed
+            .tenants
+            .iter()
+            .map(|t| (t.id, (t.name.clone(), t.parent_id)))
+            .collect();
+        let computers = seed
+            .computers
+            .iter()
+            .map(|c| {
+                let installed = c
+                    .software
+                    .iter()
+                    .filter_map(|s| Some((identifier(&s.name, s.identifier.as_deref()), s.installed.clone()?)))
+                    .collect();
+                (
+                    c.id,
+                    ComputerState {
+                        seed: c.clone(),
+                        online: c.online,
+                        installed,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            settings,
+            tenants,
+            computers,
+            sessions: BTreeMap::new(),
+            next_id: 1000,
+        }
+    }
+
+    pub fn settings_mut(&mut self) -> &mut EngineSettings {
+        &mut self.settings
+    }
+
+    fn next_id(&mut self) -> i32 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    // ---- look-ups -------------------------------------------------------
+
+    pub fn computer(&self, id: i32) -> Option<Computer> {
+        let c = self.computers.get(&id)?;
+        Some(Computer {
+            id,
+            device_id: Some(Uuid::from_u128(id as u128)),
+            tenant_id: c.seed.tenant_id,
+            computer_name: Some(c.seed.name.clone()),
+            is_online: c.online,
+            tenant_name: self.tenants.get(&c.seed.tenant_id).map(|t| t.0.clone()),
+            exclude_from_maintenance: false,
+        })
+    }
+
+    pub fn computer_rows(&self) -> Vec<ComputerListItem> {
+        self.computers
+            .iter()
+            .map(|(id, c)| {
+                let active = self.active_session_of(*id);
+                ComputerListItem {
+                    id: *id,
+                    computer_name: Some(c.seed.name.clone()),
+                    tenant_id: c.seed.tenant_id,
+                    tenant_name: self.tenants.get(&c.seed.tenant_id).map(|t| t.0.clone()),
+                    device_id: Some(Uuid::from_u128(*id as u128)),
+                    is_online: Some(c.online),
+                    active_session_id: active.map(|s| s.id),
+                    active_session_status: active.map(|s| s.status.clone()),
+                }
+            })
+            .collect()
+    }
+
+    pub fn tenant(&self, id: i32) -> Option<Tenant> {
+        let (name, parent) = self.tenants.get(&id)?;
+        Some(Tenant {
+            id,
+            name: Some(name.clone()),
+            slug: Some(name.to_ascii_lowercase().replace(' ', "-")),
+            parent_tenant_id: *parent,
+            active: true,
+            is_msp: parent.is_none() && id == 1,
+        })
+    }
+
+    pub fn tenants(&self) -> Vec<Tenant> {
+        self.tenants.keys().filter_map(|id| self.tenant(*id)).collect()
+    }
+
+    pub fn set_online(&mut self, computer_id: i32, online: bool) -> Result<(), EngineError> {
+        let c = self
+            .computers
+            .get_mut(&computer_id)
+            .ok_or_else(|| EngineError::NotFound(format!("computer {computer_id}")))?;
+        c.online = online;
+        Ok(())
+    }
+
+    fn active_session_of(&self, computer_id: i32) -> Option<&Session> {
+        self.sessions
+            .values()
+            .find(|s| s.computer_id == computer_id && !s.status.is_terminal())
+    }
+
+    fn tenant_and_children(&self, root: i32, include_children: bool) -> Vec<i32> {
+        let mut out = vec![root];
+        if include_children {
+            let mut i = 0;
+            while i < out.len() {
+                let parent = out[i];
+                out.extend(
+                    self.tenants
+                        .iter()
+                        .filter(|(_, (_, p))| *p == Some(parent))
+                        .map(|(id, _)| *id),
+                );
+                i += 1;
+            }
+        }
+        out
+    }
+
+    // ---- starting -------------------------------------------------------
+
+    /// Creates one session per targeted computer; computers that already
+    /// have a session are reported, not started twice.
+    pub fn start(&mut self, req: &StartRequest, now: Timestamp) -> Result<Started, EngineError> {
+        let mut targets: Vec<i32> = Vec::new();
+        for c in req.computers.iter().flatten() {
+            if !self.computers.contains_key(&c.computer_id) {
+                return Err(EngineError::BadRequest(format!(
+                    "Computer with id {} was not found",
+                    c.computer_id
+                )));
+            }
+            targets.push(c.computer_id);
+        }
+        for t in req.tenants.iter().flatten() {
+            if !self.tenants.contains_key(&t.tenant_id) {
+                return Err(EngineError::BadRequest(format!(
+                    "Tenant with id {} was not found",
+                    t.tenant_id
+                )));
+            }
+            let scope = self.tenant_and_children(t.tenant_id, req.propagate_to_child_tenants);
+            targets.extend(
+                self.computers
+                    .iter()
+                    .filter(|(_, c)| scope.contains(&c.seed.tenant_id))
+                    .map(|(id, _)| *id),
+            );
+        }
+        if targets.is_empty() {
+            return Err(EngineError::BadRequest(
+                "No computers, tenants or persons were specified".into(),
+            ));
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let args = SessionArgs::from_request(req);
+        let mut out = Started::default();
+        for computer_id in targets {
+            if let Some(busy) = self.active_session_of(computer_id) {
+                out.already_in_progress.push(StartedSession {
+                    session_id: busy.id,
+                    computer_id: Some(computer_id),
+                    tenant_id: Some(busy.tenant_id),
+                    person_id: None,
+                });
+                continue;
+            }
+            let session = self.create_session(computer_id, args.clone(), now);
+            out.started.push(StartedSession {
+                session_id: session,
+                computer_id: Some(computer_id),
+                tenant_id: self.computers.get(&computer_id).map(|c| c.seed.tenant_id),
+                person_id: None,
+            });
+        }
+        Ok(out)
+    }
+
+    fn create_session(&mut self, computer_id: i32, args: SessionArgs, now: Timestamp) -> i32 {
+        let id = self.next_id();
+        let tenant_id = self
+            .computers
+            .get(&computer_id)
+            .map(|c| c.seed.tenant_id)
+            .unwrap_or_default();
+        let kinds = args.stages();
+        let stages = kinds
+            .into_iter()
+            .map(|kind| Stage {
+                id: 0,
+                kind,
+                status: SessionStatus::Created,
+                started: None,
+            })
+            .collect::<Vec<_>>();
+        let mut session = Session {
+            id,
+            computer_id,
+            tenant_id,
+            args,
+            created: now,
+            updated: now,
+            status: SessionStatus::Created,
+            stages,
+            current: 0,
+            next_event: Some(add(now, self.settings.queue_delay)),
+            actions: vec![],
+            logs: vec![],
+        };
+        for i in 0..session.stages.len() {
+            session.stages[i].id = self.next_id();
+        }
+        push_log(&mut session, now, SessionLogType::Generic, "Session created");
+        self.sessions.insert(id, session);
+        id
+    }
+
+    // ---- time -----------------------------------------------------------
+
+    /// Applies every transition due at or before `now`, in time order per
+    /// session and in creation order across sessions.
+    pub fn advance_to(&mut self, now: Timestamp) {
+        let ids: Vec<i32> = self.sessions.keys().copied().collect();
+        for id in ids {
+            while let Some(session) = self.sessions.get(&id) {
+                let due = match (&session.status, session.next_event) {
+                    (_, Some(at)) if at <= now => at,
+                    // Waiting sessions are re-checked at every advance.
+                    (SessionStatus::Pending | SessionStatus::PendingConnectivity, None) => now,
+                    _ => break,
+                };
+                if !self.step(id, due) {
+                    break;
+                }
+            }
+        }
+    }
+
+    fn running_count(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.status == SessionStatus::Running)
+            .count()
+    }
+
+    /// One transition of one session. Returns false when nothing changed
+    /// (the session waits for something other than time).
+    fn step(&mut self, id: i32, at: Timestamp) -> bool {
+        let running = self.running_count();
+        let limit = self.settings.max_concurrent_sessions;
+        let stage_duration = self.settings.stage_duration;
+        let Some(mut s) = self.sessions.remove(&id) else {
+            return false;
+        };
+        let computer = self.computers.get(&s.computer_id).cloned();
+        let online = computer.as_ref().is_some_and(|c| c.online);
+        let changed = match s.status.clone() {
+            SessionStatus::Created | SessionStatus::Pending | SessionStatus::PendingConnectivity => {
+                if !online {
+                    match s.args.offline {
+                        ComputerOfflineMaintenanceSessionBehavior::ApplyOnConnect => {
+                            let changed = s.status != SessionStatus::PendingConnectivity;
+                            if changed {
+                                s.status = SessionStatus::PendingConnectivity;
+                                push_log(
+                                    &mut s,
+                                    at,
+                                    SessionLogType::Generic,
+                                    "Computer is offline; the session will run when it connects",
+                                );
+                            }
+                            s.next_event = None;
+                            changed
+                        }
+                        _ => {
+                            s.status = SessionStatus::Missed;
+                            s.next_event = None;
+                            for st in &mut s.stages {
+                                st.status = SessionStatus::Missed;
+                            }
+                            push_log(&mut s, at, SessionLogType::Error, "Computer is offline; skipped");
+                            true
+                        }
+                    }
+                } else if limit > 0 && running >= limit && !s.args.skip_background_job {
+                    let changed = s.status != SessionStatus::Pending;
+                    if changed {
+                        s.status = SessionStatus::Pending;
+                        push_log(&mut s, at, SessionLogType::Generic, "Waiting for a free session slot");
+                    }
+                    s.next_event = None;
+                    changed
+                } else {
+                    s.status = SessionStatus::Running;
+                    begin_stage(&mut s, at, stage_duration);
+                    true
+                }
+            }
+            SessionStatus::Running => {
+                let kind = s.stages[s.current].kind.clone();
+                let mut postponed = false;
+                match kind {
+                    SessionStageType::Detection => detect(&mut s, computer.as_ref(), at),
+                    SessionStageType::Execution => postponed = self.execute(&mut s, at),
+                    _ => {}
+                }
+                let stage = &mut s.stages[s.current];
+                if postponed {
+                    stage.status = SessionStatus::Postponed;
+                    s.status = SessionStatus::Postponed;
+                    s.next_event = None;
+                    push_log(
+                        &mut s,
+                        at,
+                        SessionLogType::Generic,
+                        "The user postponed the reboot; resume the session to finish",
+                    );
+                } else {
+                    stage.status = SessionStatus::Passed;
+                    push_log(
+                        &mut s,
+                        at,
+                        SessionLogType::Generic,
+                        &format!("{} stage finished", stage_name(&kind)),
+                    );
+                    if s.current + 1 < s.stages.len() {
+                        s.current += 1;
+                        begin_stage(&mut s, at, stage_duration);
+                    } else {
+                        finish(&mut s, at);
+                    }
+                }
+                true
+            }
+            _ => {
+                s.next_event = None;
+                false
+            }
+        };
+        if changed {
+            s.updated = at;
+        }
+        self.sessions.insert(id, s);
+        changed
+    }
+}
+
+/// Derives one action per software item from installed vs desired version.
+/// Action ids are the session id times 1,000 plus the item's position.
+fn detect(s: &mut Session, computer: Option<&ComputerState>, at: Timestamp) {
+    let Some(computer) = computer else { return };
+    let mut next = s.id.saturating_mul(1_000);
+    for item in &computer.seed.software {
+        let ident = identifier(&item.name, item.identifier.as_deref());
+        if s.args.only_identifier.as_ref().is_some_and(|only| *only != ident) {
+            continue;
+        }
+        let installed = computer.installed.get(&ident).cloned();
+        let action_type = match &installed {
+            None => MaintenanceActionType::Install,
+            Some(v) if *v == item.desired => MaintenanceActionType::NoAction,
+            Some(_) => MaintenanceActionType::Update,
+        };
+        let compliant = action_type == MaintenanceActionType::NoAction;
+        next += 1;
+        s.actions.push(MaintenanceAction {
+            id: next,
+            maintenance_session_id: s.id,
+            tenant_id: Some(s.tenant_id),
+            computer_id: Some(s.computer_id),
+            computer_name: Some(computer.seed.name.clone()),
+            start_time: Some(WireTime(at)),
+            end_time: compliant.then_some(WireTime(at)),
+            action_type: Some(action_type),
+            status: Some(if compliant {
+                MaintenanceActionStatus::Complete
+            } else {
+                MaintenanceActionStatus::PendingExecution
+            }),
+            maintenance_type: Some(MaintenanceType::GlobalSoftware),
+            maintenance_identifier: Some(ident.clone()),
+            maintenance_display_name: Some(item.name.clone()),
+            detected_version_string: installed.clone(),
+            desired_version_string: Some(item.desired.clone()),
+            result: Some(if compliant {
+                MaintenanceActionResult::Success
+            } else {
+                MaintenanceActionResult::Pending
+            }),
+            result_reason: None,
+            result_reason_message: None,
+            created_date_utc: Some(WireTime(at)),
+        });
+        let line = match &installed {
+            None => format!("{}: not installed, desired {}", item.name, item.desired),
+            Some(v) => format!("{}: detected {v}, desired {}", item.name, item.desired),
+        };
+        push_log(s, at, SessionLogType::Generic, &line);
+    }
+}
+
+impl Engine {
+    /// Runs the pending actions. Returns true when the session must wait for
+    /// a postponed reboot.
+    fn execute(&mut self, s: &mut Session, at: Timestamp) -> bool {
+        let Some(computer) = self.computers.get_mut(&s.computer_id) else {
+            return false;
+        };
+        let mut reboot_needed = false;
+        let mut lines = Vec::new();
+        for action in s
+            .actions
+            .iter_mut()
+            .filter(|a| a.status == Some(MaintenanceActionStatus::PendingExecution))
+        {
+            let ident = action.maintenance_identifier.clone().unwrap_or_default();
+            let behaviour = computer
+                .seed
+                .software
+                .iter()
+                .find(|i| identifier(&i.name, i.identifier.as_deref()) == ident)
+                .map(|i| i.behaviour)
+                .unwrap_or_default();
+            action.status = Some(MaintenanceActionStatus::Complete);
+            action.end_time = Some(WireTime(at));
+            let name = action.maintenance_display_name.clone().unwrap_or_default();
+            match behaviour {
+                SoftwareBehaviour::Succeeds => {
+                    action.result = Some(MaintenanceActionResult::Success);
+                    if let Some(v) = &action.desired_version_string {
+                        computer.installed.insert(ident, v.clone());
+                    }
+                    lines.push((
+                        SessionLogType::Generic,
+                        format!(
+                            "{name}: installed {}",
+                            action.desired_version_string.clone().unwrap_or_default()
+                        ),
+                    ));
+                }
+                SoftwareBehaviour::Fails => {
+                    action.result = Some(MaintenanceActionResult::Failed);
+                    action.result_reason_message = Some("The installer exited with code 1603".into());
+                    lines.push((
+                        SessionLogType::Error,
+                        format!("{name}: the installer exited with code 1603"),
+                    ));
+                }
+                SoftwareBehaviour::NeedsReboot if s.args.reboot == RebootPreference::Suppress => {
+                    // GUESS: the notes say suppressed reboots give the reason
+                    // `RebootsSuppressed` but not the result; the install is
+                    // not finished until the reboot, so it is Indeterminable.
+                    action.result = Some(MaintenanceActionResult::Indeterminable);
+                    action.result_reason = Some(MaintenanceActionResultReason::RebootsSuppressed);
+                    action.result_reason_message = Some("A reboot is required but reboots are suppressed".into());
+                    lines.push((
+                        SessionLogType::Error,
+                        format!("{name}: a reboot is required but reboots are suppressed"),
+                    ));
+                }
+                SoftwareBehaviour::NeedsReboot => {
+                    action.result = Some(MaintenanceActionResult::Success);
+                    if let Some(v) = &action.desired_version_string {
+                        computer.installed.insert(ident, v.clone());
+                    }
+                    reboot_needed = true;
+                    lines.push((SessionLogType::Generic, format!("{name}: installed; rebooting")));
+                }
+            }
+        }
+        for (kind, line) in lines {
+            push_log(s, at, kind, &line);
+        }
+        reboot_needed && s.args.reboot == RebootPreference::Prompt && computer.seed.postpones
+    }
+
+    // ---- controls -------------------------------------------------------
+
+    pub fn cancel(&mut self, id: i32, at: Timestamp) -> Result<(), EngineError> {
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        if s.status.is_terminal() {
+            return Ok(());
+        }
+        s.status = SessionStatus::Cancelled;
+        s.next_event = None;
+        s.updated = at;
+        for st in s.stages.iter_mut().filter(|st| !st.status.is_terminal()) {
+            st.status = SessionStatus::Cancelled;
+        }
+        for a in s
+            .actions
+            .iter_mut()
+            .filter(|a| a.status != Some(MaintenanceActionStatus::Complete))
+        {
+            a.status = Some(MaintenanceActionStatus::Complete);
+            a.result = Some(MaintenanceActionResult::Cancelled);
+            a.end_time = Some(WireTime(at));
+        }
+        push_log(s, at, SessionLogType::Generic, "Session cancelled");
+        Ok(())
+    }
+
+    pub fn resume(&mut self, id: i32, at: Timestamp) -> Result<(), EngineError> {
+        let duration = self.settings.stage_duration;
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        if s.status != SessionStatus::Postponed {
+            return Err(EngineError::BadRequest(format!("Session {id} is not postponed")));
+        }
+        s.status = SessionStatus::Running;
+        s.stages[s.current].status = SessionStatus::Passed;
+        s.updated = at;
+        push_log(s, at, SessionLogType::Generic, "Session resumed");
+        if s.current + 1 < s.stages.len() {
+            s.current += 1;
+            begin_stage(s, at, duration);
+        } else {
+            finish(s, at);
+        }
+        Ok(())
+    }
+
+    /// Starts the session again as a new session; answers its id.
+    pub fn rerun(&mut self, id: i32, at: Timestamp) -> Result<i32, EngineError> {
+        let s = self
+            .sessions
+            .get(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        let (computer, args) = (s.computer_id, s.args.clone());
+        if self.active_session_of(computer).is_some() {
+            return Err(EngineError::BadRequest(format!(
+                "Computer {computer} already has a session in progress"
+            )));
+        }
+        Ok(self.create_session(computer, args, at))
+    }
+
+    /// Runs one action of a session again, in a new session.
+    pub fn rerun_action(&mut self, id: i32, action_id: i32, at: Timestamp) -> Result<i32, EngineError> {
+        let s = self
+            .sessions
+            .get(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        let action = s
+            .actions
+            .iter()
+            .find(|a| a.id == action_id)
+            .ok_or_else(|| EngineError::NotFound(format!("action {action_id} of session {id}")))?;
+        let mut args = s.args.clone();
+        args.mode = RunMode::Full;
+        args.only_identifier = action.maintenance_identifier.clone();
+        args.rerun_of_action = Some(action_id);
+        let computer = s.computer_id;
+        if self.active_session_of(computer).is_some() {
+            return Err(EngineError::BadRequest(format!(
+                "Computer {computer} already has a session in progress"
+            )));
+        }
+        Ok(self.create_session(computer, args, at))
+    }
+
+    // ---- reading --------------------------------------------------------
+
+    pub fn session(&self, id: i32, include_actions: bool, include_stages: bool) -> Option<MaintenanceSession> {
+        let s = self.sessions.get(&id)?;
+        Some(self.view(s, include_actions, include_stages))
+    }
+
+    pub fn sessions(&self) -> impl Iterator<Item = MaintenanceSession> + '_ {
+        self.sessions.values().map(|s| self.view(s, false, false))
+    }
+
+    pub fn logs(&self, id: i32) -> Option<Vec<SessionLog>> {
+        self.sessions.get(&id).map(|s| s.logs.clone())
+    }
+
+    pub fn action_logs(&self, action_id: i32) -> Option<Vec<SessionLog>> {
+        let s = self
+            .sessions
+            .values()
+            .find(|s| s.actions.iter().any(|a| a.id == action_id))?;
+        let name = s
+            .actions
+            .iter()
+            .find(|a| a.id == action_id)?
+            .maintenance_display_name
+            .clone()
+            .unwrap_or_default();
+        Some(
+            s.logs
+                .iter()
+                .filter(|l| l.message.as_deref().is_some_and(|m| m.starts_with(&format!("{name}:"))))
+                .cloned()
+                .map(|mut l| {
+                    l.maintenance_action_id = Some(action_id);
+                    l
+                })
+                .collect(),
+        )
+    }
+
+    pub fn phases(&self, id: i32) -> Option<Vec<SessionPhase>> {
+        let s = self.sessions.get(&id)?;
+        Some(
+            s.stages
+                .iter()
+                .filter(|st| st.started.is_some())
+                .map(|st| SessionPhase {
+                    id: st.id * 10,
+                    phase_name: Some(format!("{} phase", stage_name(&st.kind))),
+                    maintenance_session_id: s.id,
+                    maintenance_session_stage_id: st.id,
+                    maintenance_action_id: None,
+                    status: Some(match st.status {
+                        SessionStatus::Running => SessionPhaseStatus::Running,
+                        SessionStatus::Passed => SessionPhaseStatus::Succeeded,
+                        SessionStatus::Failed | SessionStatus::Cancelled => SessionPhaseStatus::Failed,
+                        _ => SessionPhaseStatus::Unstarted,
+                    }),
+                    progress_percent_complete: Some(if st.status == SessionStatus::Running {
+                        50.0
+                    } else {
+                        100.0
+                    }),
+                    progress_completed: st.status != SessionStatus::Running,
+                    date_started_utc: st.started.map(WireTime),
+                    date_completed_utc: None,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.sessions
+            .values()
+            .map(|s| LedgerEntry {
+                id: s.id,
+                computer_id: s.computer_id,
+                tenant_id: s.tenant_id,
+                session_group_id: s.args.group_id,
+                status: s.status.name().into_owned(),
+                created: s.created,
+            })
+            .collect()
+    }
+
+    fn view(&self, s: &Session, include_actions: bool, include_stages: bool) -> MaintenanceSession {
+        let stage_status =
+            |kind: SessionStageType| s.stages.iter().find(|st| st.kind == kind).map(|st| st.status.clone());
+        MaintenanceSession {
+            id: s.id,
+            computer_id: Some(s.computer_id),
+            tenant_id: Some(s.tenant_id),
+            person_id: None,
+            session_status: Some(s.status.clone()),
+            created_date_utc: Some(WireTime(s.created)),
+            updated_date_utc: Some(WireTime(s.updated)),
+            created_by: Some("immybot-simulator".into()),
+            full_maintenance: s.args.mode == RunMode::Full,
+            computer_name: self.computers.get(&s.computer_id).map(|c| c.seed.name.clone()),
+            tenant_name: self.tenants.get(&s.tenant_id).map(|t| t.0.clone()),
+            onboarding_stage_status: None,
+            detection_stage_status: stage_status(SessionStageType::Detection),
+            execution_stage_status: stage_status(SessionStageType::Execution),
+            agent_updates_stage_status: None,
+            resolution_stage_status: stage_status(SessionStageType::Resolution),
+            inventory_stage_status: stage_status(SessionStageType::Inventory),
+            session_job_args: Some(SessionJobArgs {
+                session_group_id: s.args.group_id,
+                computer_id: Some(s.computer_id),
+                tenant_id: Some(s.tenant_id),
+                reboot_preference: Some(s.args.reboot.clone()),
+                offline_behavior: Some(s.args.offline.clone()),
+                detection_only: s.args.mode == RunMode::DetectionOnly,
+                resolution_only: s.args.mode == RunMode::ResolutionOnly,
+                inventory_only: s.args.mode == RunMode::InventoryOnly,
+                rerunning_action: s.args.rerun_of_action.is_some(),
+                action_id_to_rerun: s.args.rerun_of_action,
+                manually_resumed: false,
+            }),
+            scheduled_execution_date: None,
+            maintenance_actions: include_actions.then(|| s.actions.clone()),
+            stages: include_stages.then(|| {
+                s.stages
+                    .iter()
+                    .filter(|st| st.started.is_some() || st.status.is_terminal())
+                    .map(|st| MaintenanceSessionStage {
+                        id: st.id,
+                        maintenance_session_id: s.id,
+                        stage_status: Some(st.status.clone()),
+                        stage_type: Some(st.kind.clone()),
+                        created_date_utc: st.started.map(WireTime),
+                        updated_date_utc: Some(WireTime(s.updated)),
+                    })
+                    .collect()
+            }),
+            logs: None,
+        }
+    }
+}
+
+fn begin_stage(s: &mut Session, at: Timestamp, duration: Duration) {
+    let stage = &mut s.stages[s.current];
+    stage.status = SessionStatus::Running;
+    stage.started = Some(at);
+    let line = format!("{} stage started", stage_name(&stage.kind));
+    s.next_event = Some(add(at, duration));
+    push_log(s, at, SessionLogType::Generic, &line);
+}
+
+fn finish(s: &mut Session, at: Timestamp) {
+    let acted: Vec<&MaintenanceAction> = s
+        .actions
+        .iter()
+        .filter(|a| a.action_type != Some(MaintenanceActionType::NoAction))
+        .collect();
+    let good = acted
+        .iter()
+        .filter(|a| {
+            matches!(
+                a.result,
+                Some(
+                    MaintenanceActionResult::Success
+                        | MaintenanceActionResult::Resolved
+                        | MaintenanceActionResult::Pending
+                )
+            )
+        })
+        .count();
+    s.status = if good == acted.len() {
+        SessionStatus::Passed
+    } else if good == 0 {
+        SessionStatus::Failed
+    } else {
+        SessionStatus::PartialPassed
+    };
+    s.next_event = None;
+    let line = format!("Session finished: {}", s.status.name());
+    push_log(s, at, SessionLogType::Generic, &line);
+}
+
+/// Log ids are the session id times 10,000 plus the line number: unique,
+/// increasing, and stable across runs.
+fn push_log(s: &mut Session, at: Timestamp, kind: SessionLogType, message: &str) {
+    let id = s.id.saturating_mul(10_000).saturating_add(s.logs.len() as i32 + 1);
+    let stage_id = s.stages.get(s.current).map(|st| st.id);
+    s.logs.push(SessionLog {
+        id,
+        message: Some(message.to_owned()),
+        maintenance_session_id: s.id,
+        maintenance_session_stage_id: stage_id,
+        maintenance_action_id: None,
+        time: Some(WireTime(at)),
+        session_log_type: Some(kind),
+    });
+}
+
+fn stage_name(kind: &SessionStageType) -> String {
+    kind.name().into_owned()
+}
+
+fn identifier(name: &str, explicit: Option<&str>) -> String {
+    explicit
+        .map(str::to_owned)
+        .unwrap_or_else(|| name.to_ascii_lowercase().replace(' ', "-"))
+}
+
+fn add(t: Timestamp, d: Duration) -> Timestamp {
+    t.checked_add(d).unwrap_or(t)
+}

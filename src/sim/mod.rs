@@ -1,0 +1,267 @@
+//! A stateful ImmyBot simulator: the same paths and shapes as the instance's
+//! OpenAPI document, a token endpoint, fault injection and an admin API.
+//! Every test, demo and benchmark runs against it; run it yourself with
+//! `immybot-sim --seed examples/sim-fleet.yaml` (see `docs/simulator.md`).
+
+mod clock;
+mod dx_filter;
+mod engine;
+mod faults;
+mod fleet;
+mod http;
+
+pub use clock::SimClock;
+pub use engine::{Engine, EngineError, EngineSettings, LedgerEntry, RunMode, SessionArgs, Started};
+pub use faults::{FaultKind, FaultRule, Faults};
+pub use fleet::{FleetSeed, SeedComputer, SeedSoftware, SeedTenant, SoftwareBehaviour};
+pub use http::StartResponseShape;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use url::Url;
+
+use crate::immybot::{AuthConfig, ClientConfig, Secret};
+
+/// How the simulator is set up.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub seed: FleetSeed,
+    pub engine: EngineSettings,
+    /// `None`: a manual clock starting at this time; see [`SimClock`].
+    pub clock: ClockMode,
+    /// The credentials the token endpoint accepts.
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub token_lifetime: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ClockMode {
+    /// Real time times a speed factor.
+    Real { speed: f64 },
+    /// Stands still until advanced (tests).
+    Manual,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            seed: FleetSeed::generate(2, 5),
+            engine: EngineSettings::default(),
+            clock: ClockMode::Manual,
+            client_id: "immybot-operator".into(),
+            client_secret: Secret::new("simulator-secret"),
+            token_lifetime: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The shared state behind every route. Locks are held only for in-memory
+/// work, never across an `.await`.
+pub struct SimState {
+    engine: Mutex<Engine>,
+    clock: SimClock,
+    faults: Mutex<Faults>,
+    calls: Mutex<BTreeMap<String, u64>>,
+    tokens: Mutex<HashMap<String, Timestamp>>,
+    start_shape: Mutex<StartResponseShape>,
+    client_id: String,
+    client_secret: Secret,
+    token_lifetime: Duration,
+}
+
+/// Recovers a poisoned lock: the simulator's state stays usable after a
+/// handler panicked, which only a bug could cause.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SimState {
+    pub fn new(config: &SimConfig) -> Self {
+        let clock = match config.clock {
+            ClockMode::Real { speed } => SimClock::real(speed),
+            ClockMode::Manual => SimClock::manual(Timestamp::now()),
+        };
+        Self {
+            engine: Mutex::new(Engine::new(&config.seed, config.engine.clone())),
+            clock,
+            faults: Mutex::new(Faults::default()),
+            calls: Mutex::new(BTreeMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            start_shape: Mutex::new(StartResponseShape::default()),
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            token_lifetime: config.token_lifetime,
+        }
+    }
+
+    /// Runs `f` on the engine after advancing it to the clock's time.
+    pub fn with_engine<T>(&self, f: impl FnOnce(&mut Engine, Timestamp) -> T) -> T {
+        let now = self.clock.now();
+        let mut engine = lock(&self.engine);
+        engine.advance_to(now);
+        f(&mut engine, now)
+    }
+
+    pub fn tick(&self) {
+        self.with_engine(|_, _| ());
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+        self.tick();
+    }
+
+    pub fn count_call(&self, route: &str) {
+        *lock(&self.calls).entry(route.to_owned()).or_insert(0) += 1;
+    }
+
+    /// Calls per route template since start or the last reset.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        lock(&self.calls).clone()
+    }
+
+    pub fn reset_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
+    pub fn add_fault(&self, rule: FaultRule) {
+        lock(&self.faults).add(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.faults).clear();
+    }
+
+    pub fn fault_rules(&self) -> Vec<FaultRule> {
+        lock(&self.faults).rules().to_vec()
+    }
+
+    fn pick_fault(&self, route: &str) -> Option<FaultKind> {
+        lock(&self.faults).pick(route)
+    }
+
+    pub fn set_start_shape(&self, shape: StartResponseShape) {
+        *lock(&self.start_shape) = shape;
+    }
+
+    fn start_shape(&self) -> StartResponseShape {
+        *lock(&self.start_shape)
+    }
+
+    pub fn ledger(&self) -> Vec<LedgerEntry> {
+        self.with_engine(|e, _| e.ledger())
+    }
+
+    /// A token for valid credentials, with its lifetime.
+    fn issue_token(&self, client_id: Option<&str>, secret: Option<&str>) -> Option<(String, Duration)> {
+        if client_id != Some(self.client_id.as_str()) || secret != Some(self.client_secret.expose()) {
+            return None;
+        }
+        let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
+        let expires = Timestamp::now()
+            .checked_add(self.token_lifetime)
+            .unwrap_or(Timestamp::MAX);
+        lock(&self.tokens).insert(token.clone(), expires);
+        Some((token, self.token_lifetime))
+    }
+
+    fn token_valid(&self, token: &str) -> bool {
+        lock(&self.tokens).get(token).is_some_and(|exp| Timestamp::now() < *exp)
+    }
+
+    /// Invalidates every issued token: the next call of each client gets 401.
+    pub fn revoke_tokens(&self) {
+        lock(&self.tokens).clear();
+    }
+}
+
+/// A simulator serving on a local port until dropped or shut down.
+pub struct RunningSim {
+    pub addr: SocketAddr,
+    pub state: Arc<SimState>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningSim {
+    /// Binds `addr` (use port 0 for any free port) and serves.
+    pub async fn start(config: SimConfig, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(&config));
+        let app = http::router(state.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = rx.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "simulator server stopped");
+            }
+        });
+        Ok(Self {
+            addr,
+            state,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    pub fn base_url(&self) -> Url {
+        // Invariant: a socket address always forms a valid http URL.
+        #[allow(clippy::expect_used)]
+        Url::parse(&format!("http://{}/", self.addr)).expect("socket address forms a URL")
+    }
+
+    /// The token endpoint, in Entra's path shape.
+    pub fn token_url(&self) -> Url {
+        #[allow(clippy::expect_used)]
+        self.base_url()
+            .join("simulated-tenant/oauth2/v2.0/token")
+            .expect("static path joins")
+    }
+
+    /// A client configuration that talks to this simulator with the given
+    /// credentials (insecure http is allowed: it is loopback).
+    pub fn client_config(&self, client_id: &str, client_secret: &Secret) -> ClientConfig {
+        let mut config = ClientConfig::new(
+            self.base_url(),
+            AuthConfig {
+                entra_tenant_id: "simulated-tenant".into(),
+                client_id: client_id.into(),
+                client_secret: client_secret.clone(),
+                token_url: Some(self.token_url()),
+                scope: None,
+            },
+        );
+        config.allow_insecure = true;
+        config
+    }
+
+    /// Stops serving and waits for in-flight requests (hung ones are cut).
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

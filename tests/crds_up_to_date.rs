@@ -1,0 +1,25 @@
+//! The committed `crds/` must be exactly what the Rust types generate; a
+//! change to `src/api` without `cargo run --bin crdgen -- crds` fails here.
+
+#[test]
+fn committed_crds_match_the_types() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    let generated = immybot_operator::api::crd_files().expect("CRDs serialise");
+    let mut expected_names: Vec<String> = generated.iter().map(|(name, _)| name.clone()).collect();
+    for (name, yaml) in &generated {
+        let committed = std::fs::read_to_string(dir.join(name))
+            .unwrap_or_else(|e| panic!("crds/{name} is missing ({e}); run `cargo run --bin crdgen -- crds`"));
+        assert!(
+            committed == *yaml,
+            "crds/{name} is stale: run `cargo run --bin crdgen -- crds` and commit the result"
+        );
+    }
+    let mut committed_names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("crds/ exists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".yaml"))
+        .collect();
+    committed_names.sort();
+    expected_names.sort();
+    assert_eq!(committed_names, expected_names, "crds/ holds files no type generates");
+}

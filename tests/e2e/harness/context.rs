@@ -1,0 +1,102 @@
+//! What one test gets: a client on its own runtime, a namespace of its own,
+//! and helpers that wait on conditions with deadlines (never fixed sleeps).
+
+use std::future::Future;
+use std::process::Output;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DeleteParams, PostParams};
+use kube::{Api, Client};
+
+use super::testbed::Testbed;
+
+pub struct TestContext {
+    pub client: Client,
+    pub namespace: String,
+    testbed: &'static Testbed,
+}
+
+impl TestContext {
+    /// Creates a fresh namespace named after the test.
+    pub async fn new(testbed: &'static Testbed, test_name: &str) -> Result<Self, String> {
+        let client = testbed.client().await?;
+        let slug: String = test_name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let slug = slug.trim_matches('-');
+        let suffix: u32 = rand::random::<u32>() % 100_000;
+        let namespace = format!("{}-{suffix}", &slug[..slug.len().min(40)]).replace("--", "-");
+        let ns: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).map_err(|e| e.to_string())?;
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &ns)
+            .await
+            .map_err(|e| format!("creating namespace {namespace}: {e}"))?;
+        Ok(Self {
+            client,
+            namespace,
+            testbed,
+        })
+    }
+
+    /// A namespaced API for the test's namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    /// Runs the pinned kubectl against the test API server.
+    pub fn kubectl(&self, args: &[&str]) -> std::io::Result<Output> {
+        std::process::Command::new(self.testbed.kubectl())
+            .arg("--kubeconfig")
+            .arg(self.testbed.kubeconfig_path())
+            .args(args)
+            .output()
+    }
+}
+
+/// Deletes a test's namespace; objects in it go with it. Best effort: the
+/// whole control plane is discarded after the run anyway.
+pub async fn delete_namespace(client: Client, namespace: &str) {
+    let _ = Api::<Namespace>::all(client)
+        .delete(namespace, &DeleteParams::background())
+        .await;
+}
+
+/// Polls `probe` until it returns `Some`, failing after `deadline` with a
+/// message that says what was awaited and what was seen last.
+///
+/// Polling a cheap probe every 50 ms is waiting on a condition, not sleeping
+/// for synchronisation: the test moves on as soon as the condition holds.
+pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, String>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut last_error = String::from("condition not met yet");
+    loop {
+        match probe().await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(e) => last_error = e,
+        }
+        if started.elapsed() >= deadline {
+            return Err(format!(
+                "timed out after {deadline:?} waiting for {what}; last: {last_error}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -1,0 +1,36 @@
+//! The shared test bed: one control plane per test binary, one namespace per
+//! test. See `testbed.rs` for how binaries are found and logs are kept.
+
+mod context;
+mod testbed;
+
+pub use context::{TestContext, delete_namespace, wait_for};
+pub use testbed::{Testbed, reexec_with_logging_wrappers};
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub type TestResult = Result<(), String>;
+pub type TestFn = fn(TestContext) -> Pin<Box<dyn Future<Output = TestResult> + Send>>;
+
+/// Lists tests as `(name, fn)` pairs: `tests![module::test_a, module::test_b]`.
+#[macro_export]
+macro_rules! tests {
+    ($($path:path),* $(,)?) => {
+        vec![$((
+            stringify!($path).replace(' ', ""),
+            (|ctx| Box::pin($path(ctx))) as $crate::harness::TestFn,
+        )),*]
+    };
+}
+
+/// Turns any displayable error into a test failure message.
+pub trait Context<T> {
+    fn ctx(self, what: &str) -> Result<T, String>;
+}
+
+impl<T, E: std::fmt::Display> Context<T> for Result<T, E> {
+    fn ctx(self, what: &str) -> Result<T, String> {
+        self.map_err(|e| format!("{what}: {e}"))
+    }
+}

@@ -1,0 +1,71 @@
+//! End-to-end tests on a real kube-apiserver (envtest).
+//!
+//! One binary, one control plane: starting kube-apiserver costs seconds, so
+//! every test shares it and isolates itself in its own namespace. The binary
+//! uses libtest-mimic so that it can tear the control plane down after the
+//! last test (libtest has no such hook) while printing libtest's summary.
+#![forbid(unsafe_code)]
+
+mod harness;
+
+mod crd;
+
+use std::sync::OnceLock;
+
+use harness::{TestContext, Testbed};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+static TESTBED: OnceLock<Testbed> = OnceLock::new();
+
+fn main() {
+    if let Some(code) = harness::reexec_with_logging_wrappers() {
+        std::process::exit(code);
+    }
+    let args = Arguments::from_args();
+    let all = [crd::tests()].concat();
+    let needs_testbed = !args.list;
+    if needs_testbed {
+        match Testbed::start() {
+            Ok(tb) => {
+                let _ = TESTBED.set(tb);
+            }
+            Err(e) => {
+                eprintln!("e2e: cannot start the control plane: {e}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let trials = all
+        .into_iter()
+        .map(|(name, test)| {
+            Trial::test(name.clone(), move || {
+                let testbed = TESTBED.get().ok_or_else(|| Failed::from("control plane not started"))?;
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Failed::from(format!("tokio runtime: {e}")))?;
+                runtime
+                    .block_on(async {
+                        let ctx = TestContext::new(testbed, &name).await?;
+                        let (client, namespace) = (ctx.client.clone(), ctx.namespace.clone());
+                        let result = test(ctx).await;
+                        harness::delete_namespace(client, &namespace).await;
+                        result
+                    })
+                    .map_err(Failed::from)
+            })
+        })
+        .collect();
+    let conclusion = libtest_mimic::run(&args, trials);
+    if conclusion.has_failed()
+        && let Some(logs) = TESTBED.get().and_then(|tb| tb.logs.clone())
+    {
+        eprintln!("e2e: kube-apiserver and etcd logs: {}", logs.display());
+    }
+    // Stop etcd and kube-apiserver before exiting; statics are never dropped.
+    if let Some(testbed) = TESTBED.get() {
+        testbed.stop();
+    }
+    conclusion.exit();
+}
