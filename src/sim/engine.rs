@@ -395,23 +395,47 @@ impl Engine {
 
     // ---- time -----------------------------------------------------------
 
-    /// Applies every transition due at or before `now`, in time order per
-    /// session and in creation order across sessions.
+    /// Applies every transition due at or before `now` in time order across
+    /// all sessions. After each one, sessions that wait for a slot or a
+    /// connection are re-checked at that instant, so a slot freed at 10:00:16
+    /// is taken at 10:00:16, not when the clock is next read.
     pub fn advance_to(&mut self, now: Timestamp) {
-        let ids: Vec<i32> = self.sessions.keys().copied().collect();
-        for id in ids {
-            while let Some(session) = self.sessions.get(&id) {
-                let due = match (&session.status, session.next_event) {
-                    (_, Some(at)) if at <= now => at,
-                    // Waiting sessions are re-checked at every advance.
-                    (SessionStatus::Pending | SessionStatus::PendingConnectivity, None) => now,
-                    _ => break,
-                };
-                if !self.step(id, due) {
-                    break;
+        loop {
+            let next = self
+                .sessions
+                .values()
+                .filter_map(|s| s.next_event.filter(|at| *at <= now).map(|at| (at, s.id)))
+                .min();
+            match next {
+                Some((at, id)) => {
+                    self.step(id, at);
+                    self.wake_waiting(at);
+                }
+                None => {
+                    if !self.wake_waiting(now) {
+                        break;
+                    }
                 }
             }
         }
+    }
+
+    /// Re-checks waiting sessions at `at`; true if any of them moved.
+    fn wake_waiting(&mut self, at: Timestamp) -> bool {
+        let waiting: Vec<i32> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                matches!(s.status, SessionStatus::Pending | SessionStatus::PendingConnectivity)
+                    && s.next_event.is_none()
+            })
+            .map(|s| s.id)
+            .collect();
+        let mut moved = false;
+        for id in waiting {
+            moved |= self.step(id, at);
+        }
+        moved
     }
 
     fn running_count(&self) -> usize {

@@ -101,6 +101,7 @@ async fn api_gate(State(state): State<Arc<SimState>>, request: Request, next: Ne
             .unwrap_or(request.uri().path())
     );
     state.count_call(&route);
+    let _in_flight = state.enter();
     let authorised = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -111,6 +112,17 @@ async fn api_gate(State(state): State<Arc<SimState>>, request: Request, next: Ne
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     state.tick();
+    let request = if request.method() == axum::http::Method::POST {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
+            Ok(b) => b,
+            Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
+        };
+        state.record_body(&route, &bytes);
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        request
+    };
     match state.pick_fault(&route) {
         None => next.run(request).await,
         Some(FaultKind::Status { status }) => problem(
@@ -461,7 +473,7 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
 // ---- admin --------------------------------------------------------------
 
 async fn admin_calls(State(state): State<Arc<SimState>>) -> Response {
-    json(&state.calls())
+    json(&serde_json::json!({"calls": state.calls(), "peakInFlight": state.peak_in_flight()}))
 }
 
 async fn admin_reset_calls(State(state): State<Arc<SimState>>) -> Response {

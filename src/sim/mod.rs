@@ -67,6 +67,10 @@ pub struct SimState {
     clock: SimClock,
     faults: Mutex<Faults>,
     calls: Mutex<BTreeMap<String, u64>>,
+    /// JSON bodies received, by route, oldest first (bounded).
+    bodies: Mutex<Vec<(String, serde_json::Value)>>,
+    /// Requests being handled now, and the most seen at once.
+    in_flight: Mutex<(usize, usize)>,
     tokens: Mutex<HashMap<String, Timestamp>>,
     start_shape: Mutex<StartResponseShape>,
     client_id: String,
@@ -91,6 +95,8 @@ impl SimState {
             clock,
             faults: Mutex::new(Faults::default()),
             calls: Mutex::new(BTreeMap::new()),
+            in_flight: Mutex::new((0, 0)),
+            bodies: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
             start_shape: Mutex::new(StartResponseShape::default()),
             client_id: config.client_id.clone(),
@@ -131,6 +137,39 @@ impl SimState {
 
     pub fn reset_calls(&self) {
         lock(&self.calls).clear();
+        lock(&self.in_flight).1 = 0;
+    }
+
+    /// Keeps a request's JSON body for tests; the oldest go past 1,000.
+    fn record_body(&self, route: &str, body: &[u8]) {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+            let mut bodies = lock(&self.bodies);
+            if bodies.len() >= 1000 {
+                bodies.remove(0);
+            }
+            bodies.push((route.to_owned(), value));
+        }
+    }
+
+    /// The JSON bodies received on `route`, oldest first.
+    pub fn bodies(&self, route: &str) -> Vec<serde_json::Value> {
+        lock(&self.bodies)
+            .iter()
+            .filter(|(r, _)| r == route)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// The most API requests handled at the same time since the last reset.
+    pub fn peak_in_flight(&self) -> usize {
+        lock(&self.in_flight).1
+    }
+
+    fn enter(&self) -> InFlight<'_> {
+        let mut g = lock(&self.in_flight);
+        g.0 += 1;
+        g.1 = g.1.max(g.0);
+        InFlight(self)
     }
 
     pub fn add_fault(&self, rule: FaultRule) {
@@ -181,6 +220,16 @@ impl SimState {
     /// Invalidates every issued token: the next call of each client gets 401.
     pub fn revoke_tokens(&self) {
         lock(&self.tokens).clear();
+    }
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a SimState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut g = lock(&self.0.in_flight);
+        g.0 = g.0.saturating_sub(1);
     }
 }
 
