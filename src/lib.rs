@@ -3,10 +3,15 @@
 //! The crate is laid out so that its architecture shows in the tree:
 //! - [`api`]: the custom resource types and their documentation; no I/O.
 //! - [`immybot`]: the ImmyBot HTTP API (wire types, client, auth); no Kubernetes types.
+//! - [`controller`]: decides what to do (pure) and does it (a thin shell).
 //! - [`sim`]: a stateful ImmyBot simulator that every test and demo runs against.
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
 pub mod api;
+pub mod controller;
 pub mod immybot;
 pub mod sim;
+
+#[cfg(test)]
+mod test_fixtures;

@@ -3,7 +3,6 @@
 //! The doc comments here are what `kubectl explain maintenancesessions.spec`
 //! shows, so they are written for the person filling in a manifest.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
@@ -19,12 +18,23 @@ use serde::{Deserialize, Serialize};
     status = "MaintenanceSessionStatus",
     shortname = "ims",
     category = "immybot",
+    printcolumn = r#"{"name":"Target","type":"string","jsonPath":".status.targetSummary"}"#,
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Approved","type":"string","jsonPath":".status.conditions[?(@.type==\"Approved\")].status"}"#,
+    printcolumn = r#"{"name":"Progress","type":"string","jsonPath":".status.progress"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".spec.reason","priority":1}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline and priority cannot change once the session has started; create a new MaintenanceSession instead")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct MaintenanceSessionSpec {
+    /// The Kubernetes user who asks for this maintenance. Admission checks
+    /// that it is the user creating the object, and an approver must be
+    /// someone else (four eyes). Cannot change.
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.requestedBy cannot change"))]
+    #[schemars(length(min = 1, max = 253))]
+    pub requested_by: String,
+
     /// The computers this session maintains: exactly one of `computer`,
     /// `computers` or `tenant`.
     pub target: SessionTarget,
@@ -33,6 +43,10 @@ pub struct MaintenanceSessionSpec {
     /// `DetectionOnly` reports what would change and changes nothing.
     #[serde(default)]
     pub mode: SessionMode,
+
+    /// Run a single deployment instead of everything assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentRef>,
 
     /// How reboots are handled. The default reboots only when an install
     /// requires it.
@@ -52,6 +66,111 @@ pub struct MaintenanceSessionSpec {
     #[x_kube(validation = kube::core::Rule::new("self.trim().size() > 0").message("spec.reason must say why this maintenance runs (a ticket or change request), not be blank"))]
     #[schemars(length(min = 1, max = 1024))]
     pub reason: String,
+
+    /// Approval in the manifest itself, for GitOps: the merged pull request is
+    /// the approval. Honoured only when the operator is configured to allow
+    /// inline approval for this namespace; otherwise ignored and reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<InlineApproval>,
+
+    /// While true, nothing new starts. ImmyBot cannot pause a running session:
+    /// sessions already started go on, and status says so.
+    #[serde(default)]
+    pub suspend: bool,
+
+    /// Cancels the session in ImmyBot and ends it `Cancelled`. Final: once set
+    /// it cannot be removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.cancel is final: it cannot be changed once set"))]
+    pub cancel: Option<CancelRequest>,
+
+    /// How long the session may run after it started (e.g. `90m`, `4h`). When
+    /// it passes, the sessions are cancelled in ImmyBot and the phase is `TimedOut`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
+    pub timeout: Option<String>,
+
+    /// Automatic and manual reruns of computers whose sessions failed.
+    #[serde(default)]
+    pub retry: RetrySpec,
+
+    /// What deleting this object does to ImmyBot sessions that still run:
+    /// `Cancel` (default) cancels them first, `Orphan` leaves them running.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// The root rule that freezes what decides the maintenance once it started.
+/// A rule on the root may read `status`, which a rule on `spec` may not.
+const IMMUTABLE_ONCE_STARTED: &str = "!has(oldSelf.status) || !has(oldSelf.status.startTime) || \
+(self.spec.target == oldSelf.spec.target && self.spec.mode == oldSelf.spec.mode && \
+self.spec.reboot == oldSelf.spec.reboot && self.spec.offline == oldSelf.spec.offline && \
+self.spec.priority == oldSelf.spec.priority && has(self.spec.deployment) == has(oldSelf.spec.deployment) && \
+(!has(self.spec.deployment) || self.spec.deployment == oldSelf.spec.deployment))";
+
+/// A single deployment to run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentRef {
+    /// The ImmyBot deployment id.
+    #[schemars(range(min = 1))]
+    pub id: i32,
+    /// Whether the deployment is tenant-local or global.
+    #[serde(rename = "type")]
+    pub deployment_type: DeploymentType,
+}
+
+/// Where a deployment is defined.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum DeploymentType {
+    Local,
+    Global,
+}
+
+/// An approval written into the manifest (GitOps).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InlineApproval {
+    /// Who approved, e.g. the reviewer of the pull request.
+    #[schemars(length(min = 1, max = 253))]
+    pub approved_by: String,
+    /// Where the approval can be checked, e.g. the pull request URL.
+    #[schemars(length(min = 1, max = 2048))]
+    pub reference: String,
+}
+
+/// A request to cancel.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelRequest {
+    /// Why the session is cancelled; recorded in events and status.
+    #[schemars(length(min = 1, max = 1024))]
+    pub reason: String,
+}
+
+/// Reruns of failed computers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetrySpec {
+    /// Automatic reruns of the computers whose sessions failed (0 to 10).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
+    pub limit: i32,
+    /// Increment to ask for one more rerun of the failed computers beyond
+    /// `limit`, e.g. after fixing the cause (`kubectl immybot retry`).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub requests: i32,
+}
+
+/// What deletion does to running ImmyBot sessions.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+pub enum DeletionPolicy {
+    /// Cancel running sessions, wait (bounded) for ImmyBot to confirm, then release.
+    #[default]
+    Cancel,
+    /// Release at once; ImmyBot sessions go on.
+    Orphan,
 }
 
 /// Which computers a session maintains. Exactly one field is set.
@@ -130,6 +249,30 @@ pub struct RebootSpec {
     /// reboot, `Prompt` asks the logged-on user.
     #[serde(default)]
     pub policy: RebootPolicy,
+    /// With `Prompt`: minutes the user has to answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1440))]
+    pub prompt_timeout_minutes: Option<i32>,
+    /// With `Prompt`: what happens when the user does not answer in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_timeout_action: Option<PromptTimeoutAction>,
+    /// Suppress reboots during the computer's business hours.
+    #[serde(default)]
+    pub suppress_during_business_hours: bool,
+    /// Consent to reboots on the user's behalf.
+    #[serde(default)]
+    pub auto_consent: bool,
+}
+
+/// What happens when a reboot prompt is not answered.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum PromptTimeoutAction {
+    /// Reboot anyway.
+    Reboot,
+    /// Do not reboot.
+    Suppress,
+    /// Fail the session.
+    FailSession,
 }
 
 /// When a computer may be rebooted.
@@ -166,23 +309,6 @@ pub enum SessionPriority {
     High,
 }
 
-/// What the controller observed. Written only by the controller.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MaintenanceSessionStatus {
-    /// The `metadata.generation` this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
-    /// Where the session is in its lifecycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
-    /// When the first ImmyBot session was started; set once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_time: Option<Time>,
-    /// When the session reached a final phase; set once.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub completion_time: Option<Time>,
-    /// kstatus-compatible conditions (`Ready`, `Reconciling`, `Stalled`, ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
-}
+// The status is in its own file: it is the larger half and changes for
+// different reasons than the spec.
+pub use super::maintenance_session_status::*;

@@ -1,8 +1,11 @@
 //! Custom resource types of the `immybot.io` API group. Types and their docs
 //! only (what `kubectl explain` shows); nothing here performs I/O.
 
+mod maintenance_approval;
 mod maintenance_session;
+mod maintenance_session_status;
 
+pub use maintenance_approval::*;
 pub use maintenance_session::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -10,7 +13,7 @@ use kube::CustomResourceExt;
 
 /// Every CRD this operator owns, in the order they are installed.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![MaintenanceSession::crd()]
+    vec![MaintenanceSession::crd(), MaintenanceApproval::crd()]
 }
 
 /// The committed form of a CRD: the file name under `crds/` and its YAML.

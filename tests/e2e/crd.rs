@@ -66,6 +66,7 @@ async fn valid_session_round_trips_with_defaults(ctx: TestContext) -> TestResult
     let obj = session(
         "one-computer",
         serde_json::json!({
+            "requestedBy": "alice",
             "target": {"computer": {"id": 42}},
             "reason": "CHG-1001 monthly patching",
         }),
@@ -104,7 +105,7 @@ async fn target_with_two_choices_is_rejected_by_cel(ctx: TestContext) -> TestRes
         "two-targets",
         serde_json::json!({
             "target": {"computer": {"id": 1}, "tenant": {"id": 2}},
-            "reason": "CHG-1",
+            "reason": "CHG-1", "requestedBy": "alice",
         }),
     )?;
     expect_rejected(
@@ -113,7 +114,10 @@ async fn target_with_two_choices_is_rejected_by_cel(ctx: TestContext) -> TestRes
         "target must set exactly one of computer, computers or tenant",
     )
     .await?;
-    let none = session("no-target", serde_json::json!({"target": {}, "reason": "CHG-1"}))?;
+    let none = session(
+        "no-target",
+        serde_json::json!({"target": {}, "reason": "CHG-1", "requestedBy": "alice"}),
+    )?;
     expect_rejected(
         &ctx,
         none,
@@ -127,7 +131,7 @@ async fn computer_with_id_and_name_is_rejected_by_cel(ctx: TestContext) -> TestR
         "id-and-name",
         serde_json::json!({
             "target": {"computers": [{"id": 1}, {"id": 2, "name": "PC-02"}]},
-            "reason": "CHG-1",
+            "reason": "CHG-1", "requestedBy": "alice",
         }),
     )?;
     expect_rejected(&ctx, obj, "a computer is named by exactly one of id or name").await
@@ -139,6 +143,7 @@ async fn blank_reason_is_rejected(ctx: TestContext) -> TestResult {
         serde_json::json!({
             "target": {"computer": {"id": 1}},
             "reason": "   ",
+        "requestedBy": "alice",
         }),
     )?;
     expect_rejected(&ctx, obj, "spec.reason must say why this maintenance runs").await

@@ -1,0 +1,45 @@
+//! `MaintenanceApproval`: a person's approval of one MaintenanceSession as
+//! its spec stood when they looked (the digest). Admission checks that the
+//! approver is the user who creates it; the controller checks the digest, the
+//! expiry, and that the approver is not the requester.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// Approves a MaintenanceSession in the same namespace, for the digest its
+/// status shows. Changing the session's spec changes the digest and so
+/// revokes this approval. Cannot be edited; delete it to withdraw it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "immybot.io",
+    version = "v1alpha1",
+    kind = "MaintenanceApproval",
+    namespaced,
+    shortname = "imapproval",
+    category = "immybot",
+    printcolumn = r#"{"name":"Session","type":"string","jsonPath":".spec.sessionName"}"#,
+    printcolumn = r#"{"name":"Approver","type":"string","jsonPath":".spec.approver"}"#,
+    printcolumn = r#"{"name":"Expires","type":"date","jsonPath":".spec.expiresAt"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("a MaintenanceApproval cannot be edited; delete it and create a new one"))]
+pub struct MaintenanceApprovalSpec {
+    /// The MaintenanceSession approved (same namespace).
+    #[schemars(length(min = 1, max = 253))]
+    pub session_name: String,
+    /// The session's `status.approvalDigest` as the approver saw it.
+    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub digest: String,
+    /// The approving user; admission requires it to be the user creating this object.
+    #[schemars(length(min = 1, max = 253))]
+    pub approver: String,
+    /// Why this is approved, for the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub comment: Option<String>,
+    /// After this time the approval no longer starts anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Time>,
+}

@@ -1,0 +1,290 @@
+//! `MaintenanceSession.status`: what the controller observed, written only by
+//! the controller. Sized for large tenants: per-item aggregates for every
+//! computer, full detail only for the worst few (see `MAX_COMPUTERS_IN_STATUS`).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use serde::{Deserialize, Serialize};
+
+/// How many computers a status lists in full; the rest are counted.
+pub const MAX_COMPUTERS_IN_STATUS: usize = 25;
+/// How many log lines the status keeps.
+pub const LOG_TAIL_LINES: usize = 10;
+
+/// What the controller observed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MaintenanceSessionStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Where the session is in its lifecycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// When the first ImmyBot session was started; set once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    /// When the session reached a final phase; set once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_time: Option<Time>,
+    /// `Ready`, `Reconciling`, `Stalled` (kstatus), `Approved`, and the
+    /// terminal `Succeeded` (Unknown until the end, as Tekton does).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The approval digest of the current spec: what a `MaintenanceApproval`
+    /// must name. Any change to what the maintenance does changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_digest: Option<String>,
+    /// Who approved, when, how and for which digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRecord>,
+    /// One line naming the target, for `kubectl get`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_summary: Option<String>,
+    /// Computers finished out of computers targeted, e.g. `7/10`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// The target as ImmyBot resolved it (names to ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_target: Option<ResolvedTarget>,
+    /// What the controller asked ImmyBot for, attempt by attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub immybot: Option<ImmyBotRefs>,
+    /// Counts of computers by outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<OutcomeSummary>,
+    /// Per maintenance item (software, task): counts by result over all computers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemSummary>,
+    /// The worst computers in full (failures first), at most 25.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub computers: Vec<ComputerStatus>,
+    /// The latest log lines, newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<LogLine>,
+}
+
+/// Where a MaintenanceSession is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum Phase {
+    /// Accepted, not yet looked at.
+    Pending,
+    /// Waiting for a `MaintenanceApproval` that names the current digest.
+    AwaitingApproval,
+    /// `spec.suspend` is true and nothing has started.
+    Suspended,
+    /// The start was recorded and is being sent to ImmyBot.
+    Starting,
+    /// ImmyBot accepted the sessions and has not run them yet.
+    Queued,
+    /// At least one session runs.
+    Running,
+    /// Waiting for a user who postponed a reboot.
+    Postponed,
+    /// Every computer passed.
+    Succeeded,
+    /// Some computers passed and some failed.
+    PartiallySucceeded,
+    /// Every computer failed, or nothing could start.
+    Failed,
+    /// Cancelled through `spec.cancel`.
+    Cancelled,
+    /// Cancelled because `spec.timeout` passed.
+    TimedOut,
+}
+
+impl Phase {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Phase::Succeeded | Phase::PartiallySucceeded | Phase::Failed | Phase::Cancelled | Phase::TimedOut
+        )
+    }
+}
+
+/// A recorded approval.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    /// The digest that was approved.
+    pub digest: String,
+    /// Who approved.
+    pub approved_by: String,
+    /// When the approval was accepted.
+    pub approved_at: Time,
+    /// `MaintenanceApproval`, `Inline` (GitOps) or `Policy` (the operator is
+    /// configured not to require approval in this namespace).
+    pub method: String,
+    /// The `MaintenanceApproval` object, or the inline reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The approver's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The target after name resolution.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolvedTarget {
+    /// Computers named in the spec, with their ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub computers: Vec<NamedId>,
+    /// The tenant named in the spec, with its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<NamedId>,
+}
+
+/// An ImmyBot object by id and name.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NamedId {
+    pub id: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// References into ImmyBot.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImmyBotRefs {
+    /// The ImmyBot instance (base URL).
+    pub instance: String,
+    /// Every start the controller made or is making, oldest first. The last
+    /// one is current; reruns of failed computers are further attempts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One start: recorded before the call (the intent), completed with the
+/// session ids after it. See docs/design.md, "The start protocol".
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// 1 for the first start, 2 for the first rerun, ...
+    pub number: i32,
+    /// The `sessionGroupId` sent with the start: UUIDv5 of the object's uid
+    /// and the attempt number, so a restarted controller computes the same one.
+    pub session_group_id: String,
+    /// When the intent was recorded, before the start call.
+    pub intent_time: Time,
+    /// The computers this attempt targets (reruns target the failed ones);
+    /// empty for a tenant target.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub computer_ids: Vec<i32>,
+    /// The ImmyBot sessions this attempt created, once known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_ids: Vec<i32>,
+    /// How the ids became known: `StartResponse` or `Adopted` (found through
+    /// the session list after an interrupted start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ids_from: Option<String>,
+    /// Computers ImmyBot reported busy with another session.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub busy_computer_ids: Vec<i32>,
+}
+
+/// Computers by outcome.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeSummary {
+    pub computers: i32,
+    pub passed: i32,
+    pub failed: i32,
+    pub partially_passed: i32,
+    pub running: i32,
+    pub waiting: i32,
+    pub cancelled: i32,
+    pub missed: i32,
+}
+
+/// One maintenance item over all computers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemSummary {
+    /// The item's display name.
+    pub name: String,
+    /// ImmyBot's maintenance type, e.g. `GlobalSoftware`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_type: Option<String>,
+    pub succeeded: i32,
+    pub failed: i32,
+    pub pending: i32,
+    pub compliant: i32,
+    pub other: i32,
+}
+
+/// One computer in full.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComputerStatus {
+    pub id: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub session_id: i32,
+    /// ImmyBot's session status, e.g. `Running`, `PartialPassed`.
+    pub session_status: String,
+    /// Each stage's ImmyBot status, where the session has the stage.
+    #[serde(default)]
+    pub stages: StageStatuses,
+    /// This computer's maintenance actions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionStatus>,
+}
+
+/// A session's stage statuses.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageStatuses {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onboarding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_updates: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inventory: Option<String>,
+}
+
+/// One maintenance action.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionStatus {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance_type: Option<String>,
+    /// `Install`, `Update`, `NoAction`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `Success`, `Failed`, `Pending`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_reason: Option<String>,
+    /// Why it failed, in ImmyBot's words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<Time>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<Time>,
+}
+
+/// A log line.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Time>,
+    pub session_id: i32,
+    pub message: String,
+}

@@ -1,0 +1,306 @@
+//! Whether a MaintenanceSession is approved, decided from the approvals that
+//! name it, the operator's policy for its namespace, and the clock. Pure.
+//!
+//! An approval counts only if it names the current digest, has not expired,
+//! and was given by someone other than the requester. Admission has already
+//! checked that `approver` is the user who created the approval.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+
+use super::digest::ApprovalDigest;
+use crate::api::{MaintenanceApproval, MaintenanceSessionSpec};
+
+/// The operator-wide approval policy. Secure by default: every namespace
+/// needs a `MaintenanceApproval`; a session can never relax this itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ApprovalPolicy {
+    /// Namespaces where `spec.approval` (GitOps: the merged pull request) counts.
+    pub inline_namespaces: BTreeSet<String>,
+    /// Namespaces where no approval is needed at all (labs, demos).
+    pub unapproved_namespaces: BTreeSet<String>,
+}
+
+/// How a session came to be approved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApprovalMethod {
+    MaintenanceApproval,
+    Inline,
+    Policy,
+}
+
+impl ApprovalMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ApprovalMethod::MaintenanceApproval => "MaintenanceApproval",
+            ApprovalMethod::Inline => "Inline",
+            ApprovalMethod::Policy => "Policy",
+        }
+    }
+}
+
+/// The outcome, with a reason (stable, CamelCase) and a message for a person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Approved {
+        approved_by: String,
+        method: ApprovalMethod,
+        source: Option<String>,
+        comment: Option<String>,
+        /// When the approval was given, if known (MaintenanceApproval creation).
+        at: Option<Timestamp>,
+    },
+    NotApproved {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl Verdict {
+    pub fn is_approved(&self) -> bool {
+        matches!(self, Verdict::Approved { .. })
+    }
+}
+
+pub fn evaluate(
+    namespace: &str,
+    session_name: &str,
+    spec: &MaintenanceSessionSpec,
+    digest: &ApprovalDigest,
+    approvals: &[MaintenanceApproval],
+    policy: &ApprovalPolicy,
+    now: Timestamp,
+) -> Verdict {
+    if policy.unapproved_namespaces.contains(namespace) {
+        return Verdict::Approved {
+            approved_by: "operator policy".into(),
+            method: ApprovalMethod::Policy,
+            source: Some(format!("namespace {namespace} does not require approval")),
+            comment: None,
+            at: None,
+        };
+    }
+    let mine: Vec<&MaintenanceApproval> = approvals
+        .iter()
+        .filter(|a| a.spec.session_name == session_name)
+        .collect();
+    let mut refusals: Vec<(u8, &'static str, String)> = Vec::new();
+    for approval in &mine {
+        let name = approval.metadata.name.clone().unwrap_or_default();
+        let expired = approval.spec.expires_at.as_ref().is_some_and(|t| t.0 <= now);
+        if approval.spec.digest != digest.as_str() {
+            refusals.push((
+                3,
+                "DigestMismatch",
+                format!(
+                    "MaintenanceApproval {name} by {} approved {}, but the spec has changed since and its digest is now {digest}; review the change and approve again",
+                    approval.spec.approver, approval.spec.digest
+                ),
+            ));
+        } else if expired {
+            refusals.push((
+                2,
+                "ApprovalExpired",
+                format!(
+                    "MaintenanceApproval {name} by {} has expired; approve again",
+                    approval.spec.approver
+                ),
+            ));
+        } else if approval.spec.approver == spec.requested_by {
+            refusals.push((
+                1,
+                "SelfApproval",
+                format!(
+                    "{} requested this maintenance and cannot also approve it (MaintenanceApproval {name}); someone else must approve",
+                    approval.spec.approver
+                ),
+            ));
+        } else {
+            return Verdict::Approved {
+                approved_by: approval.spec.approver.clone(),
+                method: ApprovalMethod::MaintenanceApproval,
+                source: Some(name),
+                comment: approval.spec.comment.clone(),
+                at: approval.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            };
+        }
+    }
+    if let Some(inline) = &spec.approval {
+        if !policy.inline_namespaces.contains(namespace) {
+            refusals.push((
+                0,
+                "InlineApprovalNotAllowed",
+                format!(
+                    "spec.approval is set, but inline approval is not enabled for namespace {namespace}; create a MaintenanceApproval (kubectl immybot approve {session_name}) or ask the operator's administrator"
+                ),
+            ));
+        } else if inline.approved_by == spec.requested_by {
+            refusals.push((
+                1,
+                "SelfApproval",
+                format!(
+                    "{} requested this maintenance and cannot also approve it inline",
+                    inline.approved_by
+                ),
+            ));
+        } else {
+            return Verdict::Approved {
+                approved_by: inline.approved_by.clone(),
+                method: ApprovalMethod::Inline,
+                source: Some(inline.reference.clone()),
+                comment: None,
+                at: None,
+            };
+        }
+    }
+    // The most specific refusal explains best what to do.
+    refusals.sort_by_key(|(rank, _, _)| std::cmp::Reverse(*rank));
+    match refusals.into_iter().next() {
+        Some((_, reason, message)) => Verdict::NotApproved { reason, message },
+        None => Verdict::NotApproved {
+            reason: "AwaitingApproval",
+            message: format!(
+                "waiting for someone other than {} to approve digest {digest}: kubectl immybot approve {session_name}",
+                spec.requested_by
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_fixtures::*;
+
+    fn verdict(approvals: &[MaintenanceApproval], policy: &ApprovalPolicy) -> Verdict {
+        let spec = session().build().spec;
+        evaluate(
+            "ops",
+            "patch",
+            &spec,
+            &ApprovalDigest::of(&spec),
+            approvals,
+            policy,
+            now(),
+        )
+    }
+
+    fn reason(v: Verdict) -> &'static str {
+        match v {
+            Verdict::NotApproved { reason, .. } => reason,
+            Verdict::Approved { .. } => "Approved",
+        }
+    }
+
+    #[test]
+    fn a_matching_approval_by_someone_else_approves() {
+        let v = verdict(
+            &[approval("bob").digest_of(&session().spec).build()],
+            &ApprovalPolicy::default(),
+        );
+        assert!(
+            matches!(v, Verdict::Approved { ref approved_by, method: ApprovalMethod::MaintenanceApproval, .. } if approved_by == "bob"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_means_awaiting_approval_with_the_digest_in_the_message() {
+        let v = verdict(&[], &ApprovalPolicy::default());
+        match v {
+            Verdict::NotApproved { reason, message } => {
+                assert_eq!(reason, "AwaitingApproval");
+                assert!(
+                    message.contains(ApprovalDigest::of(&session().spec).as_str()),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let policy = ApprovalPolicy::default();
+        assert_eq!(
+            reason(verdict(&[approval("bob").digest("sha256:00").build()], &policy)),
+            "DigestMismatch"
+        );
+        assert_eq!(
+            reason(verdict(
+                &[approval("bob").digest_of(&session().spec).expired().build()],
+                &policy
+            )),
+            "ApprovalExpired"
+        );
+        assert_eq!(
+            reason(verdict(
+                &[approval("alice").digest_of(&session().spec).build()],
+                &policy
+            )),
+            "SelfApproval"
+        );
+        assert_eq!(
+            reason(verdict(
+                &[approval("bob").digest_of(&session().spec).for_session("other").build()],
+                &policy
+            )),
+            "AwaitingApproval"
+        );
+        // One valid approval among bad ones is enough.
+        let mixed = [
+            approval("alice").digest_of(&session().spec).build(),
+            approval("bob").digest_of(&session().spec).build(),
+        ];
+        assert_eq!(reason(verdict(&mixed, &policy)), "Approved");
+    }
+
+    #[test]
+    fn inline_approval_counts_only_where_the_operator_allows_it() {
+        let spec = session().inline_approval("carol").build().spec;
+        let digest = ApprovalDigest::of(&spec);
+        let denied = evaluate("ops", "patch", &spec, &digest, &[], &ApprovalPolicy::default(), now());
+        assert_eq!(reason(denied), "InlineApprovalNotAllowed");
+        let policy = ApprovalPolicy {
+            inline_namespaces: ["ops".to_string()].into(),
+            ..Default::default()
+        };
+        let allowed = evaluate("ops", "patch", &spec, &digest, &[], &policy, now());
+        assert!(
+            matches!(
+                allowed,
+                Verdict::Approved {
+                    method: ApprovalMethod::Inline,
+                    ..
+                }
+            ),
+            "{allowed:?}"
+        );
+        let own = session().inline_approval("alice").build().spec;
+        assert_eq!(
+            reason(evaluate(
+                "ops",
+                "patch",
+                &own,
+                &ApprovalDigest::of(&own),
+                &[],
+                &policy,
+                now()
+            )),
+            "SelfApproval"
+        );
+    }
+
+    #[test]
+    fn the_policy_can_waive_approval_per_namespace_only() {
+        let policy = ApprovalPolicy {
+            unapproved_namespaces: ["lab".to_string()].into(),
+            ..Default::default()
+        };
+        let spec = session().build().spec;
+        let digest = ApprovalDigest::of(&spec);
+        assert!(evaluate("lab", "patch", &spec, &digest, &[], &policy, now()).is_approved());
+        assert!(!evaluate("ops", "patch", &spec, &digest, &[], &policy, now()).is_approved());
+    }
+}

@@ -1,0 +1,132 @@
+//! The approval digest: a hash of exactly the spec fields that decide what
+//! the maintenance does to computers. An approver approves a digest; any
+//! change to those fields changes it and so revokes the approval.
+//!
+//! In the digest: target, mode, deployment, reboot, offline, priority.
+//! Not in it: reason (words, not effect), suspend/cancel/timeout/retry and
+//! deletionPolicy (controls that can only stop or repeat the same thing),
+//! requestedBy (immutable anyway).
+
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::api::MaintenanceSessionSpec;
+
+/// `sha256:<64 hex digits>` of the canonical JSON of the destructive fields.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ApprovalDigest(String);
+
+impl ApprovalDigest {
+    pub fn of(spec: &MaintenanceSessionSpec) -> Self {
+        let fields = serde_json::json!({
+            "target": spec.target,
+            "mode": spec.mode,
+            "deployment": spec.deployment,
+            "reboot": spec.reboot,
+            "offline": spec.offline,
+            "priority": spec.priority,
+        });
+        let mut canonical = String::new();
+        write_canonical(&fields, &mut canonical);
+        let hash = Sha256::digest(canonical.as_bytes());
+        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("sha256:{hex}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ApprovalDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// JSON with object keys sorted and no whitespace, whatever map order
+/// serde_json was built with; nulls are dropped so that an absent optional
+/// field and an explicit null digest the same.
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*key).clone()).to_string());
+                out.push(':');
+                write_canonical(&map[*key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::*;
+
+    fn spec() -> MaintenanceSessionSpec {
+        serde_json::from_value(serde_json::json!({
+            "requestedBy": "alice", "reason": "CHG-1", "target": {"computer": {"id": 5}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn digest_is_stable_and_well_formed() {
+        let d = ApprovalDigest::of(&spec());
+        assert_eq!(d, ApprovalDigest::of(&spec()));
+        assert!(d.as_str().starts_with("sha256:") && d.as_str().len() == 71, "{d}");
+    }
+
+    #[test]
+    fn destructive_fields_change_it_and_controls_do_not() {
+        let base = ApprovalDigest::of(&spec());
+        let mut s = spec();
+        s.reboot.policy = RebootPolicy::Always;
+        assert_ne!(ApprovalDigest::of(&s), base, "reboot policy");
+        let mut s = spec();
+        s.target.computer = Some(ComputerRef {
+            id: Some(6),
+            name: None,
+        });
+        assert_ne!(ApprovalDigest::of(&s), base, "target");
+        let mut s = spec();
+        s.mode = SessionMode::DetectionOnly;
+        assert_ne!(ApprovalDigest::of(&s), base, "mode");
+        let mut s = spec();
+        s.reason = "another ticket".into();
+        s.suspend = true;
+        s.retry.requests = 3;
+        s.timeout = Some("2h".into());
+        assert_eq!(
+            ApprovalDigest::of(&s),
+            base,
+            "controls and words do not revoke an approval"
+        );
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_drops_nulls() {
+        let mut out = String::new();
+        write_canonical(&serde_json::json!({"b": 1, "a": [true, null], "c": null}), &mut out);
+        assert_eq!(out, r#"{"a":[true,null],"b":1}"#);
+    }
+}

@@ -1,0 +1,374 @@
+//! Every transition of the state machine, on fixtures.
+
+use std::time::Duration;
+
+use super::*;
+use crate::api::{NamedId, ResolvedTarget};
+use crate::controller::approval::ApprovalMethod;
+use crate::immybot::{MaintenanceSession as ImmySession, SessionStatus};
+use crate::test_fixtures::*;
+
+const GRACE: Duration = Duration::from_secs(90);
+
+fn approved() -> Verdict {
+    Verdict::Approved {
+        approved_by: "bob".into(),
+        method: ApprovalMethod::MaintenanceApproval,
+        source: Some("bob-ok".into()),
+        comment: None,
+        at: None,
+    }
+}
+
+fn refused() -> Verdict {
+    Verdict::NotApproved {
+        reason: "AwaitingApproval",
+        message: "waiting for someone other than alice".into(),
+    }
+}
+
+fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession]) -> Decision {
+    let digest = ApprovalDigest::of(&object.spec);
+    decide(&Observed {
+        object,
+        digest: &digest,
+        verdict,
+        sessions,
+        logs: &[],
+        now: now(),
+        instance: "https://acme.immy.bot/",
+        start_grace: GRACE,
+    })
+}
+
+fn immy(id: i32, computer: i32, status: SessionStatus) -> ImmySession {
+    ImmySession {
+        id,
+        computer_id: Some(computer),
+        session_status: Some(status),
+        ..Default::default()
+    }
+}
+
+fn condition<'a>(d: &'a Decision, t: &str) -> Option<&'a str> {
+    conditions::get(&d.status.conditions, t).map(|c| c.status.as_str())
+}
+
+#[test]
+fn unapproved_sessions_wait_for_approval_and_start_nothing() {
+    let d = run(&session().build(), &refused(), &[]);
+    assert_eq!(d.status.phase, Some(Phase::AwaitingApproval));
+    assert_eq!(d.step, Step::None);
+    assert_eq!(condition(&d, APPROVED), Some("False"));
+    assert_eq!(condition(&d, READY), Some("False"));
+    assert_eq!(
+        condition(&d, RECONCILING),
+        None,
+        "waiting on a person is not the controller's work"
+    );
+    assert_eq!(condition(&d, SUCCEEDED), Some("Unknown"));
+    assert!(
+        d.status
+            .approval_digest
+            .as_deref()
+            .is_some_and(|x| x.starts_with("sha256:"))
+    );
+}
+
+#[test]
+fn approval_starts_attempt_one_with_a_derived_group_id() {
+    let d = run(&session().build(), &approved(), &[]);
+    assert_eq!(d.status.phase, Some(Phase::Starting));
+    match &d.step {
+        Step::Start(a) => {
+            assert_eq!(a.number, 1);
+            assert_eq!(a.session_group_id, SessionGroupId::for_attempt("uid-1", 1).to_string());
+            assert_eq!(a.computer_ids, vec![101]);
+            assert_eq!(a.intent_time, Time(now()));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.status.approval.as_ref().map(|r| r.approved_by.as_str()), Some("bob"));
+    assert_eq!(condition(&d, APPROVED), Some("True"));
+}
+
+#[test]
+fn suspended_sessions_do_not_start() {
+    let d = run(&session().suspended().build(), &approved(), &[]);
+    assert_eq!((d.status.phase, d.step), (Some(Phase::Suspended), Step::None));
+}
+
+#[test]
+fn names_are_resolved_before_starting() {
+    let d = run(&session().computer_named("RECEPTION-PC").build(), &approved(), &[]);
+    assert_eq!(d.step, Step::ResolveTargets);
+    let resolved = session().computer_named("RECEPTION-PC").status(|s| {
+        s.resolved_target = Some(ResolvedTarget {
+            computers: vec![NamedId {
+                id: 101,
+                name: Some("reception-pc".into()),
+            }],
+            tenant: None,
+        })
+    });
+    match run(&resolved.build(), &approved(), &[]).step {
+        Step::Start(a) => assert_eq!(a.computer_ids, vec![101]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_unanswered_start_waits_out_the_grace_then_adopts() {
+    let young = session().attempt(1, 30, &[]).build();
+    let d = run(&young, &approved(), &[]);
+    assert_eq!(d.step, Step::None);
+    assert_eq!(d.requeue_after, Some(GRACE - Duration::from_secs(30)));
+    assert_eq!(d.status.phase, Some(Phase::Starting));
+
+    let old = session().attempt(1, 120, &[]).build();
+    let d = run(&old, &approved(), &[]);
+    assert_eq!(d.step, Step::Adopt { attempt: 1 });
+    assert!(
+        conditions::get(&d.status.conditions, READY)
+            .unwrap()
+            .message
+            .contains("sessionGroupId")
+    );
+}
+
+#[test]
+fn busy_computers_are_tried_again_with_the_same_attempt() {
+    let busy = |age| {
+        session()
+            .attempt(1, age, &[])
+            .status(|s| s.immybot.as_mut().unwrap().attempts[0].busy_computer_ids = vec![101])
+            .build()
+    };
+    let d = run(&busy(10), &approved(), &[]);
+    assert_eq!((d.status.phase, d.step.clone()), (Some(Phase::Queued), Step::None));
+    assert_eq!(d.requeue_after, Some(Duration::from_secs(50)));
+    match run(&busy(61), &approved(), &[]).step {
+        Step::Start(a) => assert_eq!(
+            (a.number, a.session_group_id),
+            (1, SessionGroupId::for_attempt("uid-1", 1).to_string())
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn running_sessions_are_mirrored_and_start_time_is_set_once() {
+    let object = session().attempt(1, 200, &[7]).build();
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Running)]);
+    assert_eq!(d.status.phase, Some(Phase::Running));
+    assert_eq!(condition(&d, RECONCILING), Some("True"));
+    assert_eq!(d.status.start_time, Some(Time(at(-200))));
+    assert_eq!(d.status.progress.as_deref(), Some("0/1"));
+    assert_eq!(d.status.computers[0].session_status, "Running");
+    assert!(d.requeue_after.is_some());
+}
+
+#[test]
+fn queued_and_postponed() {
+    let object = session().attempt(1, 200, &[7]).build();
+    assert_eq!(
+        run(&object, &approved(), &[immy(7, 101, SessionStatus::Pending)])
+            .status
+            .phase,
+        Some(Phase::Queued)
+    );
+    assert_eq!(
+        run(&object, &approved(), &[immy(7, 101, SessionStatus::Postponed)])
+            .status
+            .phase,
+        Some(Phase::Postponed)
+    );
+}
+
+#[test]
+fn all_passed_succeeds_with_kstatus_conditions_and_a_completion_time() {
+    let object = session().attempt(1, 200, &[7]).build();
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Passed)]);
+    assert_eq!(d.status.phase, Some(Phase::Succeeded));
+    assert_eq!(
+        (condition(&d, READY), condition(&d, SUCCEEDED), condition(&d, STALLED)),
+        (Some("True"), Some("True"), None)
+    );
+    assert_eq!(condition(&d, RECONCILING), None);
+    assert_eq!(d.status.completion_time, Some(Time(now())));
+    assert_eq!(d.requeue_after, None);
+}
+
+#[test]
+fn failures_are_rerun_within_the_retry_limit_then_final() {
+    let two = session().computers(&[101, 102]).retries(1);
+    let object = two.attempt(1, 300, &[7, 8]).build();
+    let sessions = [immy(7, 101, SessionStatus::Passed), immy(8, 102, SessionStatus::Failed)];
+    match run(&object, &approved(), &sessions).step {
+        Step::Start(a) => assert_eq!((a.number, a.computer_ids), (2, vec![102])),
+        other => panic!("{other:?}"),
+    }
+    let exhausted = session()
+        .computers(&[101, 102])
+        .retries(1)
+        .attempt(1, 300, &[7, 8])
+        .attempt(2, 100, &[9])
+        .build();
+    let sessions = [
+        immy(7, 101, SessionStatus::Passed),
+        immy(8, 102, SessionStatus::Failed),
+        immy(9, 102, SessionStatus::Failed),
+    ];
+    let d = run(&exhausted, &approved(), &sessions);
+    assert_eq!(d.status.phase, Some(Phase::PartiallySucceeded));
+    assert_eq!(
+        (condition(&d, STALLED), condition(&d, SUCCEEDED)),
+        (Some("True"), Some("False"))
+    );
+    let message = &conditions::get(&d.status.conditions, READY).unwrap().message;
+    assert!(message.contains("PC") || message.contains("102"), "{message}");
+    assert!(message.contains("spec.retry.requests"), "{message}");
+    // The rerun passed: the newest session per computer decides.
+    let fixed = [
+        immy(7, 101, SessionStatus::Passed),
+        immy(8, 102, SessionStatus::Failed),
+        immy(9, 102, SessionStatus::Passed),
+    ];
+    assert_eq!(
+        run(&exhausted, &approved(), &fixed).status.phase,
+        Some(Phase::Succeeded)
+    );
+}
+
+#[test]
+fn a_person_can_ask_for_one_more_run_after_the_end() {
+    let mut object = session().attempt(1, 300, &[7]).status(|s| {
+        s.phase = Some(Phase::Failed);
+        s.completion_time = Some(Time(at(-10)));
+    });
+    object.spec.retry.requests = 1;
+    let d = run(&object.build(), &approved(), &[immy(7, 101, SessionStatus::Failed)]);
+    assert!(matches!(d.step, Step::Start(ref a) if a.number == 2), "{:?}", d.step);
+    assert_eq!(d.status.completion_time, None, "the session is open again");
+    assert_eq!(d.status.start_time, Some(Time(at(-300))), "startTime never moves");
+}
+
+#[test]
+fn retries_need_approval_and_respect_suspend() {
+    let object = session().retries(2).attempt(1, 300, &[7]).build();
+    let failed = [immy(7, 101, SessionStatus::Failed)];
+    assert_eq!(run(&object, &refused(), &failed).status.phase, Some(Phase::Failed));
+    let suspended = session().retries(2).suspended().attempt(1, 300, &[7]).build();
+    assert_eq!(run(&suspended, &approved(), &failed).status.phase, Some(Phase::Failed));
+}
+
+#[test]
+fn suspend_while_running_says_immybot_cannot_pause() {
+    let object = session().suspended().attempt(1, 200, &[7]).build();
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Running)]);
+    assert_eq!(d.status.phase, Some(Phase::Running));
+    assert!(
+        conditions::get(&d.status.conditions, READY)
+            .unwrap()
+            .message
+            .contains("cannot pause")
+    );
+}
+
+#[test]
+fn cancel_cancels_running_sessions_then_ends_cancelled() {
+    let object = session().cancelled("wrong computer").attempt(1, 200, &[7, 8]).build();
+    let d = run(
+        &object,
+        &approved(),
+        &[
+            immy(7, 101, SessionStatus::Running),
+            immy(8, 102, SessionStatus::Passed),
+        ],
+    );
+    assert_eq!(d.step, Step::Cancel { session_ids: vec![7] });
+    let d = run(
+        &object,
+        &approved(),
+        &[
+            immy(7, 101, SessionStatus::Cancelled),
+            immy(8, 102, SessionStatus::Passed),
+        ],
+    );
+    assert_eq!(d.status.phase, Some(Phase::Cancelled));
+    assert!(
+        conditions::get(&d.status.conditions, READY)
+            .unwrap()
+            .message
+            .contains("wrong computer")
+    );
+    assert_eq!(condition(&d, SUCCEEDED), Some("False"));
+    // Before anything started, cancelling is immediate.
+    let d = run(&session().cancelled("not needed").build(), &refused(), &[]);
+    assert_eq!((d.status.phase, d.step), (Some(Phase::Cancelled), Step::None));
+}
+
+#[test]
+fn cancel_with_an_unanswered_start_finds_the_sessions_first() {
+    let object = session().cancelled("stop").attempt(1, 120, &[]).build();
+    assert_eq!(run(&object, &approved(), &[]).step, Step::Adopt { attempt: 1 });
+}
+
+#[test]
+fn a_passed_timeout_cancels_and_ends_timed_out() {
+    let object = session().timeout("2m").attempt(1, 200, &[7]).build();
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Running)]);
+    assert_eq!(d.step, Step::Cancel { session_ids: vec![7] });
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Cancelled)]);
+    assert_eq!(d.status.phase, Some(Phase::TimedOut));
+    let within = session().timeout("1h").attempt(1, 200, &[7]).build();
+    let d = run(&within, &approved(), &[immy(7, 101, SessionStatus::Passed)]);
+    assert_eq!(d.status.phase, Some(Phase::Succeeded));
+}
+
+#[test]
+fn a_final_session_stays_final() {
+    let object = session()
+        .attempt(1, 300, &[7])
+        .status(|s| s.phase = Some(Phase::Succeeded))
+        .cancelled("late")
+        .build();
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Passed)]);
+    assert_eq!((d.status.phase, d.step), (Some(Phase::Succeeded), Step::None));
+}
+
+#[test]
+fn a_changed_spec_revokes_the_approval_before_start() {
+    let object = session().status(|s| {
+        s.approval = Some(crate::api::ApprovalRecord {
+            digest: "sha256:old".into(),
+            approved_by: "bob".into(),
+            approved_at: Time(at(-60)),
+            method: "MaintenanceApproval".into(),
+            source: None,
+            comment: None,
+        })
+    });
+    let refused = Verdict::NotApproved {
+        reason: "DigestMismatch",
+        message: "spec changed".into(),
+    };
+    let d = run(&object.build(), &refused, &[]);
+    assert_eq!(d.status.phase, Some(Phase::AwaitingApproval));
+    assert_eq!(d.status.approval, None);
+    assert_eq!(
+        conditions::get(&d.status.conditions, APPROVED).unwrap().reason,
+        "DigestMismatch"
+    );
+}
+
+#[test]
+fn durations_parse_as_the_schema_allows() {
+    assert_eq!(parse_duration(Some("90m")), Some(Duration::from_secs(5400)));
+    assert_eq!(parse_duration(Some("1h30m")), Some(Duration::from_secs(5400)));
+    assert_eq!(parse_duration(Some("45s")), Some(Duration::from_secs(45)));
+    assert_eq!(parse_duration(Some("500ms")), Some(Duration::from_millis(500)));
+    assert_eq!(parse_duration(Some("10")), None);
+    assert_eq!(parse_duration(Some("0s")), None);
+    assert_eq!(parse_duration(None), None);
+}

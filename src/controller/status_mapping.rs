@@ -1,0 +1,376 @@
+//! ImmyBot sessions, as observed, mapped into the status a person reads. The
+//! only place that knows both vocabularies for results.
+//!
+//! Size matters: a tenant of 5,000 computers must stay well under the 1.5 MiB
+//! object limit (we aim for 256 KiB). Every computer is counted in `summary`
+//! and every item in `items`; only the worst `MAX_COMPUTERS_IN_STATUS`
+//! computers are listed in full.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::{
+    ActionStatus, ComputerStatus, ItemSummary, LOG_TAIL_LINES, LogLine, MAX_COMPUTERS_IN_STATUS, OutcomeSummary,
+    StageStatuses,
+};
+use crate::immybot::{
+    MaintenanceActionResult, MaintenanceActionType, MaintenanceSession, SessionLog, SessionStatus, WireEnum as _,
+};
+
+/// Where the observed sessions stand, taken together.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    /// Accepted by ImmyBot, none running yet.
+    Queued,
+    Running,
+    /// Waiting for a user who postponed a reboot.
+    Postponed,
+    AllPassed,
+    /// Everything ended; some passed and some did not.
+    Partial,
+    AllFailed,
+    /// Everything ended cancelled (in ImmyBot, by someone).
+    AllCancelled,
+}
+
+impl Aggregate {
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            Aggregate::AllPassed | Aggregate::Partial | Aggregate::AllFailed | Aggregate::AllCancelled
+        )
+    }
+}
+
+/// The mapped view of the latest session of each computer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mapped {
+    pub aggregate: Aggregate,
+    pub summary: OutcomeSummary,
+    pub items: Vec<ItemSummary>,
+    pub computers: Vec<ComputerStatus>,
+    pub progress: String,
+    /// Computers whose latest session did not pass: what a rerun targets.
+    pub failed_computer_ids: Vec<i32>,
+}
+
+/// Whether a session status counts as a failure of that computer.
+fn is_failure(s: &SessionStatus) -> bool {
+    matches!(
+        s,
+        SessionStatus::Failed
+            | SessionStatus::PartialPassed
+            | SessionStatus::Missed
+            | SessionStatus::MaxTrackedDevicesPerMonthExceeded
+            | SessionStatus::MaintenanceForTrackableDevicesNotAllowed
+    )
+}
+
+/// How bad a computer's state is, for "worst first" (lower is worse).
+fn severity(s: &SessionStatus) -> u8 {
+    match s {
+        SessionStatus::Failed => 0,
+        SessionStatus::PartialPassed => 1,
+        SessionStatus::Missed | SessionStatus::MaxTrackedDevicesPerMonthExceeded => 2,
+        SessionStatus::MaintenanceForTrackableDevicesNotAllowed => 2,
+        SessionStatus::Cancelled => 3,
+        SessionStatus::Postponed => 4,
+        SessionStatus::Running => 5,
+        SessionStatus::Passed => 9,
+        _ => 6,
+    }
+}
+
+/// Maps sessions (any number of attempts) to status, keeping per computer
+/// only the newest session. `expected` is how many computers are targeted,
+/// when known, for the progress figure.
+pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>) -> Option<Mapped> {
+    let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
+    for s in sessions {
+        let key = s.computer_id.unwrap_or(-s.id);
+        match latest.get(&key) {
+            Some(existing) if existing.id > s.id => {}
+            _ => {
+                latest.insert(key, s);
+            }
+        }
+    }
+    if latest.is_empty() {
+        return None;
+    }
+    let mut summary = OutcomeSummary {
+        computers: latest.len() as i32,
+        ..Default::default()
+    };
+    let mut items: BTreeMap<String, ItemSummary> = BTreeMap::new();
+    let mut failed_computer_ids = Vec::new();
+    let mut all: Vec<(u8, i32, ComputerStatus)> = Vec::with_capacity(latest.len());
+    for (computer, s) in &latest {
+        let status = s.session_status.clone().unwrap_or(SessionStatus::Created);
+        match &status {
+            SessionStatus::Passed => summary.passed += 1,
+            SessionStatus::PartialPassed => summary.partially_passed += 1,
+            SessionStatus::Failed
+            | SessionStatus::MaxTrackedDevicesPerMonthExceeded
+            | SessionStatus::MaintenanceForTrackableDevicesNotAllowed => summary.failed += 1,
+            SessionStatus::Cancelled => summary.cancelled += 1,
+            SessionStatus::Missed => summary.missed += 1,
+            SessionStatus::Running => summary.running += 1,
+            _ => summary.waiting += 1,
+        }
+        if is_failure(&status) && *computer > 0 {
+            failed_computer_ids.push(*computer);
+        }
+        let mut failed_actions = 0;
+        let actions: Vec<ActionStatus> = s
+            .maintenance_actions
+            .iter()
+            .flatten()
+            .map(|a| {
+                let name = a
+                    .maintenance_display_name
+                    .clone()
+                    .or_else(|| a.maintenance_identifier.clone())
+                    .unwrap_or_else(|| format!("action {}", a.id));
+                let item = items.entry(name.clone()).or_insert_with(|| ItemSummary {
+                    name: name.clone(),
+                    maintenance_type: a.maintenance_type.as_ref().map(|t| t.name().into_owned()),
+                    ..Default::default()
+                });
+                let compliant = a.action_type == Some(MaintenanceActionType::NoAction);
+                match &a.result {
+                    Some(MaintenanceActionResult::Success | MaintenanceActionResult::Resolved) if compliant => {
+                        item.compliant += 1
+                    }
+                    Some(MaintenanceActionResult::Success | MaintenanceActionResult::Resolved) => item.succeeded += 1,
+                    Some(MaintenanceActionResult::Failed | MaintenanceActionResult::Indeterminable) => {
+                        item.failed += 1;
+                        failed_actions += 1;
+                    }
+                    Some(MaintenanceActionResult::Pending) | None => item.pending += 1,
+                    _ => item.other += 1,
+                }
+                ActionStatus {
+                    name,
+                    maintenance_type: a.maintenance_type.as_ref().map(|t| t.name().into_owned()),
+                    action_type: a.action_type.as_ref().map(|t| t.name().into_owned()),
+                    status: a.status.as_ref().map(|t| t.name().into_owned()),
+                    result: a.result.as_ref().map(|t| t.name().into_owned()),
+                    result_reason: a.result_reason.as_ref().map(|t| t.name().into_owned()),
+                    message: a.result_reason_message.clone(),
+                    detected_version: a.detected_version_string.clone(),
+                    desired_version: a.desired_version_string.clone(),
+                    start_time: a.start_time.map(|t| Time(t.0)),
+                    end_time: a.end_time.map(|t| Time(t.0)),
+                }
+            })
+            .collect();
+        let name = |st: &Option<SessionStatus>| st.as_ref().map(|v| v.name().into_owned());
+        let computer_status = ComputerStatus {
+            id: s.computer_id.unwrap_or_default(),
+            name: s.computer_name.clone(),
+            session_id: s.id,
+            session_status: status.name().into_owned(),
+            stages: StageStatuses {
+                onboarding: name(&s.onboarding_stage_status),
+                detection: name(&s.detection_stage_status),
+                execution: name(&s.execution_stage_status),
+                agent_updates: name(&s.agent_updates_stage_status),
+                resolution: name(&s.resolution_stage_status),
+                inventory: name(&s.inventory_stage_status),
+            },
+            actions,
+        };
+        // Worst first: by session severity, then by failed actions.
+        all.push((severity(&status), -failed_actions, computer_status));
+    }
+    all.sort_by(|a, b| (a.0, a.1, a.2.id).cmp(&(b.0, b.1, b.2.id)));
+    let computers = all
+        .into_iter()
+        .take(MAX_COMPUTERS_IN_STATUS)
+        .map(|(_, _, c)| c)
+        .collect();
+
+    let finished = summary.passed + summary.partially_passed + summary.failed + summary.cancelled + summary.missed;
+    let total = expected
+        .map(|e| e as i32)
+        .unwrap_or(summary.computers)
+        .max(summary.computers);
+    let aggregate = if finished < summary.computers {
+        let statuses = latest.values().filter_map(|s| s.session_status.clone());
+        let statuses: Vec<SessionStatus> = statuses.collect();
+        if statuses.contains(&SessionStatus::Running) {
+            Aggregate::Running
+        } else if statuses.contains(&SessionStatus::Postponed) {
+            Aggregate::Postponed
+        } else {
+            Aggregate::Queued
+        }
+    } else if summary.passed == summary.computers {
+        Aggregate::AllPassed
+    } else if summary.cancelled == summary.computers {
+        Aggregate::AllCancelled
+    } else if summary.passed == 0 && summary.partially_passed == 0 {
+        Aggregate::AllFailed
+    } else {
+        Aggregate::Partial
+    };
+    Some(Mapped {
+        aggregate,
+        summary,
+        items: items.into_values().collect(),
+        computers,
+        progress: format!("{finished}/{total}"),
+        failed_computer_ids,
+    })
+}
+
+/// The newest `LOG_TAIL_LINES` lines over the given sessions' logs.
+pub fn log_tail(logs: &[SessionLog]) -> Vec<LogLine> {
+    let mut lines: Vec<&SessionLog> = logs.iter().filter(|l| l.message.is_some()).collect();
+    lines.sort_by_key(|l| (l.time, l.id));
+    let skip = lines.len().saturating_sub(LOG_TAIL_LINES);
+    lines
+        .into_iter()
+        .skip(skip)
+        .map(|l| LogLine {
+            time: l.time.map(|t| Time(t.0)),
+            session_id: l.maintenance_session_id,
+            message: l.message.clone().unwrap_or_default().chars().take(500).collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::immybot::*;
+
+    fn session(id: i32, computer: i32, status: SessionStatus, actions: Vec<MaintenanceAction>) -> MaintenanceSession {
+        MaintenanceSession {
+            id,
+            computer_id: Some(computer),
+            computer_name: Some(format!("PC-{computer}")),
+            session_status: Some(status),
+            maintenance_actions: Some(actions),
+            ..Default::default()
+        }
+    }
+
+    fn action(name: &str, kind: MaintenanceActionType, result: MaintenanceActionResult) -> MaintenanceAction {
+        MaintenanceAction {
+            maintenance_display_name: Some(name.into()),
+            action_type: Some(kind),
+            result: Some(result),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn aggregates_outcomes_and_items() {
+        use MaintenanceActionResult as R;
+        use MaintenanceActionType as T;
+        let sessions = vec![
+            session(
+                1,
+                10,
+                SessionStatus::Passed,
+                vec![
+                    action("7-Zip", T::Update, R::Success),
+                    action("Chrome", T::NoAction, R::Success),
+                ],
+            ),
+            session(
+                2,
+                11,
+                SessionStatus::PartialPassed,
+                vec![
+                    action("7-Zip", T::Update, R::Success),
+                    action("VPN", T::Install, R::Failed),
+                ],
+            ),
+        ];
+        let m = map_sessions(&sessions, None).unwrap();
+        assert_eq!(m.aggregate, Aggregate::Partial);
+        assert_eq!((m.summary.passed, m.summary.partially_passed), (1, 1));
+        assert_eq!(m.progress, "2/2");
+        assert_eq!(m.failed_computer_ids, vec![11]);
+        let zip = m.items.iter().find(|i| i.name == "7-Zip").unwrap();
+        assert_eq!(zip.succeeded, 2);
+        assert_eq!(m.items.iter().find(|i| i.name == "Chrome").unwrap().compliant, 1);
+        assert_eq!(m.computers[0].id, 11, "worst computer first");
+    }
+
+    #[test]
+    fn the_newest_session_of_a_computer_wins() {
+        let sessions = vec![
+            session(1, 10, SessionStatus::Failed, vec![]),
+            session(5, 10, SessionStatus::Passed, vec![]),
+        ];
+        let m = map_sessions(&sessions, Some(1)).unwrap();
+        assert_eq!(m.aggregate, Aggregate::AllPassed);
+        assert_eq!(m.computers[0].session_id, 5);
+    }
+
+    #[test]
+    fn running_postponed_and_queued() {
+        let m = |statuses: &[SessionStatus]| {
+            let s: Vec<_> = statuses
+                .iter()
+                .enumerate()
+                .map(|(i, st)| session(i as i32 + 1, i as i32 + 10, st.clone(), vec![]))
+                .collect();
+            map_sessions(&s, None).unwrap().aggregate
+        };
+        assert_eq!(m(&[SessionStatus::Passed, SessionStatus::Running]), Aggregate::Running);
+        assert_eq!(
+            m(&[SessionStatus::Postponed, SessionStatus::Created]),
+            Aggregate::Postponed
+        );
+        assert_eq!(m(&[SessionStatus::Created, SessionStatus::Pending]), Aggregate::Queued);
+        assert_eq!(m(&[SessionStatus::Failed, SessionStatus::Missed]), Aggregate::AllFailed);
+        assert_eq!(m(&[SessionStatus::Cancelled]), Aggregate::AllCancelled);
+        assert!(map_sessions(&[], None).is_none());
+    }
+
+    #[test]
+    fn only_the_worst_computers_are_listed_in_full() {
+        let sessions: Vec<_> = (0..100)
+            .map(|i| {
+                session(
+                    i + 1,
+                    i + 1,
+                    if i % 10 == 0 {
+                        SessionStatus::Failed
+                    } else {
+                        SessionStatus::Passed
+                    },
+                    vec![],
+                )
+            })
+            .collect();
+        let m = map_sessions(&sessions, None).unwrap();
+        assert_eq!(m.computers.len(), MAX_COMPUTERS_IN_STATUS);
+        assert!(m.computers[..10].iter().all(|c| c.session_status == "Failed"));
+        assert_eq!(m.summary.computers, 100);
+        assert_eq!(m.failed_computer_ids.len(), 10);
+    }
+
+    #[test]
+    fn log_tail_keeps_the_newest_lines_in_order() {
+        let logs: Vec<SessionLog> = (0..30)
+            .map(|i| SessionLog {
+                id: i,
+                maintenance_session_id: 1,
+                message: Some(format!("line {i}")),
+                time: WireTime::parse(&format!("2026-01-01T00:00:{i:02}Z")),
+                ..Default::default()
+            })
+            .collect();
+        let tail = log_tail(&logs);
+        assert_eq!(tail.len(), LOG_TAIL_LINES);
+        assert_eq!(tail.last().unwrap().message, "line 29");
+        assert_eq!(tail[0].message, "line 20");
+    }
+}
