@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
     validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline and priority cannot change once the session has started; create a new MaintenanceSession instead")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!has(oldSelf.cancel) || has(self.cancel)").message("spec.cancel is final: it cannot be removed once set"))]
 pub struct MaintenanceSessionSpec {
     /// The Kubernetes user who asks for this maintenance. Admission checks
     /// that it is the user creating the object, and an approver must be

@@ -1,19 +1,35 @@
-//! The MaintenanceSession controller. The core decides and has no
-//! Kubernetes or HTTP client (`state_machine`, `approval`, `status_mapping`,
-//! `start_request`, `digest`, `group_id`); a thin shell performs what it
-//! decides.
+//! The MaintenanceSession controller.
+//!
+//! The core decides and touches no client: `state_machine` (observed state
+//! in, next status and step out), `approval`, `status_mapping`,
+//! `start_request`, `digest`, `group_id`. The shell performs what it decides:
+//! `reconciler` (inside `finalizer()`), `start_protocol`, `target_resolution`,
+//! `status_writer`, `poller`, `run`.
 
 mod approval;
 mod conditions;
+mod context;
 mod digest;
+mod error;
+mod events;
 mod group_id;
+mod poller;
+mod reconciler;
+mod run;
+mod start_protocol;
 mod start_request;
 mod state_machine;
 mod status_mapping;
+mod status_writer;
+mod target_resolution;
 
 pub use approval::{ApprovalMethod, ApprovalPolicy, Verdict, evaluate as evaluate_approval};
+pub use context::{Context, CrashPoint, Timing};
 pub use digest::ApprovalDigest;
+pub use error::Error;
 pub use group_id::SessionGroupId;
+pub use reconciler::FINALIZER;
+pub use run::{Scope, run};
 pub use start_request::{StartTargets, start_request};
 pub use state_machine::{Decision, Observed, Step, decide, needs_resolution, parse_duration};
 pub use status_mapping::{Aggregate, Mapped, log_tail, map_sessions};

@@ -148,13 +148,8 @@ pub fn decide(o: &Observed<'_>) -> Decision {
 
     // 2. Nothing started yet.
     let Some(current) = current else {
-        if !approved {
-            let message = conditions::get(&st.conditions, APPROVED)
-                .map(|c| c.message.clone())
-                .unwrap_or_default();
-            set_phase(&mut st, o, Phase::AwaitingApproval, "AwaitingApproval", message);
-            return settle(st, o, None);
-        }
+        // Suspend is the person's explicit hold, so it shows before approval;
+        // the Approved condition still says where the approval stands.
         if spec.suspend {
             set_phase(
                 &mut st,
@@ -163,6 +158,13 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                 "Suspended",
                 "spec.suspend is true: nothing will start until it is false",
             );
+            return settle(st, o, None);
+        }
+        if !approved {
+            let message = conditions::get(&st.conditions, APPROVED)
+                .map(|c| c.message.clone())
+                .unwrap_or_default();
+            set_phase(&mut st, o, Phase::AwaitingApproval, "AwaitingApproval", message);
             return settle(st, o, None);
         }
         if needs_resolution(spec, &st) {

@@ -96,6 +96,10 @@ fn approval_starts_attempt_one_with_a_derived_group_id() {
 fn suspended_sessions_do_not_start() {
     let d = run(&session().suspended().build(), &approved(), &[]);
     assert_eq!((d.status.phase, d.step), (Some(Phase::Suspended), Step::None));
+    // Suspended shows before approval; the condition still tells about approval.
+    let d = run(&session().suspended().build(), &refused(), &[]);
+    assert_eq!(d.status.phase, Some(Phase::Suspended));
+    assert_eq!(condition(&d, APPROVED), Some("False"));
 }
 
 #[test]

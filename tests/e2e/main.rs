@@ -9,6 +9,7 @@
 mod harness;
 
 mod crd;
+mod lifecycle;
 
 use std::sync::OnceLock;
 
@@ -22,7 +23,7 @@ fn main() {
         std::process::exit(code);
     }
     let args = Arguments::from_args();
-    let all = [crd::tests()].concat();
+    let all = [crd::tests(), lifecycle::tests()].concat();
     let needs_testbed = !args.list;
     if needs_testbed {
         match Testbed::start() {

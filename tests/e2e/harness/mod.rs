@@ -2,9 +2,11 @@
 //! test. See `testbed.rs` for how binaries are found and logs are kept.
 
 mod context;
+mod operator;
 mod testbed;
 
 pub use context::{TestContext, delete_namespace, wait_for};
+pub use operator::{Controller, fleet, simulator};
 pub use testbed::{Testbed, reexec_with_logging_wrappers};
 
 use std::future::Future;

@@ -1,0 +1,46 @@
+//! The controller's errors. The variant names the failure in logs and is the
+//! `error` label of the reconcile-failure metric.
+
+use crate::immybot::ImmyBotError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("ImmyBot: {0}")]
+    ImmyBot(#[from] ImmyBotError),
+    /// Another writer changed the object first; nothing was done, look again.
+    #[error("the object changed while it was being reconciled; looking again")]
+    Conflict,
+    /// Deletion waits for ImmyBot to confirm cancelled sessions.
+    #[error("waiting for ImmyBot to confirm that sessions {0:?} are cancelled")]
+    AwaitingCancellation(Vec<i32>),
+    /// A test stopped the reconcile inside the start protocol.
+    #[error("simulated crash at {0}")]
+    SimulatedCrash(&'static str),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+impl Error {
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::ImmyBot(e) => e.kind().label(),
+            Error::Conflict => "conflict",
+            Error::AwaitingCancellation(_) => "awaiting_cancellation",
+            Error::SimulatedCrash(_) => "simulated_crash",
+            Error::Finalizer(inner) => match &**inner {
+                kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
+                    e.metric_label()
+                }
+                _ => "finalizer",
+            },
+        }
+    }
+}
+
+/// Whether a Kubernetes error is a 409 Conflict (a failed precondition).
+pub fn is_conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409)
+}

@@ -1,0 +1,101 @@
+//! One poller per ImmyBot instance. ImmyBot has no push channel, and polling
+//! every session on its own would cost one call per session per cycle.
+//! Instead each cycle pages through the *active* sessions (`dx`, filtered on
+//! status), compares them with the last cycle, and triggers a reconcile of
+//! only the MaintenanceSessions whose sessions changed or finished. Those
+//! reconciles fetch full details. Calls per cycle: the page count.
+//!
+//! The interval adapts: short while anything runs, long when idle.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::runtime::reflector::{ObjectRef, Store};
+use tokio::sync::mpsc;
+
+use super::context::Timing;
+use crate::api::{MaintenanceSession, Phase};
+use crate::immybot::{ImmyBotClient, SessionStatus, WireTime};
+
+const PAGE: u32 = 200;
+
+/// Runs until the receiver is dropped.
+pub async fn run(
+    immybot: ImmyBotClient,
+    store: Store<MaintenanceSession>,
+    timing: Timing,
+    tx: mpsc::Sender<ObjectRef<MaintenanceSession>>,
+) {
+    let mut last: BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)> = BTreeMap::new();
+    loop {
+        let current = match active_sessions(&immybot).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "polling ImmyBot's active sessions failed");
+                tokio::time::sleep(timing.poll_active).await;
+                continue;
+            }
+        };
+        let changed: BTreeSet<i32> = current
+            .iter()
+            .filter(|(id, v)| last.get(id) != Some(v))
+            .map(|(id, _)| *id)
+            .chain(last.keys().filter(|id| !current.contains_key(id)).copied())
+            .collect();
+        for obj_ref in to_trigger(&store, &changed, &current) {
+            if tx.send(obj_ref).await.is_err() {
+                return;
+            }
+        }
+        let idle = current.is_empty();
+        last = current;
+        tokio::time::sleep(if idle { timing.poll_idle } else { timing.poll_active }).await;
+    }
+}
+
+async fn active_sessions(
+    immybot: &ImmyBotClient,
+) -> Result<BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>, crate::immybot::ImmyBotError> {
+    let mut out = BTreeMap::new();
+    let mut skip = 0;
+    loop {
+        let page = immybot.active_sessions(skip, PAGE).await?;
+        for s in &page.items {
+            out.insert(s.id, (s.session_status.clone(), s.updated_date_utc));
+        }
+        if !page.full {
+            return Ok(out);
+        }
+        skip += PAGE;
+    }
+}
+
+/// The objects to reconcile: those owning a changed session, and those still
+/// in progress none of whose sessions is active any more (they finished
+/// between two cycles, perhaps before the poller ever saw them run).
+fn to_trigger(
+    store: &Store<MaintenanceSession>,
+    changed: &BTreeSet<i32>,
+    active: &BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>,
+) -> Vec<ObjectRef<MaintenanceSession>> {
+    let mut out = Vec::new();
+    for obj in store.state() {
+        let Some(status) = obj.status.as_ref() else { continue };
+        let ids: Vec<i32> = status
+            .immybot
+            .iter()
+            .flat_map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()))
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let in_progress = status
+            .phase
+            .is_some_and(|p| matches!(p, Phase::Queued | Phase::Running | Phase::Postponed | Phase::Starting));
+        let touched = ids.iter().any(|id| changed.contains(id));
+        let silently_finished = in_progress && !ids.iter().any(|id| active.contains_key(id));
+        if touched || silently_finished {
+            out.push(ObjectRef::from(&*obj));
+        }
+    }
+    out
+}

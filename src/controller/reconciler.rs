@@ -1,0 +1,267 @@
+//! The shell around the state machine: observe (Kubernetes and ImmyBot),
+//! decide, write the status, perform the one step. Runs inside kube-runtime's
+//! `finalizer()`: `apply` for live objects, `cleanup` for deleted ones. Both
+//! are idempotent and may be cancelled at any `.await`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{StreamExt as _, TryStreamExt as _};
+use kube::ResourceExt as _;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+
+use super::approval::evaluate;
+use super::context::Context;
+use super::digest::ApprovalDigest;
+use super::error::Error;
+use super::events::publish;
+use super::state_machine::{Observed, Step, decide};
+use super::status_writer::replace_status;
+use super::{conditions, start_protocol, target_resolution};
+use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
+use crate::immybot::{ErrorKind, MaintenanceSession as ImmySession, SessionLog};
+
+pub const FINALIZER: &str = "immybot.io/sessions";
+
+/// How many sessions' logs feed the status's log tail per reconcile.
+const LOG_SESSIONS: usize = 2;
+
+pub async fn reconcile(obj: Arc<MaintenanceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<MaintenanceSession> = Api::namespaced(ctx.client.clone(), &ns);
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
+            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+pub fn error_policy(obj: Arc<MaintenanceSession>, error: &Error, _ctx: Arc<Context>) -> Action {
+    let inner = match error {
+        Error::Finalizer(f) => match &**f {
+            kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+            _ => error,
+        },
+        e => e,
+    };
+    let wait = match inner {
+        Error::Conflict => Duration::from_millis(200),
+        Error::AwaitingCancellation(_) => Duration::from_secs(2),
+        Error::SimulatedCrash(_) => Duration::from_millis(200),
+        Error::ImmyBot(e) if e.kind() == ErrorKind::RateLimited => e.retry_after().unwrap_or(Duration::from_secs(30)),
+        Error::ImmyBot(e) if e.kind() == ErrorKind::Transient => Duration::from_secs(15),
+        _ => Duration::from_secs(60),
+    };
+    if !matches!(inner, Error::Conflict | Error::AwaitingCancellation(_)) {
+        tracing::warn!(name = %obj.name_any(), error = %error, label = error.metric_label(), "reconcile failed");
+    }
+    Action::requeue(wait)
+}
+
+async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSession>) -> Result<Action, Error> {
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let now = jiff::Timestamp::now();
+    let digest = ApprovalDigest::of(&obj.spec);
+    let approvals: Vec<MaintenanceApproval> = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns)
+        .list(&ListParams::default())
+        .await?
+        .items;
+    let verdict = evaluate(&ns, &name, &obj.spec, &digest, &approvals, &ctx.policy, now);
+    let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
+    let sessions = observe_sessions(ctx, obj).await?;
+    let logs = if final_already {
+        vec![]
+    } else {
+        observe_logs(ctx, &sessions).await
+    };
+    let decision = decide(&Observed {
+        object: obj,
+        digest: &digest,
+        verdict: &verdict,
+        sessions: &sessions,
+        logs: &logs,
+        now,
+        instance: &ctx.instance,
+        start_grace: ctx.timing.start_grace,
+    });
+    announce(ctx, obj, &decision.status).await;
+    match decision.step {
+        Step::None => {
+            if obj.status.as_ref() != Some(&decision.status) {
+                replace_status(api, obj, decision.status).await?;
+            }
+            Ok(decision
+                .requeue_after
+                .map(Action::requeue)
+                .unwrap_or_else(Action::await_change))
+        }
+        Step::ResolveTargets => target_resolution::resolve(ctx, api, obj, decision.status).await,
+        Step::Start(attempt) => start_protocol::start(ctx, api, obj, decision.status, attempt).await,
+        Step::Adopt { attempt } => start_protocol::adopt(ctx, api, obj, decision.status, attempt).await,
+        Step::Cancel { session_ids } => {
+            let written = if obj.status.as_ref() != Some(&decision.status) {
+                replace_status(api, obj, decision.status).await?
+            } else {
+                obj.clone()
+            };
+            ctx.immybot.cancel_many(&session_ids).await?;
+            publish(
+                ctx,
+                &written,
+                EventType::Normal,
+                "CancelRequested",
+                &format!("asked ImmyBot to cancel sessions {session_ids:?}"),
+            )
+            .await;
+            Ok(Action::requeue(Duration::from_secs(2)))
+        }
+    }
+}
+
+/// ImmyBot's view of every session recorded in status, with actions and stages.
+async fn observe_sessions(ctx: &Context, obj: &MaintenanceSession) -> Result<Vec<ImmySession>, Error> {
+    let ids: Vec<i32> = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.immybot.as_ref())
+        .map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()).collect())
+        .unwrap_or_default();
+    let fetched: Vec<Option<ImmySession>> = futures::stream::iter(ids)
+        .map(|id| async move {
+            match ctx.immybot.session(id, true, true).await {
+                Ok(s) => Ok(Some(s)),
+                // A session deleted in ImmyBot is simply gone from the view.
+                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::from(e)),
+            }
+        })
+        .buffer_unordered(8)
+        .try_collect()
+        .await?;
+    Ok(fetched.into_iter().flatten().collect())
+}
+
+/// Log lines of the sessions most worth reading (not passed, newest first).
+async fn observe_logs(ctx: &Context, sessions: &[ImmySession]) -> Vec<SessionLog> {
+    let mut worth: Vec<&ImmySession> = sessions
+        .iter()
+        .filter(|s| s.session_status != Some(crate::immybot::SessionStatus::Passed))
+        .collect();
+    worth.sort_by_key(|s| std::cmp::Reverse(s.id));
+    let mut logs = Vec::new();
+    for s in worth.into_iter().take(LOG_SESSIONS) {
+        match ctx.immybot.logs(s.id).await {
+            Ok(mut l) => logs.append(&mut l),
+            Err(e) => tracing::debug!(session = s.id, error = %e, "could not read session logs"),
+        }
+    }
+    logs
+}
+
+/// Events for phase and approval changes.
+async fn announce(ctx: &Context, obj: &MaintenanceSession, next: &crate::api::MaintenanceSessionStatus) {
+    let old = obj.status.clone().unwrap_or_default();
+    let cond = |s: &crate::api::MaintenanceSessionStatus| {
+        conditions::get(&s.conditions, conditions::APPROVED)
+            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    };
+    if let Some((status, reason, message)) = cond(next)
+        && cond(&old).map(|(s, r, _)| (s, r)) != Some((status.clone(), reason.clone()))
+    {
+        let (type_, why) = if status == "True" {
+            (EventType::Normal, "Approved")
+        } else {
+            (EventType::Normal, "NotApproved")
+        };
+        publish(ctx, obj, type_, why, &format!("{reason}: {message}")).await;
+    }
+    if old.phase != next.phase
+        && let Some(phase) = next.phase
+    {
+        let message = conditions::get(&next.conditions, conditions::READY)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        let type_ = match phase {
+            Phase::Failed | Phase::PartiallySucceeded | Phase::TimedOut => EventType::Warning,
+            _ => EventType::Normal,
+        };
+        publish(ctx, obj, type_, &format!("{phase:?}"), &message).await;
+    }
+}
+
+/// Deletion. `Orphan` releases at once; `Cancel` cancels what still runs in
+/// ImmyBot, waits (bounded) for confirmation, then releases. An object that
+/// never started releases at once.
+async fn cleanup(obj: &MaintenanceSession, ctx: &Context) -> Result<Action, Error> {
+    let attempts = obj
+        .status
+        .as_ref()
+        .and_then(|s| s.immybot.as_ref())
+        .map(|r| r.attempts.clone())
+        .unwrap_or_default();
+    if attempts.is_empty() {
+        return Ok(Action::await_change());
+    }
+    if obj.spec.deletion_policy == crate::api::DeletionPolicy::Orphan {
+        publish(
+            ctx,
+            obj,
+            EventType::Normal,
+            "Orphaned",
+            "deleted with deletionPolicy Orphan: ImmyBot sessions are left running",
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let mut sessions = observe_sessions(ctx, obj).await?;
+    for unanswered in attempts
+        .iter()
+        .filter(|a| a.session_ids.is_empty() && a.busy_computer_ids.is_empty())
+    {
+        for id in start_protocol::find_ids(ctx, unanswered).await? {
+            sessions.push(ctx.immybot.session(id, false, false).await?);
+        }
+    }
+    let active: Vec<i32> = sessions
+        .iter()
+        .filter(|s| !s.session_status.as_ref().is_some_and(|x| x.is_terminal()))
+        .map(|s| s.id)
+        .collect();
+    if active.is_empty() {
+        return Ok(Action::await_change());
+    }
+    let deleting_for = obj
+        .metadata
+        .deletion_timestamp
+        .as_ref()
+        .map(|t| Duration::try_from(jiff::Timestamp::now().duration_since(t.0)).unwrap_or(Duration::ZERO))
+        .unwrap_or(Duration::ZERO);
+    if deleting_for > ctx.timing.cancel_confirm_timeout {
+        publish(
+            ctx,
+            obj,
+            EventType::Warning,
+            "CancellationUnconfirmed",
+            &format!("ImmyBot did not confirm the cancellation of sessions {active:?} in time; released anyway, check them in ImmyBot"),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    ctx.immybot.cancel_many(&active).await?;
+    publish(
+        ctx,
+        obj,
+        EventType::Normal,
+        "CancelRequested",
+        &format!("deleting: asked ImmyBot to cancel sessions {active:?}"),
+    )
+    .await;
+    Err(Error::AwaitingCancellation(active))
+}

@@ -1,0 +1,59 @@
+//! Wires the controller: watch MaintenanceSessions (and the approvals that
+//! name them), take the poller's triggers, reconcile until shut down.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use kube::ResourceExt as _;
+use kube::api::Api;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+
+use super::context::Context;
+use super::poller;
+use super::reconciler::{error_policy, reconcile};
+use crate::api::{MaintenanceApproval, MaintenanceSession};
+
+/// Which namespaces one controller serves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    AllNamespaces,
+    Namespace(String),
+}
+
+/// Runs until `shutdown` resolves; in-flight reconciles finish first (and
+/// the write that records session ids is never cut short).
+pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let (sessions, approvals): (Api<MaintenanceSession>, Api<MaintenanceApproval>) = match &scope {
+        Scope::AllNamespaces => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        Scope::Namespace(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+    };
+    let controller = Controller::new(sessions, watcher::Config::default());
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let poller = tokio::spawn(poller::run(
+        ctx.immybot.clone(),
+        controller.store(),
+        ctx.timing.clone(),
+        tx,
+    ));
+    let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
+    controller
+        .watches(approvals, watcher::Config::default(), |a: MaintenanceApproval| {
+            let ns = a.namespace()?;
+            Some(ObjectRef::new(&a.spec.session_name).within(&ns))
+        })
+        .reconcile_on(triggers)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile error");
+            }
+        })
+        .await;
+    poller.abort();
+}

@@ -1,0 +1,87 @@
+//! Resolves computer and tenant names in the spec to ImmyBot ids, once, and
+//! records the result in status. A name that matches nothing, or more than
+//! one thing, stops the session with a condition that says what to fix.
+
+use std::time::Duration;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+
+use super::conditions::{self, STALLED};
+use super::context::Context;
+use super::error::Error;
+use super::status_writer::replace_status;
+use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
+
+pub async fn resolve(
+    ctx: &Context,
+    api: &Api<MaintenanceSession>,
+    obj: &MaintenanceSession,
+    mut status: MaintenanceSessionStatus,
+) -> Result<Action, Error> {
+    let spec = &obj.spec;
+    let mut resolved = status.resolved_target.clone().unwrap_or_default();
+    let mut problems = Vec::new();
+    let names: Vec<String> = spec
+        .target
+        .computer
+        .iter()
+        .chain(spec.target.computers.iter().flatten())
+        .filter_map(|c| c.name.clone())
+        .collect();
+    for name in names {
+        if resolved
+            .computers
+            .iter()
+            .any(|c| c.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&name)))
+        {
+            continue;
+        }
+        match ctx.immybot.computers_named(&name).await?.as_slice() {
+            [one] => resolved.computers.push(NamedId {
+                id: one.id,
+                name: one.computer_name.clone().or(Some(name)),
+            }),
+            [] => problems.push(format!("computer name {name:?} matches no ImmyBot computer")),
+            _ => problems.push(format!(
+                "computer name {name:?} matches more than one ImmyBot computer; name it by id"
+            )),
+        }
+    }
+    if let Some(tenant) = &spec.target.tenant
+        && let Some(name) = &tenant.name
+        && resolved.tenant.is_none()
+    {
+        match ctx.immybot.tenants_named(name).await?.as_slice() {
+            [one] => {
+                resolved.tenant = Some(NamedId {
+                    id: one.id,
+                    name: one.name.clone(),
+                })
+            }
+            [] => problems.push(format!("tenant name {name:?} matches no ImmyBot tenant")),
+            _ => problems.push(format!(
+                "tenant name {name:?} matches more than one ImmyBot tenant; name it by id"
+            )),
+        }
+    }
+    status.resolved_target = Some(resolved);
+    if problems.is_empty() {
+        conditions::remove(&mut status.conditions, STALLED);
+        replace_status(api, obj, status).await?;
+        return Ok(Action::requeue(Duration::from_millis(100)));
+    }
+    let message = format!("{}; fix spec.target (nothing has started)", problems.join("; "));
+    conditions::set(
+        &mut status.conditions,
+        STALLED,
+        true,
+        "TargetNotFound",
+        message,
+        obj.metadata.generation,
+        jiff::Timestamp::now(),
+    );
+    replace_status(api, obj, status).await?;
+    // The computer may yet be onboarded; look again now and then.
+    Ok(Action::requeue(Duration::from_secs(300)))
+}
