@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod crash_safety;
 mod crd;
 mod lifecycle;
 
@@ -23,7 +24,7 @@ fn main() {
         std::process::exit(code);
     }
     let args = Arguments::from_args();
-    let all = [crd::tests(), lifecycle::tests()].concat();
+    let all = [crd::tests(), lifecycle::tests(), crash_safety::tests()].concat();
     let needs_testbed = !args.list;
     if needs_testbed {
         match Testbed::start() {

@@ -6,7 +6,7 @@ mod operator;
 mod testbed;
 
 pub use context::{TestContext, delete_namespace, wait_for};
-pub use operator::{Controller, fleet, simulator};
+pub use operator::{manual_simulator, simulator};
 pub use testbed::{Testbed, reexec_with_logging_wrappers};
 
 use std::future::Future;

@@ -39,6 +39,18 @@ pub async fn simulator(stage_ms: u64) -> Result<RunningSim, String> {
         .map_err(|e| format!("simulator: {e}"))
 }
 
+/// A simulator on a manual clock: sessions move only when the test advances it.
+pub async fn manual_simulator(seed: FleetSeed) -> Result<RunningSim, String> {
+    let config = SimConfig {
+        seed,
+        clock: ClockMode::Manual,
+        ..Default::default()
+    };
+    RunningSim::start(config, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
+        .await
+        .map_err(|e| format!("simulator: {e}"))
+}
+
 pub fn test_timing() -> Timing {
     Timing {
         start_grace: Duration::from_secs(2),
