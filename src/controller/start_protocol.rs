@@ -250,7 +250,8 @@ async fn record(
         )
         .await;
     }
-    Ok(Action::requeue(std::time::Duration::from_secs(1)))
+    // The status write itself triggers the next reconcile.
+    Ok(Action::await_change())
 }
 
 /// The computers or tenant one attempt covers.

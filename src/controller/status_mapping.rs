@@ -357,6 +357,81 @@ mod tests {
         assert_eq!(m.failed_computer_ids.len(), 10);
     }
 
+    /// A 5,000-computer tenant with three actions each, every fifth failing,
+    /// all session ids recorded: the status stays under 256 KiB.
+    #[test]
+    fn a_five_thousand_computer_tenant_keeps_status_small() {
+        use crate::api::*;
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let item = |name: &str, failed: bool| MaintenanceAction {
+            maintenance_display_name: Some(name.into()),
+            maintenance_type: Some(MaintenanceType::GlobalSoftware),
+            action_type: Some(MaintenanceActionType::Update),
+            result: Some(if failed {
+                MaintenanceActionResult::Failed
+            } else {
+                MaintenanceActionResult::Success
+            }),
+            result_reason_message: failed
+                .then(|| "The installer exited with code 1603 after a long explanation".into()),
+            detected_version_string: Some("23.01.0.1234".into()),
+            desired_version_string: Some("24.08.0.5678".into()),
+            ..Default::default()
+        };
+        let sessions: Vec<_> = (1..=5000)
+            .map(|i| {
+                let failed = i % 5 == 0;
+                let status = if failed {
+                    SessionStatus::PartialPassed
+                } else {
+                    SessionStatus::Passed
+                };
+                session(
+                    i,
+                    i,
+                    status,
+                    vec![
+                        item("7-Zip", false),
+                        item("Google Chrome", false),
+                        item("Legacy VPN Client", failed),
+                    ],
+                )
+            })
+            .collect();
+        let m = map_sessions(&sessions, None).unwrap();
+        let status = MaintenanceSessionStatus {
+            phase: Some(Phase::PartiallySucceeded),
+            summary: Some(m.summary),
+            items: m.items,
+            computers: m.computers,
+            progress: Some(m.progress),
+            immybot: Some(ImmyBotRefs {
+                instance: "https://acme.immy.bot/".into(),
+                attempts: vec![Attempt {
+                    number: 1,
+                    session_group_id: uuid::Uuid::nil().to_string(),
+                    intent_time: Time(jiff::Timestamp::now()),
+                    computer_ids: vec![],
+                    session_ids: (1..=5000).collect(),
+                    ids_from: Some("StartResponse".into()),
+                    busy_computer_ids: vec![],
+                }],
+            }),
+            log_tail: (0..LOG_TAIL_LINES)
+                .map(|i| LogLine {
+                    time: None,
+                    session_id: 1,
+                    message: "x".repeat(500) + &i.to_string(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let bytes = serde_json::to_vec(&status).unwrap().len();
+        println!("status of a 5,000-computer tenant: {bytes} bytes");
+        assert!(bytes < 256 * 1024, "{bytes} bytes");
+        assert_eq!(status.summary.unwrap().partially_passed, 1000);
+    }
+
     #[test]
     fn log_tail_keeps_the_newest_lines_in_order() {
         let logs: Vec<SessionLog> = (0..30)

@@ -68,8 +68,9 @@ pub async fn resolve(
     status.resolved_target = Some(resolved);
     if problems.is_empty() {
         conditions::remove(&mut status.conditions, STALLED);
+        // The status write itself triggers the next reconcile.
         replace_status(api, obj, status).await?;
-        return Ok(Action::requeue(Duration::from_millis(100)));
+        return Ok(Action::await_change());
     }
     let message = format!("{}; fix spec.target (nothing has started)", problems.join("; "));
     conditions::set(

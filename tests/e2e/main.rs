@@ -11,6 +11,7 @@ mod harness;
 mod crash_safety;
 mod crd;
 mod lifecycle;
+mod poller;
 
 use std::sync::OnceLock;
 
@@ -24,7 +25,7 @@ fn main() {
         std::process::exit(code);
     }
     let args = Arguments::from_args();
-    let all = [crd::tests(), lifecycle::tests(), crash_safety::tests()].concat();
+    let all = [crd::tests(), lifecycle::tests(), crash_safety::tests(), poller::tests()].concat();
     let needs_testbed = !args.list;
     if needs_testbed {
         match Testbed::start() {

@@ -1,0 +1,129 @@
+//! The poller's cost: one `dx` page per cycle however many sessions run, and
+//! full details fetched only for sessions that changed.
+
+use std::time::Duration;
+
+use immybot_operator::api::{MaintenanceSession, Phase};
+use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
+use immybot_operator::sim::FleetSeed;
+
+use crate::harness::{TestContext, TestFn, TestResult, manual_simulator, wait_for};
+use crate::lifecycle::create_session;
+
+pub fn tests() -> Vec<(String, TestFn)> {
+    crate::tests![polling_cost_does_not_grow_with_the_number_of_sessions]
+}
+
+const SESSIONS: i32 = 30;
+const DX: &str = "GET /api/v1/maintenance-sessions/dx";
+const ONE: &str = "GET /api/v1/maintenance-sessions/{sessionId}";
+
+async fn all_in(ctx: &TestContext, phases: &[Phase]) -> Result<(), String> {
+    wait_for(
+        &format!("all {SESSIONS} sessions to reach {phases:?}"),
+        Duration::from_secs(60),
+        || async {
+            let list = ctx
+                .api::<MaintenanceSession>()
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let behind: Vec<_> = list
+                .items
+                .iter()
+                .filter(|o| {
+                    !o.status
+                        .as_ref()
+                        .and_then(|s| s.phase)
+                        .is_some_and(|p| phases.contains(&p))
+                })
+                .collect();
+            if list.items.len() == SESSIONS as usize && behind.is_empty() {
+                Ok(Some(()))
+            } else {
+                Err(format!("{} not there yet", behind.len()))
+            }
+        },
+    )
+    .await
+}
+
+async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext) -> TestResult {
+    // 30 computers, all online (the generator takes every 13th offline: 13, 26).
+    let mut seed = FleetSeed::generate(1, SESSIONS as u32);
+    seed.computers.iter_mut().for_each(|c| c.online = true);
+    let sim = manual_simulator(seed).await?;
+    let policy = ApprovalPolicy {
+        unapproved_namespaces: [ctx.namespace.clone()].into(),
+        ..Default::default()
+    };
+    let _controller = ctx.controller(&sim, policy, CrashPoint::Never).await?;
+    for id in 1..=SESSIONS {
+        create_session(
+            &ctx,
+            &format!("pc-{id}"),
+            serde_json::json!({"requestedBy": "alice", "reason": "CHG-12", "target": {"computer": {"id": id}}}),
+        )
+        .await?;
+    }
+    // The manual clock stands still: every session is Created and stays so.
+    all_in(&ctx, &[Phase::Queued]).await?;
+
+    // Let the controller finish reacting to the starts: until three poll
+    // cycles pass with nothing but the poll itself.
+    let only_polls = |calls: &std::collections::BTreeMap<String, u64>| {
+        calls
+            .iter()
+            .filter(|(route, _)| !route.contains("oauth2") && route.as_str() != DX)
+            .map(|(_, n)| n)
+            .sum::<u64>()
+            == 0
+    };
+    wait_for("the controller to go quiet", Duration::from_secs(30), || async {
+        sim.state.reset_calls();
+        let started = sim.state.calls().get(DX).copied().unwrap_or(0);
+        wait_for("three poll cycles", Duration::from_secs(10), || async {
+            Ok((sim.state.calls().get(DX).copied().unwrap_or(0) >= started + 3).then_some(()))
+        })
+        .await?;
+        Ok(only_polls(&sim.state.calls()).then_some(()))
+    })
+    .await?;
+
+    sim.state.reset_calls();
+    wait_for("five poll cycles", Duration::from_secs(20), || async {
+        Ok((sim.state.calls().get(DX).copied().unwrap_or(0) >= 5).then_some(()))
+    })
+    .await?;
+    let quiet = sim.state.calls();
+    let cycles = quiet.get(DX).copied().unwrap_or(0);
+    let per_session = quiet.get(ONE).copied().unwrap_or(0);
+    let other: u64 = quiet
+        .iter()
+        .filter(|(route, _)| !route.contains("oauth2") && route.as_str() != DX)
+        .map(|(_, n)| n)
+        .sum();
+    println!(
+        "quiet: {cycles} poll cycles, {per_session} per-session reads, {other} other calls for {SESSIONS} running sessions"
+    );
+    if other != 0 {
+        return Err(format!(
+            "with nothing changing, ImmyBot saw calls beyond one dx page per cycle: {quiet:?}"
+        ));
+    }
+
+    // Every session changes at once: each is re-read, none more than a few times.
+    sim.state.reset_calls();
+    sim.state.advance(Duration::from_secs(2));
+    all_in(&ctx, &[Phase::Running]).await?;
+    let busy = sim.state.calls();
+    let reads = busy.get(ONE).copied().unwrap_or(0);
+    let cycles = busy.get(DX).copied().unwrap_or(0).max(1);
+    println!("changed: {reads} per-session reads over {cycles} poll cycles for {SESSIONS} changed sessions");
+    if reads < SESSIONS as u64 || reads > 4 * SESSIONS as u64 {
+        return Err(format!(
+            "expected each changed session to be read a few times, got {reads} reads: {busy:?}"
+        ));
+    }
+    Ok(())
+}
