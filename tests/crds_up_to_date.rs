@@ -23,3 +23,15 @@ fn committed_crds_match_the_types() {
     expected_names.sort();
     assert_eq!(committed_names, expected_names, "crds/ holds files no type generates");
 }
+
+#[test]
+fn committed_admission_policies_match_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/admission-policies.yaml");
+    let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("deploy/admission-policies.yaml is missing ({e}); run `cargo run --bin crdgen -- crds`")
+    });
+    assert!(
+        committed == immybot_operator::api::admission_file().expect("policies serialise"),
+        "deploy/admission-policies.yaml is stale: run `cargo run --bin crdgen -- crds` and commit the result"
+    );
+}

@@ -58,7 +58,7 @@ pub fn set_raw(
         observed_generation: generation,
         last_transition_time: transition,
     });
-    conditions.sort_by(|a, b| order(&a.type_).cmp(&order(&b.type_)));
+    conditions.sort_by_key(|c| order(&c.type_));
 }
 
 pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {

@@ -54,14 +54,28 @@ pub async fn start(
     refs.attempts.push(attempt.clone());
     refs.attempts.sort_by_key(|a| a.number);
     let written = replace_status(api, obj, status).await?;
+    let scope = written
+        .status
+        .as_ref()
+        .and_then(|s| s.target_summary.clone())
+        .unwrap_or_default();
+    let approver = written
+        .status
+        .as_ref()
+        .and_then(|s| s.approval.as_ref())
+        .map(|a| format!("{} ({})", a.approved_by, a.method));
     publish(
         ctx,
         obj,
         EventType::Normal,
-        "Starting",
+        "StartRequested",
         &format!(
-            "starting attempt {} in ImmyBot with sessionGroupId {}",
-            attempt.number, attempt.session_group_id
+            "starting attempt {} for {scope}: mode {:?}, reboot policy {:?}, approved by {}; sessionGroupId {}",
+            attempt.number,
+            obj.spec.mode,
+            obj.spec.reboot.policy,
+            approver.unwrap_or_else(|| "nobody".into()),
+            attempt.session_group_id
         ),
     )
     .await;

@@ -103,6 +103,16 @@ fn suspended_sessions_do_not_start() {
 }
 
 #[test]
+fn a_tenant_target_starts_without_a_computer_list() {
+    let d = run(&session().tenant(3).build(), &approved(), &[]);
+    match d.step {
+        Step::Start(a) => assert!(a.computer_ids.is_empty(), "{a:?}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.status.target_summary.as_deref(), Some("tenant #3"));
+}
+
+#[test]
 fn names_are_resolved_before_starting() {
     let d = run(&session().computer_named("RECEPTION-PC").build(), &approved(), &[]);
     assert_eq!(d.step, Step::ResolveTargets);

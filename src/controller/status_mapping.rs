@@ -185,7 +185,7 @@ pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>) ->
         // Worst first: by session severity, then by failed actions.
         all.push((severity(&status), -failed_actions, computer_status));
     }
-    all.sort_by(|a, b| (a.0, a.1, a.2.id).cmp(&(b.0, b.1, b.2.id)));
+    all.sort_by_key(|(severity, failed, c)| (*severity, *failed, c.id));
     let computers = all
         .into_iter()
         .take(MAX_COMPUTERS_IN_STATUS)

@@ -31,7 +31,8 @@ fn session(name: &str, spec: serde_json::Value) -> Result<MaintenanceSession, St
 /// Expects the API server to refuse `obj` with a 422 whose message contains `needle`.
 async fn expect_rejected(ctx: &TestContext, obj: MaintenanceSession, needle: &str) -> TestResult {
     match ctx
-        .api::<MaintenanceSession>()
+        .api_as::<MaintenanceSession>("alice")
+        .await?
         .create(&PostParams::default(), &obj)
         .await
     {
@@ -72,7 +73,11 @@ async fn valid_session_round_trips_with_defaults(ctx: TestContext) -> TestResult
         }),
     )?;
     let api = ctx.api::<MaintenanceSession>();
-    api.create(&PostParams::default(), &obj).await.ctx("create")?;
+    ctx.api_as::<MaintenanceSession>("alice")
+        .await?
+        .create(&PostParams::default(), &obj)
+        .await
+        .ctx("create")?;
     let got = api.get("one-computer").await.ctx("get")?;
     let expected = MaintenanceSessionSpec {
         mode: SessionMode::Full,
@@ -159,6 +164,8 @@ async fn example_applies_with_kubectl_server_side(ctx: TestContext) -> TestResul
             "apply",
             "--server-side",
             "--field-manager=e2e",
+            "--as=alice",
+            &format!("--as-group={}", crate::harness::TEST_USERS_GROUP),
             "-n",
             &ctx.namespace,
             "-f",

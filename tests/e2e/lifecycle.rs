@@ -39,7 +39,9 @@ pub async fn create_session(
         "spec": spec,
     }))
     .ctx("session fixture")?;
-    ctx.api::<MaintenanceSession>()
+    let requester = obj.spec.requested_by.clone();
+    ctx.api_as::<MaintenanceSession>(&requester)
+        .await?
         .create(&PostParams::default(), &obj)
         .await
         .ctx("create session")
@@ -74,7 +76,8 @@ pub async fn approve_digest(
         "spec": spec,
     }))
     .ctx("approval fixture")?;
-    ctx.api::<MaintenanceApproval>()
+    ctx.api_as::<MaintenanceApproval>(approver)
+        .await?
         .create(&PostParams::default(), &obj)
         .await
         .ctx("create approval")
@@ -170,7 +173,28 @@ async fn one_computer_from_approval_to_succeeded(ctx: TestContext) -> TestResult
             status.log_tail.len()
         ));
     }
-    Ok(())
+    // Events tell the story: who approved, what started with which reboot policy, how it ended.
+    let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
+    wait_for("the transition events", LONG, || async {
+        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        let notes: Vec<(String, String)> = list
+            .items
+            .iter()
+            .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("reception"))
+            .map(|e| (e.reason.clone().unwrap_or_default(), e.note.clone().unwrap_or_default()))
+            .collect();
+        let has = |reason: &str, part: &str| notes.iter().any(|(r, n)| r == reason && n.contains(part));
+        let complete = has("Approved", "approved by bob")
+            && has("StartRequested", "reboot policy IfRequired, approved by bob")
+            && has("Started", "ImmyBot sessions")
+            && has("Succeeded", "all 1 computer(s) passed");
+        if complete {
+            Ok(Some(()))
+        } else {
+            Err(format!("events so far: {notes:?}"))
+        }
+    })
+    .await
 }
 
 async fn a_tenant_by_name_partially_succeeds_with_aggregates(ctx: TestContext) -> TestResult {

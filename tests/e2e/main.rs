@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod admission;
 mod crash_safety;
 mod crd;
 mod lifecycle;
@@ -25,7 +26,14 @@ fn main() {
         std::process::exit(code);
     }
     let args = Arguments::from_args();
-    let all = [crd::tests(), lifecycle::tests(), crash_safety::tests(), poller::tests()].concat();
+    let all = [
+        admission::tests(),
+        crd::tests(),
+        lifecycle::tests(),
+        crash_safety::tests(),
+        poller::tests(),
+    ]
+    .concat();
     let needs_testbed = !args.list;
     if needs_testbed {
         match Testbed::start() {
@@ -36,6 +44,20 @@ fn main() {
                 eprintln!("e2e: cannot start the control plane: {e}");
                 std::process::exit(2);
             }
+        }
+        let setup = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())
+            .and_then(|rt| {
+                rt.block_on(async { harness::install_cluster_fixtures(TESTBED.get().ok_or("no testbed")?).await })
+            });
+        if let Err(e) = setup {
+            eprintln!("e2e: cannot install the cluster fixtures: {e}");
+            if let Some(tb) = TESTBED.get() {
+                tb.stop();
+            }
+            std::process::exit(2);
         }
     }
     let trials = all

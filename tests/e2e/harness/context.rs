@@ -56,6 +56,21 @@ impl TestContext {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
+    /// A namespaced API acting as `user` (impersonated), so that RBAC and
+    /// admission see that user, as they would in production.
+    pub async fn api_as<K>(&self, user: &str) -> Result<Api<K>, String>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Ok(Api::namespaced(self.testbed.client_as(user).await?, &self.namespace))
+    }
+
+    /// A client acting as `user` with no groups at all (so no RBAC grants).
+    pub async fn client_as_outsider(&self, user: &str) -> Result<Client, String> {
+        self.testbed.client_as_groups(user, vec![]).await
+    }
+
     /// Runs the pinned kubectl against the test API server.
     pub fn kubectl(&self, args: &[&str]) -> std::io::Result<Output> {
         std::process::Command::new(self.testbed.kubectl())

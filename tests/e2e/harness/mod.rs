@@ -1,13 +1,19 @@
 //! The shared test bed: one control plane per test binary, one namespace per
 //! test. See `testbed.rs` for how binaries are found and logs are kept.
 
+mod cluster_fixtures;
 mod context;
 mod operator;
 mod testbed;
 
 pub use context::{TestContext, delete_namespace, wait_for};
 pub use operator::{manual_simulator, simulator};
-pub use testbed::{Testbed, reexec_with_logging_wrappers};
+pub use testbed::{TEST_USERS_GROUP, Testbed, reexec_with_logging_wrappers};
+
+/// Installs the once-per-run fixtures (admission policies, test users' RBAC).
+pub async fn install_cluster_fixtures(testbed: &Testbed) -> Result<(), String> {
+    cluster_fixtures::install(testbed).await
+}
 
 use std::future::Future;
 use std::pin::Pin;

@@ -9,6 +9,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The group of the people tests act as (alice requests, bob approves, ...).
+pub const TEST_USERS_GROUP: &str = "immybot:e2e-users";
+
 /// Set in the re-executed child so that the wrapper directory is built once.
 const CHILD_MARKER: &str = "IMMYBOT_E2E_WRAPPED";
 const REQUIRED: [&str; 3] = ["kube-apiserver", "etcd", "kubectl"];
@@ -136,12 +139,29 @@ impl Testbed {
     /// A client for the calling tokio runtime. Clients are cheap and must not
     /// outlive the runtime they were made on, so every test makes its own.
     pub async fn client(&self) -> Result<kube::Client, String> {
+        kube::Client::try_from(self.config().await?).map_err(|e| format!("client: {e}"))
+    }
+
+    /// A client that acts as `user` in the group every test user is in, by
+    /// impersonation: the API server authorises and admits its requests as
+    /// that user's.
+    pub async fn client_as(&self, user: &str) -> Result<kube::Client, String> {
+        self.client_as_groups(user, vec![TEST_USERS_GROUP.to_owned()]).await
+    }
+
+    pub async fn client_as_groups(&self, user: &str, groups: Vec<String>) -> Result<kube::Client, String> {
+        let mut config = self.config().await?;
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups = (!groups.is_empty()).then_some(groups);
+        kube::Client::try_from(config).map_err(|e| format!("client: {e}"))
+    }
+
+    async fn config(&self) -> Result<kube::Config, String> {
         let kubeconfig: kube::config::Kubeconfig =
             serde_json::from_str(self.server.as_ref()).map_err(|e| format!("decoding envtest kubeconfig: {e}"))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
             .await
-            .map_err(|e| format!("kubeconfig: {e}"))?;
-        kube::Client::try_from(config).map_err(|e| format!("client: {e}"))
+            .map_err(|e| format!("kubeconfig: {e}"))
     }
 
     /// The kubeconfig file, for kubectl and other processes.

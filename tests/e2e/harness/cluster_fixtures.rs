@@ -1,0 +1,88 @@
+//! Installed once per run, after the control plane starts: the operator's
+//! admission policies (as the chart installs them) and RBAC that lets the
+//! test users (alice, bob, ...) work with our resources.
+
+use std::time::Duration;
+
+use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use kube::api::{Api, PostParams};
+
+use super::testbed::{TEST_USERS_GROUP, Testbed};
+use super::{Context as _, wait_for};
+use immybot_operator::api::MaintenanceSession;
+
+pub async fn install(testbed: &Testbed) -> Result<(), String> {
+    let client = testbed.client().await?;
+    for object in immybot_operator::api::admission_policies() {
+        let pp = PostParams::default();
+        match object["kind"].as_str() {
+            Some("ValidatingAdmissionPolicy") => {
+                let p: ValidatingAdmissionPolicy = serde_json::from_value(object).ctx("policy")?;
+                Api::<ValidatingAdmissionPolicy>::all(client.clone())
+                    .create(&pp, &p)
+                    .await
+                    .ctx("create policy")?;
+            }
+            Some("ValidatingAdmissionPolicyBinding") => {
+                let b: ValidatingAdmissionPolicyBinding = serde_json::from_value(object).ctx("binding")?;
+                Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+                    .create(&pp, &b)
+                    .await
+                    .ctx("create binding")?;
+            }
+            other => return Err(format!("unexpected admission object {other:?}")),
+        }
+    }
+    let role: ClusterRole = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "immybot-e2e-user"},
+        "rules": [{
+            "apiGroups": ["immybot.io"],
+            "resources": ["maintenancesessions", "maintenanceapprovals"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+        }],
+    }))
+    .ctx("role")?;
+    Api::<ClusterRole>::all(client.clone())
+        .create(&PostParams::default(), &role)
+        .await
+        .ctx("create role")?;
+    let binding: ClusterRoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "immybot-e2e-users"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "immybot-e2e-user"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": TEST_USERS_GROUP}],
+    }))
+    .ctx("binding")?;
+    Api::<ClusterRoleBinding>::all(client.clone())
+        .create(&PostParams::default(), &binding)
+        .await
+        .ctx("create role binding")?;
+
+    // Policies take effect asynchronously: probe with a dry run until a
+    // forged requester is refused.
+    let mallory = testbed.client_as("mallory").await?;
+    let forged: MaintenanceSession = serde_json::from_value(serde_json::json!({
+        "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession",
+        "metadata": {"name": "probe"},
+        "spec": {"requestedBy": "alice", "reason": "probe", "target": {"computer": {"id": 1}}},
+    }))
+    .ctx("probe")?;
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    wait_for(
+        "the admission policies to take effect",
+        Duration::from_secs(60),
+        || async {
+            match Api::<MaintenanceSession>::namespaced(mallory.clone(), "default")
+                .create(&dry, &forged)
+                .await
+            {
+                Err(kube::Error::Api(s)) if s.message.contains("spec.requestedBy must be the user") => Ok(Some(())),
+                other => Err(format!("{:?}", other.map(|_| "accepted"))),
+            }
+        },
+    )
+    .await
+}
