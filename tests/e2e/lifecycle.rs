@@ -269,6 +269,35 @@ async fn failed_computers_are_rerun_up_to_the_limit(ctx: TestContext) -> TestRes
     {
         return Err(format!("ledger computers: {per_computer:?}"));
     }
+    // A person asks for one more run after the end.
+    let patch = serde_json::json!({"spec": {"retry": {"requests": 1}}});
+    ctx.api::<MaintenanceSession>()
+        .patch("finance", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .ctx("ask for a rerun")?;
+    let again = wait_for("a third attempt to finish", LONG, || async {
+        let obj = ctx
+            .api::<MaintenanceSession>()
+            .get("finance")
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = obj.status.clone().unwrap_or_default();
+        let attempts = status.immybot.map(|r| r.attempts).unwrap_or_default();
+        let done =
+            attempts.len() == 3 && status.phase == Some(Phase::PartiallySucceeded) && status.completion_time.is_some();
+        Ok(done.then_some(attempts))
+    })
+    .await?;
+    if again[2].computer_ids != vec![102] {
+        return Err(format!(
+            "the requested rerun must target the failed computer only: {:?}",
+            again[2]
+        ));
+    }
+    let reruns = sim.state.ledger().iter().filter(|e| e.computer_id == 102).count();
+    if reruns != 3 {
+        return Err(format!("expected three sessions for computer 102, got {reruns}"));
+    }
     Ok(())
 }
 
