@@ -7,6 +7,7 @@ use std::time::Duration;
 use kube::runtime::events::{Recorder, Reporter};
 
 use super::approval::ApprovalPolicy;
+use super::observer::{ControllerObserver, NoObserver};
 use crate::immybot::ImmyBotClient;
 
 /// Timing of the controller; the defaults suit production, tests shorten them.
@@ -55,16 +56,19 @@ pub struct Context {
     pub timing: Timing,
     pub recorder: Recorder,
     pub crash_point: CrashPoint,
+    pub observer: Arc<dyn ControllerObserver>,
 }
 
 impl Context {
+    /// A context that reports to no one and never crashes on purpose; set
+    /// `observer` (and, in tests, `crash_point`) before sharing it.
     pub fn new(
         client: kube::Client,
         immybot: ImmyBotClient,
         instance: String,
         policy: ApprovalPolicy,
         timing: Timing,
-    ) -> Arc<Self> {
+    ) -> Self {
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
@@ -72,7 +76,7 @@ impl Context {
                 instance: None,
             },
         );
-        Arc::new(Self {
+        Self {
             client,
             immybot,
             instance,
@@ -80,6 +84,7 @@ impl Context {
             timing,
             recorder,
             crash_point: CrashPoint::Never,
-        })
+            observer: Arc::new(NoObserver),
+        }
     }
 }

@@ -12,7 +12,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
 
+use std::sync::Arc;
+
 use super::context::Timing;
+use super::observer::ControllerObserver;
 use crate::api::{MaintenanceSession, Phase};
 use crate::immybot::{ImmyBotClient, SessionStatus, WireTime};
 
@@ -23,18 +26,33 @@ pub async fn run(
     immybot: ImmyBotClient,
     store: Store<MaintenanceSession>,
     timing: Timing,
+    observer: Arc<dyn ControllerObserver>,
     tx: mpsc::Sender<ObjectRef<MaintenanceSession>>,
 ) {
     let mut last: BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)> = BTreeMap::new();
     loop {
+        let started = tokio::time::Instant::now();
         let current = match active_sessions(&immybot).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "polling ImmyBot's active sessions failed");
+                observer.poll_cycle(started.elapsed(), last.len(), false);
                 tokio::time::sleep(timing.poll_active).await;
                 continue;
             }
         };
+        observer.poll_cycle(started.elapsed(), current.len(), true);
+        let mut phases: BTreeMap<String, i64> = BTreeMap::new();
+        for obj in store.state() {
+            let phase = obj
+                .status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .map(|p| format!("{p:?}"))
+                .unwrap_or_else(|| "Pending".into());
+            *phases.entry(phase).or_default() += 1;
+        }
+        observer.phases(&phases);
         let changed: BTreeSet<i32> = current
             .iter()
             .filter(|(id, v)| last.get(id) != Some(v))

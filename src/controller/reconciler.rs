@@ -180,6 +180,7 @@ async fn announce(ctx: &Context, obj: &MaintenanceSession, next: &crate::api::Ma
         } else {
             (EventType::Normal, "NotApproved")
         };
+        ctx.observer.approval(status == "True", &reason);
         publish(ctx, obj, type_, why, &format!("{reason}: {message}")).await;
     }
     if old.phase != next.phase

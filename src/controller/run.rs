@@ -38,8 +38,17 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         ctx.immybot.clone(),
         controller.store(),
         ctx.timing.clone(),
+        ctx.observer.clone(),
         tx,
     ));
+    let observer = ctx.observer.clone();
+    let store = controller.store();
+    let synced_observer = ctx.observer.clone();
+    let synced = tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            synced_observer.caches_synced();
+        }
+    });
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
     controller
         .watches(approvals, watcher::Config::default(), |a: MaintenanceApproval| {
@@ -49,11 +58,17 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         .reconcile_on(triggers)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, "reconcile error");
+        .for_each(|result| {
+            match &result {
+                Ok(_) => observer.reconciled(None),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(e, _)) => {
+                    observer.reconciled(Some(e.metric_label()))
+                }
+                Err(e) => tracing::debug!(error = %e, "controller stream error"),
             }
+            futures::future::ready(())
         })
         .await;
     poller.abort();
+    synced.abort();
 }

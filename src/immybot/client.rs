@@ -37,6 +37,13 @@ pub enum StartEndpoint {
     Queued,
 }
 
+/// Sees every answered or failed request: for metrics. The route is the
+/// template (`GET /api/v1/maintenance-sessions/{id}`), the status is `None`
+/// when no answer came.
+pub trait CallObserver: Send + Sync + 'static {
+    fn observe(&self, route: &'static str, status: Option<u16>, elapsed: Duration);
+}
+
 /// A cheap-to-clone handle on one ImmyBot instance.
 #[derive(Clone)]
 pub struct ImmyBotClient {
@@ -52,6 +59,7 @@ struct Inner {
     timeout: Duration,
     enum_encoding: EnumEncoding,
     sleeper: Arc<dyn Sleeper>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl std::fmt::Debug for ImmyBotClient {
@@ -141,6 +149,7 @@ impl ImmyBotClient {
                 timeout: config.request_timeout,
                 enum_encoding: config.enum_encoding,
                 sleeper: Arc::new(TokioSleeper),
+                observer: None,
             }),
         })
     }
@@ -150,6 +159,14 @@ impl ImmyBotClient {
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
         if let Some(inner) = Arc::get_mut(&mut self.inner) {
             inner.sleeper = sleeper;
+        }
+        self
+    }
+
+    /// Reports every request to `observer`. Only before the client is shared.
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.observer = Some(observer);
         }
         self
     }
@@ -405,7 +422,15 @@ impl ImmyBotClient {
             if let Some(body) = &call.body {
                 request = request.json(body);
             }
+            let sent_at = tokio::time::Instant::now();
             let outcome = request.send().await;
+            if let Some(observer) = &inner.observer {
+                observer.observe(
+                    call.route,
+                    outcome.as_ref().ok().map(|r| r.status().as_u16()),
+                    sent_at.elapsed(),
+                );
+            }
             let response = match outcome {
                 Ok(r) => r,
                 Err(e) => {

@@ -15,7 +15,7 @@ mod pacing;
 mod start;
 mod wire;
 
-pub use client::{ImmyBotClient, StartEndpoint};
+pub use client::{CallObserver, ImmyBotClient, StartEndpoint};
 pub use config::{
     AuthConfig, ClientConfig, DEFAULT_AUTHORITY_HOST, EnumEncoding, Limits, RetryPolicy, Secret, SecretSource,
 };

@@ -104,13 +104,9 @@ impl TestContext {
             policy,
             test_timing(),
         );
-        let ctx = match Arc::try_unwrap(ctx) {
-            Ok(mut c) => {
-                c.crash_point = crash_point;
-                Arc::new(c)
-            }
-            Err(shared) => shared,
-        };
+        let mut ctx = ctx;
+        ctx.crash_point = crash_point;
+        let ctx = Arc::new(ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let scope = Scope::Namespace(self.namespace.clone());
         let task = tokio::spawn(controller::run(ctx, scope, async {

@@ -1,0 +1,23 @@
+//! What the controller reports for metrics, without knowing about any
+//! metrics library: the runtime implements this trait (see `runtime::metrics`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub trait ControllerObserver: Send + Sync + 'static {
+    /// One reconcile ended; `error` is the error's metric label.
+    fn reconciled(&self, _error: Option<&'static str>) {}
+    /// One poll cycle ended.
+    fn poll_cycle(&self, _duration: Duration, _active_sessions: usize, _ok: bool) {}
+    /// MaintenanceSessions by phase, as the poller last saw them.
+    fn phases(&self, _counts: &BTreeMap<String, i64>) {}
+    /// An approval verdict changed: accepted, or refused for `reason`.
+    fn approval(&self, _accepted: bool, _reason: &str) {}
+    /// The controller's watch caches hold the whole initial list.
+    fn caches_synced(&self) {}
+}
+
+/// Reports nothing.
+pub struct NoObserver;
+
+impl ControllerObserver for NoObserver {}

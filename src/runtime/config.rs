@@ -1,0 +1,198 @@
+//! The operator's configuration, from flags and environment variables.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::controller::{ApprovalPolicy, Timing};
+use crate::immybot::{AuthConfig, ClientConfig, ImmyBotError, Limits, SecretSource};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Manages ImmyBot maintenance sessions as Kubernetes objects.
+#[derive(Parser, Clone, Debug)]
+#[command(name = "immybot-operator", version, about)]
+pub struct OperatorArgs {
+    /// ImmyBot instance, e.g. https://acme.immy.bot
+    #[arg(long, env = "IMMYBOT_URL")]
+    pub immybot_url: url::Url,
+    /// Microsoft Entra tenant id (or domain) of the app registration.
+    #[arg(long, env = "IMMYBOT_ENTRA_TENANT_ID")]
+    pub entra_tenant_id: String,
+    /// Client id of the app registration.
+    #[arg(long, env = "IMMYBOT_CLIENT_ID")]
+    pub client_id: String,
+    /// File holding the client secret (a mounted Kubernetes Secret).
+    #[arg(long, env = "IMMYBOT_CLIENT_SECRET_FILE", conflicts_with = "client_secret_env")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Name of the environment variable holding the client secret.
+    #[arg(long, default_value = "IMMYBOT_CLIENT_SECRET")]
+    pub client_secret_env: String,
+    /// Token endpoint override (sovereign clouds, the simulator).
+    #[arg(long, env = "IMMYBOT_TOKEN_URL")]
+    pub token_url: Option<url::Url>,
+    /// OAuth scope override (default: <immybot-url>/.default).
+    #[arg(long, env = "IMMYBOT_SCOPE")]
+    pub scope: Option<String>,
+    /// Allow plain http to ImmyBot and the token endpoint (simulator only).
+    #[arg(long, env = "IMMYBOT_ALLOW_INSECURE_HTTP")]
+    pub allow_insecure_http: bool,
+
+    /// Namespaces where spec.approval (GitOps inline approval) counts. Comma-separated.
+    #[arg(long, env = "IMMYBOT_INLINE_APPROVAL_NAMESPACES", value_delimiter = ',')]
+    pub inline_approval_namespaces: Vec<String>,
+    /// Namespaces that need no approval at all (labs). Comma-separated.
+    #[arg(long, env = "IMMYBOT_UNAPPROVED_NAMESPACES", value_delimiter = ',')]
+    pub unapproved_namespaces: Vec<String>,
+
+    /// Watch only this namespace (default: all).
+    #[arg(long, env = "IMMYBOT_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+    /// Poll interval while sessions run, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub poll_active_seconds: u64,
+    /// Poll interval while nothing runs, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub poll_idle_seconds: u64,
+    /// How long an unanswered start may be in flight before its sessions are looked up.
+    #[arg(long, default_value_t = 90)]
+    pub start_grace_seconds: u64,
+    /// ImmyBot request timeout, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+    /// Sustained ImmyBot requests per second.
+    #[arg(long, default_value_t = 10.0)]
+    pub requests_per_second: f64,
+    /// ImmyBot requests allowed at once after a quiet period.
+    #[arg(long, default_value_t = 20)]
+    pub request_burst: u32,
+    /// ImmyBot requests in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub max_concurrent_requests: usize,
+
+    /// Address of /livez, /readyz and /metrics.
+    #[arg(long, env = "IMMYBOT_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
+    pub admin_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, env = "IMMYBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Run without leader election (a single replica only).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// Name of the Lease.
+    #[arg(long, default_value = "immybot-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (the operator's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+impl OperatorArgs {
+    pub fn client_config(&self) -> Result<ClientConfig, ImmyBotError> {
+        let source = match &self.client_secret_file {
+            Some(path) => SecretSource::File(path.clone()),
+            None => SecretSource::Env(self.client_secret_env.clone()),
+        };
+        let mut config = ClientConfig::new(
+            self.immybot_url.clone(),
+            AuthConfig {
+                entra_tenant_id: self.entra_tenant_id.clone(),
+                client_id: self.client_id.clone(),
+                client_secret: source.load()?,
+                token_url: self.token_url.clone(),
+                scope: self.scope.clone(),
+            },
+        );
+        config.allow_insecure = self.allow_insecure_http;
+        config.request_timeout = Duration::from_secs(self.request_timeout_seconds.max(1));
+        config.limits = Limits {
+            requests_per_second: self.requests_per_second,
+            burst: self.request_burst,
+            max_concurrent: self.max_concurrent_requests,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn approval_policy(&self) -> ApprovalPolicy {
+        let set = |v: &Vec<String>| {
+            v.iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect::<BTreeSet<_>>()
+        };
+        ApprovalPolicy {
+            inline_namespaces: set(&self.inline_approval_namespaces),
+            unapproved_namespaces: set(&self.unapproved_namespaces),
+        }
+    }
+
+    pub fn timing(&self) -> Timing {
+        Timing {
+            start_grace: Duration::from_secs(self.start_grace_seconds.max(2 * self.request_timeout_seconds)),
+            poll_active: Duration::from_secs(self.poll_active_seconds.max(1)),
+            poll_idle: Duration::from_secs(self.poll_idle_seconds.max(1)),
+            ..Timing::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_build_a_client_config_and_policy() {
+        let args = OperatorArgs::try_parse_from([
+            "immybot-operator",
+            "--immybot-url",
+            "https://acme.immy.bot",
+            "--entra-tenant-id",
+            "contoso.onmicrosoft.com",
+            "--client-id",
+            "app",
+            "--client-secret-env",
+            "PATH", // any set variable: the test only checks wiring
+            "--inline-approval-namespaces",
+            "gitops, prod",
+            "--start-grace-seconds",
+            "10",
+        ])
+        .unwrap();
+        let config = args.client_config().unwrap();
+        assert_eq!(config.scope(), "https://acme.immy.bot/.default");
+        let policy = args.approval_policy();
+        assert!(policy.inline_namespaces.contains("prod") && policy.inline_namespaces.contains("gitops"));
+        assert!(policy.unapproved_namespaces.is_empty());
+        // The grace must outlast two request timeouts, whatever was asked.
+        assert_eq!(args.timing().start_grace, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn http_is_refused_without_the_insecure_flag() {
+        let args = OperatorArgs::try_parse_from([
+            "immybot-operator",
+            "--immybot-url",
+            "http://127.0.0.1:8085",
+            "--entra-tenant-id",
+            "t",
+            "--client-id",
+            "c",
+            "--client-secret-env",
+            "PATH",
+        ])
+        .unwrap();
+        assert!(args.client_config().unwrap_err().to_string().contains("not https"));
+    }
+}

@@ -1,0 +1,228 @@
+//! Prometheus metrics: the runtime's implementation of the controller's and
+//! the ImmyBot client's observers. Names are prefixed `immybot_operator_`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::controller::ControllerObserver;
+use crate::immybot::CallObserver;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    result: String,
+    error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    route: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApprovalLabels {
+    result: String,
+    reason: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    reconciles: Family<ReconcileLabels, Counter>,
+    immybot_calls: Family<CallLabels, Counter>,
+    immybot_call_seconds: Family<CallLabels, Histogram>,
+    sessions: Family<PhaseLabels, Gauge>,
+    poll_seconds: Histogram,
+    poll_failures: Counter,
+    poll_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    active_sessions: Gauge,
+    approvals: Family<ApprovalLabels, Counter>,
+    last_poll: Mutex<Option<std::time::Instant>>,
+    seen_phases: Mutex<BTreeMap<String, i64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("immybot_operator");
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        registry.register("reconciles", "Reconciles by result and error kind", reconciles.clone());
+        let immybot_calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "immybot_calls",
+            "ImmyBot API calls by route and status code",
+            immybot_calls.clone(),
+        );
+        let immybot_call_seconds = Family::<CallLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.01, 2.0, 12))
+        });
+        registry.register(
+            "immybot_call_seconds",
+            "ImmyBot API call latency",
+            immybot_call_seconds.clone(),
+        );
+        let sessions = Family::<PhaseLabels, Gauge>::default();
+        registry.register("sessions", "MaintenanceSessions by phase", sessions.clone());
+        let poll_seconds = Histogram::new(exponential_buckets(0.01, 2.0, 12));
+        registry.register(
+            "poll_cycle_seconds",
+            "Duration of one poll of ImmyBot's active sessions",
+            poll_seconds.clone(),
+        );
+        let poll_failures = Counter::default();
+        registry.register("poll_failures", "Poll cycles that failed", poll_failures.clone());
+        let poll_lag = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "poll_lag_seconds",
+            "Seconds since the last successful poll cycle, at the last cycle",
+            poll_lag.clone(),
+        );
+        let active_sessions = Gauge::default();
+        registry.register(
+            "immybot_active_sessions",
+            "Active ImmyBot sessions at the last poll",
+            active_sessions.clone(),
+        );
+        let approvals = Family::<ApprovalLabels, Counter>::default();
+        registry.register("approvals", "Approval verdicts by result and reason", approvals.clone());
+        Self {
+            registry,
+            reconciles,
+            immybot_calls,
+            immybot_call_seconds,
+            sessions,
+            poll_seconds,
+            poll_failures,
+            poll_lag,
+            active_sessions,
+            approvals,
+            last_poll: Mutex::new(None),
+            seen_phases: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+impl ControllerObserver for Metrics {
+    fn reconciled(&self, error: Option<&'static str>) {
+        let labels = match error {
+            None => ReconcileLabels {
+                result: "ok".into(),
+                error: String::new(),
+            },
+            Some(e) => ReconcileLabels {
+                result: "error".into(),
+                error: e.into(),
+            },
+        };
+        self.reconciles.get_or_create(&labels).inc();
+    }
+
+    fn poll_cycle(&self, duration: Duration, active_sessions: usize, ok: bool) {
+        self.poll_seconds.observe(duration.as_secs_f64());
+        let mut last = self.last_poll.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if ok {
+            if let Some(previous) = *last {
+                self.poll_lag.set(previous.elapsed().as_secs_f64());
+            }
+            *last = Some(std::time::Instant::now());
+            self.active_sessions.set(active_sessions as i64);
+        } else {
+            self.poll_failures.inc();
+        }
+    }
+
+    fn phases(&self, counts: &BTreeMap<String, i64>) {
+        let mut seen = self
+            .seen_phases
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Phases that emptied out drop to zero rather than keep a stale count.
+        for phase in seen.keys() {
+            if !counts.contains_key(phase) {
+                self.sessions
+                    .get_or_create(&PhaseLabels { phase: phase.clone() })
+                    .set(0);
+            }
+        }
+        for (phase, n) in counts {
+            self.sessions
+                .get_or_create(&PhaseLabels { phase: phase.clone() })
+                .set(*n);
+        }
+        *seen = counts.clone();
+    }
+
+    fn approval(&self, accepted: bool, reason: &str) {
+        let result = if accepted { "accepted" } else { "refused" };
+        self.approvals
+            .get_or_create(&ApprovalLabels {
+                result: result.into(),
+                reason: reason.into(),
+            })
+            .inc();
+    }
+}
+
+impl CallObserver for Metrics {
+    fn observe(&self, route: &'static str, status: Option<u16>, elapsed: Duration) {
+        let labels = CallLabels {
+            route: route.into(),
+            status: status.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+        };
+        self.immybot_calls.get_or_create(&labels).inc();
+        self.immybot_call_seconds
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_shows_in_the_exposition() {
+        let m = Metrics::default();
+        m.reconciled(None);
+        m.reconciled(Some("conflict"));
+        m.observe("GET /api/v1/tenants", Some(200), Duration::from_millis(20));
+        m.poll_cycle(Duration::from_millis(5), 3, true);
+        m.phases(&[("Running".to_string(), 2)].into());
+        m.phases(&[("Succeeded".to_string(), 2)].into());
+        m.approval(false, "SelfApproval");
+        let text = m.encode();
+        for needle in [
+            r#"immybot_operator_reconciles_total{result="error",error="conflict"} 1"#,
+            r#"immybot_operator_immybot_calls_total{route="GET /api/v1/tenants",status="200"} 1"#,
+            r#"immybot_operator_sessions{phase="Running"} 0"#,
+            r#"immybot_operator_sessions{phase="Succeeded"} 2"#,
+            r#"immybot_operator_approvals_total{result="refused",reason="SelfApproval"} 1"#,
+            "immybot_operator_poll_cycle_seconds_count 1",
+            "immybot_operator_immybot_active_sessions 3",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+    }
+}

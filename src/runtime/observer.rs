@@ -1,0 +1,33 @@
+//! Feeds the controller's observations to metrics and readiness at once.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::admin::Readiness;
+use super::metrics::Metrics;
+use crate::controller::ControllerObserver;
+
+pub struct RuntimeObserver {
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+}
+
+impl ControllerObserver for RuntimeObserver {
+    fn reconciled(&self, error: Option<&'static str>) {
+        self.metrics.reconciled(error);
+    }
+    fn poll_cycle(&self, duration: Duration, active_sessions: usize, ok: bool) {
+        self.metrics.poll_cycle(duration, active_sessions, ok);
+        self.readiness.set_immybot_ok(ok);
+    }
+    fn phases(&self, counts: &BTreeMap<String, i64>) {
+        self.metrics.phases(counts);
+    }
+    fn approval(&self, accepted: bool, reason: &str) {
+        self.metrics.approval(accepted, reason);
+    }
+    fn caches_synced(&self) {
+        self.readiness.set_caches_synced();
+    }
+}
