@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Runs everything on embedded defaults: a local control plane with the CRDs
-# installed and the ImmyBot simulator with examples/sim-fleet.yaml.
+# The quickstart, on embedded defaults: a local control plane with the CRDs
+# and admission policies, the ImmyBot simulator with examples/sim-fleet.yaml,
+# and the operator. Then alice applies examples/maintenance-session-*.yaml,
+# bob approves them, and a live table follows them. Pass --help for options
+# (e.g. drop the demo with: hack/local.sh --no-demo).
 # Builds what is missing first (the control-plane binaries take ~10 minutes
 # the first time). Ctrl-C stops everything.
 set -euo pipefail
@@ -15,4 +18,9 @@ eval "$(testbed/build.sh --env)"
 mkdir -p target
 # `cargo run`, not the bare binary: the envtest crate links its Go half as a
 # shared library that cargo puts on the library path.
-exec cargo run --quiet --features local --bin immybot-local -- "$@"
+demo=(--demo)
+args=()
+for a in "$@"; do
+  if [ "$a" = "--no-demo" ]; then demo=(); else args+=("$a"); fi
+done
+exec cargo run --quiet --features local --bin immybot-local -- "${demo[@]}" "${args[@]}"

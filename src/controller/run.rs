@@ -45,8 +45,23 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     let store = controller.store();
     let synced_observer = ctx.observer.clone();
     let synced = tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            synced_observer.caches_synced();
+        // kube-runtime's store readiness (a `DelayedInit`) wakes only the last
+        // task that waited, and the Controller waits on the same store, so a
+        // plain `.await` here can sleep forever. Re-polling is cheap and
+        // each poll sees the value once it is set.
+        loop {
+            match tokio::time::timeout(std::time::Duration::from_millis(250), store.wait_until_ready()).await {
+                Ok(Ok(())) => {
+                    tracing::info!("controller caches synced");
+                    synced_observer.caches_synced();
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the controller's cache will never be ready");
+                    return;
+                }
+                Err(_) => continue,
+            }
         }
     });
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });

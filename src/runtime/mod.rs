@@ -4,12 +4,14 @@
 //! [`run`].
 
 mod admin;
+mod bootstrap;
 mod config;
 mod leader;
 mod metrics;
 mod observer;
 
 pub use admin::{Readiness, router as admin_router, serve as serve_admin};
+pub use bootstrap::{BootstrapError, install_admission_policies};
 pub use config::{LogFormat, OperatorArgs};
 pub use leader::LeaseSettings;
 pub use metrics::Metrics;
@@ -99,7 +101,10 @@ pub async fn run(
             client,
             settings,
             shutdown.clone(),
-            move |leader| role.set_leader(leader),
+            move |leader| {
+                tracing::info!(leader, "leadership changed");
+                role.set_leader(leader)
+            },
             |stop| controller::run(ctx.clone(), scope.clone(), stop),
         )
         .await?;

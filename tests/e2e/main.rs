@@ -12,6 +12,7 @@ mod admission;
 mod crash_safety;
 mod crd;
 mod lifecycle;
+mod operator_process;
 mod poller;
 
 use std::sync::OnceLock;
@@ -32,6 +33,7 @@ fn main() {
         lifecycle::tests(),
         crash_safety::tests(),
         poller::tests(),
+        operator_process::tests(),
     ]
     .concat();
     let needs_testbed = !args.list;

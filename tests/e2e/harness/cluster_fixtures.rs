@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, PostParams};
 
@@ -14,26 +13,9 @@ use immybot_operator::api::MaintenanceSession;
 
 pub async fn install(testbed: &Testbed) -> Result<(), String> {
     let client = testbed.client().await?;
-    for object in immybot_operator::api::admission_policies() {
-        let pp = PostParams::default();
-        match object["kind"].as_str() {
-            Some("ValidatingAdmissionPolicy") => {
-                let p: ValidatingAdmissionPolicy = serde_json::from_value(object).ctx("policy")?;
-                Api::<ValidatingAdmissionPolicy>::all(client.clone())
-                    .create(&pp, &p)
-                    .await
-                    .ctx("create policy")?;
-            }
-            Some("ValidatingAdmissionPolicyBinding") => {
-                let b: ValidatingAdmissionPolicyBinding = serde_json::from_value(object).ctx("binding")?;
-                Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
-                    .create(&pp, &b)
-                    .await
-                    .ctx("create binding")?;
-            }
-            other => return Err(format!("unexpected admission object {other:?}")),
-        }
-    }
+    immybot_operator::runtime::install_admission_policies(&client)
+        .await
+        .ctx("installing the admission policies")?;
     let role: ClusterRole = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "immybot-e2e-user"},
         "rules": [{

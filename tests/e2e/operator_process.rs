@@ -1,0 +1,147 @@
+//! The operator as it runs in production (`runtime::run`, what the binary
+//! calls): flags, leader election through a Lease, the admin server.
+
+use std::time::Duration;
+
+use clap::Parser as _;
+use immybot_operator::api::Phase;
+use immybot_operator::runtime::{self, OperatorArgs};
+use immybot_operator::sim::RunningSim;
+
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
+use crate::lifecycle::{approve, create_session};
+
+pub fn tests() -> Vec<(String, TestFn)> {
+    crate::tests![two_replicas_one_leader_and_a_standby_that_takes_over]
+}
+
+struct Replica {
+    admin: String,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<(), runtime::RuntimeError>>,
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").ctx("free port")?;
+    Ok(l.local_addr().ctx("port")?.port())
+}
+
+async fn replica(ctx: &TestContext, sim: &RunningSim, identity: &str) -> Result<Replica, String> {
+    let secret = std::env::temp_dir().join(format!("immybot-e2e-secret-{}-{identity}", std::process::id()));
+    std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
+    let admin = format!("127.0.0.1:{}", free_port()?);
+    let args = OperatorArgs::try_parse_from([
+        "immybot-operator",
+        "--immybot-url",
+        sim.base_url().as_str(),
+        "--entra-tenant-id",
+        "simulated-tenant",
+        "--client-id",
+        "immybot-operator",
+        "--client-secret-file",
+        &secret.display().to_string(),
+        "--token-url",
+        sim.token_url().as_str(),
+        "--allow-insecure-http",
+        "--watch-namespace",
+        &ctx.namespace,
+        "--lease-namespace",
+        &ctx.namespace,
+        "--identity",
+        identity,
+        "--admin-addr",
+        &admin,
+        "--poll-active-seconds",
+        "1",
+        "--poll-idle-seconds",
+        "1",
+        "--request-timeout-seconds",
+        "2",
+    ])
+    .ctx("operator flags")?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(runtime::run(args, ctx.client.clone(), shutdown));
+    Ok(Replica { admin, stop, task })
+}
+
+async fn get(url: &str) -> Result<(u16, String), String> {
+    let r = reqwest::get(url).await.map_err(|e| e.to_string())?;
+    let status = r.status().as_u16();
+    Ok((status, r.text().await.map_err(|e| e.to_string())?))
+}
+
+async fn wait_ready_as(replica: &Replica, role: &str) -> Result<(), String> {
+    let url = format!("http://{}/readyz", replica.admin);
+    wait_for(
+        &format!("{} to be ready as {role}", replica.admin),
+        Duration::from_secs(40),
+        || async {
+            let (status, body) = get(&url).await?;
+            if status == 200 && body == role {
+                Ok(Some(()))
+            } else {
+                Err(format!("{status} {body}"))
+            }
+        },
+    )
+    .await
+}
+
+async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let a = replica(&ctx, &sim, "replica-a").await?;
+    wait_ready_as(&a, "leader").await?;
+    let b = replica(&ctx, &sim, "replica-b").await?;
+    wait_ready_as(&b, "standby").await?;
+
+    let (live, _) = get(&format!("http://{}/livez", b.admin)).await?;
+    if live != 200 {
+        return Err(format!("livez answered {live}"));
+    }
+    create_session(
+        &ctx,
+        "via-binary",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-20", "target": {"computer": {"id": 101}}}),
+    )
+    .await?;
+    approve(&ctx, "via-binary", "bob").await?;
+    ctx.wait_phase("via-binary", Phase::Succeeded, Duration::from_secs(40))
+        .await?;
+    let (_, metrics) = get(&format!("http://{}/metrics", a.admin)).await?;
+    for needle in [
+        r#"immybot_operator_immybot_calls_total{route="POST /api/v1/run-immy-service",status="200"} 1"#,
+        r#"immybot_operator_approvals_total{result="accepted",reason="MaintenanceApproval"}"#,
+        "immybot_operator_poll_cycle_seconds_count",
+        r#"immybot_operator_reconciles_total{result="ok",error=""}"#,
+    ] {
+        if !metrics.contains(needle) {
+            return Err(format!("the leader's metrics lack {needle}:\n{metrics}"));
+        }
+    }
+    if sim.state.ledger().len() != 1 {
+        return Err(format!(
+            "two replicas must start one session, ledger: {:?}",
+            sim.state.ledger()
+        ));
+    }
+
+    // The leader stops (a rollout): the standby takes over.
+    let _ = a.stop.send(true);
+    let stopped = tokio::time::timeout(Duration::from_secs(20), a.task).await;
+    if !matches!(stopped, Ok(Ok(Ok(())))) {
+        return Err(format!("the leader did not stop cleanly: {stopped:?}"));
+    }
+    wait_ready_as(&b, "leader").await?;
+    create_session(
+        &ctx,
+        "after-failover",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-21", "target": {"computer": {"id": 201}}}),
+    )
+    .await?;
+    approve(&ctx, "after-failover", "bob").await?;
+    ctx.wait_phase("after-failover", Phase::Succeeded, Duration::from_secs(40))
+        .await?;
+    let _ = b.stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(20), b.task).await;
+    Ok(())
+}
