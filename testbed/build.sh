@@ -27,7 +27,16 @@ if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/etcd" ] || [ ! -x "$bin/kubect
   (
     cd "$here/controlplane"
     export CGO_ENABLED=0
-    go build -trimpath -ldflags='-s -w' -o "$bin.partial/" ./cmd/kube-apiserver ./cmd/kubectl ./cmd/etcd
+    # Stamp the version as a release build does, so that clients (helm's
+    # kubeVersion check, kubectl version) see v1.36.x, not v0.0.0-master.
+    k8s=$(awk '/k8s.io\/kubernetes v/ {print $2; exit}' go.mod)
+    major=${k8s#v}; major=${major%%.*}
+    minor=${k8s#v*.}; minor=${minor%%.*}
+    stamp=""
+    for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      stamp="$stamp -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+    done
+    go build -trimpath -ldflags="-s -w $stamp" -o "$bin.partial/" ./cmd/kube-apiserver ./cmd/kubectl ./cmd/etcd
   )
   (
     cd "$here/controlplane" # any module dir; go install pkg@version ignores it

@@ -35,3 +35,20 @@ fn committed_admission_policies_match_the_code() {
         "deploy/admission-policies.yaml is stale: run `cargo run --bin crdgen -- crds` and commit the result"
     );
 }
+
+#[test]
+fn the_charts_copies_match_the_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut expected = immybot_operator::api::crd_files().expect("CRDs serialise");
+    let policies = immybot_operator::api::admission_file().expect("policies serialise");
+    expected.push(("../files/admission-policies.yaml".into(), policies));
+    for (name, yaml) in expected {
+        let path = root.join("charts/immybot-operator/crds").join(&name);
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == yaml,
+            "{} is stale: run `cargo run --bin crdgen -- crds` and commit the result",
+            path.display()
+        );
+    }
+}

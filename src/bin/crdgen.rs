@@ -1,7 +1,7 @@
 //! Prints the operator's CRDs as YAML, or writes them into a directory.
 //!
 //!   cargo run --bin crdgen              # print all, separated by `---`
-//!   cargo run --bin crdgen -- crds      # (re)write crds/*.yaml and deploy/admission-policies.yaml
+//!   cargo run --bin crdgen -- crds      # (re)write crds/, deploy/ and the chart's copies
 #![forbid(unsafe_code)]
 
 use anyhow::Context as _;
@@ -17,13 +17,25 @@ fn main() -> anyhow::Result<()> {
                 std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
                 println!("wrote {}", path.display());
             }
-            // The admission policies live beside the CRDs' directory.
-            let deploy = dir.parent().unwrap_or(std::path::Path::new(".")).join("deploy");
-            std::fs::create_dir_all(&deploy).with_context(|| format!("creating {}", deploy.display()))?;
-            let path = deploy.join("admission-policies.yaml");
-            let yaml = immybot_operator::api::admission_file().context("serialising admission policies")?;
-            std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
-            println!("wrote {}", path.display());
+            // The same files go to the Helm chart, and the admission
+            // policies beside the CRDs' directory and into the chart.
+            let root = dir.parent().unwrap_or(std::path::Path::new("."));
+            let chart = root.join("charts/immybot-operator");
+            let policies = immybot_operator::api::admission_file().context("serialising admission policies")?;
+            let mut outputs: Vec<(std::path::PathBuf, String)> = immybot_operator::api::crd_files()
+                .context("serialising CRDs")?
+                .into_iter()
+                .map(|(name, yaml)| (chart.join("crds").join(name), yaml))
+                .collect();
+            outputs.push((root.join("deploy/admission-policies.yaml"), policies.clone()));
+            outputs.push((chart.join("files/admission-policies.yaml"), policies));
+            for (path, yaml) in outputs {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                }
+                std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
         }
         None => {
             let docs: Vec<String> = files.into_iter().map(|(_, yaml)| yaml).collect();

@@ -9,6 +9,7 @@
 mod harness;
 
 mod admission;
+mod chart;
 mod crash_safety;
 mod crd;
 mod lifecycle;
@@ -33,6 +34,7 @@ fn main() {
         lifecycle::tests(),
         crash_safety::tests(),
         poller::tests(),
+        chart::tests(),
         operator_process::tests(),
     ]
     .concat();

@@ -71,6 +71,15 @@ impl TestContext {
         self.testbed.client_as_groups(user, vec![]).await
     }
 
+    /// A client acting as `user` in exactly these groups.
+    pub async fn client_as_with_groups(&self, user: &str, groups: Vec<String>) -> Result<Client, String> {
+        self.testbed.client_as_groups(user, groups).await
+    }
+
+    pub fn kubeconfig_path(&self) -> &std::path::Path {
+        self.testbed.kubeconfig_path()
+    }
+
     /// Runs the pinned kubectl against the test API server.
     pub fn kubectl(&self, args: &[&str]) -> std::io::Result<Output> {
         std::process::Command::new(self.testbed.kubectl())

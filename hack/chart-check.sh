@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Offline checks of the Helm chart and the example manifests:
+#   helm lint --strict; helm template | kubeconform -strict; examples | kubeconform -strict.
+# Schemas come from the pinned k8s.io/kubernetes module's OpenAPI document and
+# from crds/ (testbed/kubeconform-schemas.py). `helm install` into a real API
+# server is part of the e2e tests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+eval "$(testbed/build.sh --env)"
+chart=charts/immybot-operator
+values=$chart/ci/test-values.yaml
+
+k8s_version=$(awk '/k8s.io\/kubernetes v/ {print $2; exit}' testbed/controlplane/go.mod)
+(cd testbed/controlplane && go mod download k8s.io/kubernetes)
+swagger="$(go env GOMODCACHE)/k8s.io/kubernetes@${k8s_version}/api/openapi-spec/swagger.json"
+cache_root=${IMMYBOT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/immybot-operator}
+key=$( (cat testbed/kubeconform-schemas.py crds/*.yaml; echo "$k8s_version") | sha256sum | cut -c1-16)
+schemas="$cache_root/kubeconform-schemas-$key"
+if [ ! -d "$schemas" ]; then
+  python3 -c 'import yaml' 2>/dev/null || python3 -m pip install --quiet pyyaml
+  python3 testbed/kubeconform-schemas.py "$swagger" crds "$schemas.partial"
+  mv "$schemas.partial" "$schemas"
+fi
+location="$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json"
+
+echo "==> helm lint --strict"
+helm lint --strict "$chart" -f "$values"
+
+echo "==> helm template | kubeconform -strict"
+rendered=$(mktemp --suffix .yaml)  # kubeconform reads only .yaml/.json files
+trap 'rm -f "$rendered"' EXIT
+helm template immybot "$chart" --namespace immybot-system -f "$values" --include-crds --kube-version "${k8s_version#v}" > "$rendered"
+# ServiceMonitor is the Prometheus Operator's CRD, not ours or Kubernetes'.
+summary=$(kubeconform -strict -summary -schema-location "$location" -skip ServiceMonitor "$rendered") || { echo "$summary"; exit 1; }
+echo "$summary"
+# A check that validated nothing proves nothing.
+echo "$summary" | grep -Eq 'Valid: ([1-9][0-9]*), Invalid: 0, Errors: 0' || { echo "kubeconform validated no resource" >&2; exit 1; }
+grep -q 'kind: ServiceMonitor' "$rendered" || { echo "the ServiceMonitor did not render" >&2; exit 1; }
+
+echo "==> examples | kubeconform -strict"
+mapfile -t manifests < <(ls examples/*.yaml | grep -v sim-fleet)
+kubeconform -strict -summary -schema-location "$location" "${manifests[@]}"

@@ -1,0 +1,192 @@
+//! The Helm chart on a real API server: `helm install` is accepted, the
+//! ServiceAccount's RBAC allows what the code uses and refuses the rest, and
+//! the operator running *as that ServiceAccount* completes a session.
+
+use std::process::Command;
+use std::time::Duration;
+
+use clap::Parser as _;
+use immybot_operator::api::Phase;
+use immybot_operator::runtime::{self, OperatorArgs};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+use kube::api::{Api, PostParams};
+
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator};
+use crate::lifecycle::{approve, create_session};
+
+pub fn tests() -> Vec<(String, TestFn)> {
+    crate::tests![the_chart_installs_and_its_service_account_can_run_the_operator]
+}
+
+fn helm(ctx: &TestContext, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("helm")
+        .arg("--kubeconfig")
+        .arg(ctx.kubeconfig_path())
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ctx("running helm (built by testbed/build.sh)")?;
+    if !out.status.success() {
+        return Err(format!(
+            "helm {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Asks the API server whether the impersonated client may do this.
+async fn may(
+    client: &kube::Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> Result<bool, String> {
+    let review: SelfSubjectAccessReview = serde_json::from_value(serde_json::json!({
+        "spec": {"resourceAttributes": {"verb": verb, "group": group, "resource": resource, "namespace": namespace}}
+    }))
+    .ctx("review")?;
+    let answer = Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .ctx("access review")?;
+    Ok(answer.status.is_some_and(|s| s.allowed))
+}
+
+async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let release = "chart";
+    let ns = ctx.namespace.clone();
+    // The admission policies are cluster-wide and the test bed installed the
+    // same objects already; the offline checks validate the chart's copy.
+    helm(
+        &ctx,
+        &[
+            "install",
+            release,
+            "charts/immybot-operator",
+            "--namespace",
+            &ns,
+            "-f",
+            "charts/immybot-operator/ci/test-values.yaml",
+            "--set",
+            "metrics.serviceMonitor.enabled=false",
+            "--set",
+            "admissionPolicies.enabled=false",
+            "--set",
+            &format!("watchNamespace={ns}"),
+            "--wait=false",
+        ],
+    )?;
+    let status = helm(&ctx, &["status", release, "--namespace", &ns])?;
+    if !status.contains("STATUS: deployed") {
+        return Err(format!("release not deployed: {status}"));
+    }
+    let deployment = ctx
+        .api::<Deployment>()
+        .get("chart-immybot-operator")
+        .await
+        .ctx("the chart's Deployment")?;
+    let container = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .map(|s| s.containers[0].clone())
+        .ok_or("no container")?;
+    let sc = container.security_context.ok_or("no securityContext")?;
+    if sc.read_only_root_filesystem != Some(true) || sc.allow_privilege_escalation != Some(false) {
+        return Err(format!("container securityContext: {sc:?}"));
+    }
+
+    let sa = format!("system:serviceaccount:{ns}:chart-immybot-operator");
+    let groups = vec![
+        "system:serviceaccounts".to_string(),
+        format!("system:serviceaccounts:{ns}"),
+        "system:authenticated".to_string(),
+    ];
+    let as_sa = ctx.client_as_with_groups(&sa, groups).await?;
+    let allowed = [
+        ("list", "immybot.io", "maintenancesessions", None),
+        ("watch", "immybot.io", "maintenanceapprovals", None),
+        ("update", "immybot.io", "maintenancesessions/status", Some(ns.as_str())),
+        ("patch", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        ("create", "events.k8s.io", "events", Some(ns.as_str())),
+        ("patch", "coordination.k8s.io", "leases", Some(ns.as_str())),
+    ];
+    for (verb, group, resource, namespace) in allowed {
+        if !may(&as_sa, verb, group, resource, namespace).await? {
+            return Err(format!("the ServiceAccount must be allowed to {verb} {resource}"));
+        }
+    }
+    let refused = [
+        ("get", "", "secrets", Some(ns.as_str())),
+        ("list", "", "secrets", None),
+        ("create", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        ("create", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
+        ("delete", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
+        ("update", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        ("patch", "coordination.k8s.io", "leases", Some("kube-system")),
+        ("delete", "apiextensions.k8s.io", "customresourcedefinitions", None),
+    ];
+    for (verb, group, resource, namespace) in refused {
+        if may(&as_sa, verb, group, resource, namespace).await? {
+            return Err(format!(
+                "the ServiceAccount must not be allowed to {verb} {resource} in {namespace:?}"
+            ));
+        }
+    }
+
+    // The operator, running with exactly the chart's permissions.
+    let secret = std::env::temp_dir().join(format!("immybot-e2e-chart-secret-{}", std::process::id()));
+    std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
+    let args = OperatorArgs::try_parse_from([
+        "immybot-operator",
+        "--immybot-url",
+        sim.base_url().as_str(),
+        "--entra-tenant-id",
+        "simulated-tenant",
+        "--client-id",
+        "immybot-operator",
+        "--client-secret-file",
+        &secret.display().to_string(),
+        "--token-url",
+        sim.token_url().as_str(),
+        "--allow-insecure-http",
+        "--watch-namespace",
+        &ns,
+        "--lease-namespace",
+        &ns,
+        "--lease-name",
+        "chart-immybot-operator",
+        "--identity",
+        "chart-pod-0",
+        "--admin-addr",
+        "127.0.0.1:0",
+        "--poll-active-seconds",
+        "1",
+        "--poll-idle-seconds",
+        "1",
+    ])
+    .ctx("operator flags")?;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let operator = tokio::spawn(runtime::run(args, as_sa, shutdown));
+    create_session(
+        &ctx,
+        "as-service-account",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-30", "target": {"computer": {"id": 101}}}),
+    )
+    .await?;
+    approve(&ctx, "as-service-account", "bob").await?;
+    let outcome = ctx
+        .wait_phase("as-service-account", Phase::Succeeded, Duration::from_secs(40))
+        .await;
+    let _ = stop.send(true);
+    let stopped = tokio::time::timeout(Duration::from_secs(20), operator).await;
+    let _ = std::fs::remove_file(&secret);
+    outcome?;
+    match stopped {
+        Ok(Ok(Ok(()))) => Ok(()),
+        other => Err(format!("the operator did not stop cleanly: {other:?}")),
+    }
+}
