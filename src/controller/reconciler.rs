@@ -148,13 +148,17 @@ async fn observe_sessions(ctx: &Context, obj: &MaintenanceSession) -> Result<Vec
     Ok(fetched.into_iter().flatten().collect())
 }
 
-/// Log lines of the sessions most worth reading (not passed, newest first).
+/// Log lines of the sessions most worth reading: those that did not pass
+/// first, then the newest. Read until the object is final, so that the tail
+/// ends with each session's last lines.
 async fn observe_logs(ctx: &Context, sessions: &[ImmySession]) -> Vec<SessionLog> {
-    let mut worth: Vec<&ImmySession> = sessions
-        .iter()
-        .filter(|s| s.session_status != Some(crate::immybot::SessionStatus::Passed))
-        .collect();
-    worth.sort_by_key(|s| std::cmp::Reverse(s.id));
+    let mut worth: Vec<&ImmySession> = sessions.iter().collect();
+    worth.sort_by_key(|s| {
+        (
+            s.session_status == Some(crate::immybot::SessionStatus::Passed),
+            std::cmp::Reverse(s.id),
+        )
+    });
     let mut logs = Vec::new();
     for s in worth.into_iter().take(LOG_SESSIONS) {
         match ctx.immybot.logs(s.id).await {

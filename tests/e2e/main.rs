@@ -14,6 +14,7 @@ mod crash_safety;
 mod crd;
 mod lifecycle;
 mod operator_process;
+mod plugin;
 mod poller;
 
 use std::sync::OnceLock;
@@ -34,6 +35,7 @@ fn main() {
         lifecycle::tests(),
         crash_safety::tests(),
         poller::tests(),
+        plugin::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

@@ -1,0 +1,177 @@
+//! The plugin's commands. Every change is a patch a person could make with
+//! kubectl; the plugin adds the checks and the wording.
+
+use std::io::{BufRead as _, Write as _};
+
+use anyhow::{Context as _, bail};
+use immybot_operator::api::{MaintenanceApproval, MaintenanceSession, Phase};
+use immybot_operator::controller::parse_duration;
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+
+use super::render;
+
+pub struct Ctx {
+    pub client: kube::Client,
+    pub namespace: String,
+}
+
+impl Ctx {
+    fn sessions(&self) -> Api<MaintenanceSession> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+    async fn session(&self, name: &str) -> anyhow::Result<MaintenanceSession> {
+        self.sessions()
+            .get(name)
+            .await
+            .with_context(|| format!("MaintenanceSession {name} in namespace {}", self.namespace))
+    }
+}
+
+/// Who the API server says we are.
+async fn whoami(client: &kube::Client) -> anyhow::Result<String> {
+    let review: SelfSubjectReview = serde_json::from_value(serde_json::json!({}))?;
+    let answer = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .context("asking the API server who you are")?;
+    answer
+        .status
+        .and_then(|s| s.user_info)
+        .and_then(|u| u.username)
+        .context("the API server did not say who you are")
+}
+
+pub async fn approve(
+    ctx: &Ctx,
+    name: &str,
+    comment: Option<String>,
+    expires_in: Option<String>,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let session = ctx.session(name).await?;
+    let status = session.status.clone().unwrap_or_default();
+    let Some(digest) = status.approval_digest.clone() else {
+        bail!("{name} has no approval digest yet: the operator has not looked at it (is it running?)");
+    };
+    if status.immybot.as_ref().is_some_and(|r| !r.attempts.is_empty()) && status.phase.is_some_and(Phase::is_final) {
+        bail!(
+            "{name} has already finished ({:?}); there is nothing to approve",
+            status.phase
+        );
+    }
+    let me = whoami(&ctx.client).await?;
+    if me == session.spec.requested_by {
+        bail!("you ({me}) requested {name}; someone else must approve it");
+    }
+    let expires_at = match expires_in.as_deref() {
+        None => None,
+        Some(text) => {
+            let d = parse_duration(Some(text))
+                .with_context(|| format!("--expires-in {text:?} is not a duration like 24h or 90m"))?;
+            Some(jiff::Timestamp::now().checked_add(jiff::SignedDuration::try_from(d)?)?)
+        }
+    };
+    print!("{}", render::approval_prompt(&session, &digest, &me));
+    if !yes {
+        print!("Approve? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("not approved");
+            return Ok(());
+        }
+    }
+    let short = digest.trim_start_matches("sha256:").chars().take(8).collect::<String>();
+    let mut spec = serde_json::json!({"sessionName": name, "digest": digest, "approver": me});
+    if let Some(c) = comment {
+        spec["comment"] = c.into();
+    }
+    if let Some(t) = expires_at {
+        spec["expiresAt"] = t.to_string().into();
+    }
+    let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
+        "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
+        "metadata": {"name": format!("{name}-{short}-{}", sanitize(&me))},
+        "spec": spec,
+    }))?;
+    Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ctx.namespace)
+        .create(&PostParams::default(), &approval)
+        .await
+        .context("creating the MaintenanceApproval")?;
+    println!(
+        "approved {name} as {me} (maintenanceapproval/{})",
+        approval.metadata.name.unwrap_or_default()
+    );
+    Ok(())
+}
+
+/// A name fragment from a user name (`system:serviceaccount:x:y` -> `system-serviceaccount-x-y`).
+fn sanitize(user: &str) -> String {
+    let s: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.trim_matches('-').chars().take(40).collect()
+}
+
+pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    print!("{}", render::status(&ctx.session(name).await?));
+    Ok(())
+}
+
+pub async fn logs(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    print!("{}", render::logs(&ctx.session(name).await?));
+    Ok(())
+}
+
+async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
+    ctx.sessions()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": spec})),
+        )
+        .await
+        .with_context(|| format!("changing {name}"))?;
+    Ok(())
+}
+
+pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result<()> {
+    let session = ctx.session(name).await?;
+    patch_spec(ctx, name, serde_json::json!({"suspend": suspend})).await?;
+    let started = session.status.as_ref().and_then(|s| s.start_time.as_ref()).is_some();
+    match (suspend, started) {
+        (true, true) => println!(
+            "suspended {name}: no new attempt starts; ImmyBot cannot pause sessions already running, they go on"
+        ),
+        (true, false) => println!("suspended {name}: nothing starts until it is resumed"),
+        (false, _) => println!("resumed {name}"),
+    }
+    Ok(())
+}
+
+pub async fn cancel(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<()> {
+    if reason.trim().is_empty() {
+        bail!("--reason must say why");
+    }
+    ctx.session(name).await?;
+    patch_spec(ctx, name, serde_json::json!({"cancel": {"reason": reason}})).await?;
+    println!("cancelling {name}: the operator cancels its ImmyBot sessions; this cannot be undone");
+    Ok(())
+}
+
+pub async fn retry(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    let session = ctx.session(name).await?;
+    let requests = session.spec.retry.requests + 1;
+    patch_spec(ctx, name, serde_json::json!({"retry": {"requests": requests}})).await?;
+    println!("asked for one more rerun of {name}'s failed computers (retry.requests = {requests})");
+    Ok(())
+}

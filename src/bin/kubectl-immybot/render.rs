@@ -1,0 +1,135 @@
+//! Text for people: what an approver sees, and the status summary.
+
+use std::fmt::Write as _;
+
+use immybot_operator::api::MaintenanceSession;
+
+pub fn approval_prompt(s: &MaintenanceSession, digest: &str, me: &str) -> String {
+    let status = s.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "MaintenanceSession {}",
+        s.metadata.name.clone().unwrap_or_default()
+    );
+    let _ = writeln!(out, "  requested by  {}", s.spec.requested_by);
+    let _ = writeln!(out, "  reason        {}", s.spec.reason);
+    let _ = writeln!(
+        out,
+        "  target        {}",
+        status.target_summary.unwrap_or_else(|| format!("{:?}", s.spec.target))
+    );
+    let _ = writeln!(out, "  mode          {:?}", s.spec.mode);
+    let _ = writeln!(out, "  reboots       {:?}", s.spec.reboot.policy);
+    let _ = writeln!(out, "  offline       {:?}", s.spec.offline);
+    let _ = writeln!(out, "  priority      {:?}", s.spec.priority);
+    if let Some(d) = &s.spec.deployment {
+        let _ = writeln!(out, "  deployment    {} ({:?})", d.id, d.deployment_type);
+    }
+    let _ = writeln!(out, "  digest        {digest}");
+    let _ = writeln!(out, "  approver      {me}");
+    out
+}
+
+pub fn status(s: &MaintenanceSession) -> String {
+    let st = s.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {}",
+        s.metadata.name.clone().unwrap_or_default(),
+        st.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into())
+    );
+    let _ = writeln!(out, "  target    {}", st.target_summary.clone().unwrap_or_default());
+    let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
+    if let Some(a) = &st.approval {
+        let _ = writeln!(
+            out,
+            "  approved  by {} ({}) at {}",
+            a.approved_by, a.method, a.approved_at.0
+        );
+    }
+    for c in &st.conditions {
+        let _ = writeln!(out, "  {:<11} {:<7} {}: {}", c.type_, c.status, c.reason, c.message);
+    }
+    if let Some(sum) = &st.summary {
+        let _ = writeln!(
+            out,
+            "  computers {} passed, {} partially, {} failed, {} missed, {} cancelled, {} running, {} waiting (of {})",
+            sum.passed,
+            sum.partially_passed,
+            sum.failed,
+            sum.missed,
+            sum.cancelled,
+            sum.running,
+            sum.waiting,
+            sum.computers
+        );
+    }
+    // The status already lists the worst computers first; failed actions lead.
+    for c in &st.computers {
+        let _ = writeln!(
+            out,
+            "\n  {} (#{}), session {}: {}",
+            c.name.clone().unwrap_or_default(),
+            c.id,
+            c.session_id,
+            c.session_status
+        );
+        let stages = [
+            ("detection", &c.stages.detection),
+            ("execution", &c.stages.execution),
+            ("resolution", &c.stages.resolution),
+            ("inventory", &c.stages.inventory),
+        ];
+        let line: Vec<String> = stages
+            .iter()
+            .filter_map(|(n, v)| v.as_ref().map(|v| format!("{n} {v}")))
+            .collect();
+        if !line.is_empty() {
+            let _ = writeln!(out, "    stages  {}", line.join(", "));
+        }
+        let mut actions = c.actions.clone();
+        actions.sort_by_key(|a| !matches!(a.result.as_deref(), Some("Failed" | "Indeterminable")));
+        for a in actions {
+            let versions = match (&a.detected_version, &a.desired_version) {
+                (Some(d), Some(w)) if d != w => format!(" {d} -> {w}"),
+                (None, Some(w)) => format!(" -> {w}"),
+                _ => String::new(),
+            };
+            let why = a
+                .message
+                .clone()
+                .or(a.result_reason.clone())
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {:<14} {:<28} {}{versions}{why}",
+                a.result.clone().unwrap_or_else(|| "-".into()),
+                a.name,
+                a.action_type.clone().unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+pub fn logs(s: &MaintenanceSession) -> String {
+    let st = s.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    for line in &st.log_tail {
+        let time = line.time.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+        let _ = writeln!(out, "{time}  [session {}] {}", line.session_id, line.message);
+    }
+    let ids: Vec<i32> = st
+        .immybot
+        .iter()
+        .flat_map(|r| r.attempts.iter().flat_map(|a| a.session_ids.clone()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "(the operator keeps the last lines only; full logs are in ImmyBot, sessions {ids:?})"
+    );
+    out
+}

@@ -1,0 +1,157 @@
+//! `kubectl-immybot` against the real API server, as the people who use it.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use immybot_operator::api::{MaintenanceApproval, Phase};
+use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
+use tokio::io::AsyncWriteExt as _;
+
+use crate::harness::{Context as _, TEST_USERS_GROUP, TestContext, TestFn, TestResult, simulator};
+use crate::lifecycle::create_session;
+
+pub fn tests() -> Vec<(String, TestFn)> {
+    crate::tests![the_plugin_approves_reports_and_controls_sessions]
+}
+
+const LONG: Duration = Duration::from_secs(40);
+
+/// Runs the plugin as `user`; returns (success, stdout + stderr).
+async fn plugin(ctx: &TestContext, user: &str, args: &[&str], stdin: Option<&str>) -> Result<(bool, String), String> {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-immybot"));
+    cmd.env("KUBECONFIG", ctx.kubeconfig_path())
+        .args(args)
+        .args(["-n", &ctx.namespace, "--as", user, "--as-group", TEST_USERS_GROUP])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().ctx("starting kubectl-immybot")?;
+    if let Some(mut pipe) = child.stdin.take() {
+        if let Some(text) = stdin {
+            pipe.write_all(text.as_bytes()).await.ctx("stdin")?;
+        }
+        drop(pipe);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .ctx("kubectl-immybot timed out")?
+        .ctx("kubectl-immybot")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok((out.status.success(), text))
+}
+
+async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(&ctx, "plug", serde_json::json!({"requestedBy": "alice", "reason": "CHG-40", "target": {"computer": {"name": "RECEPTION-PC"}}})).await?;
+    ctx.wait_phase("plug", Phase::AwaitingApproval, LONG).await?;
+
+    let (ok, out) = plugin(&ctx, "alice", &["approve", "plug", "--yes"], None).await?;
+    if ok || !out.contains("you (alice) requested plug; someone else must approve it") {
+        return Err(format!("self-approval must be refused by the plugin: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "bob", &["approve", "plug"], Some("n\n")).await?;
+    if !ok
+        || !out.contains("reboots       IfRequired")
+        || !out.contains("target        computer RECEPTION-PC")
+        || !out.contains("not approved")
+    {
+        return Err(format!("declining at the prompt: {out}"));
+    }
+    if !ctx
+        .api::<MaintenanceApproval>()
+        .list(&Default::default())
+        .await
+        .ctx("list")?
+        .items
+        .is_empty()
+    {
+        return Err("declining must not create an approval".into());
+    }
+    let (ok, out) = plugin(
+        &ctx,
+        "bob",
+        &[
+            "approve",
+            "plug",
+            "--yes",
+            "--comment",
+            "checked the change",
+            "--expires-in",
+            "2h",
+        ],
+        None,
+    )
+    .await?;
+    if !ok || !out.contains("approved plug as bob") {
+        return Err(format!("approve: {out}"));
+    }
+    let approval = ctx
+        .api::<MaintenanceApproval>()
+        .list(&Default::default())
+        .await
+        .ctx("list")?
+        .items
+        .pop()
+        .ok_or("no approval")?;
+    if approval.spec.approver != "bob"
+        || approval.spec.comment.as_deref() != Some("checked the change")
+        || approval.spec.expires_at.is_none()
+    {
+        return Err(format!("approval: {:?}", approval.spec));
+    }
+    ctx.wait_phase("plug", Phase::Succeeded, LONG).await?;
+    let (_, out) = plugin(&ctx, "alice", &["status", "plug"], None).await?;
+    for needle in [
+        "plug  Succeeded",
+        "approved  by bob (MaintenanceApproval)",
+        "RECEPTION-PC (#101)",
+        "Success",
+        "7-Zip",
+        "Update 23.01 -> 24.08",
+        "stages  detection Passed, execution Passed",
+    ] {
+        if !out.contains(needle) {
+            return Err(format!("status lacks {needle:?}:\n{out}"));
+        }
+    }
+    let (_, out) = plugin(&ctx, "alice", &["logs", "plug"], None).await?;
+    if !out.contains("Session finished: Passed") || !out.contains("full logs are in ImmyBot") {
+        return Err(format!("logs: {out}"));
+    }
+
+    // Controls on a second session.
+    create_session(
+        &ctx,
+        "held",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-41", "target": {"computer": {"id": 102}}}),
+    )
+    .await?;
+    ctx.wait_phase("held", Phase::AwaitingApproval, LONG).await?;
+    let (ok, out) = plugin(&ctx, "alice", &["suspend", "held"], None).await?;
+    if !ok || !out.contains("nothing starts until it is resumed") {
+        return Err(format!("suspend: {out}"));
+    }
+    ctx.wait_phase("held", Phase::Suspended, LONG).await?;
+    plugin(&ctx, "alice", &["resume", "held"], None).await?;
+    ctx.wait_phase("held", Phase::AwaitingApproval, LONG).await?;
+    let (ok, out) = plugin(&ctx, "alice", &["retry", "held"], None).await?;
+    if !ok || !out.contains("retry.requests = 1") {
+        return Err(format!("retry: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "alice", &["cancel", "held", "--reason", "not this month"], None).await?;
+    if !ok || !out.contains("cannot be undone") {
+        return Err(format!("cancel: {out}"));
+    }
+    let done = ctx.wait_phase("held", Phase::Cancelled, LONG).await?;
+    if done.spec.retry.requests != 1 || !sim.state.ledger().iter().all(|e| e.computer_id != 102) {
+        return Err("the cancelled, never-approved session must have started nothing".into());
+    }
+    Ok(())
+}
