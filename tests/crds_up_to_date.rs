@@ -52,3 +52,13 @@ fn the_charts_copies_match_the_code() {
         );
     }
 }
+
+#[test]
+fn the_api_reference_matches_the_schemas() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/api-reference.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == immybot_operator::api::api_reference_markdown(),
+        "docs/api-reference.md is stale: run `cargo run --bin crdgen -- crds` and commit the result"
+    );
+}

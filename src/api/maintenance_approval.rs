@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
     version = "v1alpha1",
     kind = "MaintenanceApproval",
     namespaced,
+    doc = "A person's approval of one MaintenanceSession, for the spec digest they reviewed. Cannot be edited; delete it to withdraw it.",
     shortname = "imapproval",
     category = "immybot",
     printcolumn = r#"{"name":"Session","type":"string","jsonPath":".spec.sessionName"}"#,

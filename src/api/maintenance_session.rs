@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
     version = "v1alpha1",
     kind = "MaintenanceSession",
     namespaced,
+    doc = "One ImmyBot maintenance run, declared: which computers, what to run, how reboots are handled, and why. Nothing starts before someone other than the requester approves it (MaintenanceApproval).",
     status = "MaintenanceSessionStatus",
     shortname = "ims",
     category = "immybot",

@@ -5,10 +5,12 @@ mod admission;
 mod maintenance_approval;
 mod maintenance_session;
 mod maintenance_session_status;
+mod reference;
 
 pub use admission::{APPROVER_POLICY, REQUESTER_POLICY, admission_policies};
 pub use maintenance_approval::*;
 pub use maintenance_session::*;
+pub use reference::api_reference_markdown;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

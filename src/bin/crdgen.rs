@@ -29,6 +29,10 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             outputs.push((root.join("deploy/admission-policies.yaml"), policies.clone()));
             outputs.push((chart.join("files/admission-policies.yaml"), policies));
+            outputs.push((
+                root.join("docs/api-reference.md"),
+                immybot_operator::api::api_reference_markdown(),
+            ));
             for (path, yaml) in outputs {
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;

@@ -180,6 +180,20 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_is_documented() {
+        use clap::CommandFactory as _;
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/configuration.md")).unwrap();
+        for arg in OperatorArgs::command().get_arguments() {
+            if let Some(long) = arg.get_long() {
+                assert!(
+                    doc.contains(&format!("`--{long}`")),
+                    "docs/configuration.md does not document --{long}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn http_is_refused_without_the_insecure_flag() {
         let args = OperatorArgs::try_parse_from([
             "immybot-operator",
