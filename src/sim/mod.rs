@@ -296,6 +296,29 @@ impl RunningSim {
         config
     }
 
+    /// The `immybot-operator` flags that point the operator at this simulator,
+    /// with the client secret in `secret_file` (as from a mounted Secret).
+    /// Callers append their own flags (namespace, lease, admin address).
+    pub fn operator_flags(&self, secret_file: &std::path::Path) -> Vec<String> {
+        [
+            "immybot-operator",
+            "--immybot-url",
+            self.base_url().as_str(),
+            "--entra-tenant-id",
+            "simulated-tenant",
+            "--client-id",
+            "immybot-operator",
+            "--client-secret-file",
+            &secret_file.display().to_string(),
+            "--token-url",
+            self.token_url().as_str(),
+            "--allow-insecure-http",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
     /// Stops serving and waits for in-flight requests (hung ones are cut).
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.shutdown.take() {

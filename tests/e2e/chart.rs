@@ -140,34 +140,22 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     // The operator, running with exactly the chart's permissions.
     let secret = std::env::temp_dir().join(format!("immybot-e2e-chart-secret-{}", std::process::id()));
     std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
-    let args = OperatorArgs::try_parse_from([
-        "immybot-operator",
-        "--immybot-url",
-        sim.base_url().as_str(),
-        "--entra-tenant-id",
-        "simulated-tenant",
-        "--client-id",
-        "immybot-operator",
-        "--client-secret-file",
-        &secret.display().to_string(),
-        "--token-url",
-        sim.token_url().as_str(),
-        "--allow-insecure-http",
-        "--watch-namespace",
-        &ns,
-        "--lease-namespace",
-        &ns,
-        "--lease-name",
-        "chart-immybot-operator",
-        "--identity",
-        "chart-pod-0",
-        "--admin-addr",
-        "127.0.0.1:0",
-        "--poll-active-seconds",
-        "1",
-        "--poll-idle-seconds",
-        "1",
-    ])
+    let args = OperatorArgs::try_parse_from(sim.operator_flags(&secret).into_iter().chain([
+        "--watch-namespace".to_string(),
+        ns.to_string(),
+        "--lease-namespace".to_string(),
+        ns.to_string(),
+        "--lease-name".to_string(),
+        "chart-immybot-operator".to_string(),
+        "--identity".to_string(),
+        "chart-pod-0".to_string(),
+        "--admin-addr".to_string(),
+        "127.0.0.1:0".to_string(),
+        "--poll-active-seconds".to_string(),
+        "1".to_string(),
+        "--poll-idle-seconds".to_string(),
+        "1".to_string(),
+    ]))
     .ctx("operator flags")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let operator = tokio::spawn(runtime::run(args, as_sa, shutdown));

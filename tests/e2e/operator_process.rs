@@ -30,34 +30,22 @@ async fn replica(ctx: &TestContext, sim: &RunningSim, identity: &str) -> Result<
     let secret = std::env::temp_dir().join(format!("immybot-e2e-secret-{}-{identity}", std::process::id()));
     std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
     let admin = format!("127.0.0.1:{}", free_port()?);
-    let args = OperatorArgs::try_parse_from([
-        "immybot-operator",
-        "--immybot-url",
-        sim.base_url().as_str(),
-        "--entra-tenant-id",
-        "simulated-tenant",
-        "--client-id",
-        "immybot-operator",
-        "--client-secret-file",
-        &secret.display().to_string(),
-        "--token-url",
-        sim.token_url().as_str(),
-        "--allow-insecure-http",
-        "--watch-namespace",
-        &ctx.namespace,
-        "--lease-namespace",
-        &ctx.namespace,
-        "--identity",
-        identity,
-        "--admin-addr",
-        &admin,
-        "--poll-active-seconds",
-        "1",
-        "--poll-idle-seconds",
-        "1",
-        "--request-timeout-seconds",
-        "2",
-    ])
+    let args = OperatorArgs::try_parse_from(sim.operator_flags(&secret).into_iter().chain([
+        "--watch-namespace".to_string(),
+        ctx.namespace.to_string(),
+        "--lease-namespace".to_string(),
+        ctx.namespace.to_string(),
+        "--identity".to_string(),
+        identity.to_string(),
+        "--admin-addr".to_string(),
+        admin.to_string(),
+        "--poll-active-seconds".to_string(),
+        "1".to_string(),
+        "--poll-idle-seconds".to_string(),
+        "1".to_string(),
+        "--request-timeout-seconds".to_string(),
+        "2".to_string(),
+    ]))
     .ctx("operator flags")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(runtime::run(args, ctx.client.clone(), shutdown));

@@ -91,27 +91,19 @@ async fn main() -> anyhow::Result<()> {
     // The operator reads its secret from a file, as from a mounted Secret.
     let secret_file = args.kubeconfig.with_file_name("immybot-local.secret");
     std::fs::write(&secret_file, secret.expose()).context("writing the simulator secret")?;
-    let operator_args = OperatorArgs::try_parse_from([
-        "immybot-operator",
-        "--immybot-url",
-        sim.base_url().as_str(),
-        "--entra-tenant-id",
-        "simulated-tenant",
-        "--client-id",
-        "immybot-operator",
-        "--client-secret-file",
-        &secret_file.display().to_string(),
-        "--token-url",
-        sim.token_url().as_str(),
-        "--allow-insecure-http",
-        "--admin-addr",
-        &args.admin.to_string(),
-        "--poll-active-seconds",
-        "2",
-        "--poll-idle-seconds",
-        "5",
-    ])
-    .context("operator flags")?;
+    let mut flags = sim.operator_flags(&secret_file);
+    flags.extend(
+        [
+            "--admin-addr",
+            &args.admin.to_string(),
+            "--poll-active-seconds",
+            "2",
+            "--poll-idle-seconds",
+            "5",
+        ]
+        .map(String::from),
+    );
+    let operator_args = OperatorArgs::try_parse_from(flags).context("operator flags")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let operator = tokio::spawn(runtime::run(operator_args, client.clone(), shutdown.clone()));
 
