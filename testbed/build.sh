@@ -4,6 +4,7 @@
 #
 #   kube-apiserver, kubectl, etcd   testbed/controlplane (k8s.io/kubernetes as a library)
 #   helm, kubeconform               `go install` at pinned versions
+#   kstatus                         testbed/kstatus (Flux's kstatus, for tests)
 #
 # The cache key is a hash of everything that decides the binaries (the Go
 # module files, this script), so a warm run costs a hash and nothing else.
@@ -16,11 +17,11 @@ HELM_VERSION=v3.19.0
 KUBECONFORM_VERSION=v0.7.0
 
 cache_root=${IMMYBOT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/immybot-operator}
-key=$( (cat "$here/controlplane/go.mod" "$here/controlplane/go.sum" "$here/build.sh"; go version) | sha256sum | cut -c1-16)
+key=$( (cat "$here/controlplane/go.mod" "$here/controlplane/go.sum" "$here/kstatus/go.mod" "$here/kstatus/go.sum" "$here/kstatus/main.go" "$here/build.sh"; go version) | sha256sum | cut -c1-16)
 bin="$cache_root/testbed-$key/bin"
 
 if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/etcd" ] || [ ! -x "$bin/kubectl" ] \
-  || [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubeconform" ]; then
+  || [ ! -x "$bin/helm" ] || [ ! -x "$bin/kubeconform" ] || [ ! -x "$bin/kstatus" ]; then
   mkdir -p "$bin.partial"
   start=$(date +%s)
   echo "testbed: building control-plane binaries into $bin (cold build, several minutes)" >&2
@@ -37,6 +38,11 @@ if [ ! -x "$bin/kube-apiserver" ] || [ ! -x "$bin/etcd" ] || [ ! -x "$bin/kubect
       stamp="$stamp -X $pkg.gitVersion=$k8s -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
     done
     go build -trimpath -ldflags="-s -w $stamp" -o "$bin.partial/" ./cmd/kube-apiserver ./cmd/kubectl ./cmd/etcd
+  )
+  (
+    # Flux's kstatus, to check what a Kustomization with wait: true sees.
+    cd "$here/kstatus"
+    CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$bin.partial/kstatus" .
   )
   (
     cd "$here/controlplane" # any module dir; go install pkg@version ignores it

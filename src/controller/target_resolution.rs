@@ -7,7 +7,7 @@ use std::time::Duration;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use super::conditions::{self, STALLED};
+use super::conditions::{self, READY, RECONCILING, STALLED};
 use super::context::Context;
 use super::error::Error;
 use super::status_writer::replace_status;
@@ -73,14 +73,27 @@ pub async fn resolve(
         return Ok(Action::await_change());
     }
     let message = format!("{}; fix spec.target (nothing has started)", problems.join("; "));
+    let (generation, now) = (obj.metadata.generation, jiff::Timestamp::now());
+    // Stalled, not reconciling: kstatus (and so Flux's wait) must report a
+    // failure a person has to fix, not progress that will never come.
+    conditions::remove(&mut status.conditions, RECONCILING);
+    conditions::set(
+        &mut status.conditions,
+        READY,
+        false,
+        "TargetNotFound",
+        message.clone(),
+        generation,
+        now,
+    );
     conditions::set(
         &mut status.conditions,
         STALLED,
         true,
         "TargetNotFound",
         message,
-        obj.metadata.generation,
-        jiff::Timestamp::now(),
+        generation,
+        now,
     );
     replace_status(api, obj, status).await?;
     // The computer may yet be onboarded; look again now and then.

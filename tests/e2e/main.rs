@@ -12,6 +12,7 @@ mod admission;
 mod chart;
 mod crash_safety;
 mod crd;
+mod kstatus;
 mod lifecycle;
 mod operator_process;
 mod plugin;
@@ -36,6 +37,7 @@ fn main() {
         crash_safety::tests(),
         poller::tests(),
         plugin::tests(),
+        kstatus::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

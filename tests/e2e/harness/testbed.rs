@@ -95,9 +95,13 @@ fn write_wrappers(real: &Path, wrappers: &Path, logs: &Path) -> std::io::Result<
         std::fs::write(&path, script)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
     }
-    let kubectl = wrappers.join("kubectl");
-    if !kubectl.exists() {
-        std::os::unix::fs::symlink(real.join("kubectl"), kubectl)?;
+    // Every other test-bed binary (kubectl, helm, kstatus, ...) as it is.
+    for entry in std::fs::read_dir(real)? {
+        let entry = entry?;
+        let link = wrappers.join(entry.file_name());
+        if !link.exists() {
+            std::os::unix::fs::symlink(entry.path(), link)?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,3 @@
+-- Nothing new starts; ImmyBot sessions already running go on.
+obj.spec.suspend = true
+return obj
