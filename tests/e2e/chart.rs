@@ -80,6 +80,55 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             "--wait=false",
         ],
     )?;
+    // The chart's admission policies, validated by the real API server too:
+    // the test bed owns identical cluster-wide objects already, so they are
+    // sent as a server-side dry-run apply instead of being installed twice.
+    let server_version = ctx.client.apiserver_version().await.ctx("server version")?.git_version;
+    let policies = helm(
+        &ctx,
+        &[
+            "template",
+            release,
+            "charts/immybot-operator",
+            "--namespace",
+            &ns,
+            "-f",
+            "charts/immybot-operator/ci/test-values.yaml",
+            "--set",
+            "metrics.serviceMonitor.enabled=false",
+            "--show-only",
+            "templates/admission-policies.yaml",
+            // The API server's own version, not helm's offline default.
+            "--kube-version",
+            &server_version,
+        ],
+    )?;
+    let kinds = |k: &str| policies.lines().filter(|l| l.trim() == format!("kind: {k}")).count();
+    if kinds("ValidatingAdmissionPolicy") != 2 || kinds("ValidatingAdmissionPolicyBinding") != 2 {
+        return Err(format!(
+            "the chart must render two policies and two bindings:\n{policies}"
+        ));
+    }
+    let file = std::env::temp_dir().join(format!("immybot-e2e-policies-{}.yaml", std::process::id()));
+    std::fs::write(&file, &policies).ctx("policies file")?;
+    let out = ctx
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            &file.display().to_string(),
+        ])
+        .ctx("kubectl")?;
+    let _ = std::fs::remove_file(&file);
+    if !out.status.success() || String::from_utf8_lossy(&out.stdout).matches("(server dry run)").count() != 4 {
+        return Err(format!(
+            "the API server must accept the chart's admission policies: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
     let status = helm(&ctx, &["status", release, "--namespace", &ns])?;
     if !status.contains("STATUS: deployed") {
         return Err(format!("release not deployed: {status}"));
