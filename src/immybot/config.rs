@@ -35,7 +35,6 @@ impl std::fmt::Debug for Secret {
 pub enum SecretSource {
     Env(String),
     File(PathBuf),
-    Value(Secret),
 }
 
 impl SecretSource {
@@ -50,7 +49,6 @@ impl SecretSource {
                 })?
                 .trim_end_matches(['\n', '\r'])
                 .to_owned(),
-            SecretSource::Value(secret) => secret.expose().to_owned(),
         };
         if value.is_empty() {
             return Err(ImmyBotError::Config("the client secret is empty".into()));

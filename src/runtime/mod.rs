@@ -10,7 +10,7 @@ mod leader;
 mod metrics;
 mod observer;
 
-pub use admin::{Readiness, router as admin_router, serve as serve_admin};
+pub use admin::Readiness;
 pub use bootstrap::{BootstrapError, install_admission_policies};
 pub use config::{LogFormat, OperatorArgs};
 pub use leader::LeaseSettings;

@@ -73,13 +73,6 @@ impl SimClock {
             Mode::Manual { now } => *now = now.checked_add(by).unwrap_or(*now),
         }
     }
-
-    pub fn is_manual(&self) -> bool {
-        self.mode
-            .lock()
-            .map(|m| matches!(&*m, Mode::Manual { .. }))
-            .unwrap_or(false)
-    }
 }
 
 #[cfg(test)]

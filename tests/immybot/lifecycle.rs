@@ -71,11 +71,7 @@ async fn a_full_session_moves_through_its_stages_on_the_clock() {
     // The update stuck: a second run finds nothing to do.
     let (_, again) = bed.start_computers(&[RECEPTION_PC], |_| {}).await;
     bed.advance(1 + STAGE);
-    let s = bed
-        .client
-        .session(Bed::started_ids(&again)[0], true, false)
-        .await
-        .unwrap();
+    let s = bed.first_session(&again).await;
     assert_eq!(action(&s, "7-Zip").action_type, Some(MaintenanceActionType::NoAction));
 }
 
@@ -84,11 +80,7 @@ async fn a_failing_item_makes_the_session_partial_and_says_why() {
     let bed = Bed::new().await;
     let (_, outcome) = bed.start_computers(&[FINANCE_LT], |_| {}).await;
     bed.advance(60);
-    let s = bed
-        .client
-        .session(Bed::started_ids(&outcome)[0], true, false)
-        .await
-        .unwrap();
+    let s = bed.first_session(&outcome).await;
     assert_eq!(s.session_status, Some(SessionStatus::PartialPassed));
     let vpn = action(&s, "Legacy VPN");
     assert_eq!(
@@ -114,11 +106,7 @@ async fn detection_only_detects_and_changes_nothing() {
         })
         .await;
     bed.advance(1 + STAGE);
-    let s = bed
-        .client
-        .session(Bed::started_ids(&outcome)[0], true, false)
-        .await
-        .unwrap();
+    let s = bed.first_session(&outcome).await;
     assert_eq!(s.session_status, Some(SessionStatus::Passed));
     assert_eq!(
         s.execution_stage_status, None,
@@ -131,11 +119,7 @@ async fn detection_only_detects_and_changes_nothing() {
     // Nothing was installed: a full run still has the update to do.
     let (_, full) = bed.start_computers(&[RECEPTION_PC], |_| {}).await;
     bed.advance(1 + STAGE);
-    let s = bed
-        .client
-        .session(Bed::started_ids(&full)[0], true, false)
-        .await
-        .unwrap();
+    let s = bed.first_session(&full).await;
     assert_eq!(action(&s, "7-Zip").action_type, Some(MaintenanceActionType::Update));
 }
 
@@ -146,11 +130,7 @@ async fn suppressed_reboots_give_reboots_suppressed() {
         .start_computers(&[DC], |r| r.reboot_preference = Some(RebootPreference::Suppress))
         .await;
     bed.advance(60);
-    let s = bed
-        .client
-        .session(Bed::started_ids(&outcome)[0], true, false)
-        .await
-        .unwrap();
+    let s = bed.first_session(&outcome).await;
     let kb = action(&s, "Windows Update KB5044284");
     assert_eq!(kb.result_reason, Some(MaintenanceActionResultReason::RebootsSuppressed));
     assert_eq!(

@@ -100,6 +100,14 @@ impl Bed {
         }
     }
 
+    /// The first session a start created, with its actions.
+    pub async fn first_session(&self, outcome: &StartOutcome) -> MaintenanceSession {
+        self.client
+            .session(Self::started_ids(outcome)[0], true, false)
+            .await
+            .unwrap()
+    }
+
     /// A raw authenticated GET, for checks on exactly what the simulator sends.
     pub async fn raw_get(&self, path: &str) -> (u16, String, String) {
         let token = self.token().await;
