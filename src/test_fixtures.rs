@@ -117,6 +117,29 @@ impl SessionBuilder {
         self.0.status = Some(status);
         self
     }
+    /// The last attempt found these computers busy (held by session 9000+id).
+    pub fn busy(self, computers: &[i32]) -> Self {
+        self.status(|s| {
+            let a = s.immybot.as_mut().unwrap().attempts.last_mut().unwrap();
+            a.busy_computer_ids = computers.to_vec();
+            s.waiting_computers = computers
+                .iter()
+                .map(|&id| WaitingComputer {
+                    id,
+                    held_by_session_id: Some(9000 + id),
+                })
+                .collect();
+            if s.start_time.is_none() {
+                s.start_time = Some(a.intent_time.clone());
+            }
+        })
+    }
+    /// The attempt's purpose (`Start`, `Rerun`, `ComputersBusy`).
+    pub fn purpose(self, purpose: &str) -> Self {
+        self.status(|s| {
+            s.immybot.as_mut().unwrap().attempts.last_mut().unwrap().purpose = Some(purpose.into());
+        })
+    }
     /// An attempt recorded `age` seconds ago, with these session ids.
     pub fn attempt(self, number: i32, age_seconds: i64, session_ids: &[i32]) -> Self {
         let uid = self.0.metadata.uid.clone().unwrap();
@@ -133,6 +156,8 @@ impl SessionBuilder {
                 session_ids: session_ids.to_vec(),
                 ids_from: (!session_ids.is_empty()).then(|| "StartResponse".into()),
                 busy_computer_ids: vec![],
+                purpose: Some(if number == 1 { "Start" } else { "Rerun" }.into()),
+                busy_round: 0,
             });
             if !session_ids.is_empty() && s.start_time.is_none() {
                 s.start_time = Some(Time(at(-age_seconds)));
@@ -147,7 +172,7 @@ pub fn approval(approver: &str) -> ApprovalBuilder {
         "apiVersion": "immybot.io/v1alpha1",
         "kind": "MaintenanceApproval",
         "metadata": {"name": format!("{approver}-ok"), "namespace": "ops", "creationTimestamp": "2026-03-01T09:00:00Z"},
-        "spec": {"sessionName": "patch", "digest": "sha256:unset", "approver": approver}
+        "spec": {"sessionName": "patch", "sessionUid": "uid-1", "digest": "sha256:unset", "approver": approver}
     }))
     .unwrap();
     ApprovalBuilder(a)
@@ -164,7 +189,12 @@ impl ApprovalBuilder {
         self
     }
     pub fn digest_of(mut self, spec: &MaintenanceSessionSpec) -> Self {
-        self.0.spec.digest = ApprovalDigest::of(spec).to_string();
+        self.0.spec.digest = ApprovalDigest::of(&self.0.spec.session_uid, spec).to_string();
+        self
+    }
+    /// Approves an earlier object of the same name (another uid).
+    pub fn for_uid(mut self, uid: &str) -> Self {
+        self.0.spec.session_uid = uid.into();
         self
     }
     pub fn expired(mut self) -> Self {

@@ -4,9 +4,15 @@
 //! - a `MaintenanceApproval`'s `spec.approver` is the user who creates it;
 //! - a `MaintenanceSession`'s `spec.requestedBy` is the user who creates it.
 //!
-//! With both, "the approver is not the requester" (checked by the controller)
-//! means two different authenticated people. Objects are built here and
-//! written to `deploy/admission-policies.yaml` by `crdgen`.
+//! - once created, only the requester may change what the maintenance does
+//!   (the fields the approval digest covers, plus `reason` and the inline
+//!   `approval`); anyone with edit rights may still use the controls
+//!   (suspend, cancel, timeout, retry, resume, deletionPolicy).
+//!
+//! With these, "the approver is not the requester" (checked by the
+//! controller) means two different authenticated people, and nobody but the
+//! requester can have changed what the approver approves. Objects are built
+//! here and written to `deploy/admission-policies.yaml` by `crdgen`.
 
 use serde_json::{Value, json};
 
@@ -36,6 +42,60 @@ fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
     })
 }
 
+/// The spec fields only the requester may change after creation: what the
+/// approval digest covers (see `controller/digest.rs`), the words that
+/// explain it, and the inline approval.
+pub const REQUESTER_ONLY_FIELDS: &[&str] = &[
+    "target",
+    "mode",
+    "deployment",
+    "reboot",
+    "offline",
+    "priority",
+    "reason",
+    "approval",
+];
+
+fn requester_only_policy() -> Value {
+    // `has()` on both sides, so that adding or removing an optional field
+    // counts as a change; the API server defaults the others.
+    let unchanged: Vec<String> = REQUESTER_ONLY_FIELDS
+        .iter()
+        .map(|f| {
+            format!(
+                "(has(object.spec.{f}) == has(oldObject.spec.{f}) && (!has(object.spec.{f}) || object.spec.{f} == oldObject.spec.{f}))"
+            )
+        })
+        .collect();
+    json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": REQUESTER_ONLY_POLICY},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [{
+                    "apiGroups": ["immybot.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["UPDATE"],
+                    "resources": ["maintenancesessions"],
+                }]
+            },
+            "validations": [{
+                "expression": format!(
+                    "request.userInfo.username == oldObject.spec.requestedBy || ({})",
+                    unchanged.join(" && ")
+                ),
+                "messageExpression": format!(
+                    "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this MaintenanceSession, not ' + request.userInfo.username + '; the controls (suspend, cancel, timeout, retry, resume, deletionPolicy) stay open to others'",
+                    REQUESTER_ONLY_FIELDS.join(", ")
+                ),
+                "reason": "Forbidden",
+            }],
+        }
+    })
+}
+
 fn binding(policy: &str) -> Value {
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
@@ -47,6 +107,7 @@ fn binding(policy: &str) -> Value {
 
 pub const APPROVER_POLICY: &str = "immybot.io-approver-is-the-user";
 pub const REQUESTER_POLICY: &str = "immybot.io-requester-is-the-user";
+pub const REQUESTER_ONLY_POLICY: &str = "immybot.io-only-the-requester-changes-what-is-approved";
 
 /// The policies and their bindings, in the order to apply them.
 pub fn admission_policies() -> Vec<Value> {
@@ -55,5 +116,7 @@ pub fn admission_policies() -> Vec<Value> {
         binding(APPROVER_POLICY),
         policy(REQUESTER_POLICY, "maintenancesessions", "requestedBy", "session"),
         binding(REQUESTER_POLICY),
+        requester_only_policy(),
+        binding(REQUESTER_ONLY_POLICY),
     ]
 }

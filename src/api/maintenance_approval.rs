@@ -7,9 +7,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-/// Approves a MaintenanceSession in the same namespace, for the digest its
-/// status shows. Changing the session's spec changes the digest and so
-/// revokes this approval. Cannot be edited; delete it to withdraw it.
+/// Approves one MaintenanceSession (by name and uid) in the same namespace,
+/// for the digest its status shows. Changing the session's spec changes the
+/// digest and so revokes this approval. Cannot be edited; delete it to
+/// withdraw it. The controller makes the session its owner, so it goes when
+/// the session goes.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "immybot.io",
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
     shortname = "imapproval",
     category = "immybot",
     printcolumn = r#"{"name":"Session","type":"string","jsonPath":".spec.sessionName"}"#,
+    printcolumn = r#"{"name":"Session UID","type":"string","jsonPath":".spec.sessionUid","priority":1}"#,
     printcolumn = r#"{"name":"Approver","type":"string","jsonPath":".spec.approver"}"#,
     printcolumn = r#"{"name":"Expires","type":"date","jsonPath":".spec.expiresAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
@@ -30,7 +33,13 @@ pub struct MaintenanceApprovalSpec {
     /// The MaintenanceSession approved (same namespace).
     #[schemars(length(min = 1, max = 253))]
     pub session_name: String,
-    /// The session's `status.approvalDigest` as the approver saw it.
+    /// The approved MaintenanceSession's `metadata.uid`. An approval approves
+    /// one object: a MaintenanceSession deleted and created again under the
+    /// same name is another object and needs its own approval.
+    #[schemars(length(min = 1, max = 64))]
+    pub session_uid: String,
+    /// The session's `status.approvalDigest` as the approver saw it. It
+    /// covers the session's uid, its requester and what it does to computers.
     #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
     pub digest: String,
     /// The approving user; admission requires it to be the user creating this object.

@@ -25,14 +25,17 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Progress","type":"string","jsonPath":".status.progress"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".spec.reason","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline and priority cannot change once the session has started; create a new MaintenanceSession instead")
+    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.cancel) || has(self.cancel)").message("spec.cancel is final: it cannot be removed once set"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.deployment) || self.mode != 'InventoryOnly'").message("a single deployment cannot run in mode InventoryOnly: use Full, DetectionOnly or ResolutionOnly with spec.deployment"))]
 pub struct MaintenanceSessionSpec {
     /// The Kubernetes user who asks for this maintenance. Admission checks
-    /// that it is the user creating the object, and an approver must be
-    /// someone else (four eyes). Cannot change.
+    /// that it is the user creating the object, and only this user may later
+    /// change what the maintenance does (target, mode, deployment, reboot,
+    /// offline, priority, reason, approval); an approver must be someone
+    /// else (four eyes). Cannot change.
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.requestedBy cannot change"))]
     #[schemars(length(min = 1, max = 253))]
     pub requested_by: String,
@@ -42,11 +45,13 @@ pub struct MaintenanceSessionSpec {
     pub target: SessionTarget,
 
     /// What the session runs. `Full` detects, executes and resolves;
-    /// `DetectionOnly` reports what would change and changes nothing.
+    /// `DetectionOnly` reports what would change and changes nothing. With
+    /// `deployment`, the mode applies to that one deployment only.
     #[serde(default)]
     pub mode: SessionMode,
 
-    /// Run a single deployment instead of everything assigned.
+    /// Run a single deployment instead of full maintenance (everything
+    /// assigned to the computers). Not with mode `InventoryOnly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentRef>,
 
@@ -64,7 +69,8 @@ pub struct MaintenanceSessionSpec {
     pub priority: SessionPriority,
 
     /// Why this maintenance runs (a ticket, a change request). Required;
-    /// recorded in events and status so that every run has an explanation.
+    /// recorded in status (`status.reason`) and in the start event, so that
+    /// every run has an explanation. Cannot change once the session started.
     #[x_kube(validation = kube::core::Rule::new("self.trim().size() > 0").message("spec.reason must say why this maintenance runs (a ticket or change request), not be blank"))]
     #[schemars(length(min = 1, max = 1024))]
     pub reason: String,
@@ -96,6 +102,11 @@ pub struct MaintenanceSessionSpec {
     #[serde(default)]
     pub retry: RetrySpec,
 
+    /// Resumes ImmyBot sessions that wait for a user who postponed a reboot
+    /// (phase `Postponed`).
+    #[serde(default)]
+    pub resume: ResumeSpec,
+
     /// What deleting this object does to ImmyBot sessions that still run:
     /// `Cancel` (default) cancels them first, `Orphan` leaves them running.
     #[serde(default)]
@@ -107,7 +118,8 @@ pub struct MaintenanceSessionSpec {
 const IMMUTABLE_ONCE_STARTED: &str = "!has(oldSelf.status) || !has(oldSelf.status.startTime) || \
 (self.spec.target == oldSelf.spec.target && self.spec.mode == oldSelf.spec.mode && \
 self.spec.reboot == oldSelf.spec.reboot && self.spec.offline == oldSelf.spec.offline && \
-self.spec.priority == oldSelf.spec.priority && has(self.spec.deployment) == has(oldSelf.spec.deployment) && \
+self.spec.priority == oldSelf.spec.priority && self.spec.reason == oldSelf.spec.reason && \
+has(self.spec.deployment) == has(oldSelf.spec.deployment) && \
 (!has(self.spec.deployment) || self.spec.deployment == oldSelf.spec.deployment))";
 
 /// A single deployment to run.
@@ -162,6 +174,18 @@ pub struct RetrySpec {
     /// `limit`, e.g. after fixing the cause (`kubectl immybot retry`).
     #[serde(default)]
     #[schemars(range(min = 0, max = 100))]
+    pub requests: i32,
+}
+
+/// Requests to resume postponed ImmyBot sessions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeSpec {
+    /// Increment to resume, through the ImmyBot API, every session of this
+    /// object that a user postponed (`kubectl immybot resume`). Each increment
+    /// is acted on once and recorded in `status.resume` and an event.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1000))]
     pub requests: i32,
 }
 

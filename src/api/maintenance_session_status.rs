@@ -37,6 +37,9 @@ pub struct MaintenanceSessionStatus {
     /// Who approved, when, how and for which digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalRecord>,
+    /// Why this maintenance runs, as `spec.reason` said when it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// One line naming the target, for `kubectl get`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_summary: Option<String>,
@@ -58,6 +61,14 @@ pub struct MaintenanceSessionStatus {
     /// The worst computers in full (failures first), at most 25.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub computers: Vec<ComputerStatus>,
+    /// Targeted computers that have not run yet because ImmyBot reported them
+    /// busy with another session (at most 25 listed; `summary` counts all).
+    /// They are started as soon as they are free.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting_computers: Vec<WaitingComputer>,
+    /// The last `spec.resume.requests` acted on, and what it resumed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ResumeRecord>,
     /// The latest log lines, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<LogLine>,
@@ -178,9 +189,54 @@ pub struct Attempt {
     /// the session list after an interrupted start).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ids_from: Option<String>,
-    /// Computers ImmyBot reported busy with another session.
+    /// Computers ImmyBot reported busy with another session: this attempt
+    /// did not start them, and a later attempt will.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy_computer_ids: Vec<i32>,
+    /// Why this attempt was made: `Start` (the first), `Rerun` (failed
+    /// computers, counted against `spec.retry`) or `ComputersBusy` (computers
+    /// an earlier attempt found busy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// How many `ComputersBusy` attempts in a row found every computer still
+    /// busy: the retry backoff grows with it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub busy_round: i32,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// Why an attempt was made (`Attempt.purpose`).
+pub mod attempt_purpose {
+    pub const START: &str = "Start";
+    pub const RERUN: &str = "Rerun";
+    pub const COMPUTERS_BUSY: &str = "ComputersBusy";
+}
+
+/// A targeted computer that has not run yet: ImmyBot reported it busy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingComputer {
+    pub id: i32,
+    /// The ImmyBot session that held the computer when it was last tried
+    /// (someone else's: a schedule, onboarding, a person in ImmyBot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by_session_id: Option<i32>,
+}
+
+/// A resume request acted on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeRecord {
+    /// The `spec.resume.requests` value acted on.
+    pub requests: i32,
+    /// The postponed ImmyBot sessions it resumed (empty: none was postponed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub session_ids: Vec<i32>,
+    /// When it was acted on.
+    pub time: Time,
 }
 
 /// Computers by outcome.
@@ -195,6 +251,10 @@ pub struct OutcomeSummary {
     pub waiting: i32,
     pub cancelled: i32,
     pub missed: i32,
+    /// Computers that never ran because they stayed busy with another ImmyBot
+    /// session until this one ended (cancelled or timed out): not passed.
+    #[serde(default)]
+    pub not_started: i32,
 }
 
 /// One maintenance item over all computers.

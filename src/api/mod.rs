@@ -7,7 +7,9 @@ mod maintenance_session;
 mod maintenance_session_status;
 mod reference;
 
-pub use admission::{APPROVER_POLICY, REQUESTER_POLICY, admission_policies};
+pub use admission::{
+    APPROVER_POLICY, REQUESTER_ONLY_FIELDS, REQUESTER_ONLY_POLICY, REQUESTER_POLICY, admission_policies,
+};
 pub use maintenance_approval::*;
 pub use maintenance_session::*;
 pub use reference::api_reference_markdown;

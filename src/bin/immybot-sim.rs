@@ -40,6 +40,10 @@ struct Args {
     /// Instance-wide limit on running sessions (0 = none).
     #[arg(long, default_value_t = 0)]
     max_concurrent_sessions: usize,
+    /// Rows of the session `dx` list carry `sessionJobArgs`. Off by default:
+    /// the document leaves `dx` rows untyped (docs/simulator.md).
+    #[arg(long)]
+    dx_rows_with_job_args: bool,
     /// Client id the token endpoint accepts.
     #[arg(long, default_value = "immybot-operator")]
     client_id: String,
@@ -56,6 +60,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let args = Args::parse();
@@ -92,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         client_id: args.client_id.clone(),
         client_secret: Secret::new(args.client_secret),
         token_lifetime: Duration::from_secs(3600),
+        dx_rows_with_job_args: args.dx_rows_with_job_args,
     };
     let sim = RunningSim::start(config, args.listen)
         .await

@@ -1,9 +1,11 @@
 //! Whether a MaintenanceSession is approved, decided from the approvals that
 //! name it, the operator's policy for its namespace, and the clock. Pure.
 //!
-//! An approval counts only if it names the current digest, has not expired,
-//! and was given by someone other than the requester. Admission has already
-//! checked that `approver` is the user who created the approval.
+//! An approval counts only if it names this object (name and uid) and the
+//! current digest, has not expired, and was given by someone other than the
+//! requester. Admission has already checked that `approver` is the user who
+//! created the approval, and that only the requester changed the fields the
+//! digest covers (docs/design.md, "The approval model").
 
 use std::collections::BTreeSet;
 
@@ -63,15 +65,27 @@ impl Verdict {
     }
 }
 
+/// The object an approval must name.
+#[derive(Clone, Copy, Debug)]
+pub struct Subject<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    pub uid: &'a str,
+}
+
 pub fn evaluate(
-    namespace: &str,
-    session_name: &str,
+    subject: Subject<'_>,
     spec: &MaintenanceSessionSpec,
     digest: &ApprovalDigest,
     approvals: &[MaintenanceApproval],
     policy: &ApprovalPolicy,
     now: Timestamp,
 ) -> Verdict {
+    let Subject {
+        namespace,
+        name: session_name,
+        uid,
+    } = subject;
     if policy.unapproved_namespaces.contains(namespace) {
         return Verdict::Approved {
             approved_by: "operator policy".into(),
@@ -89,7 +103,16 @@ pub fn evaluate(
     for approval in &mine {
         let name = approval.metadata.name.clone().unwrap_or_default();
         let expired = approval.spec.expires_at.as_ref().is_some_and(|t| t.0 <= now);
-        if approval.spec.digest != digest.as_str() {
+        if approval.spec.session_uid != uid {
+            refusals.push((
+                4,
+                "ApprovalForAnotherObject",
+                format!(
+                    "MaintenanceApproval {name} by {} approved an earlier MaintenanceSession named {session_name} (uid {}), not this one (uid {uid}); an approval does not carry over to a new object: review this one and approve it",
+                    approval.spec.approver, approval.spec.session_uid
+                ),
+            ));
+        } else if approval.spec.digest != digest.as_str() {
             refusals.push((
                 3,
                 "DigestMismatch",
@@ -173,13 +196,22 @@ mod tests {
     use super::*;
     use crate::test_fixtures::*;
 
+    const PATCH: Subject<'static> = Subject {
+        namespace: "ops",
+        name: "patch",
+        uid: "uid-1",
+    };
+
+    fn subject(namespace: &str) -> Subject<'_> {
+        Subject { namespace, ..PATCH }
+    }
+
     fn verdict(approvals: &[MaintenanceApproval], policy: &ApprovalPolicy) -> Verdict {
         let spec = session().build().spec;
         evaluate(
-            "ops",
-            "patch",
+            PATCH,
             &spec,
-            &ApprovalDigest::of(&spec),
+            &ApprovalDigest::of("uid-1", &spec),
             approvals,
             policy,
             now(),
@@ -212,7 +244,7 @@ mod tests {
             Verdict::NotApproved { reason, message } => {
                 assert_eq!(reason, "AwaitingApproval");
                 assert!(
-                    message.contains(ApprovalDigest::of(&session().spec).as_str()),
+                    message.contains(ApprovalDigest::of("uid-1", &session().spec).as_str()),
                     "{message}"
                 );
             }
@@ -248,6 +280,15 @@ mod tests {
             )),
             "AwaitingApproval"
         );
+        // An approval of an earlier object with the same name and spec.
+        let earlier = approval("bob").for_uid("uid-0").digest_of(&session().spec).build();
+        match verdict(std::slice::from_ref(&earlier), &policy) {
+            Verdict::NotApproved { reason, message } => {
+                assert_eq!(reason, "ApprovalForAnotherObject");
+                assert!(message.contains("uid-0") && message.contains("uid-1"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
         // One valid approval among bad ones is enough.
         let mixed = [
             approval("alice").digest_of(&session().spec).build(),
@@ -259,14 +300,14 @@ mod tests {
     #[test]
     fn inline_approval_counts_only_where_the_operator_allows_it() {
         let spec = session().inline_approval("carol").build().spec;
-        let digest = ApprovalDigest::of(&spec);
-        let denied = evaluate("ops", "patch", &spec, &digest, &[], &ApprovalPolicy::default(), now());
+        let digest = ApprovalDigest::of("uid-1", &spec);
+        let denied = evaluate(PATCH, &spec, &digest, &[], &ApprovalPolicy::default(), now());
         assert_eq!(reason(denied), "InlineApprovalNotAllowed");
         let policy = ApprovalPolicy {
             inline_namespaces: ["ops".to_string()].into(),
             ..Default::default()
         };
-        let allowed = evaluate("ops", "patch", &spec, &digest, &[], &policy, now());
+        let allowed = evaluate(PATCH, &spec, &digest, &[], &policy, now());
         assert!(
             matches!(
                 allowed,
@@ -280,10 +321,9 @@ mod tests {
         let own = session().inline_approval("alice").build().spec;
         assert_eq!(
             reason(evaluate(
-                "ops",
-                "patch",
+                PATCH,
                 &own,
-                &ApprovalDigest::of(&own),
+                &ApprovalDigest::of("uid-1", &own),
                 &[],
                 &policy,
                 now()
@@ -299,8 +339,8 @@ mod tests {
             ..Default::default()
         };
         let spec = session().build().spec;
-        let digest = ApprovalDigest::of(&spec);
-        assert!(evaluate("lab", "patch", &spec, &digest, &[], &policy, now()).is_approved());
-        assert!(!evaluate("ops", "patch", &spec, &digest, &[], &policy, now()).is_approved());
+        let digest = ApprovalDigest::of("uid-1", &spec);
+        assert!(evaluate(subject("lab"), &spec, &digest, &[], &policy, now()).is_approved());
+        assert!(!evaluate(subject("ops"), &spec, &digest, &[], &policy, now()).is_approved());
     }
 }

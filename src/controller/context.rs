@@ -17,6 +17,9 @@ pub struct Timing {
     /// controller before its sessions are looked up. Must exceed the ImmyBot
     /// request timeout, or a slow start could be taken for a lost one.
     pub start_grace: Duration,
+    /// How long until computers ImmyBot reported busy with another session
+    /// are tried again (doubling while they stay busy, up to ten times this).
+    pub busy_retry: Duration,
     /// How long deletion waits for ImmyBot to confirm a cancellation.
     pub cancel_confirm_timeout: Duration,
     /// Poll interval while sessions run, and while nothing runs.
@@ -28,6 +31,7 @@ impl Default for Timing {
     fn default() -> Self {
         Self {
             start_grace: Duration::from_secs(90),
+            busy_retry: Duration::from_secs(60),
             cancel_confirm_timeout: Duration::from_secs(120),
             poll_active: Duration::from_secs(10),
             poll_idle: Duration::from_secs(60),

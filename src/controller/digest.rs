@@ -1,11 +1,14 @@
-//! The approval digest: a hash of exactly the spec fields that decide what
-//! the maintenance does to computers. An approver approves a digest; any
-//! change to those fields changes it and so revokes the approval.
+//! The approval digest: a hash of the object it belongs to and of exactly the
+//! spec fields that decide what the maintenance does to computers. An
+//! approver approves a digest; any change to those fields changes it and so
+//! revokes the approval.
 //!
-//! In the digest: target, mode, deployment, reboot, offline, priority.
-//! Not in it: reason (words, not effect), suspend/cancel/timeout/retry and
-//! deletionPolicy (controls that can only stop or repeat the same thing),
-//! requestedBy (immutable anyway).
+//! In the digest: the object's uid and requester (an approval approves one
+//! object: a MaintenanceSession deleted and created again under the same name
+//! and spec has a new uid, so the old approval's digest no longer matches),
+//! target, mode, deployment, reboot, offline, priority.
+//! Not in it: reason (words, not effect), suspend/cancel/timeout/retry/resume
+//! and deletionPolicy (controls that can only stop or repeat the same thing).
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -17,8 +20,10 @@ use crate::api::MaintenanceSessionSpec;
 pub struct ApprovalDigest(String);
 
 impl ApprovalDigest {
-    pub fn of(spec: &MaintenanceSessionSpec) -> Self {
+    pub fn of(object_uid: &str, spec: &MaintenanceSessionSpec) -> Self {
         let fields = serde_json::json!({
+            "uid": object_uid,
+            "requestedBy": spec.requested_by,
             "target": spec.target,
             "mode": spec.mode,
             "deployment": spec.deployment,
@@ -91,36 +96,45 @@ mod tests {
 
     #[test]
     fn digest_is_stable_and_well_formed() {
-        let d = ApprovalDigest::of(&spec());
-        assert_eq!(d, ApprovalDigest::of(&spec()));
+        let d = ApprovalDigest::of("uid-1", &spec());
+        assert_eq!(d, ApprovalDigest::of("uid-1", &spec()));
         assert!(d.as_str().starts_with("sha256:") && d.as_str().len() == 71, "{d}");
     }
 
     #[test]
     fn destructive_fields_change_it_and_controls_do_not() {
-        let base = ApprovalDigest::of(&spec());
+        let base = ApprovalDigest::of("uid-1", &spec());
         let mut s = spec();
         s.reboot.policy = RebootPolicy::Always;
-        assert_ne!(ApprovalDigest::of(&s), base, "reboot policy");
+        assert_ne!(ApprovalDigest::of("uid-1", &s), base, "reboot policy");
         let mut s = spec();
         s.target.computer = Some(ComputerRef {
             id: Some(6),
             name: None,
         });
-        assert_ne!(ApprovalDigest::of(&s), base, "target");
+        assert_ne!(ApprovalDigest::of("uid-1", &s), base, "target");
         let mut s = spec();
         s.mode = SessionMode::DetectionOnly;
-        assert_ne!(ApprovalDigest::of(&s), base, "mode");
+        assert_ne!(ApprovalDigest::of("uid-1", &s), base, "mode");
         let mut s = spec();
         s.reason = "another ticket".into();
         s.suspend = true;
         s.retry.requests = 3;
         s.timeout = Some("2h".into());
         assert_eq!(
-            ApprovalDigest::of(&s),
+            ApprovalDigest::of("uid-1", &s),
             base,
             "controls and words do not revoke an approval"
         );
+    }
+
+    #[test]
+    fn the_same_spec_on_another_object_or_requester_digests_differently() {
+        let base = ApprovalDigest::of("uid-1", &spec());
+        assert_ne!(ApprovalDigest::of("uid-2", &spec()), base, "a recreated object");
+        let mut s = spec();
+        s.requested_by = "mallory".into();
+        assert_ne!(ApprovalDigest::of("uid-1", &s), base, "another requester");
     }
 
     #[test]

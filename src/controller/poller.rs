@@ -110,7 +110,15 @@ fn to_trigger(
             .phase
             .is_some_and(|p| matches!(p, Phase::Queued | Phase::Running | Phase::Postponed | Phase::Starting));
         let touched = ids.iter().any(|id| changed.contains(id));
-        let silently_finished = in_progress && !ids.iter().any(|id| active.contains_key(id));
+        // An object whose computers wait for other sessions has its own
+        // requeue (the busy backoff); triggering it every cycle would cost a
+        // full read of its sessions each time for nothing.
+        let waiting = status
+            .immybot
+            .as_ref()
+            .and_then(|r| r.attempts.last())
+            .is_some_and(|a| !a.busy_computer_ids.is_empty());
+        let silently_finished = in_progress && !waiting && !ids.iter().any(|id| active.contains_key(id));
         if touched || silently_finished {
             out.push(ObjectRef::from(&*obj));
         }

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
-use kube::ResourceExt as _;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource as _, ResourceExt as _};
 
-use super::approval::evaluate;
+use super::approval::{Subject, evaluate};
 use super::context::Context;
 use super::digest::ApprovalDigest;
 use super::error::Error;
@@ -68,12 +68,17 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let now = jiff::Timestamp::now();
-    let digest = ApprovalDigest::of(&obj.spec);
-    let approvals: Vec<MaintenanceApproval> = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns)
-        .list(&ListParams::default())
-        .await?
-        .items;
-    let verdict = evaluate(&ns, &name, &obj.spec, &digest, &approvals, &ctx.policy, now);
+    let uid = obj.uid().unwrap_or_default();
+    let digest = ApprovalDigest::of(&uid, &obj.spec);
+    let approvals_api = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns);
+    let approvals: Vec<MaintenanceApproval> = approvals_api.list(&ListParams::default()).await?.items;
+    own_approvals(&approvals_api, obj, &approvals).await;
+    let subject = Subject {
+        namespace: &ns,
+        name: &name,
+        uid: &uid,
+    };
+    let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let sessions = observe_sessions(ctx, obj).await?;
     let logs = if final_already {
@@ -90,6 +95,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
         now,
         instance: &ctx.instance,
         start_grace: ctx.timing.start_grace,
+        busy_retry: ctx.timing.busy_retry,
     });
     announce(ctx, obj, &decision.status).await;
     match decision.step {
@@ -104,7 +110,35 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
         }
         Step::ResolveTargets => target_resolution::resolve(ctx, api, obj, decision.status).await,
         Step::Start(attempt) => start_protocol::start(ctx, api, obj, decision.status, attempt).await,
-        Step::Adopt { attempt } => start_protocol::adopt(ctx, api, obj, decision.status, attempt).await,
+        Step::Adopt { attempt, restart } => {
+            start_protocol::adopt(ctx, api, obj, decision.status, attempt, restart).await
+        }
+        Step::Resume { session_ids } => {
+            // Recorded first: a crash after the write loses a resume (a person
+            // asks again), never repeats one.
+            let written = replace_status(api, obj, decision.status).await?;
+            let mut resumed = Vec::new();
+            for id in &session_ids {
+                match ctx.immybot.resume(*id).await {
+                    Ok(()) => resumed.push(*id),
+                    Err(e) => tracing::warn!(session = id, error = %e, "ImmyBot refused to resume a session"),
+                }
+            }
+            let note = if session_ids.is_empty() {
+                "spec.resume.requests was incremented, but no session was postponed; nothing resumed".to_string()
+            } else if resumed.len() == session_ids.len() {
+                format!("resumed postponed ImmyBot sessions {resumed:?}")
+            } else {
+                format!("resumed ImmyBot sessions {resumed:?}; ImmyBot refused to resume the others of {session_ids:?}")
+            };
+            let type_ = if resumed.len() == session_ids.len() {
+                EventType::Normal
+            } else {
+                EventType::Warning
+            };
+            publish(ctx, &written, type_, "Resumed", &note).await;
+            Ok(Action::requeue(Duration::from_secs(2)))
+        }
         Step::Cancel { session_ids } => {
             let written = if obj.status.as_ref() != Some(&decision.status) {
                 replace_status(api, obj, decision.status).await?
@@ -121,6 +155,41 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
             )
             .await;
             Ok(Action::requeue(Duration::from_secs(2)))
+        }
+    }
+}
+
+/// Makes this session the owner of the approvals that approve it (same name
+/// and uid), so that they are garbage-collected with it and can never
+/// approve a later object of the same name. Best effort: the uid in the
+/// approval and in the digest already bind it; ownership is housekeeping.
+async fn own_approvals(api: &Api<MaintenanceApproval>, obj: &MaintenanceSession, approvals: &[MaintenanceApproval]) {
+    let (Some(name), Some(uid)) = (obj.metadata.name.clone(), obj.metadata.uid.clone()) else {
+        return;
+    };
+    // Not a controller reference and not blocking deletion: the approval is
+    // the approver's object, the session only carries it away.
+    let owner = k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: MaintenanceSession::api_version(&()).into_owned(),
+        kind: MaintenanceSession::kind(&()).into_owned(),
+        name,
+        uid,
+        controller: None,
+        block_owner_deletion: None,
+    };
+    for approval in approvals.iter().filter(|a| {
+        a.spec.session_name == owner.name
+            && a.spec.session_uid == owner.uid
+            && !a.owner_references().iter().any(|r| r.uid == owner.uid)
+    }) {
+        let mut refs = approval.owner_references().to_vec();
+        refs.push(owner.clone());
+        let patch = serde_json::json!({"metadata": {"ownerReferences": refs}});
+        if let Err(e) = api
+            .patch(&approval.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            tracing::warn!(approval = %approval.name_any(), error = %e, "could not make the session own its approval");
         }
     }
 }
@@ -230,7 +299,21 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &Context) -> Result<Action, Erro
         .iter()
         .filter(|a| a.session_ids.is_empty() && a.busy_computer_ids.is_empty())
     {
-        for id in start_protocol::find_ids(ctx, unanswered).await? {
+        let (ours, unknown) = start_protocol::find_ids(ctx, obj, unanswered).await?;
+        if !unknown.is_empty() {
+            publish(
+                ctx,
+                obj,
+                EventType::Warning,
+                "AdoptionUndetermined",
+                &format!(
+                    "deleting: ImmyBot did not say whether sessions {unknown:?} belong to attempt {}; they are not cancelled, check them in ImmyBot",
+                    unanswered.number
+                ),
+            )
+            .await;
+        }
+        for id in ours {
             sessions.push(ctx.immybot.session(id, false, false).await?);
         }
     }

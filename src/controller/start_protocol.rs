@@ -10,6 +10,13 @@
 //! stays without ids. After a grace period that covers any start still in
 //! flight, the sessions are looked up by group id and adopted; if there are
 //! none, the start did not happen and is sent again with the same group id.
+//!
+//! The look-up trusts only what the contract promises: the `dx` list finds
+//! candidates (by computer or tenant, created since the intent; its rows are
+//! untyped), and `GET /maintenance-sessions/{id}` confirms each one's
+//! `sessionJobArgs.sessionGroupId`. If any candidate cannot be confirmed
+//! either way, the attempt is never started again: it stalls with a
+//! condition that says what to check.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +29,8 @@ use super::error::Error;
 use super::events::publish;
 use super::start_request::{StartTargets, start_request};
 use super::status_writer::{StartResult, persist_start_result, replace_status};
-use crate::api::{Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionStatus};
-use crate::immybot::{SessionQuery, StartEndpoint, StartOutcome, WireTime};
+use crate::api::{Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
+use crate::immybot::{SessionQuery, StartEndpoint, StartOutcome, StartedSession, WireTime};
 
 /// How far before the intent time sessions are searched, for clock skew
 /// between this cluster and ImmyBot.
@@ -35,6 +42,9 @@ enum Found {
     Sessions(Vec<i32>),
     /// More than one session for one computer carries our group id.
     Ambiguous(Vec<i32>),
+    /// Candidates whose group id ImmyBot did not tell (no `sessionJobArgs` in
+    /// `GET {id}`, or the session vanished): they may be this attempt's.
+    Undetermined(Vec<i32>),
 }
 
 /// Steps 1 to 3 for `attempt`, on top of the status `decide` produced.
@@ -50,7 +60,11 @@ pub async fn start(
         instance: ctx.instance.clone(),
         attempts: vec![],
     });
-    refs.attempts.retain(|a| a.number != attempt.number);
+    // An attempt that ImmyBot answered with nothing but busy computers created
+    // nothing; the new one takes its computers over, so it can be forgotten
+    // and the status does not grow while computers stay busy.
+    refs.attempts
+        .retain(|a| a.number != attempt.number && (!a.session_ids.is_empty() || a.busy_computer_ids.is_empty()));
     refs.attempts.push(attempt.clone());
     refs.attempts.sort_by_key(|a| a.number);
     let written = replace_status(api, obj, status).await?;
@@ -70,11 +84,18 @@ pub async fn start(
         EventType::Normal,
         "StartRequested",
         &format!(
-            "starting attempt {} for {scope}: mode {:?}, reboot policy {:?}, approved by {}; sessionGroupId {}",
+            "starting attempt {} ({}) for {scope}: mode {:?}{}, reboot policy {:?}, approved by {}, reason: {}; sessionGroupId {}",
             attempt.number,
+            attempt.purpose.as_deref().unwrap_or("Start"),
             obj.spec.mode,
+            obj.spec
+                .deployment
+                .as_ref()
+                .map(|d| format!(" of deployment {} ({:?})", d.id, d.deployment_type))
+                .unwrap_or_default(),
             obj.spec.reboot.policy,
             approver.unwrap_or_else(|| "nobody".into()),
+            obj.spec.reason,
             attempt.session_group_id
         ),
     )
@@ -104,22 +125,17 @@ pub async fn start(
         }) => StartResult {
             attempt: attempt.number,
             session_ids: started.iter().map(|s| s.session_id).collect(),
-            busy_computer_ids: already_in_progress.iter().filter_map(|s| s.computer_id).collect(),
+            busy: busy_computers(ctx, obj, &already_in_progress).await,
             ids_from: "StartResponse",
         },
         Ok(StartOutcome::AllAlreadyInProgress(busy)) => StartResult {
             attempt: attempt.number,
             session_ids: vec![],
-            busy_computer_ids: busy.iter().filter_map(|s| s.computer_id).collect(),
+            busy: busy_computers(ctx, obj, &busy).await,
             ids_from: "StartResponse",
         },
-        Ok(StartOutcome::Accepted) => match find_by_group(ctx, &attempt).await? {
-            Found::Sessions(ids) => StartResult {
-                attempt: attempt.number,
-                session_ids: ids,
-                busy_computer_ids: vec![],
-                ids_from: "Adopted",
-            },
+        Ok(StartOutcome::Accepted) => match find_by_group(ctx, obj, &attempt).await? {
+            Found::Sessions(ids) => StartResult::adopted(attempt.number, ids),
             _ => return Ok(Action::requeue(ctx.timing.start_grace)),
         },
         Err(e) if e.start_outcome_unknown() => {
@@ -131,13 +147,8 @@ pub async fn start(
                 &format!("ImmyBot's answer to the start was lost ({e}); looking the sessions up by sessionGroupId"),
             )
             .await;
-            match find_by_group(ctx, &attempt).await {
-                Ok(Found::Sessions(ids)) => StartResult {
-                    attempt: attempt.number,
-                    session_ids: ids,
-                    busy_computer_ids: vec![],
-                    ids_from: "Adopted",
-                },
+            match find_by_group(ctx, obj, &attempt).await {
+                Ok(Found::Sessions(ids)) => StartResult::adopted(attempt.number, ids),
                 // Nothing visible yet: the grace period decides later.
                 _ => return Ok(Action::requeue(ctx.timing.start_grace)),
             }
@@ -168,6 +179,7 @@ pub async fn adopt(
     obj: &MaintenanceSession,
     status: MaintenanceSessionStatus,
     number: i32,
+    restart: bool,
 ) -> Result<Action, Error> {
     let name = obj.metadata.name.clone().unwrap_or_default();
     let Some(attempt) = status
@@ -178,7 +190,7 @@ pub async fn adopt(
     else {
         return Ok(Action::requeue(std::time::Duration::from_secs(1)));
     };
-    match find_by_group(ctx, &attempt).await? {
+    match find_by_group(ctx, obj, &attempt).await? {
         Found::Sessions(ids) => {
             publish(
                 ctx,
@@ -191,38 +203,54 @@ pub async fn adopt(
                 ),
             )
             .await;
-            record(
-                ctx,
-                api,
-                obj,
-                &name,
-                StartResult {
-                    attempt: number,
-                    session_ids: ids,
-                    busy_computer_ids: vec![],
-                    ids_from: "Adopted",
-                },
-            )
-            .await
+            record(ctx, api, obj, &name, StartResult::adopted(number, ids)).await
         }
         Found::Ambiguous(ids) => {
-            let mut st = status;
             let message = format!(
                 "ImmyBot has more than one session for a computer with sessionGroupId {} (sessions {ids:?}); cancel the extra sessions in ImmyBot so that one per computer remains, and the controller adopts them",
                 attempt.session_group_id
             );
-            super::conditions::set(
-                &mut st.conditions,
-                super::conditions::STALLED,
-                true,
-                "AmbiguousStart",
-                message.clone(),
-                obj.metadata.generation,
-                jiff::Timestamp::now(),
+            stall(ctx, api, obj, status, "AmbiguousStart", message).await
+        }
+        Found::Undetermined(ids) => {
+            let message = format!(
+                "the answer to attempt {number}'s start was lost, and ImmyBot did not say whether sessions {ids:?} (created since the start was sent, on the same computers or tenant) belong to it: GET /api/v1/maintenance-sessions/{{id}} returned no sessionJobArgs.sessionGroupId. The controller will not start again, so that no computer gets a second session. Check these sessions in ImmyBot: if they are this maintenance, it is running there; to start afresh, cancel them and create a new MaintenanceSession. The look-up is retried every 5 minutes"
             );
+            stall(ctx, api, obj, status, "AdoptionUndetermined", message).await
+        }
+        Found::None if !restart => {
+            // The start never reached ImmyBot, and nothing may start now
+            // (cancelled, timed out, suspended or no longer approved): the
+            // attempt created nothing. A `ComputersBusy` attempt's computers
+            // are still waiting (the attempt that found them busy was
+            // dropped when this one was recorded), so it stays as their
+            // record; any other attempt is forgotten.
+            let mut st = status;
+            if let Some(refs) = st.immybot.as_mut() {
+                refs.attempts.retain_mut(|a| {
+                    if a.number != number {
+                        return true;
+                    }
+                    if a.purpose.as_deref() == Some(crate::api::attempt_purpose::COMPUTERS_BUSY) {
+                        a.busy_computer_ids = a.computer_ids.clone();
+                        return true;
+                    }
+                    false
+                });
+            }
             replace_status(api, obj, st).await?;
-            publish(ctx, obj, EventType::Warning, "AmbiguousStart", &message).await;
-            Ok(Action::requeue(std::time::Duration::from_secs(300)))
+            publish(
+                ctx,
+                obj,
+                EventType::Normal,
+                "StartAbandoned",
+                &format!(
+                    "attempt {number} never reached ImmyBot (no session carries sessionGroupId {}); it is not sent again because the session may not start now",
+                    attempt.session_group_id
+                ),
+            )
+            .await;
+            Ok(Action::requeue(std::time::Duration::from_secs(1)))
         }
         Found::None => {
             let again = Attempt {
@@ -234,6 +262,73 @@ pub async fn adopt(
     }
 }
 
+/// Stops trying: a Stalled condition that says what a person must check,
+/// looked at again every 5 minutes (ImmyBot may answer better later).
+async fn stall(
+    ctx: &Context,
+    api: &Api<MaintenanceSession>,
+    obj: &MaintenanceSession,
+    mut st: MaintenanceSessionStatus,
+    reason: &str,
+    message: String,
+) -> Result<Action, Error> {
+    super::conditions::set(
+        &mut st.conditions,
+        super::conditions::STALLED,
+        true,
+        reason,
+        message.clone(),
+        obj.metadata.generation,
+        jiff::Timestamp::now(),
+    );
+    super::conditions::remove(&mut st.conditions, super::conditions::RECONCILING);
+    replace_status(api, obj, st).await?;
+    publish(ctx, obj, EventType::Warning, reason, &message).await;
+    Ok(Action::requeue(std::time::Duration::from_secs(300)))
+}
+
+/// The computers a start found busy, each with the session holding it. The
+/// start answer's entries are undocumented (seen in the wild with
+/// `computerId`); where one lacks it, the holding session's documented
+/// `computerId` (`GET {id}`) names the computer. A computer that cannot be
+/// named is reported in an event and cannot be tried again.
+async fn busy_computers(ctx: &Context, obj: &MaintenanceSession, busy: &[StartedSession]) -> Vec<WaitingComputer> {
+    let mut out = Vec::with_capacity(busy.len());
+    let mut unnamed = Vec::new();
+    for entry in busy {
+        let computer = match entry.computer_id {
+            Some(c) => Some(c),
+            None => ctx
+                .immybot
+                .session(entry.session_id, false, false)
+                .await
+                .ok()
+                .and_then(|s| s.computer_id),
+        };
+        match computer {
+            Some(id) if !out.iter().any(|w: &WaitingComputer| w.id == id) => out.push(WaitingComputer {
+                id,
+                held_by_session_id: Some(entry.session_id),
+            }),
+            Some(_) => {}
+            None => unnamed.push(entry.session_id),
+        }
+    }
+    if !unnamed.is_empty() {
+        publish(
+            ctx,
+            obj,
+            EventType::Warning,
+            "BusyComputerUnknown",
+            &format!(
+                "ImmyBot reported computers busy with sessions {unnamed:?} without naming them, and the sessions could not be read; those computers are not counted and will not be tried again"
+            ),
+        )
+        .await;
+    }
+    out
+}
+
 async fn record(
     ctx: &Context,
     api: &Api<MaintenanceSession>,
@@ -242,7 +337,8 @@ async fn record(
     result: StartResult,
 ) -> Result<Action, Error> {
     let ids = result.session_ids.clone();
-    let busy = result.busy_computer_ids.clone();
+    let busy: Vec<i32> = result.busy.iter().map(|w| w.id).collect();
+    let result_holders: Vec<i32> = result.busy.iter().filter_map(|w| w.held_by_session_id).collect();
     persist_start_result(api.clone(), name.to_owned(), result).await?;
     if !ids.is_empty() {
         publish(
@@ -260,7 +356,10 @@ async fn record(
             obj,
             EventType::Normal,
             "ComputersBusy",
-            &format!("computers {busy:?} already have a session in ImmyBot; they will be tried again"),
+            &format!(
+                "computers {busy:?} already have a session in ImmyBot (held by {:?}); they will be started when they are free",
+                result_holders
+            ),
         )
         .await;
     }
@@ -291,57 +390,62 @@ pub fn targets_of(obj: &MaintenanceSession, attempt: &Attempt) -> Option<StartTa
 
 /// The ids of an attempt's sessions, looked up by group id (for deletion of
 /// an object whose start was never answered). Ambiguous duplicates count too:
-/// they are all ours to cancel.
-pub async fn find_ids(ctx: &Context, attempt: &Attempt) -> Result<Vec<i32>, Error> {
-    Ok(match find_by_group(ctx, attempt).await? {
-        Found::None => vec![],
-        Found::Sessions(ids) | Found::Ambiguous(ids) => ids,
+/// they are all ours to cancel. Undetermined candidates are not: cancelling
+/// someone else's session would be worse than leaving ours running, so they
+/// are returned separately for the caller to report.
+pub async fn find_ids(
+    ctx: &Context,
+    obj: &MaintenanceSession,
+    attempt: &Attempt,
+) -> Result<(Vec<i32>, Vec<i32>), Error> {
+    Ok(match find_by_group(ctx, obj, attempt).await? {
+        Found::None => (vec![], vec![]),
+        Found::Sessions(ids) | Found::Ambiguous(ids) => (ids, vec![]),
+        Found::Undetermined(ids) => (vec![], ids),
     })
 }
 
-/// Finds the sessions that carry the attempt's group id, through `dx`.
-async fn find_by_group(ctx: &Context, attempt: &Attempt) -> Result<Found, Error> {
-    let since = attempt
-        .intent_time
-        .0
-        .checked_sub(CLOCK_SKEW)
-        .unwrap_or(attempt.intent_time.0);
-    let queries: Vec<SessionQuery> = if attempt.computer_ids.is_empty() {
-        // A tenant start (child tenants too): every session since the intent.
-        vec![SessionQuery {
-            created_after: Some(WireTime(since)),
-            take: 200,
-            ..Default::default()
-        }]
-    } else {
-        attempt
-            .computer_ids
-            .iter()
-            .map(|&c| SessionQuery {
-                computer_id: Some(c),
-                created_after: Some(WireTime(since)),
-                take: 50,
-                ..Default::default()
-            })
-            .collect()
-    };
-    let mut by_computer: BTreeMap<i32, Vec<(i32, bool)>> = BTreeMap::new();
-    for mut query in queries {
+/// Finds the sessions that carry the attempt's group id: candidates from the
+/// `dx` list, each confirmed with `GET {id}` (see the module docs).
+async fn find_by_group(ctx: &Context, obj: &MaintenanceSession, attempt: &Attempt) -> Result<Found, Error> {
+    let mut candidates: Vec<i32> = Vec::new();
+    for mut query in candidate_queries(ctx, obj, attempt).await? {
         loop {
             let page = ctx.immybot.find_sessions(&query).await?;
-            for s in &page.items {
-                if s.session_group_id().map(|g| g.to_string()).as_deref() == Some(attempt.session_group_id.as_str()) {
-                    let cancelled = s.session_status == Some(crate::immybot::SessionStatus::Cancelled);
-                    by_computer
-                        .entry(s.computer_id.unwrap_or(-s.id))
-                        .or_default()
-                        .push((s.id, cancelled));
-                }
-            }
+            candidates.extend(page.items.iter().map(|s| s.id).filter(|id| *id > 0));
             if !page.full {
                 break;
             }
             query.skip += query.take;
+        }
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    let wanted = attempt.session_group_id.as_str();
+    let mut by_computer: BTreeMap<i32, Vec<(i32, bool)>> = BTreeMap::new();
+    let mut undetermined = Vec::new();
+    for id in candidates {
+        let session = match ctx.immybot.session(id, false, false).await {
+            Ok(s) => s,
+            // Listed a moment ago, gone now: nobody can say whose it was.
+            Err(e) if e.kind() == crate::immybot::ErrorKind::NotFound => {
+                undetermined.push(id);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // `sessionJobArgs` present with no group id: started without one,
+        // so not by this operator. Absent: ImmyBot did not say.
+        let Some(args) = session.session_job_args.as_ref() else {
+            undetermined.push(id);
+            continue;
+        };
+        if args.session_group_id.map(|g| g.to_string()).as_deref() == Some(wanted) {
+            let cancelled = session.session_status == Some(crate::immybot::SessionStatus::Cancelled);
+            by_computer
+                .entry(session.computer_id.unwrap_or(-session.id))
+                .or_default()
+                .push((session.id, cancelled));
         }
     }
     // Duplicates a person already cancelled no longer count.
@@ -349,6 +453,9 @@ async fn find_by_group(ctx: &Context, attempt: &Attempt) -> Result<Found, Error>
         if sessions.len() > 1 {
             sessions.retain(|(_, cancelled)| !cancelled);
         }
+    }
+    if !undetermined.is_empty() {
+        return Ok(Found::Undetermined(undetermined));
     }
     if by_computer.values().any(|ids| ids.len() > 1) {
         return Ok(Found::Ambiguous(
@@ -361,4 +468,53 @@ async fn find_by_group(ctx: &Context, attempt: &Attempt) -> Result<Found, Error>
     } else {
         Found::Sessions(ids)
     })
+}
+
+/// Where an attempt's sessions can be: per targeted computer, or per tenant
+/// of a tenant start (the tenant and, if included, its child tenants), in
+/// both cases created since the intent (less a clock-skew margin). Both are
+/// documented `dx` parameters, so the candidates do not depend on what the
+/// rows carry.
+async fn candidate_queries(
+    ctx: &Context,
+    obj: &MaintenanceSession,
+    attempt: &Attempt,
+) -> Result<Vec<SessionQuery>, Error> {
+    let since = attempt
+        .intent_time
+        .0
+        .checked_sub(CLOCK_SKEW)
+        .unwrap_or(attempt.intent_time.0);
+    let query = |computer_id: Option<i32>, tenant_id: Option<i32>| SessionQuery {
+        computer_id,
+        tenant_id,
+        created_after: Some(WireTime(since)),
+        take: 200,
+        ..Default::default()
+    };
+    if !attempt.computer_ids.is_empty() {
+        return Ok(attempt.computer_ids.iter().map(|&c| query(Some(c), None)).collect());
+    }
+    match targets_of(obj, attempt) {
+        Some(StartTargets::Tenant { id, include_children }) => {
+            let mut tenants = vec![id];
+            if include_children {
+                let all = ctx.immybot.tenants().await?;
+                let mut i = 0;
+                while i < tenants.len() {
+                    let parent = tenants[i];
+                    for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
+                        // A parent loop in ImmyBot's data must not loop here.
+                        if !tenants.contains(&child.id) {
+                            tenants.push(child.id);
+                        }
+                    }
+                    i += 1;
+                }
+            }
+            Ok(tenants.into_iter().map(|t| query(None, Some(t))).collect())
+        }
+        // Nothing targeted, so nothing can have started.
+        _ => Ok(vec![]),
+    }
 }

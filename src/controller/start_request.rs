@@ -31,7 +31,11 @@ pub fn start_request(spec: &MaintenanceSessionSpec, targets: &StartTargets, grou
         computers,
         tenants,
         skip_background_job: spec.priority == SessionPriority::High,
-        full_maintenance: spec.mode == SessionMode::Full,
+        // The contract lists a single deployment (`deploymentId` +
+        // `deploymentType`) as the alternative to `fullMaintenance`, not an
+        // addition to it: with a deployment, full maintenance is off and the
+        // mode flags narrow what runs of that one deployment.
+        full_maintenance: spec.mode == SessionMode::Full && spec.deployment.is_none(),
         detection_only: spec.mode == SessionMode::DetectionOnly,
         resolution_only: spec.mode == SessionMode::ResolutionOnly,
         inventory_only: spec.mode == SessionMode::InventoryOnly,
@@ -69,7 +73,95 @@ pub fn start_request(spec: &MaintenanceSessionSpec, targets: &StartTargets, grou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::DeploymentRef;
     use crate::test_fixtures::*;
+
+    /// The body as it goes on the wire, for the fields that say what runs.
+    fn what_runs(mode: SessionMode, deployment: Option<DeploymentRef>) -> serde_json::Value {
+        let mut spec = session().spec.clone();
+        spec.mode = mode;
+        spec.deployment = deployment;
+        let body = start_request(
+            &spec,
+            &StartTargets::Computers(vec![1]),
+            SessionGroupId::for_attempt("u", 1),
+        );
+        let v = serde_json::to_value(body).unwrap();
+        serde_json::json!({
+            "fullMaintenance": v["fullMaintenance"], "detectionOnly": v["detectionOnly"],
+            "resolutionOnly": v["resolutionOnly"], "inventoryOnly": v["inventoryOnly"],
+            "deploymentId": v.get("deploymentId"), "deploymentType": v.get("deploymentType"),
+        })
+    }
+
+    #[test]
+    fn every_mode_and_a_single_deployment_send_exactly_their_flags() {
+        use serde_json::json;
+        let none = serde_json::Value::Null;
+        let only = |full, det, res, inv| {
+            json!({"fullMaintenance": full, "detectionOnly": det, "resolutionOnly": res, "inventoryOnly": inv,
+                   "deploymentId": none, "deploymentType": none})
+        };
+        assert_eq!(what_runs(SessionMode::Full, None), only(true, false, false, false));
+        assert_eq!(
+            what_runs(SessionMode::DetectionOnly, None),
+            only(false, true, false, false)
+        );
+        assert_eq!(
+            what_runs(SessionMode::ResolutionOnly, None),
+            only(false, false, true, false)
+        );
+        assert_eq!(
+            what_runs(SessionMode::InventoryOnly, None),
+            only(false, false, false, true)
+        );
+        let deployment = || {
+            Some(DeploymentRef {
+                id: 42,
+                deployment_type: DeploymentType::Local,
+            })
+        };
+        // One deployment: never together with fullMaintenance.
+        assert_eq!(
+            what_runs(SessionMode::Full, deployment()),
+            json!({"fullMaintenance": false, "detectionOnly": false, "resolutionOnly": false, "inventoryOnly": false,
+                   "deploymentId": 42, "deploymentType": 1})
+        );
+        assert_eq!(
+            what_runs(SessionMode::DetectionOnly, deployment()),
+            json!({"fullMaintenance": false, "detectionOnly": true, "resolutionOnly": false, "inventoryOnly": false,
+                   "deploymentId": 42, "deploymentType": 1})
+        );
+    }
+
+    #[test]
+    fn prompt_reboots_send_timeout_and_action() {
+        let mut spec = session().spec.clone();
+        spec.reboot.policy = RebootPolicy::Prompt;
+        spec.reboot.prompt_timeout_minutes = Some(15);
+        spec.reboot.prompt_timeout_action = Some(PromptTimeoutAction::FailSession);
+        spec.reboot.auto_consent = true;
+        spec.reboot.suppress_during_business_hours = true;
+        let body = serde_json::to_value(start_request(
+            &spec,
+            &StartTargets::Computers(vec![1]),
+            SessionGroupId::for_attempt("u", 1),
+        ))
+        .unwrap();
+        assert_eq!(body["rebootPreference"], 2);
+        assert_eq!(body["promptTimeoutMinutes"], 15);
+        assert_eq!(body["promptTimeoutAction"], 2);
+        assert_eq!(body["autoConsentToReboots"], true);
+        assert_eq!(body["suppressRebootsDuringBusinessHours"], true);
+        // Without Prompt, no prompt fields are sent.
+        let plain = serde_json::to_value(start_request(
+            &session().spec,
+            &StartTargets::Computers(vec![1]),
+            SessionGroupId::for_attempt("u", 1),
+        ))
+        .unwrap();
+        assert!(plain.get("promptTimeoutMinutes").is_none() && plain.get("promptTimeoutAction").is_none());
+    }
 
     #[test]
     fn maps_policies_to_immybot_values() {

@@ -18,6 +18,7 @@ use super::group_id::SessionGroupId;
 use super::status_mapping::{Aggregate, log_tail, map_sessions};
 use crate::api::{
     ApprovalRecord, Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionSpec, MaintenanceSessionStatus, Phase,
+    ResumeRecord, attempt_purpose,
 };
 use crate::immybot::{MaintenanceSession as ImmySession, SessionLog};
 
@@ -36,6 +37,10 @@ pub struct Observed<'a> {
     /// How long an unanswered start may still be in flight elsewhere before
     /// its sessions are looked up (see the start protocol).
     pub start_grace: Duration,
+    /// How long to wait before trying computers ImmyBot reported busy again;
+    /// it doubles with every round that found all of them still busy, up to
+    /// ten times this.
+    pub busy_retry: Duration,
 }
 
 /// The next thing to do.
@@ -48,11 +53,16 @@ pub enum Step {
     /// Record this attempt's intent (a write with a resourceVersion
     /// precondition), then send the start.
     Start(Attempt),
-    /// An attempt's answer never arrived: find its sessions by group id; if
-    /// there are none, start it again.
-    Adopt { attempt: i32 },
+    /// An attempt's answer never arrived: find its sessions by group id. If
+    /// there are none, start it again when `restart` (still approved, not
+    /// suspended, cancelled or timed out), else forget the attempt: it
+    /// created nothing, and nothing may start now.
+    Adopt { attempt: i32, restart: bool },
     /// Cancel these ImmyBot sessions.
     Cancel { session_ids: Vec<i32> },
+    /// Record `status.resume` (already in the decided status), then resume
+    /// these postponed ImmyBot sessions (none: report that nothing waited).
+    Resume { session_ids: Vec<i32> },
 }
 
 /// What [`decide`] concluded.
@@ -67,8 +77,6 @@ pub struct Decision {
 /// How often a session that is waiting on ImmyBot is looked at, besides the
 /// poller's triggers.
 const RUNNING_RECHECK: Duration = Duration::from_secs(60);
-/// How long to wait before trying computers ImmyBot reported busy again.
-const BUSY_RETRY: Duration = Duration::from_secs(60);
 
 pub fn decide(o: &Observed<'_>) -> Decision {
     let spec = &o.object.spec;
@@ -78,6 +86,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     st.observed_generation = generation;
     st.approval_digest = Some(o.digest.to_string());
     st.target_summary = Some(target_summary(spec, &st));
+    st.reason = Some(spec.reason.clone());
     let approved = record_approval(&mut st, o);
 
     let expected = match (&spec.target.computer, &spec.target.computers) {
@@ -85,7 +94,13 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         (_, Some(list)) => Some(list.len()),
         _ => None,
     };
-    let mapped = map_sessions(o.sessions, expected);
+    let attempts: Vec<Attempt> = st.immybot.as_ref().map(|r| r.attempts.clone()).unwrap_or_default();
+    let current = attempts.last();
+    // Computers ImmyBot reported busy and no later attempt has started: only
+    // the last attempt can hold them (see `waiting_or_retry_busy`).
+    let waiting: Vec<i32> = current.map(|a| a.busy_computer_ids.clone()).unwrap_or_default();
+    st.waiting_computers.retain(|w| waiting.contains(&w.id));
+    let mapped = map_sessions(o.sessions, expected, &waiting);
     if let Some(m) = &mapped {
         st.summary = Some(m.summary.clone());
         st.items = m.items.clone();
@@ -95,8 +110,16 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     if !o.logs.is_empty() {
         st.log_tail = log_tail(o.logs);
     }
-    let attempts: Vec<Attempt> = st.immybot.as_ref().map(|r| r.attempts.clone()).unwrap_or_default();
-    let current = attempts.last();
+    // The maintenance counts as started once ImmyBot answered a start, with
+    // sessions or with computers it found busy: from then on the timeout runs
+    // and what was approved is frozen.
+    if st.start_time.is_none()
+        && let Some(first) = attempts
+            .iter()
+            .find(|a| !a.session_ids.is_empty() || !a.busy_computer_ids.is_empty())
+    {
+        st.start_time = Some(Time(first.intent_time.0));
+    }
     let active_ids: Vec<i32> = o
         .sessions
         .iter()
@@ -120,8 +143,9 @@ pub fn decide(o: &Observed<'_>) -> Decision {
             return settle(st, o, None);
         }
         if let Some(a) = unanswered {
-            // Cannot cancel what we cannot name: find the sessions first.
-            return waiting_or_adopt(st, o, a, &why);
+            // Cannot cancel what we cannot name: find the sessions first, and
+            // never start the attempt again.
+            return waiting_or_adopt(st, o, a, &why, false);
         }
         if !active_ids.is_empty() {
             let phase = st.phase.unwrap_or(Phase::Running);
@@ -140,7 +164,21 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                 requeue_after: Some(Duration::from_secs(5)),
             };
         }
+        if let Some(summary) = st.summary.as_mut() {
+            // Computers still waiting for another session never ran.
+            let never_ran = waiting.len() as i32;
+            summary.waiting -= never_ran.min(summary.waiting);
+            summary.not_started = never_ran;
+        }
         if st.phase != Some(final_phase) {
+            let why = if waiting.is_empty() {
+                why
+            } else {
+                format!(
+                    "{why}; {} computer(s) never ran (busy with other ImmyBot sessions)",
+                    waiting.len()
+                )
+            };
             set_phase(&mut st, o, final_phase, phase_reason(final_phase), why);
         }
         return settle(st, o, None);
@@ -181,7 +219,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                 requeue_after: None,
             };
         }
-        let attempt = new_attempt(&uid, 1, o.now, first_targets(spec, &st));
+        let attempt = new_attempt(&uid, 1, o.now, first_targets(spec, &st), attempt_purpose::START);
         set_phase(
             &mut st,
             o,
@@ -197,37 +235,43 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     };
 
     // 3. The current attempt has no answer yet.
-    if current.session_ids.is_empty() {
-        if !current.busy_computer_ids.is_empty() {
-            let age = age(current, o.now);
-            let message = format!(
-                "ImmyBot reports computer(s) {:?} busy with another session; trying again in a minute",
-                current.busy_computer_ids
-            );
-            if age < BUSY_RETRY || !approved || spec.suspend {
-                set_phase(&mut st, o, Phase::Queued, "ComputersBusy", message);
-                return settle(st, o, Some(BUSY_RETRY.saturating_sub(age).max(Duration::from_secs(1))));
-            }
-            let retry = new_attempt(&uid, current.number, o.now, current.computer_ids.clone());
-            set_phase(&mut st, o, Phase::Starting, "Starting", message);
-            return Decision {
-                status: st,
-                step: Step::Start(retry),
-                requeue_after: None,
-            };
-        }
-        return waiting_or_adopt(st, o, current, "the start's answer has not been recorded");
+    if current.session_ids.is_empty() && current.busy_computer_ids.is_empty() {
+        let restart = approved && !spec.suspend;
+        return waiting_or_adopt(st, o, current, "the start's answer has not been recorded", restart);
     }
 
-    // 4. Sessions exist: mirror them.
+    // 4. A person asked to resume postponed sessions.
+    let resume_handled = st.resume.as_ref().map(|r| r.requests).unwrap_or(0);
+    if spec.resume.requests > resume_handled {
+        let postponed: Vec<i32> = o
+            .sessions
+            .iter()
+            .filter(|s| s.session_status == Some(crate::immybot::SessionStatus::Postponed))
+            .map(|s| s.id)
+            .collect();
+        st.resume = Some(ResumeRecord {
+            requests: spec.resume.requests,
+            session_ids: postponed.clone(),
+            time: Time(o.now),
+        });
+        return Decision {
+            status: st,
+            step: Step::Resume { session_ids: postponed },
+            requeue_after: None,
+        };
+    }
+
+    // 5. Computers ImmyBot found busy: start them when they are free.
+    if !waiting.is_empty() {
+        return waiting_or_retry_busy(st, o, current, mapped.as_ref(), &uid, approved);
+    }
+
+    // 6. Sessions exist: mirror them.
     let Some(mapped) = mapped else {
         let phase = st.phase.unwrap_or(Phase::Queued);
         set_phase(&mut st, o, phase, "Observing", "reading the ImmyBot sessions");
         return settle(st, o, Some(Duration::from_secs(5)));
     };
-    if st.start_time.is_none() {
-        st.start_time = Some(Time(current.intent_time.0));
-    }
     match mapped.aggregate {
         Aggregate::Queued => set_phase(
             &mut st,
@@ -273,9 +317,15 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         ),
         Aggregate::Partial | Aggregate::AllFailed => {
             let allowed = 1 + spec.retry.limit.max(0) + spec.retry.requests.max(0);
-            let used = attempts.len() as i32;
+            let used = 1 + attempts.iter().filter(|a| is_rerun(a)).count() as i32;
             if used < allowed && approved && !spec.suspend && !mapped.failed_computer_ids.is_empty() {
-                let attempt = new_attempt(&uid, current.number + 1, o.now, mapped.failed_computer_ids.clone());
+                let attempt = new_attempt(
+                    &uid,
+                    current.number + 1,
+                    o.now,
+                    mapped.failed_computer_ids.clone(),
+                    attempt_purpose::RERUN,
+                );
                 st.completion_time = None;
                 set_phase(
                     &mut st,
@@ -283,9 +333,9 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                     Phase::Starting,
                     "Retrying",
                     format!(
-                        "rerunning {} failed computer(s): attempt {} of {allowed}",
+                        "rerunning {} failed computer(s): run {} of {allowed}",
                         mapped.failed_computer_ids.len(),
-                        current.number + 1
+                        used + 1
                     ),
                 );
                 return Decision {
@@ -338,9 +388,129 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     )
 }
 
+/// Whether an attempt reran failed computers (and so counts against
+/// `spec.retry`). Attempts recorded before `purpose` existed: every one after
+/// the first was a rerun.
+fn is_rerun(a: &Attempt) -> bool {
+    match a.purpose.as_deref() {
+        Some(p) => p == attempt_purpose::RERUN,
+        None => a.number > 1,
+    }
+}
+
+/// When computers found busy are tried again: a minute after the answer,
+/// doubling with every round that found all of them still busy.
+fn busy_retry_after(attempt: &Attempt, base: Duration) -> Duration {
+    let factor = 1u32 << attempt.busy_round.clamp(0, 8);
+    base.saturating_mul(factor).min(base.saturating_mul(10))
+}
+
+/// Some targeted computers have not run because ImmyBot reported them busy
+/// with another session (a schedule, onboarding, a person in ImmyBot). They
+/// stay counted (`summary.waiting`, progress) and are started with a new
+/// attempt of their own when the backoff is due, unless suspended or no
+/// longer approved. Cancel and timeout were handled before: they end the
+/// session and the waiting computers count as not started.
+///
+/// Only the last attempt can hold waiting computers: a `ComputersBusy`
+/// attempt targets exactly the last attempt's busy computers, and reruns of
+/// failed computers happen only once nothing waits.
+fn waiting_or_retry_busy(
+    mut st: MaintenanceSessionStatus,
+    o: &Observed<'_>,
+    current: &Attempt,
+    mapped: Option<&super::status_mapping::Mapped>,
+    uid: &str,
+    approved: bool,
+) -> Decision {
+    let spec = &o.object.spec;
+    let waiting = &current.busy_computer_ids;
+    let phase = match mapped.map(|m| m.aggregate) {
+        Some(Aggregate::Running) => Phase::Running,
+        Some(Aggregate::Postponed) => Phase::Postponed,
+        _ => Phase::Queued,
+    };
+    let holders: Vec<String> = st
+        .waiting_computers
+        .iter()
+        .take(5)
+        .map(|w| match w.held_by_session_id {
+            Some(h) => format!("computer {} (held by ImmyBot session {h})", w.id),
+            None => format!("computer {}", w.id),
+        })
+        .collect();
+    let named = if holders.is_empty() {
+        format!("{waiting:?}")
+    } else {
+        holders.join(", ")
+    };
+    let due_in = busy_retry_after(current, o.busy_retry).saturating_sub(age(current, o.now));
+    if due_in.is_zero() && approved && !spec.suspend {
+        // A round that started nothing is followed by a longer wait.
+        let round = if current.session_ids.is_empty() {
+            current.busy_round + 1
+        } else {
+            0
+        };
+        let mut attempt = new_attempt(
+            uid,
+            current.number + 1,
+            o.now,
+            waiting.clone(),
+            attempt_purpose::COMPUTERS_BUSY,
+        );
+        attempt.busy_round = round;
+        set_phase(
+            &mut st,
+            o,
+            phase,
+            "StartingWaitingComputers",
+            format!("starting {} computer(s) that were busy: {named}", waiting.len()),
+        );
+        return Decision {
+            status: st,
+            step: Step::Start(attempt),
+            requeue_after: None,
+        };
+    }
+    let why_not = if spec.suspend {
+        "; spec.suspend is true, so they will not be started until it is false".to_string()
+    } else if !approved {
+        "; they start only once the session is approved again".to_string()
+    } else {
+        format!("; trying again in {}s", due_in.as_secs().max(1))
+    };
+    set_phase(
+        &mut st,
+        o,
+        phase,
+        "ComputersBusy",
+        format!(
+            "{} computer(s) have not run yet because ImmyBot reports them busy with another session: {named}{why_not}",
+            waiting.len()
+        ),
+    );
+    let recheck = if spec.suspend || !approved {
+        None
+    } else {
+        Some(due_in.max(Duration::from_secs(1)))
+    };
+    settle(
+        st,
+        o,
+        recheck.or_else(|| timeout_recheck(spec, &o.object.status, o.now)),
+    )
+}
+
 /// The attempt was sent (or may have been): wait while it may still be in
 /// flight elsewhere, then look its sessions up.
-fn waiting_or_adopt(mut st: MaintenanceSessionStatus, o: &Observed<'_>, attempt: &Attempt, why: &str) -> Decision {
+fn waiting_or_adopt(
+    mut st: MaintenanceSessionStatus,
+    o: &Observed<'_>,
+    attempt: &Attempt,
+    why: &str,
+    restart: bool,
+) -> Decision {
     let age = age(attempt, o.now);
     if age < o.start_grace {
         set_phase(
@@ -370,6 +540,7 @@ fn waiting_or_adopt(mut st: MaintenanceSessionStatus, o: &Observed<'_>, attempt:
         status: st,
         step: Step::Adopt {
             attempt: attempt.number,
+            restart,
         },
         requeue_after: None,
     }
@@ -390,7 +561,7 @@ fn age(attempt: &Attempt, now: Timestamp) -> Duration {
     Duration::try_from(now.duration_since(attempt.intent_time.0)).unwrap_or(Duration::ZERO)
 }
 
-fn new_attempt(uid: &str, number: i32, now: Timestamp, computer_ids: Vec<i32>) -> Attempt {
+fn new_attempt(uid: &str, number: i32, now: Timestamp, computer_ids: Vec<i32>, purpose: &str) -> Attempt {
     Attempt {
         number,
         session_group_id: SessionGroupId::for_attempt(uid, number).to_string(),
@@ -399,6 +570,8 @@ fn new_attempt(uid: &str, number: i32, now: Timestamp, computer_ids: Vec<i32>) -
         session_ids: vec![],
         ids_from: None,
         busy_computer_ids: vec![],
+        purpose: Some(purpose.into()),
+        busy_round: 0,
     }
 }
 

@@ -28,7 +28,7 @@ fn refused() -> Verdict {
 }
 
 fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession]) -> Decision {
-    let digest = ApprovalDigest::of(&object.spec);
+    let digest = ApprovalDigest::of("uid-1", &object.spec);
     decide(&Observed {
         object,
         digest: &digest,
@@ -38,6 +38,7 @@ fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession])
         now: now(),
         instance: "https://acme.immy.bot/",
         start_grace: GRACE,
+        busy_retry: Duration::from_secs(60),
     })
 }
 
@@ -141,7 +142,21 @@ fn an_unanswered_start_waits_out_the_grace_then_adopts() {
 
     let old = session().attempt(1, 120, &[]).build();
     let d = run(&old, &approved(), &[]);
-    assert_eq!(d.step, Step::Adopt { attempt: 1 });
+    assert_eq!(
+        d.step,
+        Step::Adopt {
+            attempt: 1,
+            restart: true
+        }
+    );
+    // Not approved any more, or suspended: look up, but never start again.
+    assert_eq!(
+        run(&old, &refused(), &[]).step,
+        Step::Adopt {
+            attempt: 1,
+            restart: false
+        }
+    );
     assert!(
         conditions::get(&d.status.conditions, READY)
             .unwrap()
@@ -151,23 +166,171 @@ fn an_unanswered_start_waits_out_the_grace_then_adopts() {
 }
 
 #[test]
-fn busy_computers_are_tried_again_with_the_same_attempt() {
-    let busy = |age| {
-        session()
-            .attempt(1, age, &[])
-            .status(|s| s.immybot.as_mut().unwrap().attempts[0].busy_computer_ids = vec![101])
-            .build()
-    };
+fn all_computers_busy_waits_then_starts_them_with_a_new_attempt() {
+    let busy = |age| session().attempt(1, age, &[]).busy(&[101]).build();
     let d = run(&busy(10), &approved(), &[]);
     assert_eq!((d.status.phase, d.step.clone()), (Some(Phase::Queued), Step::None));
     assert_eq!(d.requeue_after, Some(Duration::from_secs(50)));
+    assert_eq!(
+        d.status.start_time,
+        Some(Time(at(-10))),
+        "a busy answer is an answer: the timeout runs"
+    );
+    let summary = d.status.summary.clone().unwrap();
+    assert_eq!((summary.computers, summary.waiting), (1, 1));
+    assert_eq!(d.status.progress.as_deref(), Some("0/1"));
+    let ready = conditions::get(&d.status.conditions, READY).unwrap();
+    assert!(
+        ready.message.contains("held by ImmyBot session 9101"),
+        "{}",
+        ready.message
+    );
     match run(&busy(61), &approved(), &[]).step {
-        Step::Start(a) => assert_eq!(
-            (a.number, a.session_group_id),
-            (1, SessionGroupId::for_attempt("uid-1", 1).to_string())
-        ),
+        Step::Start(a) => {
+            assert_eq!(a.number, 2, "a new attempt: a new group id, never the answered one's");
+            assert_eq!(a.session_group_id, SessionGroupId::for_attempt("uid-1", 2).to_string());
+            assert_eq!(a.computer_ids, vec![101]);
+            assert_eq!(a.purpose.as_deref(), Some("ComputersBusy"));
+            assert_eq!(a.busy_round, 1, "nothing started: the next wait is longer");
+        }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn busy_retries_back_off_and_honour_suspend_approval_cancel_and_timeout() {
+    // Round 2 waits 4 minutes.
+    let round2 = |age| {
+        session()
+            .attempt(3, age, &[])
+            .purpose("ComputersBusy")
+            .busy(&[101])
+            .status(|s| s.immybot.as_mut().unwrap().attempts[0].busy_round = 2)
+            .build()
+    };
+    assert_eq!(run(&round2(200), &approved(), &[]).step, Step::None);
+    assert!(matches!(run(&round2(241), &approved(), &[]).step, Step::Start(_)));
+    // Suspended or no longer approved: no start, and the message says why.
+    let mut suspended = round2(600);
+    suspended.spec.suspend = true;
+    let d = run(&suspended, &approved(), &[]);
+    assert_eq!(d.step, Step::None);
+    assert!(
+        conditions::get(&d.status.conditions, READY)
+            .unwrap()
+            .message
+            .contains("spec.suspend")
+    );
+    assert_eq!(run(&round2(600), &refused(), &[]).step, Step::None);
+    // Cancelled while waiting: it ends, and the waiting computer never ran.
+    let cancelled = session()
+        .attempt(1, 100, &[7])
+        .busy(&[102])
+        .computers(&[101, 102])
+        .cancelled("CHG-9 withdrawn")
+        .build();
+    let d = run(&cancelled, &approved(), &[immy(7, 101, SessionStatus::Passed)]);
+    assert_eq!(d.status.phase, Some(Phase::Cancelled));
+    let summary = d.status.summary.clone().unwrap();
+    assert_eq!((summary.passed, summary.not_started, summary.waiting), (1, 1, 0));
+    // Timed out while waiting: the same.
+    let timed_out = session()
+        .attempt(1, 4000, &[7])
+        .busy(&[102])
+        .computers(&[101, 102])
+        .timeout("1h")
+        .build();
+    let d = run(&timed_out, &approved(), &[immy(7, 101, SessionStatus::Passed)]);
+    assert_eq!(d.status.phase, Some(Phase::TimedOut));
+    assert_eq!(d.status.summary.unwrap().not_started, 1);
+}
+
+#[test]
+fn a_session_with_a_busy_computer_is_not_succeeded_until_it_ran() {
+    // Computer 101 got a session and passed; 102 was busy.
+    let object = session()
+        .computers(&[101, 102])
+        .attempt(1, 30, &[7])
+        .busy(&[102])
+        .build();
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Passed)]);
+    assert_ne!(d.status.phase, Some(Phase::Succeeded));
+    assert_eq!(d.status.phase, Some(Phase::Queued));
+    assert_eq!(d.status.progress.as_deref(), Some("1/2"));
+    assert_eq!(d.status.waiting_computers.len(), 1);
+    // Due: computer 102 alone is started, in attempt 2; sessions go on.
+    let later = session()
+        .computers(&[101, 102])
+        .attempt(1, 61, &[7])
+        .busy(&[102])
+        .build();
+    match run(&later, &approved(), &[immy(7, 101, SessionStatus::Running)]) {
+        Decision {
+            step: Step::Start(a),
+            status,
+            ..
+        } => {
+            assert_eq!((a.number, a.computer_ids.clone(), a.busy_round), (2, vec![102], 0));
+            assert_eq!(status.phase, Some(Phase::Running));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Once 102 ran and passed in attempt 2, the whole session succeeded.
+    let done = session()
+        .computers(&[101, 102])
+        .attempt(1, 200, &[7])
+        .attempt(2, 100, &[8])
+        .purpose("ComputersBusy")
+        .build();
+    let d = run(
+        &done,
+        &approved(),
+        &[immy(7, 101, SessionStatus::Passed), immy(8, 102, SessionStatus::Passed)],
+    );
+    assert_eq!(d.status.phase, Some(Phase::Succeeded));
+    assert_eq!(d.status.progress.as_deref(), Some("2/2"));
+}
+
+#[test]
+fn busy_attempts_do_not_use_up_retries() {
+    // Start, then a ComputersBusy attempt; 102 failed. limit 1: one rerun left.
+    let object = session()
+        .computers(&[101, 102])
+        .retries(1)
+        .attempt(1, 300, &[7])
+        .attempt(2, 200, &[8])
+        .purpose("ComputersBusy")
+        .build();
+    let d = run(
+        &object,
+        &approved(),
+        &[immy(7, 101, SessionStatus::Passed), immy(8, 102, SessionStatus::Failed)],
+    );
+    match d.step {
+        Step::Start(a) => assert_eq!((a.number, a.purpose.as_deref()), (3, Some("Rerun"))),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn resume_requests_are_acted_on_once_and_recorded() {
+    let mut object = session().attempt(1, 100, &[7]).build();
+    object.spec.resume.requests = 1;
+    let d = run(&object, &approved(), &[immy(7, 101, SessionStatus::Postponed)]);
+    assert_eq!(d.step, Step::Resume { session_ids: vec![7] });
+    let record = d.status.resume.clone().unwrap();
+    assert_eq!((record.requests, record.session_ids), (1, vec![7]));
+    // Recorded: the same request is not acted on again.
+    object.status = Some(d.status);
+    let again = run(&object, &approved(), &[immy(7, 101, SessionStatus::Postponed)]);
+    assert_eq!(again.step, Step::None);
+    assert_eq!(again.status.phase, Some(Phase::Postponed));
+}
+
+#[test]
+fn the_reason_is_recorded_in_status() {
+    let d = run(&session().build(), &refused(), &[]);
+    assert_eq!(d.status.reason.as_deref(), Some("CHG-1 monthly patching"));
 }
 
 #[test]
@@ -325,7 +488,14 @@ fn cancel_cancels_running_sessions_then_ends_cancelled() {
 #[test]
 fn cancel_with_an_unanswered_start_finds_the_sessions_first() {
     let object = session().cancelled("stop").attempt(1, 120, &[]).build();
-    assert_eq!(run(&object, &approved(), &[]).step, Step::Adopt { attempt: 1 });
+    assert_eq!(
+        run(&object, &approved(), &[]).step,
+        Step::Adopt {
+            attempt: 1,
+            restart: false
+        },
+        "a cancelled session must never send its start again"
+    );
 }
 
 #[test]

@@ -84,10 +84,16 @@ fn severity(s: &SessionStatus) -> u8 {
 
 /// Maps sessions (any number of attempts) to status, keeping per computer
 /// only the newest session. `expected` is how many computers are targeted,
-/// when known, for the progress figure.
-pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>) -> Option<Mapped> {
+/// when known, for the progress figure. `waiting` are targeted computers
+/// that have not run yet (ImmyBot reported them busy): they count as
+/// waiting, whatever an earlier session of theirs says, so that nothing
+/// counts as finished while one of them has not run.
+pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>, waiting: &[i32]) -> Option<Mapped> {
     let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
     for s in sessions {
+        if s.computer_id.is_some_and(|c| waiting.contains(&c)) {
+            continue;
+        }
         let key = s.computer_id.unwrap_or(-s.id);
         match latest.get(&key) {
             Some(existing) if existing.id > s.id => {}
@@ -96,11 +102,15 @@ pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>) ->
             }
         }
     }
-    if latest.is_empty() {
+    let mut waiting: Vec<i32> = waiting.to_vec();
+    waiting.sort_unstable();
+    waiting.dedup();
+    if latest.is_empty() && waiting.is_empty() {
         return None;
     }
     let mut summary = OutcomeSummary {
-        computers: latest.len() as i32,
+        computers: (latest.len() + waiting.len()) as i32,
+        waiting: waiting.len() as i32,
         ..Default::default()
     };
     let mut items: BTreeMap<String, ItemSummary> = BTreeMap::new();
@@ -291,7 +301,7 @@ mod tests {
                 ],
             ),
         ];
-        let m = map_sessions(&sessions, None).unwrap();
+        let m = map_sessions(&sessions, None, &[]).unwrap();
         assert_eq!(m.aggregate, Aggregate::Partial);
         assert_eq!((m.summary.passed, m.summary.partially_passed), (1, 1));
         assert_eq!(m.progress, "2/2");
@@ -308,7 +318,7 @@ mod tests {
             session(1, 10, SessionStatus::Failed, vec![]),
             session(5, 10, SessionStatus::Passed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(1)).unwrap();
+        let m = map_sessions(&sessions, Some(1), &[]).unwrap();
         assert_eq!(m.aggregate, Aggregate::AllPassed);
         assert_eq!(m.computers[0].session_id, 5);
     }
@@ -321,7 +331,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, st)| session(i as i32 + 1, i as i32 + 10, st.clone(), vec![]))
                 .collect();
-            map_sessions(&s, None).unwrap().aggregate
+            map_sessions(&s, None, &[]).unwrap().aggregate
         };
         assert_eq!(m(&[SessionStatus::Passed, SessionStatus::Running]), Aggregate::Running);
         assert_eq!(
@@ -331,7 +341,30 @@ mod tests {
         assert_eq!(m(&[SessionStatus::Created, SessionStatus::Pending]), Aggregate::Queued);
         assert_eq!(m(&[SessionStatus::Failed, SessionStatus::Missed]), Aggregate::AllFailed);
         assert_eq!(m(&[SessionStatus::Cancelled]), Aggregate::AllCancelled);
-        assert!(map_sessions(&[], None).is_none());
+        assert!(map_sessions(&[], None, &[]).is_none());
+    }
+
+    #[test]
+    fn waiting_computers_keep_the_session_from_finishing() {
+        // Computer 10 passed; 11 and 12 were busy with someone else's session.
+        let sessions = vec![session(1, 10, SessionStatus::Passed, vec![])];
+        let m = map_sessions(&sessions, None, &[11, 12]).unwrap();
+        assert_eq!(m.aggregate, Aggregate::Queued, "not AllPassed while two have not run");
+        assert_eq!((m.summary.computers, m.summary.passed, m.summary.waiting), (3, 1, 2));
+        assert_eq!(m.progress, "1/3");
+        // A computer waiting again after an earlier (failed) session of its
+        // own counts as waiting, not failed, and is not a rerun candidate.
+        let sessions = vec![
+            session(1, 10, SessionStatus::Passed, vec![]),
+            session(2, 11, SessionStatus::Failed, vec![]),
+        ];
+        let m = map_sessions(&sessions, Some(2), &[11]).unwrap();
+        assert_eq!((m.summary.failed, m.summary.waiting), (0, 1));
+        assert!(m.failed_computer_ids.is_empty());
+        assert!(!m.aggregate.is_finished());
+        // Nothing started at all, everything busy.
+        let m = map_sessions(&[], None, &[5]).unwrap();
+        assert_eq!((m.aggregate, m.progress.as_str()), (Aggregate::Queued, "0/1"));
     }
 
     #[test]
@@ -350,7 +383,7 @@ mod tests {
                 )
             })
             .collect();
-        let m = map_sessions(&sessions, None).unwrap();
+        let m = map_sessions(&sessions, None, &[]).unwrap();
         assert_eq!(m.computers.len(), MAX_COMPUTERS_IN_STATUS);
         assert!(m.computers[..10].iter().all(|c| c.session_status == "Failed"));
         assert_eq!(m.summary.computers, 100);
@@ -398,7 +431,7 @@ mod tests {
                 )
             })
             .collect();
-        let m = map_sessions(&sessions, None).unwrap();
+        let m = map_sessions(&sessions, None, &[]).unwrap();
         let status = MaintenanceSessionStatus {
             phase: Some(Phase::PartiallySucceeded),
             summary: Some(m.summary),
@@ -415,6 +448,8 @@ mod tests {
                     session_ids: (1..=5000).collect(),
                     ids_from: Some("StartResponse".into()),
                     busy_computer_ids: vec![],
+                    purpose: None,
+                    busy_round: 0,
                 }],
             }),
             log_tail: (0..LOG_TAIL_LINES)

@@ -12,7 +12,7 @@ use std::time::Duration;
 use kube::api::{Api, PostParams};
 
 use super::error::{Error, is_conflict};
-use crate::api::{MaintenanceSession, MaintenanceSessionStatus};
+use crate::api::{MAX_COMPUTERS_IN_STATUS, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
 
 /// Replaces the status if the object is still at `obj`'s resourceVersion.
 pub async fn replace_status(
@@ -46,8 +46,21 @@ pub async fn replace_status(
 pub struct StartResult {
     pub attempt: i32,
     pub session_ids: Vec<i32>,
-    pub busy_computer_ids: Vec<i32>,
+    /// Computers ImmyBot reported busy, with the session that holds each.
+    pub busy: Vec<WaitingComputer>,
     pub ids_from: &'static str,
+}
+
+impl StartResult {
+    /// Sessions found by group id after the answer was lost: none were busy.
+    pub fn adopted(attempt: i32, session_ids: Vec<i32>) -> Self {
+        Self {
+            attempt,
+            session_ids,
+            busy: vec![],
+            ids_from: "Adopted",
+        }
+    }
 }
 
 /// Records a start's result, whatever happens to the reconcile that made it.
@@ -100,14 +113,16 @@ async fn write_once(
             attempt.session_ids.push(*id);
         }
     }
-    attempt.busy_computer_ids = result.busy_computer_ids.clone();
+    attempt.busy_computer_ids = result.busy.iter().map(|w| w.id).collect();
     if !result.session_ids.is_empty() {
         attempt.ids_from = Some(result.ids_from.into());
     }
-    if status.start_time.is_none() && !result.session_ids.is_empty() {
-        status.start_time = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-            jiff::Timestamp::now(),
-        ));
+    let answered_at = attempt.intent_time.clone();
+    let answered = !result.session_ids.is_empty() || !result.busy.is_empty();
+    status.waiting_computers = result.busy.iter().take(MAX_COMPUTERS_IN_STATUS).cloned().collect();
+    // As `decide` does: started once ImmyBot answered with sessions or busy computers.
+    if status.start_time.is_none() && answered {
+        status.start_time = Some(answered_at);
     }
     replace_status(api, &obj, status).await
 }

@@ -220,7 +220,9 @@ impl ImmyBotClient {
             call = call.query(key, value);
         }
         let result: LoadResult = self.json(call).await?;
-        Ok(Page::from_load_result(result, query.take))
+        let mut page: Page<MaintenanceSession> = Page::from_load_result(result, query.take);
+        page.drop_rows_without_id(|s| s.id);
+        Ok(page)
     }
 
     /// A page of sessions that are not finished, across the whole instance.
@@ -359,7 +361,9 @@ impl ImmyBotClient {
             .query("take", 2)
             .query("filter", filter);
         let result: LoadResult = self.json(call).await?;
-        Ok(Page::from_load_result(result, 2).items)
+        let mut page: Page<ComputerListItem> = Page::from_load_result(result, 2);
+        page.drop_rows_without_id(|c| c.id);
+        Ok(page.items)
     }
 
     pub async fn tenant(&self, tenant_id: i32) -> Result<Tenant, ImmyBotError> {

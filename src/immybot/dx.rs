@@ -123,6 +123,17 @@ impl<T: DeserializeOwned> Page<T> {
     }
 }
 
+impl<T> Page<T> {
+    /// `dx` rows are untyped and decode with defaults, so a row without an
+    /// `id` would become id 0 and name nothing real; such rows are counted as
+    /// undecodable instead.
+    pub fn drop_rows_without_id(&mut self, id: impl Fn(&T) -> i32) {
+        let before = self.items.len();
+        self.items.retain(|item| id(item) > 0);
+        self.undecodable += before - self.items.len();
+    }
+}
+
 impl SessionStatus {
     /// The statuses of sessions that ImmyBot may still move.
     pub fn active() -> &'static [SessionStatus] {
@@ -198,5 +209,17 @@ mod tests {
         assert_eq!(page.items.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(page.undecodable, 1);
         assert!(page.full);
+        let mut without_id: Page<MaintenanceSession> = Page::from_load_result(
+            LoadResult {
+                data: Some(vec![
+                    serde_json::json!({"sessionStatus": 1}),
+                    serde_json::json!({"id": 4}),
+                ]),
+                ..Default::default()
+            },
+            10,
+        );
+        without_id.drop_rows_without_id(|s| s.id);
+        assert_eq!((without_id.items.len(), without_id.undecodable), (1, 1));
     }
 }

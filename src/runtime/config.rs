@@ -64,6 +64,10 @@ pub struct OperatorArgs {
     /// How long an unanswered start may be in flight before its sessions are looked up.
     #[arg(long, default_value_t = 90)]
     pub start_grace_seconds: u64,
+    /// How long until computers ImmyBot reported busy are tried again, in
+    /// seconds (doubling while they stay busy, up to ten times this).
+    #[arg(long, default_value_t = 60)]
+    pub busy_retry_seconds: u64,
     /// ImmyBot request timeout, in seconds.
     #[arg(long, default_value_t = 30)]
     pub request_timeout_seconds: u64,
@@ -143,6 +147,7 @@ impl OperatorArgs {
             start_grace: Duration::from_secs(self.start_grace_seconds.max(2 * self.request_timeout_seconds)),
             poll_active: Duration::from_secs(self.poll_active_seconds.max(1)),
             poll_idle: Duration::from_secs(self.poll_idle_seconds.max(1)),
+            busy_retry: Duration::from_secs(self.busy_retry_seconds.max(1)),
             ..Timing::default()
         }
     }

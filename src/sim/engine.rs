@@ -50,6 +50,8 @@ pub struct SessionArgs {
     pub offline: ComputerOfflineMaintenanceSessionBehavior,
     pub skip_background_job: bool,
     pub group_id: Option<Uuid>,
+    /// A single deployment instead of full maintenance.
+    pub deployment_id: Option<i32>,
     /// For a single-action rerun: only this item runs.
     pub only_identifier: Option<String>,
     pub rerun_of_action: Option<i32>,
@@ -84,6 +86,7 @@ impl SessionArgs {
                 .unwrap_or(ComputerOfflineMaintenanceSessionBehavior::Skip),
             skip_background_job: req.skip_background_job,
             group_id: req.session_group_id,
+            deployment_id: req.deployment_id,
             only_identifier: None,
             rerun_of_action: None,
         }
@@ -327,6 +330,15 @@ impl Engine {
         if targets.is_empty() {
             return Err(EngineError::BadRequest(
                 "No computers, tenants or persons were specified".into(),
+            ));
+        }
+        // The contract offers full maintenance *or* a single deployment; what
+        // ImmyBot does with both is not written anywhere, so the simulator
+        // refuses it rather than guess in the client's favour.
+        if req.full_maintenance && req.deployment_id.is_some() {
+            return Err(EngineError::BadRequest(
+                "fullMaintenance and deploymentId cannot be combined: a single deployment is not full maintenance"
+                    .into(),
             ));
         }
         targets.sort_unstable();
@@ -863,7 +875,7 @@ impl Engine {
             created_date_utc: Some(WireTime(s.created)),
             updated_date_utc: Some(WireTime(s.updated)),
             created_by: Some("immybot-simulator".into()),
-            full_maintenance: s.args.mode == RunMode::Full,
+            full_maintenance: s.args.mode == RunMode::Full && s.args.deployment_id.is_none(),
             computer_name: self.computers.get(&s.computer_id).map(|c| c.seed.name.clone()),
             tenant_name: self.tenants.get(&s.tenant_id).map(|t| t.0.clone()),
             onboarding_stage_status: None,

@@ -261,15 +261,31 @@ struct SessionParams {
 }
 
 async fn session(State(state): State<Arc<SimState>>, Path(id): Path<i32>, Query(p): Query<SessionParams>) -> Response {
+    let strip = state.get_without_job_args();
     match state.with_engine(|e, _| e.session(id, p.include_actions, p.include_stages)) {
-        Some(s) => json(&s),
+        Some(mut s) => {
+            if strip {
+                s.session_job_args = None;
+            }
+            json(&s)
+        }
         None => problem(StatusCode::NOT_FOUND, &format!("Session {id} was not found")),
     }
 }
 
 async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    let rows: Vec<serde_json::Value> =
-        state.with_engine(|e, _| e.sessions().filter_map(|s| serde_json::to_value(s).ok()).collect());
+    let with_job_args = state.dx_rows_with_job_args();
+    let rows: Vec<serde_json::Value> = state.with_engine(|e, _| {
+        e.sessions()
+            .map(|mut s| {
+                if !with_job_args {
+                    s.session_job_args = None;
+                }
+                s
+            })
+            .filter_map(|s| serde_json::to_value(s).ok())
+            .collect()
+    });
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
         .filter(|row| {
@@ -536,11 +552,19 @@ struct Settings {
     max_concurrent_sessions: Option<usize>,
     start_response_shape: Option<StartResponseShape>,
     stage_seconds: Option<f64>,
+    dx_rows_with_job_args: Option<bool>,
+    get_without_job_args: Option<bool>,
 }
 
 async fn admin_settings(State(state): State<Arc<SimState>>, Json(s): Json<Settings>) -> Response {
     if let Some(shape) = s.start_response_shape {
         state.set_start_shape(shape);
+    }
+    if let Some(on) = s.dx_rows_with_job_args {
+        state.set_dx_rows_with_job_args(on);
+    }
+    if let Some(on) = s.get_without_job_args {
+        state.set_get_without_job_args(on);
     }
     state.with_engine(|e, _| {
         let settings = e.settings_mut();

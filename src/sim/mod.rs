@@ -37,6 +37,11 @@ pub struct SimConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub token_lifetime: Duration,
+    /// Whether rows of the session `dx` list carry `sessionJobArgs` (and with
+    /// it `sessionGroupId`). The document leaves `dx` rows untyped and
+    /// promises `sessionJobArgs` only on `GET /maintenance-sessions/{id}`, so
+    /// the default is the least helpful reading: rows without it.
+    pub dx_rows_with_job_args: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -56,6 +61,7 @@ impl Default for SimConfig {
             client_id: "immybot-operator".into(),
             client_secret: Secret::new("simulator-secret"),
             token_lifetime: Duration::from_secs(3600),
+            dx_rows_with_job_args: false,
         }
     }
 }
@@ -73,6 +79,8 @@ pub struct SimState {
     in_flight: Mutex<(usize, usize)>,
     tokens: Mutex<HashMap<String, Timestamp>>,
     start_shape: Mutex<StartResponseShape>,
+    dx_rows_with_job_args: Mutex<bool>,
+    get_without_job_args: Mutex<bool>,
     client_id: String,
     client_secret: Secret,
     token_lifetime: Duration,
@@ -99,6 +107,8 @@ impl SimState {
             bodies: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
             start_shape: Mutex::new(StartResponseShape::default()),
+            dx_rows_with_job_args: Mutex::new(config.dx_rows_with_job_args),
+            get_without_job_args: Mutex::new(false),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             token_lifetime: config.token_lifetime,
@@ -194,6 +204,26 @@ impl SimState {
 
     fn start_shape(&self) -> StartResponseShape {
         *lock(&self.start_shape)
+    }
+
+    /// See [`SimConfig::dx_rows_with_job_args`].
+    pub fn set_dx_rows_with_job_args(&self, on: bool) {
+        *lock(&self.dx_rows_with_job_args) = on;
+    }
+
+    fn dx_rows_with_job_args(&self) -> bool {
+        *lock(&self.dx_rows_with_job_args)
+    }
+
+    /// Makes `GET /maintenance-sessions/{id}` answer without `sessionJobArgs`,
+    /// as an instance that breaks the document would: for testing that the
+    /// controller then never starts an attempt twice.
+    pub fn set_get_without_job_args(&self, on: bool) {
+        *lock(&self.get_without_job_args) = on;
+    }
+
+    fn get_without_job_args(&self) -> bool {
+        *lock(&self.get_without_job_args)
     }
 
     pub fn ledger(&self) -> Vec<LedgerEntry> {

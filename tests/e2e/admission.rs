@@ -18,7 +18,7 @@ fn approval(approver: &str) -> Result<MaintenanceApproval, String> {
     serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
         "metadata": {"name": format!("by-{approver}")},
-        "spec": {"sessionName": "patch", "digest": format!("sha256:{}", "a".repeat(64)), "approver": approver},
+        "spec": {"sessionName": "patch", "sessionUid": "0b5c0000-0000-4000-8000-000000000001", "digest": format!("sha256:{}", "a".repeat(64)), "approver": approver},
     }))
     .ctx("approval fixture")
 }

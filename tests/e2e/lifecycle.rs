@@ -64,8 +64,14 @@ pub async fn approve_digest(
     digest: &str,
     expires: Option<&str>,
 ) -> Result<MaintenanceApproval, String> {
-    let mut spec =
-        serde_json::json!({"sessionName": session, "digest": digest, "approver": approver, "comment": "looks right"});
+    let uid = ctx
+        .api::<MaintenanceSession>()
+        .get(session)
+        .await
+        .ctx("reading the session to approve")?
+        .uid()
+        .ok_or("the session has no uid")?;
+    let mut spec = serde_json::json!({"sessionName": session, "sessionUid": uid, "digest": digest, "approver": approver, "comment": "looks right"});
     if let Some(e) = expires {
         spec["expiresAt"] = e.into();
     }
@@ -360,12 +366,27 @@ async fn approval_refusals_start_nothing(ctx: TestContext) -> TestResult {
         .and_then(|s| s.approval_digest)
         .unwrap_or_default();
     approve_digest(&ctx, "changed", "bob", &digest, None).await?;
+    // Only the requester may change her request (admission).
     let patch = serde_json::json!({"spec": {"reboot": {"policy": "Always"}, "suspend": false}});
-    ctx.api::<MaintenanceSession>()
+    let patched = ctx
+        .api_as::<MaintenanceSession>("alice")
+        .await?
         .patch("changed", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .ctx("patch")?;
-    let got = reason_of("changed").await?;
+    // The Approved reason of the changed spec, not the one before the change.
+    let got = wait_for("the controller to look at the changed spec", LONG, || async {
+        let obj = ctx
+            .api::<MaintenanceSession>()
+            .get("changed")
+            .await
+            .map_err(|e| e.to_string())?;
+        let seen = obj.status.as_ref().and_then(|s| s.observed_generation);
+        Ok((seen >= patched.metadata.generation)
+            .then(|| condition(&obj, "Approved").map(|c| c.1))
+            .flatten())
+    })
+    .await?;
     if got != "DigestMismatch" {
         return Err(format!("a changed spec must revoke the approval: {got}"));
     }
@@ -405,8 +426,21 @@ async fn started_sessions_cannot_change_what_they_do(ctx: TestContext) -> TestRe
         Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("spec.requestedBy cannot change") => {}
         other => return Err(format!("changing requestedBy must be refused, got {other:?}")),
     }
-    // Controls stay mutable.
-    let patch = serde_json::json!({"spec": {"timeout": "4h", "reason": "CHG-7 (rescheduled)"}});
+    // Controls stay mutable; the reason is part of the request and is not.
+    let patch = serde_json::json!({"spec": {"reason": "CHG-7 (rescheduled)"}});
+    match api
+        .patch("frozen", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Err(kube::Error::Api(s))
+            if s.code == 422 && s.message.contains("cannot change once the session has started") => {}
+        other => {
+            return Err(format!(
+                "changing the reason after the start must be refused, got {other:?}"
+            ));
+        }
+    }
+    let patch = serde_json::json!({"spec": {"timeout": "4h", "retry": {"limit": 2}}});
     api.patch("frozen", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .ctx("controls must stay mutable")?;

@@ -17,6 +17,7 @@ mod lifecycle;
 mod operator_process;
 mod plugin;
 mod poller;
+mod safety;
 
 use std::sync::OnceLock;
 
@@ -35,6 +36,7 @@ fn main() {
         crd::tests(),
         lifecycle::tests(),
         crash_safety::tests(),
+        safety::tests(),
         poller::tests(),
         plugin::tests(),
         kstatus::tests(),

@@ -92,7 +92,8 @@ async fn every_request_body_the_client_builds_validates() {
         }]),
         tenants: Some(vec![TenantTarget { tenant_id: NORTHWIND }]),
         skip_background_job: true,
-        full_maintenance: true,
+        // A single deployment is the alternative to full maintenance.
+        full_maintenance: false,
         deployment_id: Some(12),
         deployment_type: Some(DatabaseType::Local),
         reboot_preference: Some(RebootPreference::Force),

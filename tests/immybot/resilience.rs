@@ -159,20 +159,11 @@ async fn a_lost_start_response_leaves_sessions_findable_by_group_id() {
     assert_eq!(ledger.len(), 2, "ImmyBot did start the sessions");
     let mut found = Vec::new();
     for computer in [RECEPTION_PC, FINANCE_LT] {
-        let page = bed
-            .client
-            .find_sessions(&SessionQuery {
-                computer_id: Some(computer),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        found.extend(
-            page.items
-                .into_iter()
-                .filter(|s| s.session_group_id() == Some(group))
-                .map(|s| s.id),
-        );
+        let query = SessionQuery {
+            computer_id: Some(computer),
+            ..Default::default()
+        };
+        found.extend(bed.sessions_of_group(query, group).await);
     }
     found.sort();
     assert_eq!(found, ledger.iter().map(|e| e.id).collect::<Vec<_>>());

@@ -65,6 +65,25 @@ impl Bed {
         self.sim.state.advance(Duration::from_secs(seconds));
     }
 
+    /// The ids of the sessions `query` lists whose group id, confirmed with
+    /// `GET {id}` (the only response that promises it), is `group`: how a
+    /// client must find what an unanswered start created.
+    pub async fn sessions_of_group(&self, query: SessionQuery, group: uuid::Uuid) -> Vec<i32> {
+        let page = self.client.find_sessions(&query).await.unwrap();
+        let mut ids = Vec::new();
+        for row in page.items {
+            assert!(
+                row.session_job_args.is_none(),
+                "the simulator's dx rows must not carry sessionJobArgs by default"
+            );
+            let session = self.client.session(row.id, false, false).await.unwrap();
+            if session.session_group_id() == Some(group) {
+                ids.push(session.id);
+            }
+        }
+        ids
+    }
+
     pub fn calls(&self, route: &str) -> u64 {
         self.sim.state.calls().get(route).copied().unwrap_or(0)
     }

@@ -54,7 +54,8 @@ pub async fn run(client: kube::Client, kubeconfig: kube::config::Kubeconfig) -> 
                 let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
                     "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
                     "metadata": {"name": format!("{name}-by-bob")},
-                    "spec": {"sessionName": name, "digest": digest, "approver": "bob", "comment": "quickstart"},
+                    "spec": {"sessionName": name, "sessionUid": obj.metadata.uid.clone().unwrap_or_default(),
+                             "digest": digest, "approver": "bob", "comment": "quickstart"},
                 }))?;
                 approvals
                     .create(&PostParams::default(), &approval)

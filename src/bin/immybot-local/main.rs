@@ -43,7 +43,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(filter)
+        .init();
     let args = Args::parse();
     let assets = std::env::var("KUBEBUILDER_ASSETS")
         .context("KUBEBUILDER_ASSETS is not set; run through hack/local.sh, which builds kube-apiserver and etcd")?;

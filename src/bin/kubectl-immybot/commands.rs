@@ -84,7 +84,12 @@ pub async fn approve(
         }
     }
     let short = digest.trim_start_matches("sha256:").chars().take(8).collect::<String>();
-    let mut spec = serde_json::json!({"sessionName": name, "digest": digest, "approver": me});
+    let uid = session
+        .metadata
+        .uid
+        .clone()
+        .context("the MaintenanceSession has no uid")?;
+    let mut spec = serde_json::json!({"sessionName": name, "sessionUid": uid, "digest": digest, "approver": me});
     if let Some(c) = comment {
         spec["comment"] = c.into();
     }
@@ -93,7 +98,11 @@ pub async fn approve(
     }
     let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
-        "metadata": {"name": format!("{name}-{short}-{}", sanitize(&me))},
+        // Owned by the session it approves, so it goes when the session goes.
+        "metadata": {
+            "name": format!("{name}-{short}-{}", sanitize(&me)),
+            "ownerReferences": [{"apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession", "name": name, "uid": uid}],
+        },
         "spec": spec,
     }))?;
     Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ctx.namespace)
@@ -154,6 +163,35 @@ pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result
         ),
         (true, false) => println!("suspended {name}: nothing starts until it is resumed"),
         (false, _) => println!("resumed {name}"),
+    }
+    Ok(())
+}
+
+/// Continues what is held: lifts `spec.suspend` and, if ImmyBot sessions
+/// wait for a user who postponed a reboot, asks the operator to resume them
+/// (`spec.resume.requests`, acted on once and recorded in status).
+pub async fn resume(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    let session = ctx.session(name).await?;
+    let postponed = session.status.as_ref().and_then(|s| s.phase) == Some(Phase::Postponed);
+    if !session.spec.suspend && !postponed {
+        bail!("{name} is neither suspended nor postponed; there is nothing to resume");
+    }
+    let mut spec = serde_json::json!({});
+    if session.spec.suspend {
+        spec["suspend"] = false.into();
+    }
+    if postponed {
+        spec["resume"] = serde_json::json!({"requests": session.spec.resume.requests + 1});
+    }
+    patch_spec(ctx, name, spec).await?;
+    if session.spec.suspend {
+        println!("resumed {name}: spec.suspend is false");
+    }
+    if postponed {
+        println!(
+            "asked the operator to resume {name}'s postponed ImmyBot sessions (resume.requests = {})",
+            session.spec.resume.requests + 1
+        );
     }
     Ok(())
 }

@@ -50,7 +50,8 @@ enum Command {
     Logs { session: String },
     /// Hold the session: nothing new starts (running ImmyBot sessions go on).
     Suspend { session: String },
-    /// Lift a suspend.
+    /// Continue what is held: lift a suspend, and resume ImmyBot sessions a
+    /// user postponed (spec.resume.requests).
     Resume { session: String },
     /// Cancel the session in ImmyBot. Final.
     Cancel {
@@ -89,7 +90,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Status { session } => commands::status(&ctx, &session).await,
         Command::Logs { session } => commands::logs(&ctx, &session).await,
         Command::Suspend { session } => commands::set_suspend(&ctx, &session, true).await,
-        Command::Resume { session } => commands::set_suspend(&ctx, &session, false).await,
+        Command::Resume { session } => commands::resume(&ctx, &session).await,
         Command::Cancel { session, reason } => commands::cancel(&ctx, &session, &reason).await,
         Command::Retry { session } => commands::retry(&ctx, &session).await,
     }

@@ -54,6 +54,7 @@ pub async fn manual_simulator(seed: FleetSeed) -> Result<RunningSim, String> {
 pub fn test_timing() -> Timing {
     Timing {
         start_grace: Duration::from_secs(2),
+        busy_retry: Duration::from_secs(1),
         cancel_confirm_timeout: Duration::from_secs(10),
         poll_active: Duration::from_millis(200),
         poll_idle: Duration::from_millis(500),
