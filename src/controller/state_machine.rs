@@ -89,18 +89,15 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     st.reason = Some(spec.reason.clone());
     let approved = record_approval(&mut st, o);
 
-    let expected = match (&spec.target.computer, &spec.target.computers) {
-        (Some(_), _) => Some(1),
-        (_, Some(list)) => Some(list.len()),
-        _ => None,
-    };
+    let targeted: Option<Vec<i32>> =
+        (spec.target.computer.is_some() || spec.target.computers.is_some()).then(|| first_targets(spec, &st));
     let attempts: Vec<Attempt> = st.immybot.as_ref().map(|r| r.attempts.clone()).unwrap_or_default();
     let current = attempts.last();
     // Computers ImmyBot reported busy and no later attempt has started: only
     // the last attempt can hold them (see `waiting_or_retry_busy`).
     let waiting: Vec<i32> = current.map(|a| a.busy_computer_ids.clone()).unwrap_or_default();
     st.waiting_computers.retain(|w| waiting.contains(&w.id));
-    let mapped = map_sessions(o.sessions, expected, &waiting);
+    let mapped = map_sessions(o.sessions, targeted.as_deref(), &waiting);
     if let Some(m) = &mapped {
         st.summary = Some(m.summary.clone());
         st.items = m.items.clone();
@@ -168,7 +165,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
             // Computers still waiting for another session never ran.
             let never_ran = waiting.len() as i32;
             summary.waiting -= never_ran.min(summary.waiting);
-            summary.not_started = never_ran;
+            summary.not_started += never_ran;
         }
         if st.phase != Some(final_phase) {
             let why = if waiting.is_empty() {

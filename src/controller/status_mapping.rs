@@ -83,12 +83,18 @@ fn severity(s: &SessionStatus) -> u8 {
 }
 
 /// Maps sessions (any number of attempts) to status, keeping per computer
-/// only the newest session. `expected` is how many computers are targeted,
-/// when known, for the progress figure. `waiting` are targeted computers
-/// that have not run yet (ImmyBot reported them busy): they count as
-/// waiting, whatever an earlier session of theirs says, so that nothing
-/// counts as finished while one of them has not run.
-pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>, waiting: &[i32]) -> Option<Mapped> {
+/// only the newest session.
+///
+/// `targeted` are the computers a `computer`/`computers` target names (None
+/// for a tenant, whose computers are known only from ImmyBot's answers).
+/// Once ImmyBot answered, a targeted computer with neither a session nor a
+/// busy report never ran: it counts as not started (not passed) and is a
+/// rerun candidate, so that a silently skipped computer cannot hide behind
+/// a `Succeeded`. `waiting` are targeted computers that have not run yet
+/// because ImmyBot reported them busy: they count as waiting, whatever an
+/// earlier session of theirs says, so that nothing counts as finished while
+/// one of them has not run.
+pub fn map_sessions(sessions: &[MaintenanceSession], targeted: Option<&[i32]>, waiting: &[i32]) -> Option<Mapped> {
     let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
     for s in sessions {
         if s.computer_id.is_some_and(|c| waiting.contains(&c)) {
@@ -202,9 +208,26 @@ pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>, wa
         .map(|(_, _, c)| c)
         .collect();
 
-    let finished = summary.passed + summary.partially_passed + summary.failed + summary.cancelled + summary.missed;
-    let total = expected
-        .map(|e| e as i32)
+    let unaccounted: Vec<i32> = targeted
+        .into_iter()
+        .flatten()
+        .filter(|c| !latest.contains_key(c) && !waiting.contains(c))
+        .copied()
+        .collect();
+    summary.computers += unaccounted.len() as i32;
+    summary.not_started += unaccounted.len() as i32;
+    failed_computer_ids.extend(&unaccounted);
+    failed_computer_ids.sort_unstable();
+    failed_computer_ids.dedup();
+
+    let finished = summary.passed
+        + summary.partially_passed
+        + summary.failed
+        + summary.cancelled
+        + summary.missed
+        + summary.not_started;
+    let total = targeted
+        .map(|t| t.len() as i32)
         .unwrap_or(summary.computers)
         .max(summary.computers);
     let aggregate = if finished < summary.computers {
@@ -222,6 +245,7 @@ pub fn map_sessions(sessions: &[MaintenanceSession], expected: Option<usize>, wa
     } else if summary.cancelled == summary.computers {
         Aggregate::AllCancelled
     } else if summary.passed == 0 && summary.partially_passed == 0 {
+        // Nothing passed (never-started computers included).
         Aggregate::AllFailed
     } else {
         Aggregate::Partial
@@ -318,7 +342,7 @@ mod tests {
             session(1, 10, SessionStatus::Failed, vec![]),
             session(5, 10, SessionStatus::Passed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(1), &[]).unwrap();
+        let m = map_sessions(&sessions, Some(&[10]), &[]).unwrap();
         assert_eq!(m.aggregate, Aggregate::AllPassed);
         assert_eq!(m.computers[0].session_id, 5);
     }
@@ -358,13 +382,32 @@ mod tests {
             session(1, 10, SessionStatus::Passed, vec![]),
             session(2, 11, SessionStatus::Failed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(2), &[11]).unwrap();
+        let m = map_sessions(&sessions, Some(&[10, 11]), &[11]).unwrap();
         assert_eq!((m.summary.failed, m.summary.waiting), (0, 1));
         assert!(m.failed_computer_ids.is_empty());
         assert!(!m.aggregate.is_finished());
         // Nothing started at all, everything busy.
         let m = map_sessions(&[], None, &[5]).unwrap();
         assert_eq!((m.aggregate, m.progress.as_str()), (Aggregate::Queued, "0/1"));
+    }
+
+    #[test]
+    fn a_targeted_computer_immybot_skipped_silently_is_not_passed() {
+        // Three computers targeted; ImmyBot made sessions for two of them and
+        // said nothing about 12.
+        let sessions = vec![
+            session(1, 10, SessionStatus::Passed, vec![]),
+            session(2, 11, SessionStatus::Passed, vec![]),
+        ];
+        let m = map_sessions(&sessions, Some(&[10, 11, 12]), &[]).unwrap();
+        assert_eq!(
+            m.aggregate,
+            Aggregate::Partial,
+            "never Succeeded with a computer that never ran"
+        );
+        assert_eq!((m.summary.computers, m.summary.not_started), (3, 1));
+        assert_eq!(m.failed_computer_ids, vec![12]);
+        assert_eq!(m.progress, "3/3");
     }
 
     #[test]

@@ -13,6 +13,25 @@ use super::error::Error;
 use super::status_writer::replace_status;
 use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
 
+/// The computers named `name`. The `dx` list finds candidates, but its rows
+/// are untyped and some list routes silently ignore a filter they do not
+/// know; so each candidate's name is confirmed with the typed
+/// `GET /computers/{id}` before a destructive start can target it.
+async fn confirmed_computers_named(ctx: &Context, name: &str) -> Result<Vec<crate::immybot::Computer>, Error> {
+    let mut confirmed = Vec::new();
+    for row in ctx.immybot.computers_named(name).await? {
+        let computer = ctx.immybot.computer(row.id).await?;
+        if computer
+            .computer_name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            confirmed.push(computer);
+        }
+    }
+    Ok(confirmed)
+}
+
 pub async fn resolve(
     ctx: &Context,
     api: &Api<MaintenanceSession>,
@@ -37,7 +56,7 @@ pub async fn resolve(
         {
             continue;
         }
-        match ctx.immybot.computers_named(&name).await?.as_slice() {
+        match confirmed_computers_named(ctx, &name).await?.as_slice() {
             [one] => resolved.computers.push(NamedId {
                 id: one.id,
                 name: one.computer_name.clone().or(Some(name)),

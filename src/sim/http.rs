@@ -298,7 +298,13 @@ async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<Ha
     dx_answer(rows, &params)
 }
 
-async fn computers_dx(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn computers_dx(
+    State(state): State<Arc<SimState>>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Response {
+    if state.computers_dx_ignores_filter() {
+        params.remove("filter");
+    }
     let rows: Vec<serde_json::Value> = state.with_engine(|e, _| {
         e.computer_rows()
             .into_iter()
@@ -554,6 +560,7 @@ struct Settings {
     stage_seconds: Option<f64>,
     dx_rows_with_job_args: Option<bool>,
     get_without_job_args: Option<bool>,
+    computers_dx_ignores_filter: Option<bool>,
 }
 
 async fn admin_settings(State(state): State<Arc<SimState>>, Json(s): Json<Settings>) -> Response {
@@ -565,6 +572,9 @@ async fn admin_settings(State(state): State<Arc<SimState>>, Json(s): Json<Settin
     }
     if let Some(on) = s.get_without_job_args {
         state.set_get_without_job_args(on);
+    }
+    if let Some(on) = s.computers_dx_ignores_filter {
+        state.set_computers_dx_ignores_filter(on);
     }
     state.with_engine(|e, _| {
         let settings = e.settings_mut();

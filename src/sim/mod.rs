@@ -81,6 +81,7 @@ pub struct SimState {
     start_shape: Mutex<StartResponseShape>,
     dx_rows_with_job_args: Mutex<bool>,
     get_without_job_args: Mutex<bool>,
+    computers_dx_ignores_filter: Mutex<bool>,
     client_id: String,
     client_secret: Secret,
     token_lifetime: Duration,
@@ -109,6 +110,7 @@ impl SimState {
             start_shape: Mutex::new(StartResponseShape::default()),
             dx_rows_with_job_args: Mutex::new(config.dx_rows_with_job_args),
             get_without_job_args: Mutex::new(false),
+            computers_dx_ignores_filter: Mutex::new(false),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             token_lifetime: config.token_lifetime,
@@ -224,6 +226,16 @@ impl SimState {
 
     fn get_without_job_args(&self) -> bool {
         *lock(&self.get_without_job_args)
+    }
+
+    /// Makes `GET /computers/dx` ignore its `filter`, as list routes that
+    /// silently ignore what they do not know have been seen to.
+    pub fn set_computers_dx_ignores_filter(&self, on: bool) {
+        *lock(&self.computers_dx_ignores_filter) = on;
+    }
+
+    fn computers_dx_ignores_filter(&self) -> bool {
+        *lock(&self.computers_dx_ignores_filter)
     }
 
     pub fn ledger(&self) -> Vec<LedgerEntry> {

@@ -28,6 +28,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         adoption_works_with_either_dx_row_shape,
         single_deployment_and_prompt_reboots_reach_the_wire_as_the_contract_says,
         a_postponed_session_is_resumed_through_the_api,
+        a_computer_name_is_confirmed_before_it_is_targeted,
     ]
 }
 
@@ -642,4 +643,47 @@ async fn a_postponed_session_is_resumed_through_the_api(ctx: TestContext) -> Tes
         return Err(format!("exactly one resume call: {:?}", sim.state.calls()));
     }
     wait_event(&ctx, "postponed", "Resumed", &format!("[{session_id}]")).await
+}
+
+// ---- siblings -----------------------------------------------------------
+
+async fn a_computer_name_is_confirmed_before_it_is_targeted(ctx: TestContext) -> TestResult {
+    // One computer, and a computers/dx that ignores its filter: the only row
+    // it returns is not the computer the spec names.
+    let seed: immybot_operator::sim::FleetSeed = serde_json::from_value(serde_json::json!({
+        "tenants": [{"id": 1, "name": "Solo"}],
+        "computers": [{"id": 7, "name": "ONLY-PC", "tenantId": 1,
+                       "software": [{"name": "7-Zip", "installed": "23.01", "desired": "24.08"}]}],
+    }))
+    .ctx("seed")?;
+    let sim = manual_simulator(seed).await?;
+    sim.state.set_computers_dx_ignores_filter(true);
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(
+        &ctx,
+        "by-name",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-81", "target": {"computer": {"name": "OTHER-PC"}}}),
+    )
+    .await?;
+    approve(&ctx, "by-name", "bob").await?;
+    let stalled = wait_for("the name to be reported unknown", LONG, || async {
+        let obj = get(&ctx, "by-name").await?;
+        match condition(&obj, "Stalled") {
+            Some((s, r, m)) if s == "True" && r == "TargetNotFound" => Ok(Some(m)),
+            other => Err(format!(
+                "Stalled: {other:?}, phase {:?}",
+                obj.status.and_then(|s| s.phase)
+            )),
+        }
+    })
+    .await?;
+    if !stalled.contains("OTHER-PC") {
+        return Err(format!("the message should name the computer: {stalled}"));
+    }
+    if !sim.state.ledger().is_empty() {
+        return Err(format!("ONLY-PC was started for OTHER-PC: {:?}", sim.state.ledger()));
+    }
+    Ok(())
 }
