@@ -12,7 +12,72 @@ use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, w
 use crate::lifecycle::{approve, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
-    crate::tests![two_replicas_one_leader_and_a_standby_that_takes_over]
+    crate::tests![
+        two_replicas_one_leader_and_a_standby_that_takes_over,
+        the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm,
+    ]
+}
+
+/// The real `immybot-operator` binary, its stdout a pipe (as under a
+/// container runtime): text logs carry no ANSI colour codes, and SIGTERM
+/// stops it promptly.
+async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm(ctx: TestContext) -> TestResult {
+    use tokio::io::AsyncBufReadExt as _;
+    let sim = simulator(150).await?;
+    let secret = std::env::temp_dir().join(format!("immybot-e2e-secret-{}-bin", std::process::id()));
+    std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
+    let flags = sim.operator_flags(&secret);
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_immybot-operator"))
+        .args(&flags[1..])
+        .args([
+            "--watch-namespace",
+            &ctx.namespace,
+            "--lease-namespace",
+            &ctx.namespace,
+            "--admin-addr",
+            &format!("127.0.0.1:{}", free_port()?),
+        ])
+        .env("KUBECONFIG", ctx.kubeconfig_path())
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .ctx("spawning immybot-operator")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let started = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let done = line.contains("immybot-operator starting");
+            seen.push(line);
+            if done {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    if !started {
+        return Err(format!("the operator did not log its start: {seen:?}"));
+    }
+    if let Some(coloured) = seen.iter().find(|l| l.contains('\u{1b}')) {
+        return Err(format!("ANSI codes in logs written to a pipe: {coloured:?}"));
+    }
+    let pid = child.id().ok_or("no pid")?;
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .ctx("kill -TERM")?;
+    if !signalled.success() {
+        return Err("kill -TERM failed".into());
+    }
+    match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+        Ok(Ok(status)) if status.success() => Ok(()),
+        Ok(other) => Err(format!("the operator exited badly after SIGTERM: {other:?}")),
+        Err(_) => Err("the operator did not exit within 10 s of SIGTERM".into()),
+    }
 }
 
 struct Replica {

@@ -100,11 +100,30 @@ async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> 
         .items
         .pop()
         .ok_or("no approval")?;
+    let plug_uid = ctx
+        .api::<immybot_operator::api::MaintenanceSession>()
+        .get("plug")
+        .await
+        .ctx("get plug")?
+        .metadata
+        .uid
+        .unwrap_or_default();
+    let owned = approval
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.uid == plug_uid && r.kind == "MaintenanceSession");
     if approval.spec.approver != "bob"
         || approval.spec.comment.as_deref() != Some("checked the change")
         || approval.spec.expires_at.is_none()
+        || approval.spec.session_uid != plug_uid
+        || !owned
     {
-        return Err(format!("approval: {:?}", approval.spec));
+        return Err(format!(
+            "approval bound to plug (uid {plug_uid}) and owned by it: {:?} {:?}",
+            approval.spec, approval.metadata.owner_references
+        ));
     }
     ctx.wait_phase("plug", Phase::Succeeded, LONG).await?;
     let (_, out) = plugin(&ctx, "alice", &["status", "plug"], None).await?;
@@ -152,6 +171,27 @@ async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> 
     let done = ctx.wait_phase("held", Phase::Cancelled, LONG).await?;
     if done.spec.retry.requests != 1 || !sim.state.ledger().iter().all(|e| e.computer_id != 102) {
         return Err("the cancelled, never-approved session must have started nothing".into());
+    }
+
+    // `resume` on a session whose user postponed the reboot resumes it in
+    // ImmyBot (NW-DC01's user postpones prompts).
+    create_session(
+        &ctx,
+        "dc",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-43", "target": {"computer": {"id": 201}},
+                           "reboot": {"policy": "Prompt"}}),
+    )
+    .await?;
+    crate::lifecycle::approve(&ctx, "dc", "bob").await?;
+    ctx.wait_phase("dc", Phase::Postponed, LONG).await?;
+    let (ok, out) = plugin(&ctx, "bob", &["resume", "dc"], None).await?;
+    if !ok || !out.contains("resume.requests = 1") {
+        return Err(format!("resume of a postponed session: {out}"));
+    }
+    ctx.wait_phase("dc", Phase::Succeeded, LONG).await?;
+    let (ok, out) = plugin(&ctx, "bob", &["resume", "dc"], None).await?;
+    if ok || !out.contains("neither suspended nor postponed") {
+        return Err(format!("resume with nothing held must say so and fail: {out}"));
     }
     Ok(())
 }
