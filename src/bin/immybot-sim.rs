@@ -44,6 +44,11 @@ struct Args {
     /// the document leaves `dx` rows untyped (docs/simulator.md).
     #[arg(long)]
     dx_rows_with_job_args: bool,
+    /// `GET /maintenance-sessions/{id}?includeActions=true` carries
+    /// `maintenanceActions`, as the document says. Off by default: live
+    /// answers have come without them.
+    #[arg(long)]
+    actions_in_get: bool,
     /// Client id the token endpoint accepts.
     #[arg(long, default_value = "immybot-operator")]
     client_id: String,
@@ -97,7 +102,11 @@ async fn main() -> anyhow::Result<()> {
         client_id: args.client_id.clone(),
         client_secret: Secret::new(args.client_secret),
         token_lifetime: Duration::from_secs(3600),
-        dx_rows_with_job_args: args.dx_rows_with_job_args,
+        shape: immybot_operator::sim::ResponseShape {
+            dx_rows_with_job_args: args.dx_rows_with_job_args,
+            actions_in_get: args.actions_in_get,
+            ..Default::default()
+        },
     };
     let sim = RunningSim::start(config, args.listen)
         .await

@@ -61,6 +61,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub crash_point: CrashPoint,
     pub observer: Arc<dyn ControllerObserver>,
+    /// Actions of ended ImmyBot sessions, read once (see `action_reader`).
+    pub actions: super::action_reader::ActionCache,
 }
 
 impl Context {
@@ -89,6 +91,7 @@ impl Context {
             recorder,
             crash_point: CrashPoint::Never,
             observer: Arc::new(NoObserver),
+            actions: Default::default(),
         }
     }
 }

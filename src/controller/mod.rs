@@ -4,8 +4,9 @@
 //! in, next status and step out), `approval`, `status_mapping`,
 //! `start_request`, `digest`, `group_id`. The shell performs what it decides:
 //! `reconciler` (inside `finalizer()`), `start_protocol`, `target_resolution`,
-//! `status_writer`, `poller`, `run`.
+//! `status_writer`, `poller`, `action_reader`, `run`.
 
+mod action_reader;
 mod approval;
 mod conditions;
 mod context;

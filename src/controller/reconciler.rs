@@ -20,7 +20,7 @@ use super::error::Error;
 use super::events::publish;
 use super::state_machine::{Observed, Step, decide};
 use super::status_writer::replace_status;
-use super::{conditions, start_protocol, target_resolution};
+use super::{action_reader, conditions, start_protocol, target_resolution};
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
 use crate::immybot::{ErrorKind, MaintenanceSession as ImmySession, SessionLog};
 
@@ -80,7 +80,8 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
     };
     let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
-    let sessions = observe_sessions(ctx, obj).await?;
+    let mut sessions = observe_sessions(ctx, obj).await?;
+    let compliant = action_reader::attach_actions(&ctx.immybot, &ctx.actions, &uid, &mut sessions).await?;
     let logs = if final_already {
         vec![]
     } else {
@@ -91,6 +92,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
         digest: &digest,
         verdict: &verdict,
         sessions: &sessions,
+        compliant_by_item: compliant.as_ref(),
         logs: &logs,
         now,
         instance: &ctx.instance,

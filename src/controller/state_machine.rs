@@ -27,8 +27,12 @@ pub struct Observed<'a> {
     pub object: &'a MaintenanceSession,
     pub digest: &'a ApprovalDigest,
     pub verdict: &'a Verdict,
-    /// ImmyBot's view of every session id recorded in status (all attempts).
+    /// ImmyBot's view of every session id recorded in status (all attempts),
+    /// with their actions.
     pub sessions: &'a [ImmySession],
+    /// For objects whose `NoAction` rows are counted by ImmyBot rather than
+    /// read: the count per maintenance item.
+    pub compliant_by_item: Option<&'a std::collections::BTreeMap<String, i64>>,
     /// Recent log lines of some of those sessions.
     pub logs: &'a [SessionLog],
     pub now: Timestamp,
@@ -97,7 +101,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     // the last attempt can hold them (see `waiting_or_retry_busy`).
     let waiting: Vec<i32> = current.map(|a| a.busy_computer_ids.clone()).unwrap_or_default();
     st.waiting_computers.retain(|w| waiting.contains(&w.id));
-    let mapped = map_sessions(o.sessions, targeted.as_deref(), &waiting);
+    let mapped = map_sessions(o.sessions, targeted.as_deref(), &waiting, o.compliant_by_item);
     if let Some(m) = &mapped {
         st.summary = Some(m.summary.clone());
         st.items = m.items.clone();

@@ -34,6 +34,7 @@ fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession])
         digest: &digest,
         verdict,
         sessions,
+        compliant_by_item: None,
         logs: &[],
         now: now(),
         instance: "https://acme.immy.bot/",

@@ -94,7 +94,16 @@ fn severity(s: &SessionStatus) -> u8 {
 /// because ImmyBot reported them busy: they count as waiting, whatever an
 /// earlier session of theirs says, so that nothing counts as finished while
 /// one of them has not run.
-pub fn map_sessions(sessions: &[MaintenanceSession], targeted: Option<&[i32]>, waiting: &[i32]) -> Option<Mapped> {
+///
+/// `compliant`, when given, is ImmyBot's count of `NoAction` rows per item
+/// (for large objects, whose `NoAction` rows are counted, not read): it sets
+/// each item's `compliant` figure.
+pub fn map_sessions(
+    sessions: &[MaintenanceSession],
+    targeted: Option<&[i32]>,
+    waiting: &[i32],
+    compliant: Option<&BTreeMap<String, i64>>,
+) -> Option<Mapped> {
     let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
     for s in sessions {
         if s.computer_id.is_some_and(|c| waiting.contains(&c)) {
@@ -208,6 +217,13 @@ pub fn map_sessions(sessions: &[MaintenanceSession], targeted: Option<&[i32]>, w
         .map(|(_, _, c)| c)
         .collect();
 
+    for (name, count) in compliant.into_iter().flatten() {
+        let item = items.entry(name.clone()).or_insert_with(|| ItemSummary {
+            name: name.clone(),
+            ..Default::default()
+        });
+        item.compliant = i32::try_from(*count).unwrap_or(i32::MAX);
+    }
     let unaccounted: Vec<i32> = targeted
         .into_iter()
         .flatten()
@@ -325,7 +341,7 @@ mod tests {
                 ],
             ),
         ];
-        let m = map_sessions(&sessions, None, &[]).unwrap();
+        let m = map_sessions(&sessions, None, &[], None).unwrap();
         assert_eq!(m.aggregate, Aggregate::Partial);
         assert_eq!((m.summary.passed, m.summary.partially_passed), (1, 1));
         assert_eq!(m.progress, "2/2");
@@ -342,9 +358,26 @@ mod tests {
             session(1, 10, SessionStatus::Failed, vec![]),
             session(5, 10, SessionStatus::Passed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(&[10]), &[]).unwrap();
+        let m = map_sessions(&sessions, Some(&[10]), &[], None).unwrap();
         assert_eq!(m.aggregate, Aggregate::AllPassed);
         assert_eq!(m.computers[0].session_id, 5);
+    }
+
+    #[test]
+    fn counted_compliance_sets_the_items_compliant_figure() {
+        use MaintenanceActionResult as R;
+        use MaintenanceActionType as T;
+        let sessions = vec![session(
+            1,
+            10,
+            SessionStatus::Passed,
+            vec![action("7-Zip", T::Update, R::Success)],
+        )];
+        let counts: BTreeMap<String, i64> = [("7-Zip".to_string(), 40), ("Chrome".to_string(), 41)].into();
+        let m = map_sessions(&sessions, None, &[], Some(&counts)).unwrap();
+        let zip = m.items.iter().find(|i| i.name == "7-Zip").unwrap();
+        assert_eq!((zip.succeeded, zip.compliant), (1, 40));
+        assert_eq!(m.items.iter().find(|i| i.name == "Chrome").unwrap().compliant, 41);
     }
 
     #[test]
@@ -355,7 +388,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, st)| session(i as i32 + 1, i as i32 + 10, st.clone(), vec![]))
                 .collect();
-            map_sessions(&s, None, &[]).unwrap().aggregate
+            map_sessions(&s, None, &[], None).unwrap().aggregate
         };
         assert_eq!(m(&[SessionStatus::Passed, SessionStatus::Running]), Aggregate::Running);
         assert_eq!(
@@ -365,14 +398,14 @@ mod tests {
         assert_eq!(m(&[SessionStatus::Created, SessionStatus::Pending]), Aggregate::Queued);
         assert_eq!(m(&[SessionStatus::Failed, SessionStatus::Missed]), Aggregate::AllFailed);
         assert_eq!(m(&[SessionStatus::Cancelled]), Aggregate::AllCancelled);
-        assert!(map_sessions(&[], None, &[]).is_none());
+        assert!(map_sessions(&[], None, &[], None).is_none());
     }
 
     #[test]
     fn waiting_computers_keep_the_session_from_finishing() {
         // Computer 10 passed; 11 and 12 were busy with someone else's session.
         let sessions = vec![session(1, 10, SessionStatus::Passed, vec![])];
-        let m = map_sessions(&sessions, None, &[11, 12]).unwrap();
+        let m = map_sessions(&sessions, None, &[11, 12], None).unwrap();
         assert_eq!(m.aggregate, Aggregate::Queued, "not AllPassed while two have not run");
         assert_eq!((m.summary.computers, m.summary.passed, m.summary.waiting), (3, 1, 2));
         assert_eq!(m.progress, "1/3");
@@ -382,12 +415,12 @@ mod tests {
             session(1, 10, SessionStatus::Passed, vec![]),
             session(2, 11, SessionStatus::Failed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(&[10, 11]), &[11]).unwrap();
+        let m = map_sessions(&sessions, Some(&[10, 11]), &[11], None).unwrap();
         assert_eq!((m.summary.failed, m.summary.waiting), (0, 1));
         assert!(m.failed_computer_ids.is_empty());
         assert!(!m.aggregate.is_finished());
         // Nothing started at all, everything busy.
-        let m = map_sessions(&[], None, &[5]).unwrap();
+        let m = map_sessions(&[], None, &[5], None).unwrap();
         assert_eq!((m.aggregate, m.progress.as_str()), (Aggregate::Queued, "0/1"));
     }
 
@@ -399,7 +432,7 @@ mod tests {
             session(1, 10, SessionStatus::Passed, vec![]),
             session(2, 11, SessionStatus::Passed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(&[10, 11, 12]), &[]).unwrap();
+        let m = map_sessions(&sessions, Some(&[10, 11, 12]), &[], None).unwrap();
         assert_eq!(
             m.aggregate,
             Aggregate::Partial,
@@ -426,7 +459,7 @@ mod tests {
                 )
             })
             .collect();
-        let m = map_sessions(&sessions, None, &[]).unwrap();
+        let m = map_sessions(&sessions, None, &[], None).unwrap();
         assert_eq!(m.computers.len(), MAX_COMPUTERS_IN_STATUS);
         assert!(m.computers[..10].iter().all(|c| c.session_status == "Failed"));
         assert_eq!(m.summary.computers, 100);
@@ -474,7 +507,7 @@ mod tests {
                 )
             })
             .collect();
-        let m = map_sessions(&sessions, None, &[]).unwrap();
+        let m = map_sessions(&sessions, None, &[], None).unwrap();
         let status = MaintenanceSessionStatus {
             phase: Some(Phase::PartiallySucceeded),
             summary: Some(m.summary),

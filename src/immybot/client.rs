@@ -21,7 +21,7 @@ use url::Url;
 
 use super::auth::TokenSource;
 use super::config::{ClientConfig, EnumEncoding, RetryPolicy};
-use super::dx::{Page, SessionQuery};
+use super::dx::{ActionQuery, GroupCount, Page, SessionQuery};
 use super::enums::SessionStatus;
 use super::error::{ImmyBotError, truncate_body};
 use super::pacing::{Pacer, Sleeper, TokioSleeper, backoff, parse_retry_after};
@@ -223,6 +223,44 @@ impl ImmyBotClient {
         let mut page: Page<MaintenanceSession> = Page::from_load_result(result, query.take);
         page.drop_rows_without_id(|s| s.id);
         Ok(page)
+    }
+
+    /// A page of maintenance actions (`GET /api/v1/maintenance-actions/dx`).
+    /// The document types the answer as a bare array; live clients page it
+    /// with DevExtreme load options, which answer a `LoadResult`. Both decode.
+    pub async fn find_actions(&self, query: &ActionQuery) -> Result<Page<MaintenanceAction>, ImmyBotError> {
+        let mut call = Call::get(
+            "GET /api/v1/maintenance-actions/dx",
+            "api/v1/maintenance-actions/dx".into(),
+        );
+        for (key, value) in query.to_params() {
+            call = call.query(key, value);
+        }
+        let answer = self.send(call).await?;
+        let result = load_result_or_array(&answer)?;
+        let mut page: Page<MaintenanceAction> = Page::from_load_result(result, query.take);
+        page.drop_rows_without_id(|a| a.id);
+        page.items = page
+            .items
+            .into_iter()
+            .map(MaintenanceAction::with_names_resolved)
+            .collect();
+        Ok(page)
+    }
+
+    /// How many actions match `query`, per maintenance item (display name),
+    /// counted by ImmyBot (`group` + `requireGroupCount`): no rows travel.
+    pub async fn count_actions_by_item(&self, query: &ActionQuery) -> Result<Page<GroupCount>, ImmyBotError> {
+        let mut call = Call::get(
+            "GET /api/v1/maintenance-actions/dx",
+            "api/v1/maintenance-actions/dx".into(),
+        );
+        for (key, value) in query.to_count_params() {
+            call = call.query(key, value);
+        }
+        let answer = self.send(call).await?;
+        let result = load_result_or_array(&answer)?;
+        Ok(Page::from_load_result(result, query.take))
     }
 
     /// A page of sessions that are not finished, across the whole instance.
@@ -566,6 +604,27 @@ fn check_json(answer: &Answer) -> Result<(), ImmyBotError> {
         });
     }
     Ok(())
+}
+
+/// A `dx` answer as a `LoadResult`, whether it came as one or as the bare
+/// array the document gives for some routes.
+fn load_result_or_array(answer: &Answer) -> Result<LoadResult, ImmyBotError> {
+    check_json(answer)?;
+    let value: serde_json::Value = serde_json::from_slice(&answer.body).map_err(|e| ImmyBotError::Decode {
+        route: answer.route,
+        message: e.to_string(),
+    })?;
+    match value {
+        serde_json::Value::Array(rows) => Ok(LoadResult {
+            data: Some(rows),
+            total_count: -1,
+            group_count: -1,
+        }),
+        other => serde_json::from_value(other).map_err(|e| ImmyBotError::Decode {
+            route: answer.route,
+            message: e.to_string(),
+        }),
+    }
 }
 
 fn decode<T: DeserializeOwned>(answer: &Answer) -> Result<T, ImmyBotError> {

@@ -67,7 +67,7 @@ impl SessionQuery {
             _ => clauses.push(join(statuses, "or")),
         }
         if let Some(after) = self.created_after {
-            clauses.push(serde_json::json!(["createdDate", ">=", after.to_string()]));
+            clauses.push(serde_json::json!(["createdDate", ">=", dx_date(after)]));
         }
         match clauses.len() {
             0 => None,
@@ -75,6 +75,162 @@ impl SessionQuery {
             _ => Some(join(clauses, "and")),
         }
     }
+}
+
+/// A point in time as a `dx` filter value. The one place that owns the
+/// format. Evidence: scripts run against live instances filter session lists
+/// with `["createdDate",">","05/02/2022 02:20:29"]` and action lists with
+/// `["createdDateUTC",">=","07/07/2026 00:00:00"]`, i.e. `MM/dd/yyyy
+/// HH:mm:ss`; whether ISO 8601 strings (with fractional seconds) are accepted
+/// is unknown, so they are never sent. Whole seconds, UTC (the values ImmyBot
+/// stores are UTC); a filter bound is therefore rounded down to the second,
+/// which only widens a `>=` window.
+pub fn dx_date(t: WireTime) -> String {
+    t.0.to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%m/%d/%Y %H:%M:%S")
+        .to_string()
+}
+
+/// Which maintenance actions to list (`GET /api/v1/maintenance-actions/dx`),
+/// the source of per-action results that live clients rely on: live
+/// `GET /maintenance-sessions/{id}` answers have come without
+/// `maintenanceActions`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ActionQuery {
+    /// Actions of one session. Never several ids at once: an OR across
+    /// `maintenanceSessionId`s answers 500 on live instances.
+    pub session_id: Option<i32>,
+    pub tenant_id: Option<i32>,
+    /// Sessions ids from..=to (an AND range, not an OR list): narrows a
+    /// tenant window to the sessions of one burst of starts.
+    pub session_id_range: Option<(i32, i32)>,
+    /// `createdDateUTC` at or after this time.
+    pub created_from: Option<WireTime>,
+    /// `createdDateUTC` before this time.
+    pub created_before: Option<WireTime>,
+    /// Leave out `NoAction` rows (about 95% of a real tenant's rows) where
+    /// only their count matters.
+    pub exclude_no_action: bool,
+    /// Only `NoAction` rows (for counting them).
+    pub only_no_action: bool,
+    pub skip: u32,
+    /// Rows per page (at most [`MAX_TAKE`]; 0 means 100).
+    pub take: u32,
+}
+
+/// The action fields the status mirrors, asked for with `select=` so that
+/// nothing else (descriptions, test scripts, parameters) crosses the wire.
+pub const ACTION_FIELDS: &[&str] = &[
+    "id",
+    "maintenanceSessionId",
+    "computerId",
+    "computerName",
+    "tenantId",
+    "maintenanceIdentifier",
+    "maintenanceDisplayName",
+    "maintenanceType",
+    "maintenanceTypeName",
+    "actionType",
+    "actionTypeName",
+    "status",
+    "statusName",
+    "result",
+    "resultName",
+    "resultReason",
+    "resultReasonMessage",
+    "detectedVersionString",
+    "desiredVersionString",
+    "startTime",
+    "endTime",
+    "createdDateUTC",
+];
+
+impl ActionQuery {
+    fn clauses(&self) -> Vec<serde_json::Value> {
+        let mut clauses = Vec::new();
+        if let Some(id) = self.session_id {
+            clauses.push(serde_json::json!(["maintenanceSessionId", "=", id]));
+        }
+        if let Some(id) = self.tenant_id {
+            clauses.push(serde_json::json!(["tenantId", "=", id]));
+        }
+        if let Some((from, to)) = self.session_id_range {
+            clauses.push(serde_json::json!(["maintenanceSessionId", ">=", from]));
+            clauses.push(serde_json::json!(["maintenanceSessionId", "<=", to]));
+        }
+        if let Some(t) = self.created_from {
+            clauses.push(serde_json::json!(["createdDateUTC", ">=", dx_date(t)]));
+        }
+        if let Some(t) = self.created_before {
+            clauses.push(serde_json::json!(["createdDateUTC", "<", dx_date(t)]));
+        }
+        if self.exclude_no_action {
+            clauses.push(serde_json::json!(["actionType", "<>", 0]));
+        }
+        if self.only_no_action {
+            clauses.push(serde_json::json!(["actionType", "=", 0]));
+        }
+        clauses
+    }
+
+    pub fn filter(&self) -> Option<serde_json::Value> {
+        let mut clauses = self.clauses();
+        match clauses.len() {
+            0 => None,
+            1 => clauses.pop(),
+            _ => Some(join(clauses, "and")),
+        }
+    }
+
+    fn take(&self) -> u32 {
+        match self.take {
+            0 => 100,
+            t => t.min(MAX_TAKE),
+        }
+    }
+
+    /// The rows: mirrored fields only, oldest first, paged.
+    pub fn to_params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![
+            ("skip", self.skip.to_string()),
+            ("take", self.take().to_string()),
+            (
+                "sort",
+                serde_json::json!([{"selector": "id", "desc": false}]).to_string(),
+            ),
+            ("select", serde_json::json!(ACTION_FIELDS).to_string()),
+        ];
+        if let Some(filter) = self.filter() {
+            params.push(("filter", filter.to_string()));
+        }
+        params
+    }
+
+    /// Counts per maintenance item, no rows: `group` on the display name with
+    /// `requireGroupCount`, the server-side count live clients use.
+    pub fn to_count_params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![
+            ("skip", self.skip.to_string()),
+            ("take", self.take().to_string()),
+            (
+                "group",
+                serde_json::json!([{"selector": "maintenanceDisplayName", "isExpanded": false}]).to_string(),
+            ),
+            ("requireGroupCount", "true".into()),
+        ];
+        if let Some(filter) = self.filter() {
+            params.push(("filter", filter.to_string()));
+        }
+        params
+    }
+}
+
+/// One group of a grouped `dx` answer: the key and how many rows it has.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GroupCount {
+    pub key: Option<String>,
+    pub count: i64,
 }
 
 fn join(items: Vec<serde_json::Value>, op: &str) -> serde_json::Value {
@@ -168,7 +324,7 @@ mod tests {
             serde_json::json!([
                 [["sessionStatus", "=", 1], "or", ["sessionStatus", "=", 6]],
                 "and",
-                ["createdDate", ">=", "2026-01-02T03:04:05Z"]
+                ["createdDate", ">=", "01/02/2026 03:04:05"]
             ])
         );
         let params = q.to_params();
@@ -193,6 +349,48 @@ mod tests {
             .to_params()
             .contains(&("take", "500".into()))
         );
+    }
+
+    #[test]
+    fn dates_go_out_in_the_form_live_instances_accept() {
+        let t = WireTime::parse("2026-07-08T09:10:11.123456789Z").unwrap();
+        assert_eq!(dx_date(t), "07/08/2026 09:10:11");
+    }
+
+    #[test]
+    fn action_queries_filter_with_and_only_and_select_what_is_mirrored() {
+        let q = ActionQuery {
+            tenant_id: Some(3),
+            session_id_range: Some((10, 20)),
+            created_from: WireTime::parse("2026-07-07T00:00:00Z"),
+            created_before: WireTime::parse("2026-07-08T00:00:00Z"),
+            exclude_no_action: true,
+            take: 500,
+            ..Default::default()
+        };
+        let filter = q.filter().unwrap();
+        assert_eq!(
+            filter,
+            serde_json::json!([
+                ["tenantId", "=", 3],
+                "and",
+                ["maintenanceSessionId", ">=", 10],
+                "and",
+                ["maintenanceSessionId", "<=", 20],
+                "and",
+                ["createdDateUTC", ">=", "07/07/2026 00:00:00"],
+                "and",
+                ["createdDateUTC", "<", "07/08/2026 00:00:00"],
+                "and",
+                ["actionType", "<>", 0]
+            ])
+        );
+        assert!(!filter.to_string().contains("\"or\""), "never an OR");
+        let params = q.to_params();
+        let select = params.iter().find(|(k, _)| *k == "select").unwrap();
+        assert!(select.1.contains("resultName") && !select.1.contains("description"));
+        let counts = q.to_count_params();
+        assert!(counts.contains(&("requireGroupCount", "true".into())));
     }
 
     #[test]

@@ -188,6 +188,38 @@ pub struct MaintenanceAction {
     pub result_reason_message: Option<String>,
     #[serde(rename = "createdDateUTC", skip_serializing_if = "Option::is_none")]
     pub created_date_utc: Option<WireTime>,
+    /// The read-only `*Name` fields live rows carry next to (or, with
+    /// `select=`, instead of) the enum values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action_type_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_type_name: Option<String>,
+}
+
+impl MaintenanceAction {
+    /// Fills each enum from its `*Name` field where only the name came.
+    pub fn with_names_resolved(mut self) -> Self {
+        fn from_name<T: serde::de::DeserializeOwned>(name: &Option<String>) -> Option<T> {
+            serde_json::from_value(serde_json::Value::String(name.clone()?)).ok()
+        }
+        if self.action_type.is_none() {
+            self.action_type = from_name(&self.action_type_name);
+        }
+        if self.status.is_none() {
+            self.status = from_name(&self.status_name);
+        }
+        if self.result.is_none() {
+            self.result = from_name(&self.result_name);
+        }
+        if self.maintenance_type.is_none() {
+            self.maintenance_type = from_name(&self.maintenance_type_name);
+        }
+        self
+    }
 }
 
 /// `GetMaintenanceSessionPhaseResponse`.

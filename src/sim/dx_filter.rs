@@ -2,9 +2,13 @@
 //! lists need them: `filter` (conditions joined by and/or, nested), `sort`,
 //! `skip`, `take`.
 //!
-//! Faithful to one quirk: a filter with more than [`MAX_OR_CLAUSES`] OR
-//! clauses answers 500, as OR-filters across many session ids have on real
-//! instances.
+//! Faithful to the quirks seen on live instances: a filter with more than
+//! [`MAX_OR_CLAUSES`] OR clauses, or any OR across `maintenanceSessionId`s,
+//! answers 500 (NotSupportedException); date values in filters are parsed in
+//! the one form known to work, `MM/dd/yyyy HH:mm:ss`, and anything else
+//! (ISO 8601 included) is a 400 unless [`DxOptions::accept_iso_dates`] says
+//! otherwise. Also `select` (only the listed fields) and `group` on one
+//! selector (`[{key, items: null, count}]`, the `isExpanded: false` form).
 
 use std::collections::HashMap;
 
@@ -20,15 +24,44 @@ pub enum DxError {
     TooComplex,
 }
 
-/// Applies the load options; answers the page and the filtered row count.
-pub fn load(mut rows: Vec<Value>, params: &HashMap<String, String>) -> Result<(Vec<Value>, usize), DxError> {
+/// How lenient the simulated instance is where live evidence is missing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DxOptions {
+    /// Accept ISO 8601 date values in filters. Off by default: only
+    /// `MM/dd/yyyy HH:mm:ss` is known to work on live instances.
+    pub accept_iso_dates: bool,
+}
+
+/// What a load answers: the page (rows or groups), the filtered row count,
+/// and the group count when grouped.
+#[derive(Debug, PartialEq)]
+pub struct Loaded {
+    pub data: Vec<Value>,
+    pub total: usize,
+    pub group_count: Option<usize>,
+}
+
+/// Applies the load options (rows and count only).
+#[cfg(test)]
+pub fn load(rows: Vec<Value>, params: &HashMap<String, String>) -> Result<(Vec<Value>, usize), DxError> {
+    load_with(rows, params, DxOptions::default()).map(|l| (l.data, l.total))
+}
+
+/// Applies the load options, grouping and `select` included.
+pub fn load_with(
+    mut rows: Vec<Value>,
+    params: &HashMap<String, String>,
+    options: DxOptions,
+) -> Result<Loaded, DxError> {
     if let Some(filter) = params.get("filter").filter(|f| !f.is_empty()) {
         let filter: Value =
             serde_json::from_str(filter).map_err(|e| DxError::BadRequest(format!("filter is not JSON: {e}")))?;
         // n "or" operators join n + 1 clauses.
-        if count_or(&filter) + 1 > MAX_OR_CLAUSES {
+        if count_or(&filter) + 1 > MAX_OR_CLAUSES || or_over(&filter, "maintenanceSessionId") {
             return Err(DxError::TooComplex);
         }
+        // Validated once, whether or not any row is there to compare.
+        let filter = normalize_dates(&filter, options)?;
         let mut kept = Vec::with_capacity(rows.len());
         for row in rows {
             if eval(&filter, &row)? {
@@ -52,7 +85,63 @@ pub fn load(mut rows: Vec<Value>, params: &HashMap<String, String>) -> Result<(V
     let total = rows.len();
     let skip = parse_num(params, "skip")?.unwrap_or(0);
     let take = parse_num(params, "take")?.unwrap_or(usize::MAX);
-    Ok((rows.into_iter().skip(skip).take(take).collect(), total))
+    if let Some(group) = params.get("group").filter(|g| !g.is_empty()) {
+        let group: Vec<Value> =
+            serde_json::from_str(group).map_err(|e| DxError::BadRequest(format!("group is not JSON: {e}")))?;
+        let selector = group
+            .first()
+            .and_then(|g| g.get("selector").or(Some(g)))
+            .and_then(Value::as_str)
+            .ok_or_else(|| DxError::BadRequest("group needs a selector".into()))?
+            .to_owned();
+        let mut counts: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for row in &rows {
+            let key = match field(row, &selector) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            *counts.entry(key).or_default() += 1;
+        }
+        let groups = counts.len();
+        let require = params.get("requireGroupCount").is_some_and(|v| v == "true");
+        let data = counts
+            .into_iter()
+            .skip(skip)
+            .take(take)
+            .map(|(key, count)| serde_json::json!({"key": key, "items": null, "count": count}))
+            .collect();
+        return Ok(Loaded {
+            data,
+            total,
+            group_count: require.then_some(groups),
+        });
+    }
+    let mut data: Vec<Value> = rows.into_iter().skip(skip).take(take).collect();
+    if let Some(select) = params.get("select").filter(|s| !s.is_empty()) {
+        let fields: Vec<String> =
+            serde_json::from_str(select).map_err(|e| DxError::BadRequest(format!("select is not JSON: {e}")))?;
+        for row in &mut data {
+            if let Value::Object(map) = row {
+                map.retain(|k, _| fields.iter().any(|f| f == k));
+            }
+        }
+    }
+    Ok(Loaded {
+        data,
+        total,
+        group_count: None,
+    })
+}
+
+/// Whether an "or" joins conditions on `name` anywhere in the filter.
+fn or_over(filter: &Value, name: &str) -> bool {
+    let Value::Array(items) = filter else { return false };
+    let has_or = items.iter().any(|i| i == "or");
+    let on_field = items
+        .iter()
+        .any(|i| matches!(i, Value::Array(c) if c.len() == 3 && c[0] == name));
+    (has_or && on_field) || items.iter().any(|i| or_over(i, name))
 }
 
 fn parse_num(params: &HashMap<String, String>, key: &str) -> Result<Option<usize>, DxError> {
@@ -114,6 +203,49 @@ fn eval(filter: &Value, row: &Value) -> Result<bool, DxError> {
         }
     }
     Ok(result.unwrap_or(true))
+}
+
+/// The filter with every date condition's value read (see [`date_value`]).
+fn normalize_dates(filter: &Value, options: DxOptions) -> Result<Value, DxError> {
+    let Value::Array(items) = filter else {
+        return Ok(filter.clone());
+    };
+    if items.len() == 3
+        && let (Some(name), Some(op)) = (items[0].as_str(), items[1].as_str())
+        && !matches!(op, "and" | "or")
+    {
+        return Ok(Value::Array(vec![
+            items[0].clone(),
+            items[1].clone(),
+            date_value(name, &items[2], options)?,
+        ]));
+    }
+    items
+        .iter()
+        .map(|i| normalize_dates(i, options))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Value::Array)
+}
+
+/// A date field's filter value, in the form live instances accept
+/// (`MM/dd/yyyy HH:mm:ss`, read as UTC), turned into the form rows carry.
+/// Other values of other fields pass through.
+fn date_value(name: &str, value: &Value, options: DxOptions) -> Result<Value, DxError> {
+    let is_date_field = name.ends_with("Date") || name.ends_with("DateUTC") || name.ends_with("DateUtc");
+    let Some(text) = value.as_str().filter(|_| is_date_field) else {
+        return Ok(value.clone());
+    };
+    if let Ok(civil) = jiff::civil::DateTime::strptime("%m/%d/%Y %H:%M:%S", text)
+        && let Ok(zoned) = civil.to_zoned(jiff::tz::TimeZone::UTC)
+    {
+        return Ok(Value::String(zoned.timestamp().to_string()));
+    }
+    if options.accept_iso_dates && WireTime::parse(text).is_some() {
+        return Ok(value.clone());
+    }
+    Err(DxError::BadRequest(format!(
+        "The value '{text}' of {name} is not a valid date (expected MM/dd/yyyy HH:mm:ss)"
+    )))
 }
 
 fn condition(left: Option<&Value>, op: &str, right: &Value) -> Result<bool, DxError> {
@@ -196,7 +328,7 @@ mod tests {
                 json!([
                     [["sessionStatus", "=", 1], "or", ["sessionStatus", "=", 6]],
                     "and",
-                    ["createdDate", ">=", "2026-01-01T12:00:00Z"]
+                    ["createdDate", ">=", "01/01/2026 12:00:00"]
                 ]),
             ),
             ("sort", json!([{"selector": "createdDate", "desc": true}])),
@@ -227,6 +359,38 @@ mod tests {
         clauses.truncate(clauses.len() - 2); // exactly MAX_OR_CLAUSES clauses still work
         let p = params(&[("filter", Value::Array(clauses))]);
         assert_eq!(load(rows(), &p).unwrap().1, 3);
+    }
+
+    #[test]
+    fn dates_are_read_in_the_known_form_and_iso_only_by_option() {
+        let p = params(&[("filter", json!(["createdDateUTC", ">=", "01/02/2026 00:00:00"]))]);
+        assert_eq!(ids(&load(rows(), &p).unwrap().0), vec![2, 3]);
+        let iso = params(&[(
+            "filter",
+            json!(["createdDateUTC", ">=", "2026-01-02T00:00:00.000000001Z"]),
+        )]);
+        assert!(matches!(load(rows(), &iso), Err(DxError::BadRequest(_))));
+        let lenient = DxOptions { accept_iso_dates: true };
+        assert_eq!(ids(&load_with(rows(), &iso, lenient).unwrap().data), vec![3]);
+    }
+
+    #[test]
+    fn or_across_session_ids_answers_500_and_select_and_group_work() {
+        let or = params(&[(
+            "filter",
+            json!([["maintenanceSessionId", "=", 1], "or", ["maintenanceSessionId", "=", 2]]),
+        )]);
+        assert_eq!(load(rows(), &or).unwrap_err(), DxError::TooComplex);
+        let select = params(&[("select", json!(["id", "computerName"]))]);
+        let page = load(rows(), &select).unwrap().0;
+        assert_eq!(page[0], json!({"id": 1, "computerName": "A-PC"}));
+        let grouped = params(&[
+            ("group", json!([{"selector": "sessionStatus", "isExpanded": false}])),
+            ("requireGroupCount", json!("true")),
+        ]);
+        let loaded = load_with(rows(), &grouped, DxOptions::default()).unwrap();
+        assert_eq!(loaded.group_count, Some(3));
+        assert_eq!(loaded.data[0], json!({"key": "0", "items": null, "count": 1}));
     }
 
     #[test]

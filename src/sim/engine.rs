@@ -604,6 +604,7 @@ fn detect(s: &mut Session, computer: Option<&ComputerState>, at: Timestamp) {
             result_reason: None,
             result_reason_message: None,
             created_date_utc: Some(WireTime(at)),
+            ..Default::default()
         });
         let line = match &installed {
             None => format!("{}: not installed, desired {}", item.name, item.desired),
@@ -787,6 +788,19 @@ impl Engine {
 
     pub fn sessions(&self) -> impl Iterator<Item = MaintenanceSession> + '_ {
         self.sessions.values().map(|s| self.view(s, false, false))
+    }
+
+    /// Every action of every session, oldest session first, with the
+    /// read-only `*Name` fields live rows carry.
+    pub fn all_actions(&self) -> impl Iterator<Item = MaintenanceAction> + '_ {
+        self.sessions.values().flat_map(|s| s.actions.iter()).map(|a| {
+            let mut a = a.clone();
+            a.action_type_name = a.action_type.as_ref().map(|v| v.name().into_owned());
+            a.status_name = a.status.as_ref().map(|v| v.name().into_owned());
+            a.result_name = a.result.as_ref().map(|v| v.name().into_owned());
+            a.maintenance_type_name = a.maintenance_type.as_ref().map(|v| v.name().into_owned());
+            a
+        })
     }
 
     pub fn logs(&self, id: i32) -> Option<Vec<SessionLog>> {

@@ -58,6 +58,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             "/api/v1/maintenance-sessions/{sessionId}/actions/{actionId}/rerun",
             post(rerun_action),
         )
+        .route("/api/v1/maintenance-actions/dx", get(actions_dx))
         .route("/api/v1/maintenance-actions/{actionId}/logs", get(action_logs))
         .route("/api/v1/computers/dx", get(computers_dx))
         .route("/api/v1/computers/{computerId}", get(computer))
@@ -112,6 +113,11 @@ async fn api_gate(State(state): State<Arc<SimState>>, request: Request, next: Ne
         return problem(StatusCode::UNAUTHORIZED, "Unauthorized");
     }
     state.tick();
+    if request.method() == axum::http::Method::GET
+        && let Some(query) = request.uri().query()
+    {
+        state.record_query(&route, query);
+    }
     let request = if request.method() == axum::http::Method::POST {
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
@@ -261,29 +267,36 @@ struct SessionParams {
 }
 
 async fn session(State(state): State<Arc<SimState>>, Path(id): Path<i32>, Query(p): Query<SessionParams>) -> Response {
-    let strip = state.get_without_job_args();
-    match state.with_engine(|e, _| e.session(id, p.include_actions, p.include_stages)) {
+    let shape = state.shape();
+    let include_actions = p.include_actions && shape.actions_in_get;
+    match state.with_engine(|e, _| e.session(id, include_actions, p.include_stages)) {
         Some(mut s) => {
-            if strip {
+            if shape.get_without_job_args {
                 s.session_job_args = None;
             }
-            json(&s)
+            let mut value = serde_json::to_value(&s).unwrap_or_default();
+            plant_secret(&mut value, &shape);
+            json(&value)
         }
         None => problem(StatusCode::NOT_FOUND, &format!("Session {id} was not found")),
     }
 }
 
 async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
-    let with_job_args = state.dx_rows_with_job_args();
+    let shape = state.shape();
     let rows: Vec<serde_json::Value> = state.with_engine(|e, _| {
         e.sessions()
             .map(|mut s| {
-                if !with_job_args {
+                if !shape.dx_rows_with_job_args {
                     s.session_job_args = None;
                 }
                 s
             })
             .filter_map(|s| serde_json::to_value(s).ok())
+            .map(|mut v| {
+                plant_secret(&mut v, &shape);
+                v
+            })
             .collect()
     });
     let rows: Vec<serde_json::Value> = rows
@@ -295,14 +308,47 @@ async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<Ha
             })
         })
         .collect();
-    dx_answer(rows, &params)
+    dx_answer(rows, &params, &shape)
+}
+
+/// Live instances echo task parameter values in `sessionJobArgs` in clear
+/// text; with a planted secret, every session carries one there.
+fn plant_secret(session: &mut serde_json::Value, shape: &super::ResponseShape) {
+    if let (Some(secret), Some(args)) = (&shape.job_args_secret, session.get_mut("sessionJobArgs"))
+        && let Some(args) = args.as_object_mut()
+    {
+        args.insert(
+            "maintenanceItem".into(),
+            serde_json::json!({"taskParameterValues": {"ApiKey": {"value": secret}, "AdminPassword": {"value": secret}}}),
+        );
+    }
+}
+
+/// Every action of every session, as live `dx` rows carry them: with
+/// `createdDateUTC` and the `*Name` fields. The document types the answer
+/// as a bare array (`actionsDxAsArray`); live clients page a `LoadResult`.
+async fn actions_dx(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
+    let shape = state.shape();
+    let rows: Vec<serde_json::Value> =
+        state.with_engine(|e, _| e.all_actions().filter_map(|a| serde_json::to_value(a).ok()).collect());
+    let options = dx_filter::DxOptions {
+        accept_iso_dates: shape.accept_iso_dates,
+    };
+    if shape.actions_dx_as_array {
+        return match dx_filter::load_with(rows, &params, options) {
+            Ok(loaded) => json(&loaded.data),
+            Err(e) => dx_error(e),
+        };
+    }
+    dx_answer(rows, &params, &shape)
 }
 
 async fn computers_dx(
     State(state): State<Arc<SimState>>,
     Query(mut params): Query<HashMap<String, String>>,
 ) -> Response {
-    if state.computers_dx_ignores_filter() {
+    let shape = state.shape();
+    if shape.computers_dx_ignores_filter {
         params.remove("filter");
     }
     let rows: Vec<serde_json::Value> = state.with_engine(|e, _| {
@@ -311,24 +357,31 @@ async fn computers_dx(
             .filter_map(|c| serde_json::to_value(c).ok())
             .collect()
     });
-    dx_answer(rows, &params)
+    dx_answer(rows, &params, &shape)
 }
 
-fn dx_answer(rows: Vec<serde_json::Value>, params: &HashMap<String, String>) -> Response {
-    match dx_filter::load(rows, params) {
-        Ok((data, total)) => json(&LoadResult {
-            data: Some(data),
+fn dx_answer(rows: Vec<serde_json::Value>, params: &HashMap<String, String>, shape: &super::ResponseShape) -> Response {
+    let options = dx_filter::DxOptions {
+        accept_iso_dates: shape.accept_iso_dates,
+    };
+    match dx_filter::load_with(rows, params, options) {
+        Ok(loaded) => json(&LoadResult {
+            data: Some(loaded.data),
             total_count: if params.get("requireTotalCount").is_some_and(|v| v == "true") {
-                total as i32
+                loaded.total as i32
             } else {
                 -1
             },
-            group_count: -1,
+            group_count: loaded.group_count.map(|g| g as i32).unwrap_or(-1),
         }),
-        Err(dx_filter::DxError::BadRequest(why)) => problem(StatusCode::BAD_REQUEST, &why),
-        Err(dx_filter::DxError::TooComplex) => {
-            problem(StatusCode::INTERNAL_SERVER_ERROR, "An unhandled exception occurred")
-        }
+        Err(e) => dx_error(e),
+    }
+}
+
+fn dx_error(e: dx_filter::DxError) -> Response {
+    match e {
+        dx_filter::DxError::BadRequest(why) => problem(StatusCode::BAD_REQUEST, &why),
+        dx_filter::DxError::TooComplex => problem(StatusCode::INTERNAL_SERVER_ERROR, "An unhandled exception occurred"),
     }
 }
 
@@ -558,23 +611,16 @@ struct Settings {
     max_concurrent_sessions: Option<usize>,
     start_response_shape: Option<StartResponseShape>,
     stage_seconds: Option<f64>,
-    dx_rows_with_job_args: Option<bool>,
-    get_without_job_args: Option<bool>,
-    computers_dx_ignores_filter: Option<bool>,
+    /// Replaces the whole response shape (see `ResponseShape`).
+    shape: Option<super::ResponseShape>,
 }
 
 async fn admin_settings(State(state): State<Arc<SimState>>, Json(s): Json<Settings>) -> Response {
     if let Some(shape) = s.start_response_shape {
         state.set_start_shape(shape);
     }
-    if let Some(on) = s.dx_rows_with_job_args {
-        state.set_dx_rows_with_job_args(on);
-    }
-    if let Some(on) = s.get_without_job_args {
-        state.set_get_without_job_args(on);
-    }
-    if let Some(on) = s.computers_dx_ignores_filter {
-        state.set_computers_dx_ignores_filter(on);
+    if let Some(shape) = s.shape {
+        state.update_shape(|current| *current = shape);
     }
     state.with_engine(|e, _| {
         let settings = e.settings_mut();

@@ -37,11 +37,42 @@ pub struct SimConfig {
     pub client_id: String,
     pub client_secret: Secret,
     pub token_lifetime: Duration,
-    /// Whether rows of the session `dx` list carry `sessionJobArgs` (and with
-    /// it `sessionGroupId`). The document leaves `dx` rows untyped and
-    /// promises `sessionJobArgs` only on `GET /maintenance-sessions/{id}`, so
-    /// the default is the least helpful reading: rows without it.
+    /// How responses are shaped where the document and live evidence leave
+    /// room; the default is the least helpful reading of each.
+    pub shape: ResponseShape,
+}
+
+/// The simulator's answers where the document leaves a shape open or live
+/// instances differ from it. Every default is the reading least helpful to a
+/// client (or the live evidence, where it exists), so that tests cannot lean
+/// on what a real instance may not send; each switch turns on the other.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ResponseShape {
+    /// Rows of the session `dx` list carry `sessionJobArgs` (and with it
+    /// `sessionGroupId`). The document leaves `dx` rows untyped and promises
+    /// `sessionJobArgs` only on `GET /maintenance-sessions/{id}`.
     pub dx_rows_with_job_args: bool,
+    /// `GET /maintenance-sessions/{id}` answers without `sessionJobArgs`, as
+    /// an instance that breaks the document would.
+    pub get_without_job_args: bool,
+    /// `GET /computers/dx` ignores its `filter`, as some list routes ignore
+    /// what they do not know.
+    pub computers_dx_ignores_filter: bool,
+    /// `GET /maintenance-sessions/{id}?includeActions=true` carries
+    /// `maintenanceActions`, as the document says. Off by default: live
+    /// answers have come without them.
+    pub actions_in_get: bool,
+    /// `GET /maintenance-actions/dx` answers the bare array the document
+    /// types it as, instead of the `LoadResult` live clients page through.
+    pub actions_dx_as_array: bool,
+    /// `dx` filters accept ISO 8601 dates. Off by default: only
+    /// `MM/dd/yyyy HH:mm:ss` is known to work.
+    pub accept_iso_dates: bool,
+    /// A secret-looking task parameter value carried in every session's
+    /// `sessionJobArgs` (as live instances echo parameters in clear text),
+    /// for tests that it never reaches status, events or logs.
+    pub job_args_secret: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,7 +92,7 @@ impl Default for SimConfig {
             client_id: "immybot-operator".into(),
             client_secret: Secret::new("simulator-secret"),
             token_lifetime: Duration::from_secs(3600),
-            dx_rows_with_job_args: false,
+            shape: ResponseShape::default(),
         }
     }
 }
@@ -75,13 +106,13 @@ pub struct SimState {
     calls: Mutex<BTreeMap<String, u64>>,
     /// JSON bodies received, by route, oldest first (bounded).
     bodies: Mutex<Vec<(String, serde_json::Value)>>,
+    /// Query strings of GET requests, by route, oldest first (bounded).
+    queries: Mutex<Vec<(String, String)>>,
     /// Requests being handled now, and the most seen at once.
     in_flight: Mutex<(usize, usize)>,
     tokens: Mutex<HashMap<String, Timestamp>>,
     start_shape: Mutex<StartResponseShape>,
-    dx_rows_with_job_args: Mutex<bool>,
-    get_without_job_args: Mutex<bool>,
-    computers_dx_ignores_filter: Mutex<bool>,
+    shape: Mutex<ResponseShape>,
     client_id: String,
     client_secret: Secret,
     token_lifetime: Duration,
@@ -106,11 +137,10 @@ impl SimState {
             calls: Mutex::new(BTreeMap::new()),
             in_flight: Mutex::new((0, 0)),
             bodies: Mutex::new(Vec::new()),
+            queries: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
             start_shape: Mutex::new(StartResponseShape::default()),
-            dx_rows_with_job_args: Mutex::new(config.dx_rows_with_job_args),
-            get_without_job_args: Mutex::new(false),
-            computers_dx_ignores_filter: Mutex::new(false),
+            shape: Mutex::new(config.shape.clone()),
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
             token_lifetime: config.token_lifetime,
@@ -163,6 +193,25 @@ impl SimState {
         }
     }
 
+    /// Keeps a GET request's query string for tests; the oldest go past 1,000.
+    fn record_query(&self, route: &str, query: &str) {
+        let mut queries = lock(&self.queries);
+        if queries.len() >= 1000 {
+            queries.remove(0);
+        }
+        queries.push((route.to_owned(), query.to_owned()));
+    }
+
+    /// The decoded query parameters of the GET requests received on `route`,
+    /// oldest first.
+    pub fn queries(&self, route: &str) -> Vec<Vec<(String, String)>> {
+        lock(&self.queries)
+            .iter()
+            .filter(|(r, _)| r == route)
+            .map(|(_, q)| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .collect()
+    }
+
     /// The JSON bodies received on `route`, oldest first.
     pub fn bodies(&self, route: &str) -> Vec<serde_json::Value> {
         lock(&self.bodies)
@@ -208,34 +257,14 @@ impl SimState {
         *lock(&self.start_shape)
     }
 
-    /// See [`SimConfig::dx_rows_with_job_args`].
-    pub fn set_dx_rows_with_job_args(&self, on: bool) {
-        *lock(&self.dx_rows_with_job_args) = on;
+    /// How responses are shaped now (see [`ResponseShape`]).
+    pub fn shape(&self) -> ResponseShape {
+        lock(&self.shape).clone()
     }
 
-    fn dx_rows_with_job_args(&self) -> bool {
-        *lock(&self.dx_rows_with_job_args)
-    }
-
-    /// Makes `GET /maintenance-sessions/{id}` answer without `sessionJobArgs`,
-    /// as an instance that breaks the document would: for testing that the
-    /// controller then never starts an attempt twice.
-    pub fn set_get_without_job_args(&self, on: bool) {
-        *lock(&self.get_without_job_args) = on;
-    }
-
-    fn get_without_job_args(&self) -> bool {
-        *lock(&self.get_without_job_args)
-    }
-
-    /// Makes `GET /computers/dx` ignore its `filter`, as list routes that
-    /// silently ignore what they do not know have been seen to.
-    pub fn set_computers_dx_ignores_filter(&self, on: bool) {
-        *lock(&self.computers_dx_ignores_filter) = on;
-    }
-
-    fn computers_dx_ignores_filter(&self) -> bool {
-        *lock(&self.computers_dx_ignores_filter)
+    /// Changes how responses are shaped from the next request on.
+    pub fn update_shape(&self, f: impl FnOnce(&mut ResponseShape)) {
+        f(&mut lock(&self.shape));
     }
 
     pub fn ledger(&self) -> Vec<LedgerEntry> {

@@ -12,6 +12,7 @@ mod admission;
 mod chart;
 mod crash_safety;
 mod crd;
+mod fidelity;
 mod kstatus;
 mod lifecycle;
 mod operator_process;
@@ -37,6 +38,7 @@ fn main() {
         lifecycle::tests(),
         crash_safety::tests(),
         safety::tests(),
+        fidelity::tests(),
         poller::tests(),
         plugin::tests(),
         kstatus::tests(),

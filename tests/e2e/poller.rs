@@ -17,6 +17,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
 const SESSIONS: i32 = 30;
 const DX: &str = "GET /api/v1/maintenance-sessions/dx";
 const ONE: &str = "GET /api/v1/maintenance-sessions/{sessionId}";
+const ACTIONS: &str = "GET /api/v1/maintenance-actions/dx";
 
 async fn all_in(ctx: &TestContext, phases: &[Phase]) -> Result<(), String> {
     wait_for(
@@ -123,6 +124,48 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
     if reads < SESSIONS as u64 || reads > 4 * SESSIONS as u64 {
         return Err(format!(
             "expected each changed session to be read a few times, got {reads} reads: {busy:?}"
+        ));
+    }
+
+    // They all end: each session's actions are read a bounded number of
+    // times (while it changed, and once when it ended), one call each.
+    sim.state.reset_calls();
+    sim.state.advance(Duration::from_secs(60));
+    all_in(&ctx, &[Phase::Succeeded, Phase::PartiallySucceeded, Phase::Failed]).await?;
+    let ended = sim.state.calls();
+    let action_reads = ended.get(ACTIONS).copied().unwrap_or(0);
+    println!(
+        "ended: {action_reads} action-list calls for {SESSIONS} changed sessions ({:.1} per session)",
+        action_reads as f64 / f64::from(SESSIONS)
+    );
+    if action_reads < SESSIONS as u64 || action_reads > 3 * SESSIONS as u64 {
+        return Err(format!(
+            "expected one to three action reads per ended session: {ended:?}"
+        ));
+    }
+    // Mirrored: looking again (a touch reconciles every object) reads no action.
+    sim.state.reset_calls();
+    for id in 1..=SESSIONS {
+        ctx.api::<MaintenanceSession>()
+            .patch(
+                &format!("pc-{id}"),
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&serde_json::json!({"metadata": {"annotations": {"example.com/touch": "1"}}})),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    wait_for(
+        "every touched object to be reconciled",
+        Duration::from_secs(30),
+        || async { Ok((sim.state.calls().get(ONE).copied().unwrap_or(0) >= SESSIONS as u64).then_some(())) },
+    )
+    .await?;
+    let again = sim.state.calls().get(ACTIONS).copied().unwrap_or(0);
+    println!("looked at again: {again} action-list calls");
+    if again != 0 {
+        return Err(format!(
+            "actions of ended, mirrored sessions were read again: {again} calls"
         ));
     }
     Ok(())

@@ -432,7 +432,7 @@ async fn adoption_confirms_each_candidate_and_never_starts_twice(ctx: TestContex
     let sim = simulator(150).await?;
     // The answer to the start is lost, and this instance's GET {id} does not
     // say which group a session belongs to.
-    sim.state.set_get_without_job_args(true);
+    sim.state.update_shape(|s| s.get_without_job_args = true);
     sim.state.add_fault(FaultRule {
         route: "POST /api/v1/run-immy-service".into(),
         fault: FaultKind::DropResponse,
@@ -477,7 +477,7 @@ async fn adoption_confirms_each_candidate_and_never_starts_twice(ctx: TestContex
     }
     // Once ImmyBot tells, the session is adopted (a touch makes the
     // controller look again at once).
-    sim.state.set_get_without_job_args(false);
+    sim.state.update_shape(|s| s.get_without_job_args = false);
     ctx.api::<MaintenanceSession>()
         .patch(
             "unsure",
@@ -501,7 +501,7 @@ async fn adoption_confirms_each_candidate_and_never_starts_twice(ctx: TestContex
 async fn adoption_works_with_either_dx_row_shape(ctx: TestContext) -> TestResult {
     for (name, with_job_args) in [("lean-rows", false), ("rich-rows", true)] {
         let sim = simulator(150).await?;
-        sim.state.set_dx_rows_with_job_args(with_job_args);
+        sim.state.update_shape(|s| s.dx_rows_with_job_args = with_job_args);
         sim.state.add_fault(FaultRule {
             route: "POST /api/v1/run-immy-service".into(),
             fault: FaultKind::DropResponse,
@@ -657,7 +657,7 @@ async fn a_computer_name_is_confirmed_before_it_is_targeted(ctx: TestContext) ->
     }))
     .ctx("seed")?;
     let sim = manual_simulator(seed).await?;
-    sim.state.set_computers_dx_ignores_filter(true);
+    sim.state.update_shape(|s| s.computers_dx_ignores_filter = true);
     let _controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;

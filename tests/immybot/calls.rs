@@ -97,7 +97,7 @@ async fn queued_start_with_a_group_id_answers_202_and_is_found_through_dx() {
         vec![page.items[0].id]
     );
     // The generous reading, as an option: rows that do carry it.
-    bed.sim.state.set_dx_rows_with_job_args(true);
+    bed.sim.state.update_shape(|s| s.dx_rows_with_job_args = true);
     let page = bed.client.find_sessions(&query).await.unwrap();
     assert_eq!(page.items[0].session_group_id(), Some(group));
 }

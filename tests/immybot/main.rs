@@ -5,6 +5,7 @@
 
 mod support;
 
+mod actions;
 mod admin;
 mod calls;
 mod contract;

@@ -31,7 +31,26 @@ pub struct Bed {
 }
 
 impl Bed {
+    /// The document's shape for `GET {id}` (actions embedded), so that the
+    /// simulator's session behaviour can be read through one call; the live
+    /// shape has its own tests (`actions.rs`, `Bed::live`).
     pub async fn new() -> Self {
+        Self::with(
+            SimConfig {
+                seed: fleet(),
+                shape: immybot_operator::sim::ResponseShape {
+                    actions_in_get: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            |_| {},
+        )
+        .await
+    }
+
+    /// The simulator's defaults: the live shape (no actions in `GET {id}`).
+    pub async fn live() -> Self {
         Self::with(
             SimConfig {
                 seed: fleet(),
