@@ -357,6 +357,8 @@ async fn a_planted_secret_never_reaches_status_events_or_logs(ctx: TestContext) 
             &admin.to_string(),
             "--poll-active-seconds",
             "1",
+            "--poll-idle-seconds",
+            "1",
             "--log-format",
             "json",
         ])
