@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use immybot_operator::api::{Attempt, MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint, SessionGroupId};
-use immybot_operator::sim::{FaultKind, FaultRule, RunningSim};
+use immybot_operator::sim::RunningSim;
 use kube::ResourceExt as _;
 
-use crate::harness::{TestContext, TestFn, TestResult, simulator, wait_for};
+use crate::harness::{TestContext, TestFn, TestResult, lose_next_start_answer, simulator, wait_for};
 use crate::lifecycle::{approve, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -54,12 +54,7 @@ fn attempts(obj: &MaintenanceSession) -> Vec<Attempt> {
 
 async fn a_lost_start_response_is_adopted_not_repeated(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
-    sim.state.add_fault(FaultRule {
-        route: "POST /api/v1/run-immy-service".into(),
-        fault: FaultKind::DropResponse,
-        times: Some(1),
-        probability: None,
-    });
+    lose_next_start_answer(&sim);
     let _controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;

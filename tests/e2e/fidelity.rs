@@ -10,12 +10,12 @@ use std::time::Duration;
 use immybot_operator::api::{ActionStatus, ItemSummary, MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
 use immybot_operator::immybot::{MaintenanceActionResult, MaintenanceActionType};
-use immybot_operator::sim::{
-    ClockMode, EngineSettings, FaultKind, FaultRule, FleetSeed, ResponseShape, RunningSim, SimConfig,
-};
-use kube::api::{Patch, PatchParams};
+use immybot_operator::sim::{FleetSeed, ResponseShape, RunningSim};
 
-use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
+use crate::harness::{
+    Context as _, TestContext, TestFn, TestResult, lose_next_start_answer, simulator, simulator_of,
+    spawn_operator_binary, wait_for,
+};
 use crate::lifecycle::{approve, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -28,23 +28,6 @@ pub fn tests() -> Vec<(String, TestFn)> {
 
 const LONG: Duration = Duration::from_secs(60);
 const ACTIONS: &str = "GET /api/v1/maintenance-actions/dx";
-
-/// Deletes a finished session and waits until it is gone, so that the next
-/// controller (on another simulator) does not look at it.
-async fn remove(ctx: &TestContext, name: &str) -> TestResult {
-    ctx.api::<MaintenanceSession>()
-        .delete(name, &Default::default())
-        .await
-        .ctx("delete")?;
-    wait_for(&format!("{name} to be gone"), LONG, || async {
-        match ctx.api::<MaintenanceSession>().get_opt(name).await {
-            Ok(None) => Ok(Some(())),
-            Ok(Some(_)) => Err("still there".into()),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await
-}
 
 /// The simulator's default (live evidence, least helpful) and the document's
 /// reading of every open shape.
@@ -103,7 +86,7 @@ async fn per_action_outcomes_of_one_computer_in_the_live_and_the_document_shape(
         approve(&ctx, &name, "bob").await?;
         let done = ctx.wait_phase(&name, Phase::PartiallySucceeded, LONG).await?;
         let reads = sim.state.calls().get(ACTIONS).copied().unwrap_or(0);
-        remove(&ctx, &name).await?;
+        ctx.delete_and_wait(&name, LONG).await?;
         controller.stop().await;
         let computer = done
             .status
@@ -144,26 +127,6 @@ async fn per_action_outcomes_of_one_computer_in_the_live_and_the_document_shape(
         return Err(format!("the two shapes disagree:\n{:?}\n{:?}", seen[0], seen[1]));
     }
     Ok(())
-}
-
-/// A generated tenant of `computers` (every 10th fails an install, every
-/// 7th needs a reboot, every 13th is offline), stages of `stage_ms`.
-async fn generated_simulator(computers: u32, stage_ms: u64) -> Result<RunningSim, String> {
-    let config = SimConfig {
-        seed: FleetSeed::generate(1, computers),
-        engine: EngineSettings {
-            stage_duration: Duration::from_secs(5),
-            queue_delay: Duration::from_secs(1),
-            max_concurrent_sessions: 0,
-        },
-        clock: ClockMode::Real {
-            speed: 5000.0 / stage_ms as f64,
-        },
-        ..Default::default()
-    };
-    RunningSim::start(config, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
-        .await
-        .map_err(|e| format!("simulator: {e}"))
 }
 
 /// Per item: (succeeded, failed, compliant), from the simulator's own actions
@@ -234,15 +197,12 @@ async fn per_action_outcomes_of_a_tenant_in_both_shapes_with_dates_in_the_known_
     const COMPUTERS: u32 = 40;
     let mut seen = Vec::new();
     for (label, shape) in shapes() {
-        let sim = generated_simulator(COMPUTERS, 150).await?;
+        // A generated tenant: every 10th computer fails an install, every
+        // 7th needs a reboot, every 13th is offline.
+        let sim = simulator_of(FleetSeed::generate(1, COMPUTERS), 150).await?;
         sim.state.update_shape(|s| *s = shape);
         // The start's answer is lost: the sessions are found per tenant.
-        sim.state.add_fault(FaultRule {
-            route: "POST /api/v1/run-immy-service".into(),
-            fault: FaultKind::DropResponse,
-            times: Some(1),
-            probability: None,
-        });
+        lose_next_start_answer(&sim);
         let controller = ctx
             .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
             .await?;
@@ -284,14 +244,7 @@ async fn per_action_outcomes_of_a_tenant_in_both_shapes_with_dates_in_the_known_
         }
         // Mirrored: looking again costs no action read.
         sim.state.reset_calls();
-        ctx.api::<MaintenanceSession>()
-            .patch(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&serde_json::json!({"metadata": {"annotations": {"example.com/touch": "1"}}})),
-            )
-            .await
-            .ctx("touch")?;
+        ctx.touch(&name).await?;
         wait_for("the touched object to be reconciled", LONG, || async {
             Ok((sim
                 .state
@@ -306,7 +259,7 @@ async fn per_action_outcomes_of_a_tenant_in_both_shapes_with_dates_in_the_known_
         if let Some(n) = sim.state.calls().get(ACTIONS).filter(|n| **n > 0) {
             return Err(format!("{label}: {n} action reads after everything was mirrored"));
         }
-        remove(&ctx, &name).await?;
+        ctx.delete_and_wait(&name, LONG).await?;
         controller.stop().await;
         // Dates went out as MM/dd/yyyy HH:mm:ss, on both lists.
         let dates: Vec<String> = filter_dates(&sim, ACTIONS)
@@ -334,41 +287,20 @@ async fn a_planted_secret_never_reaches_status_events_or_logs(ctx: TestContext) 
         s.actions_in_get = true;
     });
     // A lost answer makes the operator read sessions through dx and GET.
-    sim.state.add_fault(FaultRule {
-        route: "POST /api/v1/run-immy-service".into(),
-        fault: FaultKind::DropResponse,
-        times: Some(1),
-        probability: None,
-    });
-    let secret_file = std::env::temp_dir().join(format!("immybot-e2e-secret-{}-leak", std::process::id()));
-    std::fs::write(&secret_file, "simulator-secret").ctx("secret file")?;
-    let flags = sim.operator_flags(&secret_file);
-    let admin = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .ctx("free port")?;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_immybot-operator"))
-        .args(&flags[1..])
-        .args([
-            "--watch-namespace",
-            &ctx.namespace,
-            "--lease-namespace",
-            &ctx.namespace,
-            "--admin-addr",
-            &admin.to_string(),
+    lose_next_start_answer(&sim);
+    let mut child = spawn_operator_binary(
+        &ctx,
+        &sim,
+        &[
             "--poll-active-seconds",
             "1",
             "--poll-idle-seconds",
             "1",
             "--log-format",
             "json",
-        ])
-        .env("KUBECONFIG", ctx.kubeconfig_path())
-        .env("RUST_LOG", "debug")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .ctx("spawning immybot-operator")?;
+        ],
+        "debug",
+    )?;
     let mut out = child.stdout.take().ok_or("stdout")?;
     let mut err = child.stderr.take().ok_or("stderr")?;
     let collect_out = tokio::spawn(async move {

@@ -24,26 +24,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
 async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm(ctx: TestContext) -> TestResult {
     use tokio::io::AsyncBufReadExt as _;
     let sim = simulator(150).await?;
-    let secret = std::env::temp_dir().join(format!("immybot-e2e-secret-{}-bin", std::process::id()));
-    std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
-    let flags = sim.operator_flags(&secret);
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_immybot-operator"))
-        .args(&flags[1..])
-        .args([
-            "--watch-namespace",
-            &ctx.namespace,
-            "--lease-namespace",
-            &ctx.namespace,
-            "--admin-addr",
-            &format!("127.0.0.1:{}", free_port()?),
-        ])
-        .env("KUBECONFIG", ctx.kubeconfig_path())
-        .env("RUST_LOG", "info")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .ctx("spawning immybot-operator")?;
+    let mut child = crate::harness::spawn_operator_binary(&ctx, &sim, &[], "info")?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let mut seen = Vec::new();

@@ -146,14 +146,7 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
     // Mirrored: looking again (a touch reconciles every object) reads no action.
     sim.state.reset_calls();
     for id in 1..=SESSIONS {
-        ctx.api::<MaintenanceSession>()
-            .patch(
-                &format!("pc-{id}"),
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(&serde_json::json!({"metadata": {"annotations": {"example.com/touch": "1"}}})),
-            )
-            .await
-            .map_err(|e| e.to_string())?;
+        ctx.touch(&format!("pc-{id}")).await?;
     }
     wait_for(
         "every touched object to be reconciled",

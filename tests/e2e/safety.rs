@@ -11,11 +11,13 @@ use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
 use immybot_operator::immybot::{
     ComputerOfflineMaintenanceSessionBehavior, ComputerTarget, RebootPreference, StartRequest,
 };
-use immybot_operator::sim::{FaultKind, FaultRule, RunningSim};
+use immybot_operator::sim::RunningSim;
 use kube::ResourceExt as _;
-use kube::api::{DeleteParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 
-use crate::harness::{Context as _, TestContext, TestFn, TestResult, manual_simulator, simulator, wait_for};
+use crate::harness::{
+    Context as _, TestContext, TestFn, TestResult, lose_next_start_answer, manual_simulator, simulator, wait_for,
+};
 use crate::lifecycle::{approve, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -140,18 +142,7 @@ async fn an_approval_does_not_carry_over_to_a_recreated_object(ctx: TestContext)
     // The test API server runs no garbage collector, so the approval outlives
     // the session here: the worst case (a slow collector, or an approval made
     // without an owner).
-    ctx.api::<MaintenanceSession>()
-        .delete("reuse", &DeleteParams::default())
-        .await
-        .ctx("deleting the finished session")?;
-    wait_for("the first session to be gone", LONG, || async {
-        match ctx.api::<MaintenanceSession>().get_opt("reuse").await {
-            Ok(None) => Ok(Some(())),
-            Ok(Some(_)) => Err("still there".into()),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await?;
+    ctx.delete_and_wait("reuse", LONG).await?;
     let second = create_session(&ctx, "reuse", spec).await?;
     let second_uid = second.uid().ok_or("no uid")?;
     let waiting = ctx.wait_phase("reuse", Phase::AwaitingApproval, LONG).await?;
@@ -433,12 +424,7 @@ async fn adoption_confirms_each_candidate_and_never_starts_twice(ctx: TestContex
     // The answer to the start is lost, and this instance's GET {id} does not
     // say which group a session belongs to.
     sim.state.update_shape(|s| s.get_without_job_args = true);
-    sim.state.add_fault(FaultRule {
-        route: "POST /api/v1/run-immy-service".into(),
-        fault: FaultKind::DropResponse,
-        times: Some(1),
-        probability: None,
-    });
+    lose_next_start_answer(&sim);
     let _controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
@@ -478,14 +464,7 @@ async fn adoption_confirms_each_candidate_and_never_starts_twice(ctx: TestContex
     // Once ImmyBot tells, the session is adopted (a touch makes the
     // controller look again at once).
     sim.state.update_shape(|s| s.get_without_job_args = false);
-    ctx.api::<MaintenanceSession>()
-        .patch(
-            "unsure",
-            &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({"metadata": {"annotations": {"example.com/touch": "1"}}})),
-        )
-        .await
-        .ctx("touching")?;
+    ctx.touch("unsure").await?;
     let done = ctx.wait_phase("unsure", Phase::Succeeded, LONG).await?;
     let attempts = done
         .status
@@ -502,12 +481,7 @@ async fn adoption_works_with_either_dx_row_shape(ctx: TestContext) -> TestResult
     for (name, with_job_args) in [("lean-rows", false), ("rich-rows", true)] {
         let sim = simulator(150).await?;
         sim.state.update_shape(|s| s.dx_rows_with_job_args = with_job_args);
-        sim.state.add_fault(FaultRule {
-            route: "POST /api/v1/run-immy-service".into(),
-            fault: FaultKind::DropResponse,
-            times: Some(1),
-            probability: None,
-        });
+        lose_next_start_answer(&sim);
         let controller = ctx
             .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
             .await?;

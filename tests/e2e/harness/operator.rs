@@ -19,10 +19,15 @@ pub fn fleet() -> FleetSeed {
     FleetSeed::from_yaml(&text).unwrap_or_default()
 }
 
-/// A simulator whose stages take `stage_ms` real milliseconds.
+/// A simulator of the demo fleet whose stages take `stage_ms` real milliseconds.
 pub async fn simulator(stage_ms: u64) -> Result<RunningSim, String> {
+    simulator_of(fleet(), stage_ms).await
+}
+
+/// A simulator of `seed` whose stages take `stage_ms` real milliseconds.
+pub async fn simulator_of(seed: FleetSeed, stage_ms: u64) -> Result<RunningSim, String> {
     let config = SimConfig {
-        seed: fleet(),
+        seed,
         // 5 simulated seconds per stage, sped up to `stage_ms` real ms.
         engine: EngineSettings {
             stage_duration: Duration::from_secs(5),
@@ -49,6 +54,52 @@ pub async fn manual_simulator(seed: FleetSeed) -> Result<RunningSim, String> {
     RunningSim::start(config, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
         .await
         .map_err(|e| format!("simulator: {e}"))
+}
+
+/// The next answer to a start is lost on the way back (ImmyBot did the
+/// work): the operator must find the sessions instead of starting again.
+pub fn lose_next_start_answer(sim: &RunningSim) {
+    sim.state.add_fault(immybot_operator::sim::FaultRule {
+        route: "POST /api/v1/run-immy-service".into(),
+        fault: immybot_operator::sim::FaultKind::DropResponse,
+        times: Some(1),
+        probability: None,
+    });
+}
+
+/// The real `immybot-operator` binary for this test's namespace against
+/// `sim`, its stdout and stderr piped, killed when dropped. `extra` flags
+/// follow the defaults (namespace, lease namespace, a free admin port).
+pub fn spawn_operator_binary(
+    ctx: &TestContext,
+    sim: &RunningSim,
+    extra: &[&str],
+    rust_log: &str,
+) -> Result<tokio::process::Child, String> {
+    let secret = std::env::temp_dir().join(format!("immybot-e2e-secret-{}-{}", std::process::id(), ctx.namespace));
+    std::fs::write(&secret, "simulator-secret").map_err(|e| format!("secret file: {e}"))?;
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("free port: {e}"))?;
+    let flags = sim.operator_flags(&secret);
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_immybot-operator"))
+        .args(&flags[1..])
+        .args([
+            "--watch-namespace",
+            &ctx.namespace,
+            "--lease-namespace",
+            &ctx.namespace,
+            "--admin-addr",
+            &admin.to_string(),
+        ])
+        .args(extra)
+        .env("KUBECONFIG", ctx.kubeconfig_path())
+        .env("RUST_LOG", rust_log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("spawning immybot-operator: {e}"))
 }
 
 pub fn test_timing() -> Timing {
@@ -117,6 +168,37 @@ impl TestContext {
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// Changes nothing but an annotation: the controller looks at the object again.
+    pub async fn touch(&self, name: &str) -> Result<(), String> {
+        let patch =
+            serde_json::json!({"metadata": {"annotations": {"example.com/touch": rand::random::<u32>().to_string()}}});
+        self.api::<MaintenanceSession>()
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map(drop)
+            .map_err(|e| format!("touching {name}: {e}"))
+    }
+
+    /// Deletes a session and waits until it is gone (its finalizer released).
+    pub async fn delete_and_wait(&self, name: &str, deadline: Duration) -> Result<(), String> {
+        self.api::<MaintenanceSession>()
+            .delete(name, &Default::default())
+            .await
+            .map_err(|e| format!("deleting {name}: {e}"))?;
+        wait_for(&format!("{name} to be gone"), deadline, || async {
+            match self.api::<MaintenanceSession>().get_opt(name).await {
+                Ok(None) => Ok(Some(())),
+                Ok(Some(_)) => Err("still there".into()),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await
     }
 
     /// Waits until the session reaches `phase`, reporting the last status seen.
