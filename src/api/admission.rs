@@ -16,7 +16,9 @@
 
 use serde_json::{Value, json};
 
-fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
+/// A policy refusing `operation` on `resource` unless `expression` holds,
+/// with `message` (a CEL message expression) saying why.
+fn policy_for(name: &str, operation: &str, resource: &str, expression: String, message: String) -> Value {
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
@@ -27,19 +29,26 @@ fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
                 "resourceRules": [{
                     "apiGroups": ["immybot.io"],
                     "apiVersions": ["*"],
-                    "operations": ["CREATE"],
+                    "operations": [operation],
                     "resources": [resource],
                 }]
             },
-            "validations": [{
-                "expression": format!("object.spec.{field} == request.userInfo.username"),
-                "messageExpression": format!(
-                    "'spec.{field} must be the user creating this {what} (' + request.userInfo.username + '), not ' + object.spec.{field}"
-                ),
-                "reason": "Forbidden",
-            }],
+            "validations": [{"expression": expression, "messageExpression": message, "reason": "Forbidden"}],
         }
     })
+}
+
+/// `spec.<field>` of a created `resource` must be the creating user.
+fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
+    policy_for(
+        name,
+        "CREATE",
+        resource,
+        format!("object.spec.{field} == request.userInfo.username"),
+        format!(
+            "'spec.{field} must be the user creating this {what} (' + request.userInfo.username + '), not ' + object.spec.{field}"
+        ),
+    )
 }
 
 /// The spec fields only the requester may change after creation: what the
@@ -67,33 +76,19 @@ fn requester_only_policy() -> Value {
             )
         })
         .collect();
-    json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": REQUESTER_ONLY_POLICY},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [{
-                    "apiGroups": ["immybot.io"],
-                    "apiVersions": ["*"],
-                    "operations": ["UPDATE"],
-                    "resources": ["maintenancesessions"],
-                }]
-            },
-            "validations": [{
-                "expression": format!(
-                    "request.userInfo.username == oldObject.spec.requestedBy || ({})",
-                    unchanged.join(" && ")
-                ),
-                "messageExpression": format!(
-                    "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this MaintenanceSession, not ' + request.userInfo.username + '; the controls (suspend, cancel, timeout, retry, resume, deletionPolicy) stay open to others'",
-                    REQUESTER_ONLY_FIELDS.join(", ")
-                ),
-                "reason": "Forbidden",
-            }],
-        }
-    })
+    policy_for(
+        REQUESTER_ONLY_POLICY,
+        "UPDATE",
+        "maintenancesessions",
+        format!(
+            "request.userInfo.username == oldObject.spec.requestedBy || ({})",
+            unchanged.join(" && ")
+        ),
+        format!(
+            "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this MaintenanceSession, not ' + request.userInfo.username + '; the controls (suspend, cancel, timeout, retry, resume, deletionPolicy) stay open to others'",
+            REQUESTER_ONLY_FIELDS.join(", ")
+        ),
+    )
 }
 
 fn binding(policy: &str) -> Value {

@@ -229,15 +229,7 @@ impl ImmyBotClient {
     /// The document types the answer as a bare array; live clients page it
     /// with DevExtreme load options, which answer a `LoadResult`. Both decode.
     pub async fn find_actions(&self, query: &ActionQuery) -> Result<Page<MaintenanceAction>, ImmyBotError> {
-        let mut call = Call::get(
-            "GET /api/v1/maintenance-actions/dx",
-            "api/v1/maintenance-actions/dx".into(),
-        );
-        for (key, value) in query.to_params() {
-            call = call.query(key, value);
-        }
-        let answer = self.send(call).await?;
-        let result = load_result_or_array(&answer)?;
+        let result = self.actions_dx(query.to_params()).await?;
         let mut page: Page<MaintenanceAction> = Page::from_load_result(result, query.take);
         page.drop_rows_without_id(|a| a.id);
         page.items = page
@@ -250,17 +242,40 @@ impl ImmyBotClient {
 
     /// How many actions match `query`, per maintenance item (display name),
     /// counted by ImmyBot (`group` + `requireGroupCount`): no rows travel.
+    /// An instance that ignores `group` answers action rows instead; each
+    /// then counts once under its display name, so the sums stay right.
     pub async fn count_actions_by_item(&self, query: &ActionQuery) -> Result<Page<GroupCount>, ImmyBotError> {
+        let result = self.actions_dx(query.to_count_params()).await?;
+        let rows: Page<serde_json::Value> = Page::from_load_result(result, query.take);
+        let mut page = rows.map_empty();
+        page.items = rows
+            .items
+            .iter()
+            .filter_map(|row| match row.get("count").and_then(serde_json::Value::as_i64) {
+                Some(count) => Some(GroupCount {
+                    key: row.get("key").and_then(serde_json::Value::as_str).map(str::to_owned),
+                    count,
+                }),
+                None => Some(GroupCount {
+                    key: Some(row.get("maintenanceDisplayName")?.as_str()?.to_owned()),
+                    count: 1,
+                }),
+            })
+            .collect();
+        Ok(page)
+    }
+
+    /// One call to the actions list with these load options.
+    async fn actions_dx(&self, params: Vec<(&'static str, String)>) -> Result<LoadResult, ImmyBotError> {
         let mut call = Call::get(
             "GET /api/v1/maintenance-actions/dx",
             "api/v1/maintenance-actions/dx".into(),
         );
-        for (key, value) in query.to_count_params() {
+        for (key, value) in params {
             call = call.query(key, value);
         }
         let answer = self.send(call).await?;
-        let result = load_result_or_array(&answer)?;
-        Ok(Page::from_load_result(result, query.take))
+        load_result_or_array(&answer)
     }
 
     /// A page of sessions that are not finished, across the whole instance.

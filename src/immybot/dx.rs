@@ -280,6 +280,16 @@ impl<T: DeserializeOwned> Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The same page's bookkeeping (fullness, undecodable rows) with no
+    /// items, for a page whose items are derived from these.
+    pub fn map_empty<U>(&self) -> Page<U> {
+        Page {
+            items: Vec::new(),
+            undecodable: self.undecodable,
+            full: self.full,
+        }
+    }
+
     /// `dx` rows are untyped and decode with defaults, so a row without an
     /// `id` would become id 0 and name nothing real; such rows are counted as
     /// undecodable instead.

@@ -327,8 +327,11 @@ fn plant_secret(session: &mut serde_json::Value, shape: &super::ResponseShape) {
 /// Every action of every session, as live `dx` rows carry them: with
 /// `createdDateUTC` and the `*Name` fields. The document types the answer
 /// as a bare array (`actionsDxAsArray`); live clients page a `LoadResult`.
-async fn actions_dx(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn actions_dx(State(state): State<Arc<SimState>>, Query(mut params): Query<HashMap<String, String>>) -> Response {
     let shape = state.shape();
+    if shape.actions_dx_ignores_group {
+        params.remove("group");
+    }
     let rows: Vec<serde_json::Value> =
         state.with_engine(|e, _| e.all_actions().filter_map(|a| serde_json::to_value(a).ok()).collect());
     let options = dx_filter::DxOptions {

@@ -66,6 +66,9 @@ pub struct ResponseShape {
     /// `GET /maintenance-actions/dx` answers the bare array the document
     /// types it as, instead of the `LoadResult` live clients page through.
     pub actions_dx_as_array: bool,
+    /// `GET /maintenance-actions/dx` ignores `group` and answers rows (how
+    /// an instance without grouping would).
+    pub actions_dx_ignores_group: bool,
     /// `dx` filters accept ISO 8601 dates. Off by default: only
     /// `MM/dd/yyyy HH:mm:ss` is known to work.
     pub accept_iso_dates: bool,

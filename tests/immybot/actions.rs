@@ -184,3 +184,21 @@ async fn iso_dates_and_or_across_sessions_are_refused_like_live_instances() {
     bed.sim.state.update_shape(|s| s.accept_iso_dates = true);
     assert_eq!(ask(iso).await.unwrap().status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn counts_stay_right_when_an_instance_ignores_group() {
+    let (bed, id) = finished_finance().await;
+    let query = ActionQuery {
+        session_id: Some(id),
+        ..Default::default()
+    };
+    let sorted = |page: Page<GroupCount>| {
+        let mut v: Vec<(Option<String>, i64)> = page.items.into_iter().map(|g| (g.key, g.count)).collect();
+        v.sort();
+        v
+    };
+    let grouped = sorted(bed.client.count_actions_by_item(&query).await.unwrap());
+    bed.sim.state.update_shape(|s| s.actions_dx_ignores_group = true);
+    let rows = sorted(bed.client.count_actions_by_item(&query).await.unwrap());
+    assert_eq!(rows, grouped, "one count per row, under its display name");
+}
