@@ -35,5 +35,5 @@ pub use observer::{ControllerObserver, NoObserver};
 pub use reconciler::FINALIZER;
 pub use run::{Scope, run};
 pub use start_request::{StartTargets, start_request};
-pub use state_machine::{Decision, Observed, Step, decide, needs_resolution, parse_duration};
+pub use state_machine::{Decision, Observed, Step, decide, is_settled, needs_resolution, parse_duration};
 pub use status_mapping::{Aggregate, Mapped, log_tail, map_sessions};

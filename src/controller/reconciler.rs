@@ -18,7 +18,7 @@ use super::context::Context;
 use super::digest::ApprovalDigest;
 use super::error::Error;
 use super::events::publish;
-use super::state_machine::{Observed, Step, decide};
+use super::state_machine::{Observed, Step, decide, is_settled};
 use super::status_writer::replace_status;
 use super::{action_reader, conditions, start_protocol, target_resolution};
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
@@ -65,6 +65,9 @@ pub fn error_policy(obj: Arc<MaintenanceSession>, error: &Error, _ctx: Arc<Conte
 }
 
 async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSession>) -> Result<Action, Error> {
+    if is_settled(obj) {
+        return settled(obj, api).await;
+    }
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let now = jiff::Timestamp::now();
@@ -159,6 +162,18 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
             Ok(Action::requeue(Duration::from_secs(2)))
         }
     }
+}
+
+/// A settled object (see `is_settled`): no ImmyBot call, no approval list;
+/// a spec change (a control) only moves `observedGeneration`, so that kstatus
+/// and GitOps tools see the change observed.
+async fn settled(obj: &MaintenanceSession, api: &Api<MaintenanceSession>) -> Result<Action, Error> {
+    let mut status = obj.status.clone().unwrap_or_default();
+    if status.observed_generation != obj.metadata.generation {
+        status.observed_generation = obj.metadata.generation;
+        replace_status(api, obj, status).await?;
+    }
+    Ok(Action::await_change())
 }
 
 /// Makes this session the owner of the approvals that approve it (same name

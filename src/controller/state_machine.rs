@@ -389,6 +389,27 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     )
 }
 
+/// A final object that nothing can reopen: no rerun left or asked for, no
+/// resume asked for. ImmyBot cannot change what its status says, so the
+/// shell reads nothing from ImmyBot for it (a fleet's finished work costs no
+/// calls); a spec change only moves `observedGeneration`.
+pub fn is_settled(obj: &MaintenanceSession) -> bool {
+    let Some(st) = obj.status.as_ref() else {
+        return false;
+    };
+    let Some(phase) = st.phase.filter(|p| p.is_final()) else {
+        return false;
+    };
+    let spec = &obj.spec;
+    let resume_asked = spec.resume.requests > st.resume.as_ref().map(|r| r.requests).unwrap_or(0);
+    let attempts = st.immybot.as_ref().map(|r| r.attempts.as_slice()).unwrap_or_default();
+    let used = 1 + attempts.iter().filter(|a| is_rerun(a)).count() as i32;
+    let allowed = 1 + spec.retry.limit.max(0) + spec.retry.requests.max(0);
+    let rerun_possible =
+        matches!(phase, Phase::PartiallySucceeded | Phase::Failed) && used < allowed && spec.cancel.is_none();
+    !resume_asked && !rerun_possible
+}
+
 /// Whether an attempt reran failed computers (and so counts against
 /// `spec.retry`). Attempts recorded before `purpose` existed: every one after
 /// the first was a rerun.

@@ -557,3 +557,41 @@ fn durations_parse_as_the_schema_allows() {
     assert_eq!(parse_duration(Some("0s")), None);
     assert_eq!(parse_duration(None), None);
 }
+
+#[test]
+fn only_final_objects_nothing_can_reopen_are_settled() {
+    let with_phase =
+        |b: crate::test_fixtures::SessionBuilder, phase: Phase| b.status(|s| s.phase = Some(phase)).build();
+    assert!(!is_settled(&session().build()), "never looked at");
+    assert!(!is_settled(&with_phase(
+        session().attempt(1, 100, &[7]),
+        Phase::Running
+    )));
+    assert!(is_settled(&with_phase(
+        session().attempt(1, 100, &[7]),
+        Phase::Succeeded
+    )));
+    assert!(is_settled(&with_phase(session().attempt(1, 100, &[7]), Phase::Failed)));
+    // A rerun left (limit) or asked for (requests) reopens a failure.
+    assert!(!is_settled(&with_phase(
+        session().retries(1).attempt(1, 100, &[7]),
+        Phase::Failed
+    )));
+    let mut asked = with_phase(session().attempt(1, 100, &[7]), Phase::PartiallySucceeded);
+    asked.spec.retry.requests = 1;
+    assert!(!is_settled(&asked));
+    // ... unless it was used, or the session was cancelled.
+    let used = with_phase(
+        session().retries(1).attempt(1, 200, &[7]).attempt(2, 100, &[8]),
+        Phase::Failed,
+    );
+    assert!(is_settled(&used));
+    assert!(is_settled(&with_phase(
+        session().retries(1).cancelled("no").attempt(1, 100, &[7]),
+        Phase::Cancelled
+    )));
+    // A resume asked for after the end is still acted on (recorded).
+    let mut resume = with_phase(session().attempt(1, 100, &[7]), Phase::Succeeded);
+    resume.spec.resume.requests = 1;
+    assert!(!is_settled(&resume));
+}

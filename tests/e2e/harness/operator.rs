@@ -185,6 +185,28 @@ impl TestContext {
             .map_err(|e| format!("touching {name}: {e}"))
     }
 
+    /// Flips `spec.suspend` (a control) and waits until the controller has
+    /// observed the new generation: it has looked at the object again.
+    pub async fn nudge(&self, name: &str, deadline: Duration) -> Result<(), String> {
+        let api = self.api::<MaintenanceSession>();
+        let current = api.get(name).await.map_err(|e| e.to_string())?;
+        let patch = serde_json::json!({"spec": {"suspend": !current.spec.suspend}});
+        let patched = api
+            .patch(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|e| format!("nudging {name}: {e}"))?;
+        wait_for(&format!("{name}'s new generation to be observed"), deadline, || async {
+            let obj = api.get(name).await.map_err(|e| e.to_string())?;
+            let seen = obj.status.and_then(|s| s.observed_generation);
+            Ok((seen >= patched.metadata.generation).then_some(()))
+        })
+        .await
+    }
+
     /// Deletes a session and waits until it is gone (its finalizer released).
     pub async fn delete_and_wait(&self, name: &str, deadline: Duration) -> Result<(), String> {
         self.api::<MaintenanceSession>()
