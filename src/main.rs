@@ -27,12 +27,25 @@ async fn main() -> anyhow::Result<()> {
         wait_for_signal().await;
         tracing::info!("shutting down: letting in-flight reconciles finish");
         let _ = stop.send(true);
+        // Kubernetes kills the pod 30 s after SIGTERM by default; leave well
+        // before. Abandoning in-flight reconciles is safe by design: every
+        // step is idempotent, and a start whose answer was not recorded is
+        // found again by its sessionGroupId (docs/design.md).
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+        tracing::warn!(
+            after_seconds = SHUTDOWN_DEADLINE.as_secs(),
+            "in-flight work did not finish in time; exiting anyway"
+        );
+        std::process::exit(0);
     });
     runtime::run(args, client, shutdown)
         .await
         .context("running the operator")?;
     Ok(())
 }
+
+/// How long shutdown may take before the process exits regardless.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(8);
 
 async fn wait_for_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -14,7 +14,7 @@ use immybot_operator::sim::{FleetSeed, ResponseShape, RunningSim};
 
 use crate::harness::{
     Context as _, TestContext, TestFn, TestResult, lose_next_start_answer, simulator, simulator_of,
-    spawn_operator_binary, wait_for,
+    spawn_operator_binary,
 };
 use crate::lifecycle::{approve, create_session};
 
