@@ -48,6 +48,7 @@ pub struct Metrics {
     poll_failures: Counter,
     poll_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
     active_sessions: Gauge,
+    immybot_up: Gauge,
     approvals: Family<ApprovalLabels, Counter>,
     last_poll: Mutex<Option<std::time::Instant>>,
     seen_phases: Mutex<BTreeMap<String, i64>>,
@@ -88,6 +89,12 @@ impl Default for Metrics {
             "Seconds since the last successful poll cycle, at the last cycle",
             poll_lag.clone(),
         );
+        let immybot_up = Gauge::default();
+        registry.register(
+            "immybot_up",
+            "1 when the last poll of ImmyBot worked, 0 when it failed (readiness ignores it)",
+            immybot_up.clone(),
+        );
         let active_sessions = Gauge::default();
         registry.register(
             "immybot_active_sessions",
@@ -106,6 +113,7 @@ impl Default for Metrics {
             poll_failures,
             poll_lag,
             active_sessions,
+            immybot_up,
             approvals,
             last_poll: Mutex::new(None),
             seen_phases: Mutex::new(BTreeMap::new()),
@@ -141,6 +149,7 @@ impl ControllerObserver for Metrics {
 
     fn poll_cycle(&self, duration: Duration, active_sessions: usize, ok: bool) {
         self.poll_seconds.observe(duration.as_secs_f64());
+        self.immybot_up.set(i64::from(ok));
         let mut last = self.last_poll.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if ok {
             if let Some(previous) = *last {

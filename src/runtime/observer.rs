@@ -19,7 +19,6 @@ impl ControllerObserver for RuntimeObserver {
     }
     fn poll_cycle(&self, duration: Duration, active_sessions: usize, ok: bool) {
         self.metrics.poll_cycle(duration, active_sessions, ok);
-        self.readiness.set_immybot_ok(ok);
     }
     fn phases(&self, counts: &BTreeMap<String, i64>) {
         self.metrics.phases(counts);

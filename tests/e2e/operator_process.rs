@@ -15,6 +15,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         two_replicas_one_leader_and_a_standby_that_takes_over,
         the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm,
+        an_immybot_outage_does_not_make_the_operator_unready,
     ]
 }
 
@@ -177,5 +178,37 @@ async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext)
         .await?;
     let _ = b.stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(20), b.task).await;
+    Ok(())
+}
+
+/// Readiness is "elected or standing by, caches synced": with every ImmyBot
+/// call failing, the leader stays Ready and the outage shows in `immybot_up`.
+async fn an_immybot_outage_does_not_make_the_operator_unready(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    sim.state.add_fault(immybot_operator::sim::FaultRule {
+        route: "*".into(),
+        fault: immybot_operator::sim::FaultKind::Status { status: 503 },
+        times: None,
+        probability: None,
+    });
+    let leader = replica(&ctx, &sim, "only").await?;
+    wait_ready_as(&leader, "leader").await?;
+    wait_for("immybot_up to report the outage", Duration::from_secs(30), || async {
+        let (_, metrics) = get(&format!("http://{}/metrics", leader.admin)).await?;
+        let failures = metrics
+            .lines()
+            .find(|l| l.starts_with("immybot_operator_poll_failures_total"))
+            .and_then(|l| l.split_whitespace().last())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        Ok((metrics.lines().any(|l| l == "immybot_operator_immybot_up 0") && failures >= 1.0).then_some(()))
+    })
+    .await?;
+    let (status, body) = get(&format!("http://{}/readyz", leader.admin)).await?;
+    if status != 200 {
+        return Err(format!("an ImmyBot outage made the leader unready: {status} {body}"));
+    }
+    let _ = leader.stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(10), leader.task).await;
     Ok(())
 }
