@@ -8,6 +8,7 @@ use kube::runtime::events::{Recorder, Reporter};
 
 use super::approval::ApprovalPolicy;
 use super::observer::{ControllerObserver, NoObserver};
+use crate::api::MaintenanceApproval;
 use crate::immybot::ImmyBotClient;
 
 /// Timing of the controller; the defaults suit production, tests shorten them.
@@ -63,6 +64,48 @@ pub struct Context {
     pub observer: Arc<dyn ControllerObserver>,
     /// Actions of ended ImmyBot sessions, read once (see `action_reader`).
     pub actions: super::action_reader::ActionCache,
+    /// The MaintenanceApprovals, as the controller's watch keeps them.
+    pub approvals: ApprovalIndex,
+}
+
+/// The approvals a reconcile needs, from the reflector store fed by the
+/// approval watch the controller already runs: no LIST per reconcile. Until
+/// the store has synced (just after start), `None`: the caller lists once.
+#[derive(Default)]
+pub struct ApprovalIndex {
+    store: std::sync::RwLock<Option<kube::runtime::reflector::Store<MaintenanceApproval>>>,
+}
+
+impl ApprovalIndex {
+    /// The store of the run starting now (a new leadership term brings a new
+    /// watch and a new store; the old one would go stale).
+    pub fn set(&self, store: kube::runtime::reflector::Store<MaintenanceApproval>) {
+        *self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(store);
+    }
+
+    /// The run ended: its store is no longer fed.
+    pub fn clear(&self) {
+        *self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    /// The approvals in `namespace` that name `session`, once synced.
+    pub fn naming(&self, namespace: &str, session: &str) -> Option<Vec<MaintenanceApproval>> {
+        let store = self
+            .store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        // Not waiting: a reconcile before the first sync lists instead.
+        futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
+        Some(
+            store
+                .state()
+                .iter()
+                .filter(|a| a.metadata.namespace.as_deref() == Some(namespace) && a.spec.session_name == session)
+                .map(|a| a.as_ref().clone())
+                .collect(),
+        )
+    }
 }
 
 impl Context {
@@ -92,6 +135,7 @@ impl Context {
             crash_point: CrashPoint::Never,
             observer: Arc::new(NoObserver),
             actions: Default::default(),
+            approvals: Default::default(),
         }
     }
 }

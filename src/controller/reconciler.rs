@@ -74,7 +74,10 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
     let uid = obj.uid().unwrap_or_default();
     let digest = ApprovalDigest::of(&uid, &obj.spec);
     let approvals_api = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns);
-    let approvals: Vec<MaintenanceApproval> = approvals_api.list(&ListParams::default()).await?.items;
+    let approvals: Vec<MaintenanceApproval> = match ctx.approvals.naming(&ns, &name) {
+        Some(cached) => cached,
+        None => approvals_api.list(&ListParams::default()).await?.items,
+    };
     own_approvals(&approvals_api, obj, &approvals).await;
     let subject = Subject {
         namespace: &ns,

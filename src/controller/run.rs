@@ -7,8 +7,8 @@ use std::sync::Arc;
 use futures::StreamExt as _;
 use kube::ResourceExt as _;
 use kube::api::Api;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt as _, watcher};
 
 use super::context::Context;
 use super::poller;
@@ -65,8 +65,19 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         }
     });
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
+    // One approval watch, two uses: it fills the store reconciles read (no
+    // LIST per reconcile) and triggers the session an approval names. The
+    // store is written before the trigger passes, so the reconcile it causes
+    // sees the approval; `touched_objects` keeps withdrawals as triggers.
+    let (approval_store, approval_writer) = reflector::store::<MaintenanceApproval>();
+    ctx.approvals.set(approval_store);
+    let ctx_for_cleanup = ctx.clone();
+    let approval_events = watcher(approvals, watcher::Config::default())
+        .default_backoff()
+        .reflect(approval_writer)
+        .touched_objects();
     controller
-        .watches(approvals, watcher::Config::default(), |a: MaintenanceApproval| {
+        .watches_stream(approval_events, |a: MaintenanceApproval| {
             let ns = a.namespace()?;
             Some(ObjectRef::new(&a.spec.session_name).within(&ns))
         })
@@ -86,4 +97,5 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         .await;
     poller.abort();
     synced.abort();
+    ctx_for_cleanup.approvals.clear();
 }

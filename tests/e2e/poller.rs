@@ -7,7 +7,7 @@ use immybot_operator::api::{MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
 use immybot_operator::sim::FleetSeed;
 
-use crate::harness::{TestContext, TestFn, TestResult, manual_simulator, wait_for};
+use crate::harness::{TestContext, TestFn, TestResult, apiserver_requests, manual_simulator, wait_for};
 use crate::lifecycle::create_session;
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -113,7 +113,9 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
         ));
     }
 
-    // Every session changes at once: each is re-read, none more than a few times.
+    // Every session changes at once: each is re-read, none more than a few
+    // times; approvals come from the watch's store, never a LIST.
+    let lists_before = apiserver_requests(&ctx.client, "LIST", "maintenanceapprovals").await?;
     sim.state.reset_calls();
     sim.state.advance(Duration::from_secs(2));
     all_in(&ctx, &[Phase::Running]).await?;
@@ -125,6 +127,11 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
         return Err(format!(
             "expected each changed session to be read a few times, got {reads} reads: {busy:?}"
         ));
+    }
+    let lists = apiserver_requests(&ctx.client, "LIST", "maintenanceapprovals").await? - lists_before;
+    println!("changed: {lists} LISTs of MaintenanceApprovals for those reconciles");
+    if lists != 0.0 {
+        return Err(format!("reconciles listed MaintenanceApprovals {lists} times"));
     }
 
     // They all end: each session's actions are read a bounded number of

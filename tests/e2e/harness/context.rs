@@ -90,6 +90,24 @@ impl TestContext {
     }
 }
 
+/// How many requests with `verb` on `resource` the API server has served
+/// (its own `apiserver_request_total`), to count what the operator asks.
+pub async fn apiserver_requests(client: &Client, verb: &str, resource: &str) -> Result<f64, String> {
+    let request = axum::http::Request::get("/metrics")
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let text = client
+        .request_text(request)
+        .await
+        .map_err(|e| format!("API server metrics: {e}"))?;
+    let (verb, resource) = (format!("verb=\"{verb}\""), format!("resource=\"{resource}\""));
+    Ok(text
+        .lines()
+        .filter(|l| l.starts_with("apiserver_request_total{") && l.contains(&verb) && l.contains(&resource))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
 /// Deletes a test's namespace; objects in it go with it. Best effort: the
 /// whole control plane is discarded after the run anyway.
 pub async fn delete_namespace(client: Client, namespace: &str) {

@@ -6,7 +6,7 @@ mod context;
 mod operator;
 mod testbed;
 
-pub use context::{TestContext, delete_namespace, wait_for};
+pub use context::{TestContext, apiserver_requests, delete_namespace, wait_for};
 pub use operator::{fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of, spawn_operator_binary};
 pub use testbed::{TEST_USERS_GROUP, Testbed, reexec_with_logging_wrappers};
 
