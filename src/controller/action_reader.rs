@@ -40,8 +40,8 @@ const WINDOW_SKEW: SignedDuration = SignedDuration::from_secs(600);
 /// read once more).
 const CACHE_MAX_SESSIONS: usize = 200_000;
 
-/// Actions of sessions that had ended when they were read, and the
-/// compliant counts of large objects. Lives as long as the process; a
+/// Ended sessions and their actions (read once), running sessions' actions
+/// by update time, and the compliant counts of large objects. Lives as long as the process; a
 /// restarted operator reads each session once more.
 #[derive(Default)]
 pub struct ActionCache {
@@ -50,6 +50,8 @@ pub struct ActionCache {
 
 #[derive(Default)]
 struct Inner {
+    /// Ended sessions as last read (without actions): they never change.
+    ended_sessions: HashMap<i32, Arc<MaintenanceSession>>,
     ended: HashMap<i32, Arc<Vec<MaintenanceAction>>>,
     /// Running sessions' actions as last read, with the session's
     /// `updatedDateUTC` then: re-read only when it moved.
@@ -87,6 +89,24 @@ impl ActionCache {
             inner.ended.insert(session.id, Arc::new(actions));
         } else if let Some(updated) = session.updated_date_utc {
             inner.running.insert(session.id, (updated, Arc::new(actions)));
+        }
+    }
+
+    /// An ended session as it was read, if it was: it cannot change any more.
+    pub fn ended_session(&self, id: i32) -> Option<MaintenanceSession> {
+        self.lock().ended_sessions.get(&id).map(|s| s.as_ref().clone())
+    }
+
+    /// Keeps a session read from ImmyBot if it has ended.
+    pub fn remember_session(&self, session: &MaintenanceSession) {
+        if ended(session) {
+            let mut inner = self.lock();
+            if inner.ended_sessions.len() >= CACHE_MAX_SESSIONS {
+                inner.ended_sessions.clear();
+            }
+            let mut kept = session.clone();
+            kept.maintenance_actions = None;
+            inner.ended_sessions.insert(session.id, Arc::new(kept));
         }
     }
 

@@ -214,7 +214,8 @@ async fn own_approvals(api: &Api<MaintenanceApproval>, obj: &MaintenanceSession,
     }
 }
 
-/// ImmyBot's view of every session recorded in status, with actions and stages.
+/// ImmyBot's view of every session recorded in status, with stages: read
+/// from ImmyBot until a session has ended, then from the cache.
 async fn observe_sessions(ctx: &Context, obj: &MaintenanceSession) -> Result<Vec<ImmySession>, Error> {
     let ids: Vec<i32> = obj
         .status
@@ -224,8 +225,15 @@ async fn observe_sessions(ctx: &Context, obj: &MaintenanceSession) -> Result<Vec
         .unwrap_or_default();
     let fetched: Vec<Option<ImmySession>> = futures::stream::iter(ids)
         .map(|id| async move {
+            // An ended session never changes: read once, then from the cache.
+            if let Some(ended) = ctx.actions.ended_session(id) {
+                return Ok(Some(ended));
+            }
             match ctx.immybot.session(id, true, true).await {
-                Ok(s) => Ok(Some(s)),
+                Ok(s) => {
+                    ctx.actions.remember_session(&s);
+                    Ok(Some(s))
+                }
                 // A session deleted in ImmyBot is simply gone from the view.
                 Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::from(e)),

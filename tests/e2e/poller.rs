@@ -130,7 +130,10 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
     }
     let lists = apiserver_requests(&ctx.client, "LIST", "maintenanceapprovals").await? - lists_before;
     println!("changed: {lists} LISTs of MaintenanceApprovals for those reconciles");
-    if lists != 0.0 {
+    // The counter is the API server's, for every namespace: tests running
+    // alongside start controllers (one initial LIST each). Per reconcile
+    // would be at least one per changed session.
+    if lists >= f64::from(SESSIONS) / 2.0 {
         return Err(format!("reconciles listed MaintenanceApprovals {lists} times"));
     }
 
