@@ -1,13 +1,16 @@
 //! The MaintenanceSession controller.
 //!
 //! The core decides and touches no client: `state_machine` (observed state
-//! in, next status and step out), `approval`, `status_mapping`,
-//! `start_request`, `digest`, `group_id`. The shell performs what it decides:
-//! `reconciler` (inside `finalizer()`), `start_protocol`, `target_resolution`,
-//! `status_writer`, `poller`, `action_reader`, `run`.
+//! in, next status and step out), with `attempts` (attempt bookkeeping, the
+//! timeout) and `phase` (phase, conditions, approval record), `approval`,
+//! `status_mapping`, `start_request`, `digest`, `group_id`. The shell
+//! performs what it decides: `reconciler` (inside `finalizer()`),
+//! `start_protocol`, `target_resolution`, `action_reader`, `status_writer`,
+//! `poller`, `run`.
 
 mod action_reader;
 mod approval;
+mod attempts;
 mod conditions;
 mod context;
 mod digest;
@@ -15,6 +18,7 @@ mod error;
 mod events;
 mod group_id;
 mod observer;
+mod phase;
 mod poller;
 mod reconciler;
 mod run;

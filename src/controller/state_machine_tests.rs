@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::api::{NamedId, ResolvedTarget};
+use crate::controller::SessionGroupId;
 use crate::controller::approval::ApprovalMethod;
+use crate::controller::conditions::{READY, RECONCILING, STALLED, SUCCEEDED};
 use crate::immybot::{MaintenanceSession as ImmySession, SessionStatus};
 use crate::test_fixtures::*;
 
