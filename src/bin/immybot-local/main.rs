@@ -119,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
         sim.base_url(),
         args.admin
     );
-    println!("Ctrl-C stops everything.");
+    println!("Ctrl-C (or SIGTERM) stops everything.");
 
     let demo = args.demo.then(|| {
         let (client, kubeconfig) = (client.clone(), kubeconfig.clone());
@@ -129,7 +129,14 @@ async fn main() -> anyhow::Result<()> {
             }
         })
     });
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    // Ctrl-C at a terminal, SIGTERM from a script or process manager: both
+    // tear the local control plane down rather than leave it running.
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
     println!("\nstopping…");
     if let Some(d) = demo {
         d.abort();
