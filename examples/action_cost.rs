@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use immybot_operator::controller::{ActionCache, attach_actions};
+use immybot_operator::controller::{ImmyBotCache, attach_actions};
 use immybot_operator::immybot::{
     ImmyBotClient, Limits, MaintenanceSession, Secret, StartEndpoint, StartOutcome, StartRequest, TenantTarget,
 };
@@ -52,7 +52,7 @@ async fn measure(size: u32) -> anyhow::Result<()> {
         StartOutcome::Started { started, .. } => started.iter().map(|s| s.session_id).collect(),
         other => anyhow::bail!("unexpected start outcome {other:?}"),
     };
-    let cache = ActionCache::default();
+    let cache = ImmyBotCache::default();
     let row = |phase: &str, calls: u64, took: Duration, rows: usize| {
         println!(
             "| {size:>6} | {phase:<22} | {calls:>5} | {:>6} | {rows:>7} | {:>7.0} |",

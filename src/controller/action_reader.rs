@@ -40,11 +40,12 @@ const WINDOW_SKEW: SignedDuration = SignedDuration::from_secs(600);
 /// read once more).
 const CACHE_MAX_SESSIONS: usize = 200_000;
 
-/// Ended sessions and their actions (read once), running sessions' actions
-/// by update time, and the compliant counts of large objects. Lives as long as the process; a
-/// restarted operator reads each session once more.
+/// What ImmyBot told that cannot change, or has not changed: ended sessions
+/// and their actions (read once), running sessions' actions by update time,
+/// and the compliant counts of large objects. Lives as long as the process;
+/// a restarted operator reads each session once more.
 #[derive(Default)]
-pub struct ActionCache {
+pub struct ImmyBotCache {
     inner: Mutex<Inner>,
 }
 
@@ -60,7 +61,7 @@ struct Inner {
     compliant: HashMap<String, BTreeMap<String, i64>>,
 }
 
-impl ActionCache {
+impl ImmyBotCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -109,15 +110,6 @@ impl ActionCache {
             inner.ended_sessions.insert(session.id, Arc::new(kept));
         }
     }
-
-    /// How many ended sessions' actions are held (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.lock().ended.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 fn ended(s: &MaintenanceSession) -> bool {
@@ -129,7 +121,7 @@ fn ended(s: &MaintenanceSession) -> bool {
 /// object, the `NoAction` count per maintenance item (its rows are not read).
 pub async fn attach_actions(
     client: &ImmyBotClient,
-    cache: &ActionCache,
+    cache: &ImmyBotCache,
     object_uid: &str,
     sessions: &mut [MaintenanceSession],
 ) -> Result<Option<BTreeMap<String, i64>>, Error> {

@@ -62,8 +62,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub crash_point: CrashPoint,
     pub observer: Arc<dyn ControllerObserver>,
-    /// Actions of ended ImmyBot sessions, read once (see `action_reader`).
-    pub actions: super::action_reader::ActionCache,
+    /// Ended ImmyBot sessions and actions, read once (see `action_reader`).
+    pub immybot_cache: super::action_reader::ImmyBotCache,
     /// The MaintenanceApprovals, as the controller's watch keeps them.
     pub approvals: ApprovalIndex,
 }
@@ -134,7 +134,7 @@ impl Context {
             recorder,
             crash_point: CrashPoint::Never,
             observer: Arc::new(NoObserver),
-            actions: Default::default(),
+            immybot_cache: Default::default(),
             approvals: Default::default(),
         }
     }

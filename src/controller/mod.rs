@@ -29,7 +29,7 @@ mod status_mapping;
 mod status_writer;
 mod target_resolution;
 
-pub use action_reader::{ActionCache, PER_SESSION_MAX, attach_actions};
+pub use action_reader::{ImmyBotCache, attach_actions};
 pub use approval::{ApprovalMethod, ApprovalPolicy, Verdict, evaluate as evaluate_approval};
 pub use context::{Context, CrashPoint, Timing};
 pub use digest::ApprovalDigest;

@@ -87,7 +87,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &Api<MaintenanceSes
     let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let mut sessions = observe_sessions(ctx, obj).await?;
-    let compliant = action_reader::attach_actions(&ctx.immybot, &ctx.actions, &uid, &mut sessions).await?;
+    let compliant = action_reader::attach_actions(&ctx.immybot, &ctx.immybot_cache, &uid, &mut sessions).await?;
     let logs = if final_already {
         vec![]
     } else {
@@ -226,12 +226,12 @@ async fn observe_sessions(ctx: &Context, obj: &MaintenanceSession) -> Result<Vec
     let fetched: Vec<Option<ImmySession>> = futures::stream::iter(ids)
         .map(|id| async move {
             // An ended session never changes: read once, then from the cache.
-            if let Some(ended) = ctx.actions.ended_session(id) {
+            if let Some(ended) = ctx.immybot_cache.ended_session(id) {
                 return Ok(Some(ended));
             }
             match ctx.immybot.session(id, true, true).await {
                 Ok(s) => {
-                    ctx.actions.remember_session(&s);
+                    ctx.immybot_cache.remember_session(&s);
                     Ok(Some(s))
                 }
                 // A session deleted in ImmyBot is simply gone from the view.

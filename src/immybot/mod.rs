@@ -19,7 +19,7 @@ pub use client::{CallObserver, ImmyBotClient, StartEndpoint};
 pub use config::{
     AuthConfig, ClientConfig, DEFAULT_AUTHORITY_HOST, EnumEncoding, Limits, RetryPolicy, Secret, SecretSource,
 };
-pub use dx::{ACTION_FIELDS, ActionQuery, GroupCount, MAX_TAKE, Page, SessionQuery, dx_date};
+pub use dx::{ActionQuery, GroupCount, MAX_TAKE, Page, SessionQuery, dx_date};
 pub use enums::*;
 pub use error::{ErrorKind, ImmyBotError, MAX_BODY_IN_ERROR};
 pub use pacing::{RecordingSleeper, Sleeper, TokioSleeper};
