@@ -19,9 +19,11 @@ async fn main() -> anyhow::Result<()> {
             .with_env_filter(filter)
             .init(),
     }
-    let client = kube::Client::try_default()
+    let metrics = std::sync::Arc::new(runtime::Metrics::default());
+    let config = kube::Config::infer()
         .await
-        .context("connecting to the Kubernetes API")?;
+        .context("finding the Kubernetes API (in-cluster or KUBECONFIG)")?;
+    let client = runtime::counted_client(config, metrics.clone()).context("connecting to the Kubernetes API")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -38,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
         );
         std::process::exit(0);
     });
-    runtime::run(args, client, shutdown)
+    runtime::run(args, client, metrics, shutdown)
         .await
         .context("running the operator")?;
     Ok(())

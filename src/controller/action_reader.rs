@@ -19,11 +19,11 @@
 //! cross the wire (`select=`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 
 use jiff::SignedDuration;
 
 use super::error::Error;
+use super::immybot_cache::{ImmyBotCache, ended};
 use crate::immybot::{
     ActionQuery, ImmyBotClient, MaintenanceAction, MaintenanceActionType, MaintenanceSession, WireTime,
 };
@@ -36,86 +36,6 @@ const PAGE: u32 = 500;
 /// How far before the first session's creation the window opens: clock skew
 /// between the session's and the action's timestamps.
 const WINDOW_SKEW: SignedDuration = SignedDuration::from_secs(600);
-/// A bound on the cache: past it, it starts afresh (each session is then
-/// read once more).
-const CACHE_MAX_SESSIONS: usize = 200_000;
-
-/// What ImmyBot told that cannot change, or has not changed: ended sessions
-/// and their actions (read once), running sessions' actions by update time,
-/// and the compliant counts of large objects. Lives as long as the process;
-/// a restarted operator reads each session once more.
-#[derive(Default)]
-pub struct ImmyBotCache {
-    inner: Mutex<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    /// Ended sessions as last read (without actions): they never change.
-    ended_sessions: HashMap<i32, Arc<MaintenanceSession>>,
-    ended: HashMap<i32, Arc<Vec<MaintenanceAction>>>,
-    /// Running sessions' actions as last read, with the session's
-    /// `updatedDateUTC` then: re-read only when it moved.
-    running: HashMap<i32, (WireTime, Arc<Vec<MaintenanceAction>>)>,
-    /// Per object uid: `NoAction` rows per maintenance item.
-    compliant: HashMap<String, BTreeMap<String, i64>>,
-}
-
-impl ImmyBotCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The actions known for this session as ImmyBot describes it now: an
-    /// ended session's for good, a running one's while it has not changed.
-    fn known(&self, session: &MaintenanceSession) -> Option<Arc<Vec<MaintenanceAction>>> {
-        let inner = self.lock();
-        if let Some(actions) = inner.ended.get(&session.id) {
-            return Some(actions.clone());
-        }
-        match (inner.running.get(&session.id), session.updated_date_utc) {
-            (Some((seen, actions)), Some(now)) if *seen == now && !ended(session) => Some(actions.clone()),
-            _ => None,
-        }
-    }
-
-    fn remember(&self, session: &MaintenanceSession, actions: Vec<MaintenanceAction>) {
-        let mut inner = self.lock();
-        if inner.ended.len() + inner.running.len() >= CACHE_MAX_SESSIONS {
-            inner.ended.clear();
-            inner.running.clear();
-        }
-        if ended(session) {
-            inner.running.remove(&session.id);
-            inner.ended.insert(session.id, Arc::new(actions));
-        } else if let Some(updated) = session.updated_date_utc {
-            inner.running.insert(session.id, (updated, Arc::new(actions)));
-        }
-    }
-
-    /// An ended session as it was read, if it was: it cannot change any more.
-    pub fn ended_session(&self, id: i32) -> Option<MaintenanceSession> {
-        self.lock().ended_sessions.get(&id).map(|s| s.as_ref().clone())
-    }
-
-    /// Keeps a session read from ImmyBot if it has ended.
-    pub fn remember_session(&self, session: &MaintenanceSession) {
-        if ended(session) {
-            let mut inner = self.lock();
-            if inner.ended_sessions.len() >= CACHE_MAX_SESSIONS {
-                inner.ended_sessions.clear();
-            }
-            let mut kept = session.clone();
-            kept.maintenance_actions = None;
-            inner.ended_sessions.insert(session.id, Arc::new(kept));
-        }
-    }
-}
-
-fn ended(s: &MaintenanceSession) -> bool {
-    s.session_status.as_ref().is_some_and(|x| x.is_terminal())
-}
-
 /// Sets `maintenance_actions` of every session from the actions list (or the
 /// cache), replacing whatever `GET {id}` carried. Answers, for a large
 /// object, the `NoAction` count per maintenance item (its rows are not read).
@@ -128,19 +48,19 @@ pub async fn attach_actions(
     let large = sessions.len() > PER_SESSION_MAX;
     let mut needing: Vec<usize> = Vec::new();
     for (i, s) in sessions.iter_mut().enumerate() {
-        match cache.known(s) {
+        match cache.actions(s) {
             Some(actions) => s.maintenance_actions = Some(actions.as_ref().clone()),
             None => needing.push(i),
         }
     }
-    let counted = cache.lock().compliant.contains_key(object_uid);
-    if needing.is_empty() && (!large || counted) {
-        return Ok(cache.lock().compliant.get(object_uid).cloned());
+    let counted = cache.compliant(object_uid);
+    if needing.is_empty() && (!large || counted.is_some()) {
+        return Ok(counted);
     }
     let mut read: HashMap<i32, Vec<MaintenanceAction>> = needing.iter().map(|&i| (sessions[i].id, vec![])).collect();
     if large {
         let compliant = read_windowed(client, sessions, &needing, &mut read).await?;
-        cache.lock().compliant.insert(object_uid.to_owned(), compliant);
+        cache.remember_compliant(object_uid, compliant);
     } else {
         for &i in &needing {
             let id = sessions[i].id;
@@ -162,14 +82,10 @@ pub async fn attach_actions(
         if ended(session) {
             check_agreement(session, &actions, large);
         }
-        cache.remember(session, actions.clone());
+        cache.remember_actions(session, actions.clone());
         session.maintenance_actions = Some(actions);
     }
-    Ok(if large {
-        cache.lock().compliant.get(object_uid).cloned()
-    } else {
-        None
-    })
+    Ok(if large { cache.compliant(object_uid) } else { None })
 }
 
 /// Per tenant of the sessions that need reading: the non-`NoAction` rows of

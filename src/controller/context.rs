@@ -55,6 +55,9 @@ pub enum CrashPoint {
 pub struct Context {
     pub client: kube::Client,
     pub immybot: ImmyBotClient,
+    /// The poller's client, with its own share of the ImmyBot budget; `None`
+    /// means it shares `immybot`'s.
+    pub poll_immybot: Option<ImmyBotClient>,
     /// The ImmyBot instance's base URL, recorded in status.
     pub instance: String,
     pub policy: ApprovalPolicy,
@@ -62,8 +65,10 @@ pub struct Context {
     pub recorder: Recorder,
     pub crash_point: CrashPoint,
     pub observer: Arc<dyn ControllerObserver>,
-    /// Ended ImmyBot sessions and actions, read once (see `action_reader`).
-    pub immybot_cache: super::action_reader::ImmyBotCache,
+    /// What ImmyBot told that has not changed since (see `immybot_cache`).
+    pub immybot_cache: super::immybot_cache::ImmyBotCache,
+    /// ImmyBot's active sessions as the poller's last cycle listed them.
+    pub active_sessions: Arc<super::immybot_cache::ActiveSessions>,
     /// The MaintenanceApprovals, as the controller's watch keeps them.
     pub approvals: ApprovalIndex,
 }
@@ -128,6 +133,7 @@ impl Context {
         Self {
             client,
             immybot,
+            poll_immybot: None,
             instance,
             policy,
             timing,
@@ -135,6 +141,7 @@ impl Context {
             crash_point: CrashPoint::Never,
             observer: Arc::new(NoObserver),
             immybot_cache: Default::default(),
+            active_sessions: Default::default(),
             approvals: Default::default(),
         }
     }

@@ -4,7 +4,8 @@
 //! in, next status and step out), with `attempts` (attempt bookkeeping, the
 //! timeout) and `phase` (phase, conditions, approval record), `approval`,
 //! `status_mapping`, `start_request`, `digest`, `group_id`. The shell
-//! performs what it decides: `reconciler` (inside `finalizer()`),
+//! performs what it decides: `reconciler` (inside `finalizer()`), `session_reader` and
+//! `action_reader` (what ImmyBot shows, through `immybot_cache`),
 //! `start_protocol`, `target_resolution`, `action_reader`, `status_writer`,
 //! `poller`, `run`.
 
@@ -17,11 +18,13 @@ mod digest;
 mod error;
 mod events;
 mod group_id;
+mod immybot_cache;
 mod observer;
 mod phase;
 mod poller;
 mod reconciler;
 mod run;
+mod session_reader;
 mod start_protocol;
 mod start_request;
 mod state_machine;
@@ -29,12 +32,16 @@ mod status_mapping;
 mod status_writer;
 mod target_resolution;
 
-pub use action_reader::{ImmyBotCache, attach_actions};
+#[cfg(test)]
+mod properties;
+
+pub use action_reader::attach_actions;
 pub use approval::{ApprovalMethod, ApprovalPolicy, Verdict, evaluate as evaluate_approval};
 pub use context::{Context, CrashPoint, Timing};
 pub use digest::ApprovalDigest;
 pub use error::Error;
 pub use group_id::SessionGroupId;
+pub use immybot_cache::{ActiveSessions, ImmyBotCache};
 pub use observer::{ControllerObserver, NoObserver};
 pub use reconciler::FINALIZER;
 pub use run::{Scope, run};

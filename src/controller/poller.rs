@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use std::sync::Arc;
 
 use super::context::Timing;
+use super::immybot_cache::ActiveSessions;
 use super::observer::ControllerObserver;
 use crate::api::{MaintenanceSession, Phase};
 use crate::immybot::{ImmyBotClient, SessionStatus, WireTime};
@@ -27,6 +28,7 @@ pub async fn run(
     store: Store<MaintenanceSession>,
     timing: Timing,
     observer: Arc<dyn ControllerObserver>,
+    snapshot: Arc<ActiveSessions>,
     tx: mpsc::Sender<ObjectRef<MaintenanceSession>>,
 ) {
     let mut last: BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)> = BTreeMap::new();
@@ -42,6 +44,9 @@ pub async fn run(
             }
         };
         observer.poll_cycle(started.elapsed(), current.len(), true);
+        // Published before the triggers go out, so that the reconciles they
+        // cause see this cycle.
+        snapshot.replace(current.iter().map(|(id, seen)| (*id, seen.clone())).collect());
         let mut phases: BTreeMap<String, i64> = BTreeMap::new();
         for obj in store.state() {
             let phase = obj

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -18,16 +17,14 @@ use super::context::Context;
 use super::digest::ApprovalDigest;
 use super::error::Error;
 use super::events::publish;
+use super::session_reader::{observe_logs, observe_sessions};
 use super::state_machine::{Observed, Step, decide, is_settled};
 use super::status_writer::replace_status;
 use super::{action_reader, conditions, start_protocol, target_resolution};
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
-use crate::immybot::{ErrorKind, MaintenanceSession as ImmySession, SessionLog};
+use crate::immybot::ErrorKind;
 
 pub const FINALIZER: &str = "immybot.io/sessions";
-
-/// How many sessions' logs feed the status's log tail per reconcile.
-const LOG_SESSIONS: usize = 2;
 
 pub async fn reconcile(obj: Arc<MaintenanceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
     let ns = obj.namespace().unwrap_or_default();
@@ -50,6 +47,18 @@ pub fn error_policy(obj: Arc<MaintenanceSession>, error: &Error, _ctx: Arc<Conte
         },
         e => e,
     };
+    // The finalizer is added and removed with a JSON patch that tests the
+    // list first: it fails (409/422) when the cached object is older than
+    // the stored one, right after our own write. Retry once the watch has
+    // caught up, not a minute later: across a 300-object burst, treating it
+    // as any other error held most objects back for 60 s.
+    if let Error::Finalizer(f) = error
+        && let kube::runtime::finalizer::Error::AddFinalizer(kube::Error::Api(s))
+        | kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(s)) = &**f
+        && (s.code == 409 || s.code == 422)
+    {
+        return Action::requeue(Duration::from_millis(200));
+    }
     let wait = match inner {
         Error::Conflict => Duration::from_millis(200),
         Error::AwaitingCancellation(_) => Duration::from_secs(2),
@@ -212,58 +221,6 @@ async fn own_approvals(api: &Api<MaintenanceApproval>, obj: &MaintenanceSession,
             tracing::warn!(approval = %approval.name_any(), error = %e, "could not make the session own its approval");
         }
     }
-}
-
-/// ImmyBot's view of every session recorded in status, with stages: read
-/// from ImmyBot until a session has ended, then from the cache.
-async fn observe_sessions(ctx: &Context, obj: &MaintenanceSession) -> Result<Vec<ImmySession>, Error> {
-    let ids: Vec<i32> = obj
-        .status
-        .as_ref()
-        .and_then(|s| s.immybot.as_ref())
-        .map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()).collect())
-        .unwrap_or_default();
-    let fetched: Vec<Option<ImmySession>> = futures::stream::iter(ids)
-        .map(|id| async move {
-            // An ended session never changes: read once, then from the cache.
-            if let Some(ended) = ctx.immybot_cache.ended_session(id) {
-                return Ok(Some(ended));
-            }
-            match ctx.immybot.session(id, true, true).await {
-                Ok(s) => {
-                    ctx.immybot_cache.remember_session(&s);
-                    Ok(Some(s))
-                }
-                // A session deleted in ImmyBot is simply gone from the view.
-                Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(Error::from(e)),
-            }
-        })
-        .buffer_unordered(8)
-        .try_collect()
-        .await?;
-    Ok(fetched.into_iter().flatten().collect())
-}
-
-/// Log lines of the sessions most worth reading: those that did not pass
-/// first, then the newest. Read until the object is final, so that the tail
-/// ends with each session's last lines.
-async fn observe_logs(ctx: &Context, sessions: &[ImmySession]) -> Vec<SessionLog> {
-    let mut worth: Vec<&ImmySession> = sessions.iter().collect();
-    worth.sort_by_key(|s| {
-        (
-            s.session_status == Some(crate::immybot::SessionStatus::Passed),
-            std::cmp::Reverse(s.id),
-        )
-    });
-    let mut logs = Vec::new();
-    for s in worth.into_iter().take(LOG_SESSIONS) {
-        match ctx.immybot.logs(s.id).await {
-            Ok(mut l) => logs.append(&mut l),
-            Err(e) => tracing::debug!(session = s.id, error = %e, "could not read session logs"),
-        }
-    }
-    logs
 }
 
 /// Events for phase and approval changes.

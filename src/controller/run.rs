@@ -35,10 +35,11 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     let controller = Controller::new(sessions, watcher::Config::default());
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let poller = tokio::spawn(poller::run(
-        ctx.immybot.clone(),
+        ctx.poll_immybot.clone().unwrap_or_else(|| ctx.immybot.clone()),
         controller.store(),
         ctx.timing.clone(),
         ctx.observer.clone(),
+        ctx.active_sessions.clone(),
         tx,
     ));
     let observer = ctx.observer.clone();

@@ -82,6 +82,18 @@ pub struct Decision {
 const RUNNING_RECHECK: Duration = Duration::from_secs(60);
 
 pub fn decide(o: &Observed<'_>) -> Decision {
+    // A settled object (final, nothing more asked of it) keeps its status;
+    // only the generation counts as observed. The shell does not even call
+    // this for one; the core keeps the rule on its own all the same.
+    if is_settled(o.object) {
+        let mut st = o.object.status.clone().unwrap_or_default();
+        st.observed_generation = o.object.metadata.generation;
+        return Decision {
+            status: st,
+            step: Step::None,
+            requeue_after: None,
+        };
+    }
     let spec = &o.object.spec;
     let generation = o.object.metadata.generation;
     let uid = o.object.metadata.uid.clone().unwrap_or_default();

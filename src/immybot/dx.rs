@@ -23,6 +23,8 @@ pub struct SessionQuery {
     pub statuses: Vec<SessionStatus>,
     /// Only sessions created at or after this time.
     pub created_after: Option<WireTime>,
+    /// Only sessions whose id is within this range (both ends included).
+    pub id_range: Option<(i32, i32)>,
     pub skip: u32,
     /// Rows per page (at most [`MAX_TAKE`]; 0 means 100).
     pub take: u32,
@@ -68,6 +70,10 @@ impl SessionQuery {
         }
         if let Some(after) = self.created_after {
             clauses.push(serde_json::json!(["createdDate", ">=", dx_date(after)]));
+        }
+        if let Some((low, high)) = self.id_range {
+            clauses.push(serde_json::json!(["id", ">=", low]));
+            clauses.push(serde_json::json!(["id", "<=", high]));
         }
         match clauses.len() {
             0 => None,

@@ -80,25 +80,24 @@ impl Pacer {
 
     /// Waits for a rate token and a concurrency slot; the slot is released
     /// when the returned permit drops.
+    ///
+    /// Tokens are reserved in arrival order: a caller that finds the bucket
+    /// empty takes the next token due (the count goes below zero) and sleeps
+    /// until it is due. Callers are served first come, first served (the
+    /// lock is fair), and each waits once, however many are queued: one
+    /// object's burst of calls queues behind the calls already waiting
+    /// instead of racing them for every token.
     pub(crate) async fn admit(&self, sleeper: &dyn Sleeper) -> OwnedSemaphorePermit {
-        loop {
-            let wait = {
-                let mut bucket = self.bucket.lock().await;
-                let now = Instant::now();
-                let refill = now.duration_since(bucket.updated).as_secs_f64() * self.rate;
-                bucket.tokens = (bucket.tokens + refill).min(self.burst);
-                bucket.updated = now;
-                if bucket.tokens >= 1.0 {
-                    bucket.tokens -= 1.0;
-                    None
-                } else {
-                    Some(Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
-                }
-            };
-            match wait {
-                None => break,
-                Some(d) => sleeper.sleep(d).await,
-            }
+        let wait = {
+            let mut bucket = self.bucket.lock().await;
+            let now = Instant::now();
+            let refill = now.duration_since(bucket.updated).as_secs_f64() * self.rate;
+            bucket.tokens = (bucket.tokens + refill).min(self.burst) - 1.0;
+            bucket.updated = now;
+            (bucket.tokens < 0.0).then(|| Duration::from_secs_f64(-bucket.tokens / self.rate))
+        };
+        if let Some(d) = wait {
+            sleeper.sleep(d).await;
         }
         // Invariant: `in_flight` is private to the pacer and never closed, so
         // acquiring can only wait, never fail.
@@ -190,6 +189,42 @@ mod tests {
             spent >= Duration::from_millis(1990) && spent <= Duration::from_millis(2010),
             "4 more at 2/s took {spent:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queued_callers_are_served_in_arrival_order_each_waiting_once() {
+        let pacer = Arc::new(Pacer::new(&Limits {
+            requests_per_second: 10.0,
+            burst: 1,
+            max_concurrent: 100,
+        }));
+        let sleeper = Arc::new(RecordingSleeper::default());
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for caller in 0..20 {
+            let (pacer, sleeper, order) = (pacer.clone(), sleeper.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                drop(pacer.admit(&*sleeper).await);
+                order.lock().unwrap().push(caller);
+            }));
+            // Let it reach the queue before the next one arrives.
+            tokio::task::yield_now().await;
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+        // One wait per queued caller, each a tenth of a second further out.
+        let waits = sleeper.waits();
+        assert_eq!(waits.len(), 19, "{waits:?}");
+        for (i, w) in waits.iter().enumerate() {
+            let due = Duration::from_millis(100 * (i as u64 + 1));
+            assert!(
+                w.abs_diff(due) < Duration::from_millis(2),
+                "caller {} waited {w:?}, due {due:?}",
+                i + 1
+            );
+        }
     }
 
     #[tokio::test]

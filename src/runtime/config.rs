@@ -103,6 +103,18 @@ pub struct OperatorArgs {
 }
 
 impl OperatorArgs {
+    /// The client configurations of the reconciles and of the poller: one
+    /// ImmyBot budget (`--requests-per-second`), a fifth of it the poller's.
+    pub fn client_configs(&self) -> Result<(ClientConfig, ClientConfig), ImmyBotError> {
+        let whole = self.client_config()?;
+        let (poll_limits, rest) = whole.limits.split(0.2);
+        let mut reconciles = whole.clone();
+        reconciles.limits = rest;
+        let mut poller = whole;
+        poller.limits = poll_limits;
+        Ok((reconciles, poller))
+    }
+
     pub fn client_config(&self) -> Result<ClientConfig, ImmyBotError> {
         let source = match &self.client_secret_file {
             Some(path) => SecretSource::File(path.clone()),

@@ -28,6 +28,11 @@ struct CallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeRequestLabels {
+    verb: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PhaseLabels {
     phase: String,
 }
@@ -50,6 +55,7 @@ pub struct Metrics {
     active_sessions: Gauge,
     immybot_up: Gauge,
     approvals: Family<ApprovalLabels, Counter>,
+    kube_requests: Family<KubeRequestLabels, Counter>,
     last_poll: Mutex<Option<std::time::Instant>>,
     seen_phases: Mutex<BTreeMap<String, i64>>,
 }
@@ -103,6 +109,12 @@ impl Default for Metrics {
         );
         let approvals = Family::<ApprovalLabels, Counter>::default();
         registry.register("approvals", "Approval verdicts by result and reason", approvals.clone());
+        let kube_requests = Family::<KubeRequestLabels, Counter>::default();
+        registry.register(
+            "kube_requests",
+            "Requests this process sent to the Kubernetes API server, by HTTP method (watches count once)",
+            kube_requests.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -115,6 +127,7 @@ impl Default for Metrics {
             active_sessions,
             immybot_up,
             approvals,
+            kube_requests,
             last_poll: Mutex::new(None),
             seen_phases: Mutex::new(BTreeMap::new()),
         }
@@ -122,6 +135,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts one request to the Kubernetes API server.
+    pub fn kube_request(&self, method: &str) {
+        self.kube_requests
+            .get_or_create(&KubeRequestLabels {
+                verb: method.to_owned(),
+            })
+            .inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -221,6 +243,7 @@ mod tests {
         m.phases(&[("Running".to_string(), 2)].into());
         m.phases(&[("Succeeded".to_string(), 2)].into());
         m.approval(false, "SelfApproval");
+        m.kube_request("PATCH");
         let text = m.encode();
         for needle in [
             r#"immybot_operator_reconciles_total{result="error",error="conflict"} 1"#,
@@ -229,6 +252,7 @@ mod tests {
             r#"immybot_operator_sessions{phase="Succeeded"} 2"#,
             r#"immybot_operator_approvals_total{result="refused",reason="SelfApproval"} 1"#,
             "immybot_operator_poll_cycle_seconds_count 1",
+            r#"immybot_operator_kube_requests_total{verb="PATCH"} 1"#,
             "immybot_operator_immybot_active_sessions 3",
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");

@@ -36,15 +36,30 @@ pub enum RuntimeError {
     },
 }
 
-/// Runs the operator until `shutdown` becomes true.
+/// A Kubernetes client whose every request is counted in `metrics`
+/// (`immybot_operator_kube_requests_total`): what the operator costs the API
+/// server, measured by the operator itself.
+pub fn counted_client(config: kube::Config, metrics: Arc<Metrics>) -> Result<kube::Client, kube::Error> {
+    let count = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
+        metrics.kube_request(req.method().as_str());
+        req
+    });
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&count)
+        .build())
+}
+
+/// Runs the operator until `shutdown` becomes true, reporting to `metrics`.
 pub async fn run(
     args: OperatorArgs,
     client: kube::Client,
+    metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), RuntimeError> {
-    let metrics = Arc::new(Metrics::default());
     let readiness = Arc::new(Readiness::default());
-    let immybot = ImmyBotClient::new(args.client_config()?)?.with_observer(metrics.clone());
+    let (reconcile_config, poll_config) = args.client_configs()?;
+    let immybot = ImmyBotClient::new(reconcile_config)?.with_observer(metrics.clone());
+    let poll_immybot = ImmyBotClient::new(poll_config)?.with_observer(metrics.clone());
 
     let admin_addr = args.admin_addr;
     let listener = tokio::net::TcpListener::bind(admin_addr)
@@ -65,6 +80,7 @@ pub async fn run(
         args.approval_policy(),
         args.timing(),
     );
+    ctx.poll_immybot = Some(poll_immybot);
     ctx.observer = Arc::new(observer::RuntimeObserver {
         metrics: metrics.clone(),
         readiness: readiness.clone(),

@@ -209,7 +209,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     ]))
     .ctx("operator flags")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let operator = tokio::spawn(runtime::run(args, as_sa, shutdown));
+    let operator = tokio::spawn(runtime::run(args, as_sa, Default::default(), shutdown));
     create_session(
         &ctx,
         "as-service-account",

@@ -12,6 +12,7 @@ mod admission;
 mod chart;
 mod crash_safety;
 mod crd;
+mod faults;
 mod fidelity;
 mod kstatus;
 mod lifecycle;
@@ -40,6 +41,7 @@ fn main() {
         safety::tests(),
         fidelity::tests(),
         poller::tests(),
+        faults::tests(),
         plugin::tests(),
         kstatus::tests(),
         chart::tests(),

@@ -95,7 +95,7 @@ async fn replica(ctx: &TestContext, sim: &RunningSim, identity: &str) -> Result<
     ]))
     .ctx("operator flags")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(runtime::run(args, ctx.client.clone(), shutdown));
+    let task = tokio::spawn(runtime::run(args, ctx.client.clone(), Default::default(), shutdown));
     Ok(Replica { admin, stop, task })
 }
 

@@ -108,7 +108,12 @@ async fn main() -> anyhow::Result<()> {
     );
     let operator_args = OperatorArgs::try_parse_from(flags).context("operator flags")?;
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let operator = tokio::spawn(runtime::run(operator_args, client.clone(), shutdown.clone()));
+    let operator = tokio::spawn(runtime::run(
+        operator_args,
+        client.clone(),
+        Default::default(),
+        shutdown.clone(),
+    ));
 
     let kubectl = std::path::Path::new(&assets).join("kubectl");
     println!("Local control plane, simulator and operator are up.");

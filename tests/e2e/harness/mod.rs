@@ -4,10 +4,12 @@
 mod cluster_fixtures;
 mod context;
 mod operator;
+mod proxy;
 mod testbed;
 
 pub use context::{TestContext, apiserver_requests, delete_namespace, wait_for};
 pub use operator::{fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of, spawn_operator_binary};
+pub use proxy::ApiServerProxy;
 pub use testbed::{TEST_USERS_GROUP, Testbed, reexec_with_logging_wrappers};
 
 /// Installs the once-per-run fixtures (admission policies, test users' RBAC).

@@ -145,17 +145,32 @@ impl TestContext {
         policy: ApprovalPolicy,
         crash_point: CrashPoint,
     ) -> Result<Controller, String> {
+        self.controller_on(sim, self.client.clone(), policy, crash_point).await
+    }
+
+    /// Starts a controller that reaches the API server through `client`
+    /// (e.g. through a proxy that can cut it off).
+    pub async fn controller_with_client(
+        &self,
+        sim: &RunningSim,
+        client: kube::Client,
+        policy: ApprovalPolicy,
+    ) -> Result<Controller, String> {
+        self.controller_on(sim, client, policy, CrashPoint::Never).await
+    }
+
+    async fn controller_on(
+        &self,
+        sim: &RunningSim,
+        client: kube::Client,
+        policy: ApprovalPolicy,
+        crash_point: CrashPoint,
+    ) -> Result<Controller, String> {
         let secret = Secret::new("simulator-secret");
         let mut config = sim.client_config("immybot-operator", &secret);
         config.request_timeout = Duration::from_secs(2);
         let immybot = ImmyBotClient::new(config).map_err(|e| e.to_string())?;
-        let ctx = Context::new(
-            self.client.clone(),
-            immybot,
-            sim.base_url().to_string(),
-            policy,
-            test_timing(),
-        );
+        let ctx = Context::new(client, immybot, sim.base_url().to_string(), policy, test_timing());
         let mut ctx = ctx;
         ctx.crash_point = crash_point;
         let ctx = Arc::new(ctx);

@@ -1,0 +1,169 @@
+//! What a bench run stands on: the test control plane (etcd +
+//! kube-apiserver through envtest), the ImmyBot simulator in this process,
+//! and the operator as a separate process, the real release binary.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use immybot_operator::sim::{ClockMode, EngineSettings, FleetSeed, RunningSim, SimConfig};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, PostParams};
+
+pub struct ControlPlane {
+    server: envtest::Server,
+    pub kubeconfig: PathBuf,
+}
+
+impl ControlPlane {
+    pub async fn start() -> anyhow::Result<Self> {
+        let assets = std::env::var("KUBEBUILDER_ASSETS").context(
+            "KUBEBUILDER_ASSETS is not set: run through hack/bench.sh, which builds kube-apiserver and etcd",
+        )?;
+        let env = envtest::Environment {
+            binary_assets_settings: envtest::BinaryAssetsSettings {
+                download_binary_assets: false,
+                binary_assets_directory: Some(assets.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+        .with_crds(immybot_operator::api::crds())?;
+        let server = env
+            .create()
+            .await
+            .with_context(|| format!("starting the control plane from {assets}"))?;
+        let kubeconfig = std::env::temp_dir().join(format!("immybot-bench-{}.kubeconfig", std::process::id()));
+        std::fs::write(&kubeconfig, server.as_ref())?;
+        Ok(Self { server, kubeconfig })
+    }
+
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let kubeconfig: kube::config::Kubeconfig = serde_json::from_str(self.server.as_ref())?;
+        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        // The bench creates objects as fast as it can; client-side defaults
+        // would make the bench, not the operator, the bottleneck.
+        config.read_timeout = Some(Duration::from_secs(120));
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    pub async fn stop(self) {
+        let _ = self.server.destroy().await;
+        let _ = std::fs::remove_file(&self.kubeconfig);
+    }
+}
+
+pub async fn namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .with_context(|| format!("creating namespace {name}"))?;
+    Ok(())
+}
+
+/// A simulator of `seed` whose stages take `stage_ms` real milliseconds.
+pub async fn simulator(seed: FleetSeed, stage_ms: u64) -> anyhow::Result<RunningSim> {
+    let config = SimConfig {
+        seed,
+        engine: EngineSettings {
+            stage_duration: Duration::from_secs(5),
+            queue_delay: Duration::from_secs(1),
+            max_concurrent_sessions: 0,
+        },
+        clock: ClockMode::Real {
+            speed: 5000.0 / stage_ms.max(1) as f64,
+        },
+        ..Default::default()
+    };
+    Ok(RunningSim::start(config, "127.0.0.1:0".parse()?).await?)
+}
+
+/// The operator binary next to this example (`target/<profile>/`), or `--operator`.
+pub fn operator_binary(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let path = match flag {
+        Some(p) => p,
+        None => std::env::current_exe()?
+            .parent()
+            .and_then(|examples| examples.parent())
+            .map(|dir| dir.join("immybot-operator"))
+            .context("cannot locate the target directory")?,
+    };
+    if !path.is_file() {
+        bail!(
+            "{} is missing: build it first (`cargo build --release --bin immybot-operator`, as hack/bench.sh does)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+pub struct OperatorSettings {
+    pub binary: PathBuf,
+    pub namespace: String,
+    pub requests_per_second: f64,
+    pub poll_seconds: u64,
+}
+
+/// The operator process; killed when dropped.
+pub struct Operator {
+    /// Held so that dropping the handle kills the process.
+    _child: tokio::process::Child,
+    pub pid: u32,
+    pub admin: String,
+}
+
+impl Operator {
+    pub async fn spawn(plane: &ControlPlane, sim: &RunningSim, s: &OperatorSettings) -> anyhow::Result<Self> {
+        let secret = std::env::temp_dir().join(format!("immybot-bench-secret-{}", std::process::id()));
+        std::fs::write(&secret, "simulator-secret")?;
+        let admin = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
+        let flags = sim.operator_flags(&secret);
+        let log = std::fs::File::create(
+            std::env::temp_dir().join(format!("immybot-bench-operator-{}.log", std::process::id())),
+        )?;
+        let child = tokio::process::Command::new(&s.binary)
+            .args(&flags[1..])
+            .args(["--watch-namespace", &s.namespace, "--lease-namespace", &s.namespace])
+            .args(["--admin-addr", &admin])
+            .args(["--requests-per-second", &s.requests_per_second.to_string()])
+            .args(["--poll-active-seconds", &s.poll_seconds.to_string()])
+            .env("KUBECONFIG", &plane.kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning {}", s.binary.display()))?;
+        let pid = child.id().context("the operator exited at once")?;
+        let op = Self {
+            _child: child,
+            pid,
+            admin,
+        };
+        op.wait_ready().await?;
+        Ok(op)
+    }
+
+    async fn wait_ready(&self) -> anyhow::Result<()> {
+        let url = format!("http://{}/readyz", self.admin);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        while tokio::time::Instant::now() < deadline {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the operator did not become ready within 60 s")
+    }
+
+    /// The operator's own metrics, as Prometheus text.
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(format!("http://{}/metrics", self.admin))
+            .await?
+            .text()
+            .await?)
+    }
+}

@@ -1,0 +1,298 @@
+//! The scale benchmark: the operator binary against the test control plane
+//! and the ImmyBot simulator, with figures, not pass/fail. `hack/bench.sh`
+//! builds what it needs and runs it; docs/performance.md holds the results
+//! and the command for every row.
+//!
+//! Workloads (`--workload`, size by `--size`):
+//! - `tenant`: one session for a tenant of SIZE computers;
+//! - `many`: SIZE single-computer sessions created at once;
+//! - `steady`: SIZE single-computer sessions that keep running; measured
+//!   over `--steady-seconds` once all run;
+//! - `objects`: SIZE sessions nobody approves (no ImmyBot work): memory per
+//!   object.
+#![forbid(unsafe_code)]
+
+mod bed;
+mod measure;
+mod workload;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+use immybot_operator::api::Phase;
+use immybot_operator::sim::FleetSeed;
+use measure::{Objects, Sessions};
+use workload::Target;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    Tenant,
+    Many,
+    Steady,
+    Objects,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks the operator binary against the test control plane and the simulator")]
+struct Args {
+    #[arg(long, value_enum)]
+    workload: Workload,
+    /// Computers in the tenant (tenant) or sessions (many, steady, objects).
+    #[arg(long)]
+    size: usize,
+    /// The operator's ImmyBot budget (its `--requests-per-second`; 10 is the default).
+    #[arg(long, default_value_t = 10.0)]
+    immybot_rps: f64,
+    /// The operator's active poll interval.
+    #[arg(long, default_value_t = 1)]
+    poll_seconds: u64,
+    /// Real milliseconds per simulated stage (about five stages a session).
+    #[arg(long, default_value_t = 200)]
+    stage_ms: u64,
+    /// Objects created (and floor writes made) at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// How long `steady` is measured.
+    #[arg(long, default_value_t = 30)]
+    steady_seconds: u64,
+    /// Give up waiting after this long.
+    #[arg(long, default_value_t = 1800)]
+    deadline_seconds: u64,
+    /// The operator binary (default: next to this example).
+    #[arg(long)]
+    operator: Option<PathBuf>,
+    /// Where the JSON goes (default target/bench/<workload>-<size>.json).
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let binary = bed::operator_binary(args.operator.clone())?;
+    let deadline = Duration::from_secs(args.deadline_seconds);
+    let (seed, targets) = fleet(&args);
+    let stage_ms = if args.workload == Workload::Steady {
+        // Long enough that nothing changes while measured.
+        3_600_000
+    } else {
+        args.stage_ms
+    };
+
+    eprintln!("bench: starting the control plane");
+    let plane = bed::ControlPlane::start().await?;
+    let client = plane.client().await?;
+    bed::namespace(&client, "bench").await?;
+    bed::namespace(&client, "floor").await?;
+
+    let mut report = BTreeMap::<&str, serde_json::Value>::new();
+    report.insert(
+        "workload",
+        serde_json::json!(format!("{:?}", args.workload).to_lowercase()),
+    );
+    report.insert("size", serde_json::json!(args.size));
+    report.insert("immybotRps", serde_json::json!(args.immybot_rps));
+    report.insert("pollSeconds", serde_json::json!(args.poll_seconds));
+    report.insert("concurrency", serde_json::json!(args.concurrency));
+    report.insert("date", serde_json::json!(jiff::Timestamp::now().to_string()));
+
+    if matches!(args.workload, Workload::Many | Workload::Tenant) {
+        eprintln!("bench: the floor ({} objects)", targets.len());
+        let floor = workload::floor(&client, "floor", &targets, args.concurrency).await?;
+        report.insert("floorSeconds", serde_json::json!(floor.as_secs_f64()));
+        report.insert("floorWrites", serde_json::json!(workload::FLOOR_WRITES));
+    }
+
+    let sim = bed::simulator(seed, stage_ms).await?;
+    let (sessions, sessions_task) = Sessions::watch(&sim);
+    let operator = bed::Operator::spawn(
+        &plane,
+        &sim,
+        &bed::OperatorSettings {
+            binary,
+            namespace: "bench".into(),
+            requests_per_second: args.immybot_rps,
+            poll_seconds: args.poll_seconds,
+        },
+    )
+    .await?;
+    let (objects, objects_task) = Objects::watch(client.clone(), "bench");
+    let expected_sessions = match args.workload {
+        Workload::Tenant => args.size,
+        Workload::Objects => 0,
+        _ => targets.len(),
+    };
+
+    eprintln!("bench: creating {} objects", targets.len());
+    let t0 = Instant::now();
+    let approve = args.workload != Workload::Objects;
+    workload::create_all(&client, "bench", &targets, approve, args.concurrency).await?;
+    report.insert("createdSeconds", serde_json::json!(t0.elapsed().as_secs_f64()));
+
+    match args.workload {
+        Workload::Objects => {
+            measure::until("every object to be seen by the operator", deadline, || {
+                objects.count(|t| t.phase.is_some()) == targets.len()
+            })
+            .await?;
+            report.insert("allObservedSeconds", serde_json::json!(t0.elapsed().as_secs_f64()));
+        }
+        _ => {
+            measure::until("every session to start in the simulator", deadline, || {
+                sessions.started() >= expected_sessions
+            })
+            .await?;
+            let started = sessions.last_started().unwrap_or_else(Instant::now);
+            report.insert("allStartedSeconds", serde_json::json!((started - t0).as_secs_f64()));
+        }
+    }
+
+    if args.workload == Workload::Steady {
+        measure::until("every object to show Running", deadline, || {
+            objects.count(|t| t.phase == Some(Phase::Running)) == targets.len()
+        })
+        .await?;
+        report.insert("allRunningSeconds", serde_json::json!(t0.elapsed().as_secs_f64()));
+        // Settle: the last reconciles of the ramp finish.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let calls_before = sim.state.calls();
+        let metrics_before = operator.metrics().await?;
+        let window = Duration::from_secs(args.steady_seconds);
+        tokio::time::sleep(window).await;
+        let calls_after = sim.state.calls();
+        let metrics_after = operator.metrics().await?;
+        let cycles = measure::value(&metrics_after, "immybot_operator_poll_cycle_seconds_count")
+            - measure::value(&metrics_before, "immybot_operator_poll_cycle_seconds_count");
+        let delta: BTreeMap<String, u64> = calls_after
+            .iter()
+            .map(|(route, n)| (route.clone(), n - calls_before.get(route).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let total: u64 = delta.values().sum();
+        let writes = measure::writes(&measure::counter_by(
+            &metrics_after,
+            "immybot_operator_kube_requests_total",
+            "verb",
+        )) - measure::writes(&measure::counter_by(
+            &metrics_before,
+            "immybot_operator_kube_requests_total",
+            "verb",
+        ));
+        report.insert("steadyWindowSeconds", serde_json::json!(args.steady_seconds));
+        report.insert("steadyPollCycles", serde_json::json!(cycles));
+        report.insert(
+            "steadyImmybotCallsPerCycle",
+            serde_json::json!(if cycles > 0.0 { total as f64 / cycles } else { f64::NAN }),
+        );
+        report.insert("steadyImmybotCallsByRoute", serde_json::json!(delta));
+        report.insert("steadyApiServerWrites", serde_json::json!(writes));
+    } else if args.workload != Workload::Objects {
+        measure::until("every object to reach its final phase", deadline, || {
+            objects.count(|t| t.terminal.is_some()) == targets.len()
+        })
+        .await?;
+        let snapshot = objects.snapshot();
+        let last = snapshot
+            .values()
+            .filter_map(|t| t.terminal)
+            .max()
+            .unwrap_or_else(Instant::now);
+        let terminal = (last - t0).as_secs_f64();
+        report.insert("allTerminalSeconds", serde_json::json!(terminal));
+        if let Some(floor) = report.get("floorSeconds").and_then(|v| v.as_f64()) {
+            report.insert("ratioToFloor", serde_json::json!(terminal / floor));
+        }
+        let lags = measure::terminal_lags(&snapshot, &sessions);
+        report.insert("statusLagP50Ms", serde_json::json!(measure::percentile(&lags, 50.0)));
+        report.insert("statusLagP99Ms", serde_json::json!(measure::percentile(&lags, 99.0)));
+        report.insert("statusLagSamples", serde_json::json!(lags.len()));
+        let mut phases = BTreeMap::<String, usize>::new();
+        for t in snapshot.values() {
+            *phases.entry(format!("{:?}", t.phase)).or_default() += 1;
+        }
+        report.insert("phases", serde_json::json!(phases));
+        let largest = snapshot.values().map(|t| t.status_bytes).max().unwrap_or(0);
+        report.insert("largestStatusBytes", serde_json::json!(largest));
+    }
+
+    // Totals over the run.
+    let calls = sim.state.calls();
+    let total_calls: u64 = calls.values().sum();
+    let sessions_n = expected_sessions.max(1) as f64;
+    let per_session: BTreeMap<String, f64> = calls.iter().map(|(r, n)| (r.clone(), *n as f64 / sessions_n)).collect();
+    let metrics = operator.metrics().await?;
+    let cycles = measure::value(&metrics, "immybot_operator_poll_cycle_seconds_count");
+    report.insert("immybotCallsTotal", serde_json::json!(total_calls));
+    report.insert("immybotCallsPerSessionByRoute", serde_json::json!(per_session));
+    report.insert("pollCycles", serde_json::json!(cycles));
+    let by_verb = measure::counter_by(&metrics, "immybot_operator_kube_requests_total", "verb");
+    report.insert("apiServerRequestsByVerb", serde_json::json!(by_verb));
+    report.insert(
+        "apiServerWritesPerObject",
+        serde_json::json!(measure::writes(&by_verb) / targets.len().max(1) as f64),
+    );
+    let (rss, cpu) = measure::process_stats(operator.pid);
+    report.insert("peakRssMiB", serde_json::json!(rss));
+    report.insert("cpuSeconds", serde_json::json!(cpu));
+
+    sessions_task.abort();
+    objects_task.abort();
+    drop(operator);
+    sim.shutdown().await;
+    plane.stop().await;
+
+    print_table(&report);
+    let path = args.json.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "target/bench/{}-{}.json",
+            format!("{:?}", args.workload).to_lowercase(),
+            args.size
+        ))
+    });
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("\nJSON: {}", path.display());
+    Ok(())
+}
+
+/// The fleet and the objects' targets for the workload.
+fn fleet(args: &Args) -> (FleetSeed, Vec<Target>) {
+    match args.workload {
+        Workload::Tenant => (FleetSeed::generate(1, args.size as u32), vec![Target::Tenant(1)]),
+        _ => {
+            // 100 computers a tenant, as many tenants as needed, trimmed to size.
+            let tenants = args.size.div_ceil(100).max(1) as u32;
+            let mut seed = FleetSeed::generate(tenants, 100);
+            seed.computers.truncate(args.size);
+            let targets = seed.computers.iter().map(|c| Target::Computer(c.id)).collect();
+            (seed, targets)
+        }
+    }
+}
+
+fn print_table(report: &BTreeMap<&str, serde_json::Value>) {
+    println!("\n| measure | value |\n| --- | --- |");
+    for (k, v) in report {
+        let shown = match v {
+            serde_json::Value::Number(n) => n
+                .as_f64()
+                .map(|f| {
+                    if f.fract() == 0.0 {
+                        format!("{f}")
+                    } else {
+                        format!("{f:.2}")
+                    }
+                })
+                .unwrap_or_else(|| n.to_string()),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        println!("| {k} | {shown} |");
+    }
+}
