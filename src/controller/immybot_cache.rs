@@ -151,9 +151,23 @@ impl ImmyBotCache {
 #[derive(Default)]
 pub struct ActiveSessions {
     last: RwLock<Arc<HashMap<i32, Seen>>>,
+    wake: tokio::sync::Notify,
 }
 
 impl ActiveSessions {
+    /// A start is being sent: the poller's next cycle should come now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sleeps `interval`, or less if [`wake`](Self::wake) is called.
+    pub async fn sleep_or_wake(&self, interval: std::time::Duration) {
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = self.wake.notified() => {}
+        }
+    }
+
     pub fn replace(&self, sessions: HashMap<i32, Seen>) {
         *self.last.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(sessions);
     }

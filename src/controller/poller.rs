@@ -48,13 +48,12 @@ pub async fn run(
         // cause see this cycle.
         snapshot.replace(current.iter().map(|(id, seen)| (*id, seen.clone())).collect());
         let mut phases: BTreeMap<String, i64> = BTreeMap::new();
+        let mut in_progress = false;
         for obj in store.state() {
-            let phase = obj
-                .status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .map(|p| format!("{p:?}"))
-                .unwrap_or_else(|| "Pending".into());
+            let phase = obj.status.as_ref().and_then(|s| s.phase);
+            in_progress |=
+                phase.is_some_and(|p| matches!(p, Phase::Starting | Phase::Queued | Phase::Running | Phase::Postponed));
+            let phase = phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
             *phases.entry(phase).or_default() += 1;
         }
         observer.phases(&phases);
@@ -69,9 +68,14 @@ pub async fn run(
                 return;
             }
         }
-        let idle = current.is_empty();
+        // Idle only when ImmyBot shows nothing active and no object waits on
+        // a session: a start made since the last cycle must not wait for the
+        // idle interval (it also wakes the poller at once).
+        let idle = current.is_empty() && !in_progress;
         last = current;
-        tokio::time::sleep(if idle { timing.poll_idle } else { timing.poll_active }).await;
+        snapshot
+            .sleep_or_wake(if idle { timing.poll_idle } else { timing.poll_active })
+            .await;
     }
 }
 

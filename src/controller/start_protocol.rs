@@ -68,6 +68,8 @@ pub async fn start(
     refs.attempts.push(attempt.clone());
     refs.attempts.sort_by_key(|a| a.number);
     let written = replace_status(api, obj, status).await?;
+    // Sessions are about to exist: an idle poller looks now, not in a minute.
+    ctx.active_sessions.wake();
     let scope = written
         .status
         .as_ref()
