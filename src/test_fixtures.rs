@@ -206,3 +206,22 @@ impl ApprovalBuilder {
         self
     }
 }
+
+/// bob's MaintenanceApproval accepted.
+pub fn approved() -> crate::controller::Verdict {
+    crate::controller::Verdict::Approved {
+        approved_by: "bob".into(),
+        method: crate::controller::ApprovalMethod::MaintenanceApproval,
+        source: Some("bob-ok".into()),
+        comment: None,
+        at: None,
+    }
+}
+
+/// Still waiting for an approval.
+pub fn refused() -> crate::controller::Verdict {
+    crate::controller::Verdict::NotApproved {
+        reason: "AwaitingApproval",
+        message: "waiting for someone other than alice".into(),
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use immybot_operator::sim::{ClockMode, EngineSettings, FleetSeed, RunningSim, SimConfig};
+use immybot_operator::sim::{FleetSeed, RunningSim, SimConfig};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
@@ -64,19 +64,7 @@ pub async fn namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> 
 
 /// A simulator of `seed` whose stages take `stage_ms` real milliseconds.
 pub async fn simulator(seed: FleetSeed, stage_ms: u64) -> anyhow::Result<RunningSim> {
-    let config = SimConfig {
-        seed,
-        engine: EngineSettings {
-            stage_duration: Duration::from_secs(5),
-            queue_delay: Duration::from_secs(1),
-            max_concurrent_sessions: 0,
-        },
-        clock: ClockMode::Real {
-            speed: 5000.0 / stage_ms.max(1) as f64,
-        },
-        ..Default::default()
-    };
-    Ok(RunningSim::start(config, "127.0.0.1:0".parse()?).await?)
+    Ok(RunningSim::start(SimConfig::sped_up(seed, stage_ms), "127.0.0.1:0".parse()?).await?)
 }
 
 /// The operator binary next to this example (`target/<profile>/`), or `--operator`.

@@ -76,11 +76,6 @@ impl ImmyBotCache {
         active.unchanged(id, &seen(s)).then(|| s.as_ref().clone())
     }
 
-    /// An ended session as it was read, if it was: it cannot change any more.
-    pub fn ended_session(&self, id: i32) -> Option<MaintenanceSession> {
-        self.lock().ended_sessions.get(&id).map(|s| s.as_ref().clone())
-    }
-
     /// Keeps a session as read from ImmyBot (without its actions).
     pub fn remember_session(&self, session: &MaintenanceSession) {
         let mut inner = self.lock();

@@ -51,8 +51,7 @@ pub async fn run(
         let mut in_progress = false;
         for obj in store.state() {
             let phase = obj.status.as_ref().and_then(|s| s.phase);
-            in_progress |=
-                phase.is_some_and(|p| matches!(p, Phase::Starting | Phase::Queued | Phase::Running | Phase::Postponed));
+            in_progress |= waits_on_sessions(phase);
             let phase = phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
             *phases.entry(phase).or_default() += 1;
         }
@@ -115,9 +114,7 @@ fn to_trigger(
         if ids.is_empty() {
             continue;
         }
-        let in_progress = status
-            .phase
-            .is_some_and(|p| matches!(p, Phase::Queued | Phase::Running | Phase::Postponed | Phase::Starting));
+        let in_progress = waits_on_sessions(status.phase);
         let touched = ids.iter().any(|id| changed.contains(id));
         // An object whose computers wait for other sessions has its own
         // requeue (the busy backoff); triggering it every cycle would cost a
@@ -133,4 +130,9 @@ fn to_trigger(
         }
     }
     out
+}
+
+/// Phases in which an object waits on ImmyBot sessions.
+fn waits_on_sessions(phase: Option<Phase>) -> bool {
+    phase.is_some_and(|p| matches!(p, Phase::Starting | Phase::Queued | Phase::Running | Phase::Postponed))
 }

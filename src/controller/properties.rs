@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
-use super::approval::{ApprovalMethod, Verdict};
 use super::digest::ApprovalDigest;
 use super::state_machine::{Observed, Step, decide, is_settled};
 use crate::api::{MaintenanceSession, Phase};
@@ -106,23 +105,6 @@ prop_compose! {
     }
 }
 
-fn verdict(approved: bool) -> Verdict {
-    if approved {
-        Verdict::Approved {
-            approved_by: "bob".into(),
-            method: ApprovalMethod::MaintenanceApproval,
-            source: Some("bob-ok".into()),
-            comment: None,
-            at: None,
-        }
-    } else {
-        Verdict::NotApproved {
-            reason: "AwaitingApproval",
-            message: "waiting".into(),
-        }
-    }
-}
-
 /// The CRD's status schema, as the API server would check it.
 fn status_validator() -> jsonschema::Validator {
     let crd = crate::api::crds()
@@ -146,7 +128,7 @@ proptest! {
         start_grace in 0u64..200,
     ) {
         let digest = ApprovalDigest::of("uid-1", &obj.spec);
-        let verdict = verdict(approved);
+        let verdict = if approved { crate::test_fixtures::approved() } else { refused() };
         let d = decide(&Observed {
             object: &obj,
             digest: &digest,

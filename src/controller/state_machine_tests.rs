@@ -5,29 +5,11 @@ use std::time::Duration;
 use super::*;
 use crate::api::{NamedId, ResolvedTarget};
 use crate::controller::SessionGroupId;
-use crate::controller::approval::ApprovalMethod;
 use crate::controller::conditions::{READY, RECONCILING, STALLED, SUCCEEDED};
 use crate::immybot::{MaintenanceSession as ImmySession, SessionStatus};
 use crate::test_fixtures::*;
 
 const GRACE: Duration = Duration::from_secs(90);
-
-fn approved() -> Verdict {
-    Verdict::Approved {
-        approved_by: "bob".into(),
-        method: ApprovalMethod::MaintenanceApproval,
-        source: Some("bob-ok".into()),
-        comment: None,
-        at: None,
-    }
-}
-
-fn refused() -> Verdict {
-    Verdict::NotApproved {
-        reason: "AwaitingApproval",
-        message: "waiting for someone other than alice".into(),
-    }
-}
 
 fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession]) -> Decision {
     let digest = ApprovalDigest::of("uid-1", &object.spec);

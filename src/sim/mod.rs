@@ -86,6 +86,26 @@ pub enum ClockMode {
     Manual,
 }
 
+impl SimConfig {
+    /// A simulator of `seed` on the real clock, sped up so that each stage
+    /// (5 simulated seconds) takes `stage_ms` real milliseconds: whole
+    /// lifecycles in seconds, for tests and the bench.
+    pub fn sped_up(seed: FleetSeed, stage_ms: u64) -> Self {
+        SimConfig {
+            seed,
+            engine: EngineSettings {
+                stage_duration: Duration::from_secs(5),
+                queue_delay: Duration::from_secs(1),
+                max_concurrent_sessions: 0,
+            },
+            clock: ClockMode::Real {
+                speed: 5000.0 / stage_ms.max(1) as f64,
+            },
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for SimConfig {
     fn default() -> Self {
         Self {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use immybot_operator::api::{MaintenanceSession, Phase};
 use immybot_operator::controller::{self, ApprovalPolicy, Context, CrashPoint, Scope, Timing};
 use immybot_operator::immybot::{ImmyBotClient, Secret};
-use immybot_operator::sim::{ClockMode, EngineSettings, FleetSeed, RunningSim, SimConfig};
+use immybot_operator::sim::{ClockMode, FleetSeed, RunningSim, SimConfig};
 use kube::Api;
 
 use super::{TestContext, wait_for};
@@ -26,22 +26,12 @@ pub async fn simulator(stage_ms: u64) -> Result<RunningSim, String> {
 
 /// A simulator of `seed` whose stages take `stage_ms` real milliseconds.
 pub async fn simulator_of(seed: FleetSeed, stage_ms: u64) -> Result<RunningSim, String> {
-    let config = SimConfig {
-        seed,
-        // 5 simulated seconds per stage, sped up to `stage_ms` real ms.
-        engine: EngineSettings {
-            stage_duration: Duration::from_secs(5),
-            queue_delay: Duration::from_secs(1),
-            max_concurrent_sessions: 0,
-        },
-        clock: ClockMode::Real {
-            speed: 5000.0 / stage_ms as f64,
-        },
-        ..Default::default()
-    };
-    RunningSim::start(config, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
-        .await
-        .map_err(|e| format!("simulator: {e}"))
+    RunningSim::start(
+        SimConfig::sped_up(seed, stage_ms),
+        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+    )
+    .await
+    .map_err(|e| format!("simulator: {e}"))
 }
 
 /// A simulator on a manual clock: sessions move only when the test advances it.
