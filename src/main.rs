@@ -7,6 +7,14 @@ use clap::Parser as _;
 use immybot_operator::runtime::{self, LogFormat, OperatorArgs};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc malloc: the cache replaces an object on each
+/// watch event, and glibc's per-thread arenas kept the freed versions' pages.
+/// Peak RSS at 10,000 objects: 239 MiB with glibc, 169 MiB with
+/// `MALLOC_ARENA_MAX=2`, 116 MiB with mimalloc
+/// (`hack/bench.sh --workload objects --size 10000`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = OperatorArgs::parse();

@@ -63,8 +63,17 @@ pub async fn namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> 
 }
 
 /// A simulator of `seed` whose stages take `stage_ms` real milliseconds.
+/// The queue (Created -> Running) takes at most 200 ms of real time
+/// whatever the stages take: with hour-long stages (steady), a queue
+/// scaled with them would last 12 minutes and its end would be the very
+/// change the steady measurement must not see.
 pub async fn simulator(seed: FleetSeed, stage_ms: u64) -> anyhow::Result<RunningSim> {
-    Ok(RunningSim::start(SimConfig::sped_up(seed, stage_ms), "127.0.0.1:0".parse()?).await?)
+    let mut config = SimConfig::sped_up(seed, stage_ms);
+    if let immybot_operator::sim::ClockMode::Real { speed } = config.clock {
+        let real_max = Duration::from_millis(200).mul_f64(speed);
+        config.engine.queue_delay = config.engine.queue_delay.min(real_max);
+    }
+    Ok(RunningSim::start(config, "127.0.0.1:0".parse()?).await?)
 }
 
 /// The operator binary next to this example (`target/<profile>/`), or `--operator`.
@@ -90,6 +99,7 @@ pub struct OperatorSettings {
     pub binary: PathBuf,
     pub namespace: String,
     pub requests_per_second: f64,
+    pub max_concurrent_requests: usize,
     pub poll_seconds: u64,
 }
 
@@ -115,6 +125,7 @@ impl Operator {
             .args(["--watch-namespace", &s.namespace, "--lease-namespace", &s.namespace])
             .args(["--admin-addr", &admin])
             .args(["--requests-per-second", &s.requests_per_second.to_string()])
+            .args(["--max-concurrent-requests", &s.max_concurrent_requests.to_string()])
             .args(["--poll-active-seconds", &s.poll_seconds.to_string()])
             .env("KUBECONFIG", &plane.kubeconfig)
             .env("RUST_LOG", "warn")

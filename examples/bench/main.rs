@@ -46,6 +46,10 @@ struct Args {
     /// The operator's ImmyBot budget (its `--requests-per-second`; 10 is the default).
     #[arg(long, default_value_t = 10.0)]
     immybot_rps: f64,
+    /// ImmyBot requests the operator keeps in flight (its
+    /// `--max-concurrent-requests`; 8 is the default).
+    #[arg(long, default_value_t = 8)]
+    immybot_concurrency: usize,
     /// The operator's active poll interval.
     #[arg(long, default_value_t = 1)]
     poll_seconds: u64,
@@ -95,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     );
     report.insert("size", serde_json::json!(args.size));
     report.insert("immybotRps", serde_json::json!(args.immybot_rps));
+    report.insert("immybotConcurrency", serde_json::json!(args.immybot_concurrency));
     report.insert("pollSeconds", serde_json::json!(args.poll_seconds));
     report.insert("concurrency", serde_json::json!(args.concurrency));
     report.insert("date", serde_json::json!(jiff::Timestamp::now().to_string()));
@@ -115,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
             binary,
             namespace: "bench".into(),
             requests_per_second: args.immybot_rps,
+            max_concurrent_requests: args.immybot_concurrency,
             poll_seconds: args.poll_seconds,
         },
     )
@@ -151,15 +157,36 @@ async fn main() -> anyhow::Result<()> {
     }
 
     if args.workload == Workload::Steady {
-        // Queued or Running: started, and (with hour-long stages) not
-        // changing while measured.
-        measure::until("every object to show Queued or Running", deadline, || {
-            objects.count(|t| matches!(t.phase, Some(Phase::Queued | Phase::Running))) == targets.len()
+        // Running: started, and (with hour-long stages) not changing while
+        // measured. (Queued is not enough: its move to Running is a change.)
+        measure::until("every object to show Running", deadline, || {
+            objects.count(|t| matches!(t.phase, Some(Phase::Running))) == targets.len()
         })
         .await?;
         report.insert("allRunningSeconds", serde_json::json!(t0.elapsed().as_secs_f64()));
-        // Settle: the last reconciles of the ramp finish.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Settle: the ramp's last reconciles finish. Settled means no
+        // session write for 5 s in a row (the lease's renewals go on).
+        let settle_start = Instant::now();
+        let session_writes = |m: &str| -> f64 {
+            measure::writes_by_resource(m)
+                .iter()
+                .filter(|(k, _)| k.contains("maintenancesessions"))
+                .map(|(_, v)| v)
+                .sum()
+        };
+        let mut last = session_writes(&operator.metrics().await?);
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let now = session_writes(&operator.metrics().await?);
+            if now == last {
+                break;
+            }
+            last = now;
+            if settle_start.elapsed() > deadline {
+                anyhow::bail!("the operator kept writing sessions for {deadline:?} after all ran");
+            }
+        }
+        report.insert("settleSeconds", serde_json::json!(settle_start.elapsed().as_secs_f64()));
         let calls_before = sim.state.calls();
         let metrics_before = operator.metrics().await?;
         let window = Duration::from_secs(args.steady_seconds);
@@ -191,6 +218,16 @@ async fn main() -> anyhow::Result<()> {
         );
         report.insert("steadyImmybotCallsByRoute", serde_json::json!(delta));
         report.insert("steadyApiServerWrites", serde_json::json!(writes));
+        let (after, before) = (
+            measure::writes_by_resource(&metrics_after),
+            measure::writes_by_resource(&metrics_before),
+        );
+        let by_resource: BTreeMap<String, f64> = after
+            .iter()
+            .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+            .filter(|(_, v)| *v > 0.0)
+            .collect();
+        report.insert("steadyApiServerWritesByResource", serde_json::json!(by_resource));
     } else if args.workload != Workload::Objects {
         measure::until("every object to reach its final phase", deadline, || {
             objects.count(|t| t.terminal.is_some()) == targets.len()
@@ -233,6 +270,10 @@ async fn main() -> anyhow::Result<()> {
     let by_verb = measure::counter_by(&metrics, "immybot_operator_kube_requests_total", "verb");
     report.insert("apiServerRequestsByVerb", serde_json::json!(by_verb));
     report.insert(
+        "apiServerWritesByResource",
+        serde_json::json!(measure::writes_by_resource(&metrics)),
+    );
+    report.insert(
         "apiServerWritesPerObject",
         serde_json::json!(measure::writes(&by_verb) / targets.len().max(1) as f64),
     );
@@ -272,6 +313,13 @@ fn fleet(args: &Args) -> (FleetSeed, Vec<Target>) {
             let tenants = args.size.div_ceil(100).max(1) as u32;
             let mut seed = FleetSeed::generate(tenants, 100);
             seed.computers.truncate(args.size);
+            if args.workload == Workload::Steady {
+                // Every session must reach Running and stay there: no
+                // offline computers (they end Missed or wait as Queued).
+                for c in &mut seed.computers {
+                    c.online = true;
+                }
+            }
             let targets = seed.computers.iter().map(|c| Target::Computer(c.id)).collect();
             (seed, targets)
         }

@@ -203,6 +203,31 @@ pub fn value(text: &str, metric: &str) -> f64 {
 }
 
 /// API-server writes among requests counted by verb.
+/// Writes by `verb resource`, from the operator's request counter.
+pub fn writes_by_resource(text: &str) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for line in text
+        .lines()
+        .filter(|l| l.starts_with("immybot_operator_kube_requests_total{"))
+    {
+        let label = |name: &str| {
+            line.split_once(&format!("{name}=\""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(v, _)| v.to_owned())
+                .unwrap_or_default()
+        };
+        let verb = label("verb");
+        if !["POST", "PUT", "PATCH", "DELETE"].contains(&verb.as_str()) {
+            continue;
+        }
+        let Some(v) = line.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        *out.entry(format!("{verb} {}", label("resource"))).or_default() += v;
+    }
+    out
+}
+
 pub fn writes(by_verb: &BTreeMap<String, f64>) -> f64 {
     ["POST", "PUT", "PATCH", "DELETE"]
         .iter()

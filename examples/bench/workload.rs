@@ -1,5 +1,5 @@
 //! Creating the objects of a workload (as a user would: a session from
-//! alice, its approval from bob), and the floor: the same creation followed
+//! alice, its approval from bob through `kubectl immybot approve`), and the floor: the same creation followed
 //! by the API-server writes the operator cannot avoid per session, done by a
 //! bare client as fast as it can at the same concurrency.
 
@@ -49,7 +49,11 @@ async fn create_one(client: &kube::Client, ns: &str, name: &str, target: Target,
     let digest = ApprovalDigest::of(&uid, &created.spec).to_string();
     let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
-        "metadata": {"name": format!("{name}-ok")},
+        // As `kubectl immybot approve` writes it: owned by the session, so
+        // the operator has no ownership to add.
+        "metadata": {"name": format!("{name}-ok"), "ownerReferences": [{
+            "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession", "name": name, "uid": uid,
+        }]},
         "spec": {"sessionName": name, "sessionUid": uid, "digest": digest, "approver": "bob"},
     }))?;
     Api::<MaintenanceApproval>::namespaced(client.clone(), ns)

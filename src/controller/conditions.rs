@@ -3,7 +3,7 @@
 //! status does.
 
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
@@ -48,7 +48,7 @@ pub fn set_raw(
         .iter()
         .find(|c| c.type_ == type_ && c.status == status)
         .map(|c| c.last_transition_time.clone())
-        .unwrap_or(Time(now));
+        .unwrap_or_else(|| super::status_mapping::stored_time(now));
     conditions.retain(|c| c.type_ != type_);
     conditions.push(Condition {
         type_: type_.into(),
@@ -84,6 +84,7 @@ fn order(type_: &str) -> u8 {
 mod tests {
     use super::*;
     use crate::test_fixtures::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     #[test]
     fn transition_time_moves_only_with_the_status() {

@@ -71,6 +71,8 @@ pub struct Context {
     pub active_sessions: Arc<super::immybot_cache::ActiveSessions>,
     /// The MaintenanceApprovals, as the controller's watch keeps them.
     pub approvals: ApprovalIndex,
+    /// Versions this controller replaced that the cache may still show.
+    pub superseded: Arc<super::status_writer::SupersededVersions>,
 }
 
 /// The approvals a reconcile needs, from the reflector store fed by the
@@ -143,6 +145,7 @@ impl Context {
             immybot_cache: Default::default(),
             active_sessions: Default::default(),
             approvals: Default::default(),
+            superseded: Default::default(),
         }
     }
 }

@@ -7,6 +7,9 @@ use kube::runtime::events::{Event, EventType};
 use super::context::Context;
 use crate::api::MaintenanceSession;
 
+/// Sends the event in a task of its own: the reconcile does not wait for
+/// the write (at 1,000 objects, waiting for it held every status write back
+/// by one more API-server round trip), and a lost event fails nothing.
 pub async fn publish(ctx: &Context, obj: &MaintenanceSession, type_: EventType, reason: &str, note: &str) {
     let event = Event {
         type_,
@@ -15,7 +18,12 @@ pub async fn publish(ctx: &Context, obj: &MaintenanceSession, type_: EventType, 
         action: reason.into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
-        tracing::debug!(error = %e, reason, "could not publish an event");
-    }
+    let recorder = ctx.recorder.clone();
+    let regarding = obj.object_ref(&());
+    let reason = reason.to_owned();
+    tokio::spawn(async move {
+        if let Err(e) = recorder.publish(&event, &regarding).await {
+            tracing::debug!(error = %e, reason, "could not publish an event");
+        }
+    });
 }

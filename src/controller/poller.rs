@@ -72,8 +72,12 @@ pub async fn run(
         // idle interval (it also wakes the poller at once).
         let idle = current.is_empty() && !in_progress;
         last = current;
+        // The interval runs from cycle start to cycle start: a cycle that
+        // took long (a large listing, a slow ImmyBot) does not push the next
+        // one back by its own length.
+        let interval = if idle { timing.poll_idle } else { timing.poll_active };
         snapshot
-            .sleep_or_wake(if idle { timing.poll_idle } else { timing.poll_active })
+            .sleep_or_wake(interval.saturating_sub(started.elapsed()), idle)
             .await;
     }
 }
@@ -84,7 +88,10 @@ async fn active_sessions(
     let mut out = BTreeMap::new();
     let mut skip = 0;
     loop {
-        let page = immybot.active_sessions(skip, PAGE).await?;
+        // One row more than the page: it says whether another page exists,
+        // so a count that is a multiple of the page size costs no extra
+        // (empty) call. The row is listed again as the next page's first.
+        let page = immybot.active_sessions(skip, PAGE + 1).await?;
         for s in &page.items {
             out.insert(s.id, (s.session_status.clone(), s.updated_date_utc));
         }

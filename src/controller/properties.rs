@@ -43,13 +43,24 @@ prop_compose! {
         status in session_status(),
         detection in session_status(),
         execution in session_status(),
+        // ImmyBot's times carry milliseconds; the API server keeps seconds.
+        action_millis in proptest::option::of(0i64..100_000),
     ) -> ImmySession {
+        let at = |ms: i64| crate::immybot::WireTime(now().checked_add(jiff::SignedDuration::from_millis(ms)).unwrap());
         ImmySession {
             id,
             computer_id: computer,
             session_status: status,
             detection_stage_status: detection,
             execution_stage_status: execution,
+            maintenance_actions: action_millis.map(|ms| vec![crate::immybot::MaintenanceAction {
+                id: id * 10,
+                maintenance_session_id: id,
+                computer_id: computer,
+                start_time: Some(at(ms)),
+                end_time: Some(at(ms + 1_500)),
+                ..Default::default()
+            }]),
             ..Default::default()
         }
     }
@@ -145,6 +156,11 @@ proptest! {
         let validator = status_validator();
         let errors: Vec<String> = validator.iter_errors(&status).map(|e| format!("{e} at {}", e.instance_path())).collect();
         prop_assert!(errors.is_empty(), "invalid status {status}: {errors:?}");
+        // What is written is what is stored: read back, the status equals
+        // what `decide` made. A difference that the write drops again (a
+        // time's milliseconds) makes every later reconcile write for nothing.
+        let stored: crate::api::MaintenanceSessionStatus = serde_json::from_value(status.clone()).unwrap();
+        prop_assert_eq!(&stored, &d.status, "the status changes on its way through storage");
 
         let before = obj.status.as_ref().and_then(|s| s.phase);
         if before.is_some_and(Phase::is_final) {

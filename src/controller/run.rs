@@ -32,7 +32,17 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
             Api::namespaced(ctx.client.clone(), ns),
         ),
     };
-    let controller = Controller::new(sessions, watcher::Config::default());
+    // Our own reflector rather than `Controller::new`'s, to drop what no
+    // reconcile reads before it is stored: `managedFields` was a third of
+    // each cached object, and the cache holds every object (10,000 is an
+    // MSP's year of sessions).
+    let (session_store, session_writer) = reflector::store::<MaintenanceSession>();
+    let session_events = watcher(sessions, watcher::Config::default())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(session_writer)
+        .touched_objects();
+    let controller = Controller::for_stream(session_events, session_store);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let poller = tokio::spawn(poller::run(
         ctx.poll_immybot.clone().unwrap_or_else(|| ctx.immybot.clone()),
@@ -75,6 +85,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     let ctx_for_cleanup = ctx.clone();
     let approval_events = watcher(approvals, watcher::Config::default())
         .default_backoff()
+        .modify(|a| a.managed_fields_mut().clear())
         .reflect(approval_writer)
         .touched_objects();
     controller

@@ -20,7 +20,6 @@
 
 use std::collections::BTreeMap;
 
-use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
@@ -28,7 +27,7 @@ use super::context::{Context, CrashPoint};
 use super::error::Error;
 use super::events::publish;
 use super::start_request::{StartTargets, start_request};
-use super::status_writer::{StartResult, persist_start_result, replace_status};
+use super::status_writer::{SessionApi, StartResult, persist_start_result, replace_status};
 use crate::api::{Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
 use crate::immybot::{SessionQuery, StartEndpoint, StartOutcome, StartedSession, WireTime};
 
@@ -50,7 +49,7 @@ enum Found {
 /// Steps 1 to 3 for `attempt`, on top of the status `decide` produced.
 pub async fn start(
     ctx: &Context,
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     obj: &MaintenanceSession,
     mut status: MaintenanceSessionStatus,
     attempt: Attempt,
@@ -80,28 +79,24 @@ pub async fn start(
         .as_ref()
         .and_then(|s| s.approval.as_ref())
         .map(|a| format!("{} ({})", a.approved_by, a.method));
-    publish(
-        ctx,
-        obj,
-        EventType::Normal,
-        "StartRequested",
-        &format!(
-            "starting attempt {} ({}) for {scope}: mode {:?}{}, reboot policy {:?}, approved by {}, reason: {}; sessionGroupId {}",
-            attempt.number,
-            attempt.purpose.as_deref().unwrap_or("Start"),
-            obj.spec.mode,
-            obj.spec
-                .deployment
-                .as_ref()
-                .map(|d| format!(" of deployment {} ({:?})", d.id, d.deployment_type))
-                .unwrap_or_default(),
-            obj.spec.reboot.policy,
-            approver.unwrap_or_else(|| "nobody".into()),
-            obj.spec.reason,
-            attempt.session_group_id
-        ),
-    )
-    .await;
+    // What is being started, for the events that follow the call. There is
+    // no event before it: the intent in status is the durable record, and an
+    // event write there would delay every start.
+    let what = format!(
+        "attempt {} ({}) for {scope}: mode {:?}{}, reboot policy {:?}, approved by {}, reason: {}; sessionGroupId {}",
+        attempt.number,
+        attempt.purpose.as_deref().unwrap_or("Start"),
+        obj.spec.mode,
+        obj.spec
+            .deployment
+            .as_ref()
+            .map(|d| format!(" of deployment {} ({:?})", d.id, d.deployment_type))
+            .unwrap_or_default(),
+        obj.spec.reboot.policy,
+        approver.unwrap_or_else(|| "nobody".into()),
+        obj.spec.reason,
+        attempt.session_group_id
+    );
     if ctx.crash_point == CrashPoint::AfterIntent {
         return Err(Error::SimulatedCrash("after the intent was recorded"));
     }
@@ -146,7 +141,9 @@ pub async fn start(
                 obj,
                 EventType::Warning,
                 "StartOutcomeUnknown",
-                &format!("ImmyBot's answer to the start was lost ({e}); looking the sessions up by sessionGroupId"),
+                &format!(
+                    "ImmyBot's answer to the start of {what} was lost ({e}); looking the sessions up by sessionGroupId"
+                ),
             )
             .await;
             match find_by_group(ctx, obj, &attempt).await {
@@ -161,7 +158,7 @@ pub async fn start(
                 obj,
                 EventType::Warning,
                 "StartRejected",
-                &format!("ImmyBot refused the start: {e}"),
+                &format!("ImmyBot refused the start of {what}: {e}"),
             )
             .await;
             return Err(e.into());
@@ -170,14 +167,14 @@ pub async fn start(
     if ctx.crash_point == CrashPoint::AfterStart {
         return Err(Error::SimulatedCrash("after ImmyBot answered the start"));
     }
-    record(ctx, api, obj, &name, result).await
+    record(ctx, api, obj, &name, result, Some(&what), Some(written)).await
 }
 
 /// Looks up an unanswered attempt's sessions and adopts them, or starts the
 /// attempt again when ImmyBot has none.
 pub async fn adopt(
     ctx: &Context,
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     obj: &MaintenanceSession,
     status: MaintenanceSessionStatus,
     number: i32,
@@ -205,7 +202,7 @@ pub async fn adopt(
                 ),
             )
             .await;
-            record(ctx, api, obj, &name, StartResult::adopted(number, ids)).await
+            record(ctx, api, obj, &name, StartResult::adopted(number, ids), None, None).await
         }
         Found::Ambiguous(ids) => {
             let message = format!(
@@ -256,7 +253,7 @@ pub async fn adopt(
         }
         Found::None => {
             let again = Attempt {
-                intent_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+                intent_time: super::status_mapping::stored_time(jiff::Timestamp::now()),
                 ..attempt
             };
             start(ctx, api, obj, status, again).await
@@ -268,7 +265,7 @@ pub async fn adopt(
 /// looked at again every 5 minutes (ImmyBot may answer better later).
 async fn stall(
     ctx: &Context,
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     obj: &MaintenanceSession,
     mut st: MaintenanceSessionStatus,
     reason: &str,
@@ -333,22 +330,27 @@ async fn busy_computers(ctx: &Context, obj: &MaintenanceSession, busy: &[Started
 
 async fn record(
     ctx: &Context,
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     obj: &MaintenanceSession,
     name: &str,
     result: StartResult,
+    what: Option<&str>,
+    known: Option<MaintenanceSession>,
 ) -> Result<Action, Error> {
     let ids = result.session_ids.clone();
     let busy: Vec<i32> = result.busy.iter().map(|w| w.id).collect();
     let result_holders: Vec<i32> = result.busy.iter().filter_map(|w| w.held_by_session_id).collect();
-    persist_start_result(api.clone(), name.to_owned(), result).await?;
+    persist_start_result(api.clone(), name.to_owned(), result, known).await?;
     if !ids.is_empty() {
         publish(
             ctx,
             obj,
             EventType::Normal,
             "Started",
-            &format!("ImmyBot sessions {ids:?} started"),
+            &match what {
+                Some(what) => format!("ImmyBot sessions {ids:?} started: {what}"),
+                None => format!("ImmyBot sessions {ids:?} started"),
+            },
         )
         .await;
     }

@@ -18,6 +18,15 @@ use crate::immybot::{
     MaintenanceActionResult, MaintenanceActionType, MaintenanceSession, SessionLog, SessionStatus, WireEnum as _,
 };
 
+/// A time as the API server stores it: whole seconds (`metav1.Time`).
+/// ImmyBot's times have milliseconds; kept, they made every reconcile see a
+/// difference from the stored status that the write then dropped again, so
+/// each one was a write that changed nothing (2,479 in 30 s at 5,000
+/// running sessions).
+pub fn stored_time(t: jiff::Timestamp) -> Time {
+    Time(jiff::Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
 /// Where the observed sessions stand, taken together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Aggregate {
@@ -186,8 +195,8 @@ pub fn map_sessions(
                     message: a.result_reason_message.clone(),
                     detected_version: a.detected_version_string.clone(),
                     desired_version: a.desired_version_string.clone(),
-                    start_time: a.start_time.map(|t| Time(t.0)),
-                    end_time: a.end_time.map(|t| Time(t.0)),
+                    start_time: a.start_time.map(|t| stored_time(t.0)),
+                    end_time: a.end_time.map(|t| stored_time(t.0)),
                 }
             })
             .collect();
@@ -285,7 +294,7 @@ pub fn log_tail(logs: &[SessionLog]) -> Vec<LogLine> {
         .into_iter()
         .skip(skip)
         .map(|l| LogLine {
-            time: l.time.map(|t| Time(t.0)),
+            time: l.time.map(|t| stored_time(t.0)),
             session_id: l.maintenance_session_id,
             message: l.message.clone().unwrap_or_default().chars().take(500).collect(),
         })

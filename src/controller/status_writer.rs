@@ -7,6 +7,8 @@
 //! shutdown that cancels the reconcile does not cancel it) and is retried,
 //! re-reading the object on conflict, until it lands.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use kube::api::{Api, PostParams};
@@ -14,9 +16,104 @@ use kube::api::{Api, PostParams};
 use super::error::{Error, is_conflict};
 use crate::api::{MAX_COMPUTERS_IN_STATUS, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
 
+/// The resourceVersions this controller has replaced with a write of its
+/// own, per object, until the watch delivers the newer one. A reconcile
+/// handed an object at such a version decides from a status it already
+/// changed: its write could only conflict, and its events would repeat.
+/// At 1,000 objects these stale reconciles were one status write in five.
+#[derive(Default)]
+pub struct SupersededVersions(Mutex<HashMap<(String, String), String>>);
+
+impl SupersededVersions {
+    fn key(obj: &MaintenanceSession) -> (String, String) {
+        (
+            obj.metadata.namespace.clone().unwrap_or_default(),
+            obj.metadata.name.clone().unwrap_or_default(),
+        )
+    }
+
+    fn replaced(&self, old: &MaintenanceSession) {
+        if let Some(rv) = old.metadata.resource_version.clone() {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(Self::key(old), rv);
+        }
+    }
+
+    /// Whether `obj` is a version this controller has already replaced.
+    /// Seeing any other version forgets the entry (the watch caught up), so
+    /// the map holds only objects with a write in flight.
+    pub fn is_stale(&self, obj: &MaintenanceSession) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let key = Self::key(obj);
+        match map.get(&key) {
+            Some(rv) if Some(rv) == obj.metadata.resource_version.as_ref() => true,
+            Some(_) => {
+                map.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// The sessions API of one namespace, remembering what it replaced.
+#[derive(Clone)]
+pub struct SessionApi {
+    api: Api<MaintenanceSession>,
+    superseded: Arc<SupersededVersions>,
+}
+
+impl SessionApi {
+    pub fn new(api: Api<MaintenanceSession>, superseded: Arc<SupersededVersions>) -> Self {
+        Self { api, superseded }
+    }
+}
+
+impl std::ops::Deref for SessionApi {
+    type Target = Api<MaintenanceSession>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.api
+    }
+}
+
+/// Adds `finalizer` if the object is still at `obj`'s resourceVersion (a
+/// merge patch carrying the version is a precondition). The same write as
+/// kube's `finalizer()` makes, done here so that the version it replaces is
+/// remembered: an approval arriving right after would otherwise reconcile
+/// the cached object without the finalizer, and the add would conflict.
+pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer: &str) -> Result<(), Error> {
+    let mut finalizers = obj.metadata.finalizers.clone().unwrap_or_default();
+    finalizers.push(finalizer.to_owned());
+    let patch = serde_json::json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": obj.metadata.resource_version,
+    }});
+    let name = obj.metadata.name.clone().unwrap_or_default();
+    match api
+        .patch(
+            &name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await
+    {
+        Ok(o) => {
+            if o.metadata.resource_version != obj.metadata.resource_version {
+                api.superseded.replaced(obj);
+            }
+            Ok(())
+        }
+        Err(e) if is_conflict(&e) => Err(Error::Conflict),
+        Err(e) => Err(Error::Kube(e)),
+    }
+}
+
 /// Replaces the status if the object is still at `obj`'s resourceVersion.
 pub async fn replace_status(
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     obj: &MaintenanceSession,
     status: MaintenanceSessionStatus,
 ) -> Result<MaintenanceSession, Error> {
@@ -35,7 +132,14 @@ pub async fn replace_status(
         )
         .await
     {
-        Ok(o) => Ok(o),
+        Ok(o) => {
+            // A write that changed nothing keeps the version: then the
+            // cached object is not stale.
+            if o.metadata.resource_version != obj.metadata.resource_version {
+                api.superseded.replaced(obj);
+            }
+            Ok(o)
+        }
         Err(e) if is_conflict(&e) => Err(Error::Conflict),
         Err(e) => Err(Error::Kube(e)),
     }
@@ -64,15 +168,34 @@ impl StartResult {
 }
 
 /// Records a start's result, whatever happens to the reconcile that made it.
+/// `known` is the object as this controller last wrote it (the intent): the
+/// first try builds on it without a read; a conflict means it is stale, and
+/// every later try reads the object afresh.
 pub async fn persist_start_result(
-    api: Api<MaintenanceSession>,
+    api: SessionApi,
     name: String,
     result: StartResult,
+    known: Option<MaintenanceSession>,
 ) -> Result<MaintenanceSession, Error> {
     let task = tokio::spawn(async move {
         let mut delay = Duration::from_millis(100);
+        let mut known = known;
         loop {
-            match write_once(&api, &name, &result).await {
+            let obj = match known.take() {
+                Some(obj) => obj,
+                None => match api.get(&name).await {
+                    Ok(obj) => obj,
+                    Err(kube::Error::Api(s)) if s.code == 404 => return Err(Error::Kube(kube::Error::Api(s))),
+                    Err(e) => {
+                        tracing::warn!(name, error = %e, "reading the object to record session ids failed; retrying");
+                        tokio::time::sleep(delay).await;
+                        delay = (delay * 2).min(Duration::from_secs(10));
+                        continue;
+                    }
+                },
+            };
+            match write_once(&api, &name, obj, &result).await {
+                Err(Error::Conflict) => continue,
                 Ok(obj) => return Ok(obj),
                 Err(Error::Kube(kube::Error::Api(s))) if s.code == 404 => return Err(Error::Kube(kube::Error::Api(s))),
                 Err(e) => {
@@ -88,11 +211,11 @@ pub async fn persist_start_result(
 }
 
 async fn write_once(
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     name: &str,
+    obj: MaintenanceSession,
     result: &StartResult,
 ) -> Result<MaintenanceSession, Error> {
-    let obj = api.get(name).await?;
     let mut status = obj.status.clone().unwrap_or_default();
     let Some(attempt) = status
         .immybot
@@ -125,4 +248,33 @@ async fn write_once(
         status.start_time = Some(answered_at);
     }
     replace_status(api, &obj, status).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(name: &str, rv: &str) -> MaintenanceSession {
+        let mut obj = crate::test_fixtures::session().build();
+        obj.metadata.namespace = Some("ops".into());
+        obj.metadata.name = Some(name.into());
+        obj.metadata.resource_version = Some(rv.into());
+        obj
+    }
+
+    #[test]
+    fn a_replaced_version_is_stale_until_a_newer_one_is_seen() {
+        let versions = SupersededVersions::default();
+        assert!(!versions.is_stale(&at("a", "1")), "nothing written yet");
+        versions.replaced(&at("a", "1"));
+        assert!(versions.is_stale(&at("a", "1")));
+        assert!(versions.is_stale(&at("a", "1")), "stays stale while the cache lags");
+        assert!(!versions.is_stale(&at("b", "1")), "per object");
+        assert!(!versions.is_stale(&at("a", "2")), "the watch caught up");
+        assert!(!versions.is_stale(&at("a", "1")), "forgotten once caught up");
+        assert!(
+            versions.0.lock().unwrap().is_empty(),
+            "the map only holds writes in flight"
+        );
+    }
 }

@@ -4,13 +4,12 @@
 
 use std::time::Duration;
 
-use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::conditions::{self, READY, RECONCILING, STALLED};
 use super::context::Context;
 use super::error::Error;
-use super::status_writer::replace_status;
+use super::status_writer::{SessionApi, replace_status};
 use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
 
 /// The computers named `name`. The `dx` list finds candidates, but its rows
@@ -34,7 +33,7 @@ async fn confirmed_computers_named(ctx: &Context, name: &str) -> Result<Vec<crat
 
 pub async fn resolve(
     ctx: &Context,
-    api: &Api<MaintenanceSession>,
+    api: &SessionApi,
     obj: &MaintenanceSession,
     mut status: MaintenanceSessionStatus,
 ) -> Result<Action, Error> {

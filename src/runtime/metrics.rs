@@ -30,6 +30,7 @@ struct CallLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KubeRequestLabels {
     verb: String,
+    resource: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -112,7 +113,7 @@ impl Default for Metrics {
         let kube_requests = Family::<KubeRequestLabels, Counter>::default();
         registry.register(
             "kube_requests",
-            "Requests this process sent to the Kubernetes API server, by HTTP method (watches count once)",
+            "Requests this process sent to the Kubernetes API server, by HTTP method and resource (watches count once)",
             kube_requests.clone(),
         );
         Self {
@@ -136,10 +137,14 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts one request to the Kubernetes API server.
-    pub fn kube_request(&self, method: &str) {
+    /// Counts one request to the API server. `path` is the request's path;
+    /// only its resource (and subresource) becomes a label, so the label
+    /// set stays small whatever the names are.
+    pub fn kube_request(&self, method: &str, path: &str) {
         self.kube_requests
             .get_or_create(&KubeRequestLabels {
                 verb: method.to_owned(),
+                resource: resource_of(path),
             })
             .inc();
     }
@@ -243,7 +248,10 @@ mod tests {
         m.phases(&[("Running".to_string(), 2)].into());
         m.phases(&[("Succeeded".to_string(), 2)].into());
         m.approval(false, "SelfApproval");
-        m.kube_request("PATCH");
+        m.kube_request(
+            "PATCH",
+            "/apis/immybot.io/v1alpha1/namespaces/a/maintenancesessions/x/status",
+        );
         let text = m.encode();
         for needle in [
             r#"immybot_operator_reconciles_total{result="error",error="conflict"} 1"#,
@@ -252,10 +260,61 @@ mod tests {
             r#"immybot_operator_sessions{phase="Succeeded"} 2"#,
             r#"immybot_operator_approvals_total{result="refused",reason="SelfApproval"} 1"#,
             "immybot_operator_poll_cycle_seconds_count 1",
-            r#"immybot_operator_kube_requests_total{verb="PATCH"} 1"#,
+            r#"immybot_operator_kube_requests_total{verb="PATCH",resource="maintenancesessions/status"} 1"#,
             "immybot_operator_immybot_active_sessions 3",
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");
         }
+    }
+}
+
+/// The resource of an API path: `.../namespaces/ns/maintenancesessions/x/status`
+/// gives `maintenancesessions/status`. A namespaced path puts the resource after
+/// the namespace's name; a cluster path right after the group version.
+fn resource_of(path: &str) -> String {
+    let parts: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    // /api/v1/... or /apis/group/version/...
+    let rest = match parts.first() {
+        Some(&"api") => parts.get(2..),
+        Some(&"apis") => parts.get(3..),
+        _ => None,
+    }
+    .unwrap_or(&[]);
+    let rest = if rest.first() == Some(&"namespaces") && rest.len() > 2 {
+        &rest[2..]
+    } else {
+        rest
+    };
+    match rest {
+        [] => "other".into(),
+        [resource] | [resource, _] => (*resource).to_owned(),
+        [resource, _, sub, ..] => format!("{resource}/{sub}"),
+    }
+}
+
+#[cfg(test)]
+mod resource_tests {
+    use super::resource_of;
+
+    #[test]
+    fn resources_of_paths() {
+        assert_eq!(
+            resource_of("/apis/immybot.io/v1alpha1/namespaces/a/maintenancesessions/x/status"),
+            "maintenancesessions/status"
+        );
+        assert_eq!(resource_of("/api/v1/namespaces/a/events"), "events");
+        assert_eq!(resource_of("/apis/events.k8s.io/v1/namespaces/a/events/e1"), "events");
+        assert_eq!(
+            resource_of("/apis/immybot.io/v1alpha1/maintenancesessions?watch=true"),
+            "maintenancesessions"
+        );
+        assert_eq!(resource_of("/api/v1/namespaces/ns"), "namespaces");
+        assert_eq!(resource_of("/version"), "other");
     }
 }

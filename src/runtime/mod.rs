@@ -41,7 +41,7 @@ pub enum RuntimeError {
 /// server, measured by the operator itself.
 pub fn counted_client(config: kube::Config, metrics: Arc<Metrics>) -> Result<kube::Client, kube::Error> {
     let count = tower::util::MapRequestLayer::new(move |req: http::Request<kube::client::Body>| {
-        metrics.kube_request(req.method().as_str());
+        metrics.kube_request(req.method().as_str(), req.uri().path());
         req
     });
     Ok(kube::client::ClientBuilder::try_from(config)?

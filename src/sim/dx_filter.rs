@@ -169,6 +169,26 @@ fn field<'a>(row: &'a Value, name: &str) -> Option<&'a Value> {
     })
 }
 
+/// The value `name` must equal for any row to match `filter`: a top-level
+/// `[name, "=", n]`, alone or joined to the rest by "and" only. `None` when
+/// the filter does not pin `name` that way (or is not valid JSON: the full
+/// evaluation reports that).
+pub fn required_equal(filter: &str, name: &str) -> Option<i64> {
+    let filter: Value = serde_json::from_str(filter).ok()?;
+    let pinned = |c: &Value| match c.as_array().map(Vec::as_slice) {
+        Some([Value::String(f), Value::String(op), v]) if f == name && op == "=" => v.as_i64(),
+        _ => None,
+    };
+    if let Some(v) = pinned(&filter) {
+        return Some(v);
+    }
+    let items = filter.as_array()?;
+    if items.iter().any(|i| i.as_str() == Some("or")) || items.first().and_then(Value::as_str) == Some("!") {
+        return None;
+    }
+    items.iter().find_map(pinned)
+}
+
 fn eval(filter: &Value, row: &Value) -> Result<bool, DxError> {
     let Value::Array(items) = filter else {
         return Err(DxError::BadRequest(format!("a filter must be an array, got {filter}")));
@@ -407,5 +427,27 @@ mod tests {
             load(rows(), &params(&[("take", json!(-1))])),
             Err(DxError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn a_required_equality_is_found_only_where_every_row_needs_it() {
+        let f = "maintenanceSessionId";
+        assert_eq!(required_equal(r#"["maintenanceSessionId","=",7]"#, f), Some(7));
+        assert_eq!(
+            required_equal(r#"[["maintenanceSessionId","=",7],"and",["status","=",2]]"#, f),
+            Some(7)
+        );
+        assert_eq!(
+            required_equal(r#"[["status","=",2],["maintenanceSessionId","=",7]]"#, f),
+            Some(7)
+        );
+        assert_eq!(
+            required_equal(r#"[["maintenanceSessionId","=",7],"or",["status","=",2]]"#, f),
+            None
+        );
+        assert_eq!(required_equal(r#"["!",["maintenanceSessionId","=",7]]"#, f), None);
+        assert_eq!(required_equal(r#"["maintenanceSessionId",">",7]"#, f), None);
+        assert_eq!(required_equal(r#"["computerId","=",7]"#, f), None);
+        assert_eq!(required_equal("not json", f), None);
     }
 }

@@ -793,7 +793,17 @@ impl Engine {
     /// Every action of every session, oldest session first, with the
     /// read-only `*Name` fields live rows carry.
     pub fn all_actions(&self) -> impl Iterator<Item = MaintenanceAction> + '_ {
-        self.sessions.values().flat_map(|s| s.actions.iter()).map(|a| {
+        self.actions_of(None)
+    }
+
+    /// The actions of one session (or of all with `None`), as `dx` rows
+    /// carry them. One session's are found without touching the others'.
+    pub fn actions_of(&self, session: Option<i32>) -> impl Iterator<Item = MaintenanceAction> + '_ {
+        let sessions: Box<dyn Iterator<Item = &Session> + '_> = match session {
+            Some(id) => Box::new(self.sessions.get(&id).into_iter()),
+            None => Box::new(self.sessions.values()),
+        };
+        sessions.flat_map(|s| s.actions.iter()).map(|a| {
             let mut a = a.clone();
             a.action_type_name = a.action_type.as_ref().map(|v| v.name().into_owned());
             a.status_name = a.status.as_ref().map(|v| v.name().into_owned());

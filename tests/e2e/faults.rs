@@ -2,7 +2,8 @@
 //! counts by environment variable (docs/reliability.md):
 //! - the operator process SIGKILLed at random moments while sessions start;
 //! - ImmyBot misbehaving in every way at once, 10% of requests each;
-//! - the API server unreachable mid-run.
+//! - the API server unreachable mid-run;
+//! - two replicas, the leader SIGKILLed mid-start: the standby takes over.
 //!
 //! Each checks the two promises from the simulator's ledger: at most one
 //! ImmyBot session per object and attempt, and every object in its true
@@ -24,6 +25,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         sigkill_at_random_moments_never_starts_twice,
         a_mix_of_immybot_faults_still_ends_every_session_in_its_true_phase,
         an_api_server_outage_mid_run_loses_nothing,
+        two_replicas_with_the_leader_killed_start_nothing_twice,
     ]
 }
 
@@ -243,6 +245,88 @@ async fn an_api_server_outage_mid_run_loses_nothing(ctx: TestContext) -> TestRes
     check_promises(&ctx, &sim, &all).await?;
     if proxy.refused() == 0 {
         return Err("the proxy refused nothing: the outage did not happen".into());
+    }
+    Ok(())
+}
+
+/// The holder of the operator's Lease in the test namespace, if any.
+async fn lease_holder(ctx: &TestContext) -> Result<Option<String>, String> {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let lease = ctx
+        .api::<Lease>()
+        .get_opt("immybot-operator")
+        .await
+        .map_err(|e| format!("reading the Lease: {e}"))?;
+    Ok(lease.and_then(|l| l.spec).and_then(|s| s.holder_identity))
+}
+
+async fn two_replicas_with_the_leader_killed_start_nothing_twice(ctx: TestContext) -> TestResult {
+    let sim = simulator_of(fleet(60), 100).await?;
+    // Starts take a while, so that the kill lands inside some of them.
+    sim.state.add_fault(FaultRule {
+        route: "POST /api/v1/run-immy-service".into(),
+        fault: FaultKind::Latency { millis: 400 },
+        times: None,
+        probability: None,
+    });
+    let flags = |identity: &'static str| {
+        [
+            "--identity",
+            identity,
+            "--start-grace-seconds",
+            "3",
+            "--request-timeout-seconds",
+            "2",
+            "--poll-active-seconds",
+            "1",
+            // One ImmyBot call at a time: the starts go out one by one, so
+            // the kill finds some made and some not.
+            "--max-concurrent-requests",
+            "1",
+        ]
+    };
+    let mut first = spawn_operator_binary(&ctx, &sim, &flags("replica-a"), "warn")?;
+    wait_for("replica-a to take the Lease", Duration::from_secs(30), || async {
+        let holder = lease_holder(&ctx).await?;
+        Ok((holder.as_deref() == Some("replica-a")).then_some(()))
+    })
+    .await?;
+    let mut second = spawn_operator_binary(&ctx, &sim, &flags("replica-b"), "warn")?;
+
+    let objects: Vec<(String, i32)> = (41..=46).map(|c| (format!("ha-{c}"), c)).collect();
+    for (name, computer) in &objects {
+        create_approved(&ctx, name, *computer).await?;
+    }
+    // The leader dies once the first start is on its way to ImmyBot (the
+    // starts take 400 ms each), so the kill lands mid-run for certain.
+    wait_for("the leader to begin starting", Duration::from_secs(30), || async {
+        Ok((sim
+            .state
+            .calls()
+            .keys()
+            .any(|r| r.starts_with("POST /api/v1/run-immy-service"))
+            || !sim.state.ledger().is_empty())
+        .then_some(()))
+    })
+    .await?;
+    first.start_kill().map_err(|e| format!("SIGKILL: {e}"))?;
+    let _ = first.wait().await;
+    let started_by_a = sim.state.ledger().len();
+
+    // The standby takes over once the dead leader's Lease expires.
+    wait_for("replica-b to take the Lease", Duration::from_secs(60), || async {
+        let holder = lease_holder(&ctx).await?;
+        Ok((holder.as_deref() == Some("replica-b")).then_some(()))
+    })
+    .await?;
+    all_final(&ctx, &objects, Duration::from_secs(120)).await?;
+    second.start_kill().map_err(|e| format!("SIGKILL: {e}"))?;
+    let _ = second.wait().await;
+    check_promises(&ctx, &sim, &objects).await?;
+    if started_by_a >= objects.len() {
+        return Err(format!(
+            "the leader had started all {started_by_a} sessions before it was killed: the takeover was not tested"
+        ));
     }
     Ok(())
 }

@@ -179,7 +179,8 @@ async fn one_computer_from_approval_to_succeeded(ctx: TestContext) -> TestResult
             status.log_tail.len()
         ));
     }
-    // Events tell the story: who approved, what started with which reboot policy, how it ended.
+    // Events tell the story: what it waited for, who approved, what started
+    // with which reboot policy, how it ended; no event per step in between.
     let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
     wait_for("the transition events", LONG, || async {
         let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
@@ -190,9 +191,14 @@ async fn one_computer_from_approval_to_succeeded(ctx: TestContext) -> TestResult
             .map(|e| (e.reason.clone().unwrap_or_default(), e.note.clone().unwrap_or_default()))
             .collect();
         let has = |reason: &str, part: &str| notes.iter().any(|(r, n)| r == reason && n.contains(part));
-        let complete = has("Approved", "approved by bob")
-            && has("StartRequested", "reboot policy IfRequired, approved by bob")
+        // The approval started the object at once: the start's event names
+        // the approver, and there is no separate Approved event.
+        let complete = has("NotApproved", "waiting for someone other than alice")
+            && has("Started", "reboot policy IfRequired, approved by bob")
             && has("Started", "ImmyBot sessions")
+            && !notes
+                .iter()
+                .any(|(r, _)| ["Queued", "Running", "Starting"].contains(&r.as_str()))
             && has("Succeeded", "all 1 computer(s) passed");
         if complete {
             Ok(Some(()))

@@ -541,7 +541,7 @@ async fn single_deployment_and_prompt_reboots_reach_the_wire_as_the_contract_say
     if done.status.as_ref().and_then(|s| s.reason.as_deref()) != Some("CHG-61 7-Zip only") {
         return Err(format!("status.reason: {:?}", done.status.and_then(|s| s.reason)));
     }
-    wait_event(&ctx, "one-deployment", "StartRequested", "reason: CHG-61 7-Zip only").await?;
+    wait_event(&ctx, "one-deployment", "Started", "reason: CHG-61 7-Zip only").await?;
     // Started: the reason is frozen like the rest of the request.
     match ctx
         .api_as::<MaintenanceSession>("alice")
