@@ -17,7 +17,7 @@ use super::context::Context;
 use super::digest::ApprovalDigest;
 use super::error::Error;
 use super::events::publish;
-use super::session_reader::{observe_logs, observe_sessions};
+use super::session_reader::{observe_logs, observe_sessions, worth_logs};
 use super::state_machine::{Observed, Step, decide, is_settled};
 use super::status_writer::{SessionApi, add_finalizer, replace_status};
 use super::{action_reader, conditions, start_protocol, target_resolution};
@@ -108,12 +108,14 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let mut sessions = observe_sessions(ctx, obj).await?;
-    let compliant = action_reader::attach_actions(&ctx.immybot, &ctx.immybot_cache, &uid, &mut sessions).await?;
-    let logs = if final_already {
-        vec![]
-    } else {
-        observe_logs(ctx, &sessions).await
-    };
+    // Actions and logs at once: a session that just ended needs both, and
+    // one round trip after the other was most of its status lag.
+    let for_logs = if final_already { vec![] } else { worth_logs(&sessions) };
+    let (compliant, logs) = futures::join!(
+        action_reader::attach_actions(&ctx.immybot, &ctx.immybot_cache, &uid, &mut sessions),
+        observe_logs(ctx, &for_logs),
+    );
+    let compliant = compliant?;
     let decision = decide(&Observed {
         object: obj,
         digest: &digest,

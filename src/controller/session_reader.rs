@@ -117,11 +117,19 @@ async fn list(ctx: &Context, attempt: &Attempt, needing: &[i32]) -> Result<(Vec<
 /// first, then the newest. Read until the object is final, so that the tail
 /// ends with each session's last lines; a session unchanged since its logs
 /// were read is not read again.
-pub async fn observe_logs(ctx: &Context, sessions: &[ImmySession]) -> Vec<SessionLog> {
+/// The sessions whose logs the status shows: the least successful, newest
+/// first, at most `LOG_SESSIONS` (copied, so that their logs can be read
+/// while the actions are attached to the originals).
+pub fn worth_logs(sessions: &[ImmySession]) -> Vec<ImmySession> {
     let mut worth: Vec<&ImmySession> = sessions.iter().collect();
     worth.sort_by_key(|s| (s.session_status == Some(SessionStatus::Passed), std::cmp::Reverse(s.id)));
+    worth.into_iter().take(LOG_SESSIONS).cloned().collect()
+}
+
+/// The logs of `worth_logs`'s sessions, from the cache where unchanged.
+pub async fn observe_logs(ctx: &Context, worth: &[ImmySession]) -> Vec<SessionLog> {
     let mut logs = Vec::new();
-    for s in worth.into_iter().take(LOG_SESSIONS) {
+    for s in worth {
         if let Some(known) = ctx.immybot_cache.logs(s) {
             logs.extend(known.iter().cloned());
             continue;
