@@ -201,15 +201,6 @@ async fn main() -> anyhow::Result<()> {
             .filter(|(_, n)| *n > 0)
             .collect();
         let total: u64 = delta.values().sum();
-        let writes = measure::writes(&measure::counter_by(
-            &metrics_after,
-            "immybot_operator_kube_requests_total",
-            "verb",
-        )) - measure::writes(&measure::counter_by(
-            &metrics_before,
-            "immybot_operator_kube_requests_total",
-            "verb",
-        ));
         report.insert("steadyWindowSeconds", serde_json::json!(args.steady_seconds));
         report.insert("steadyPollCycles", serde_json::json!(cycles));
         report.insert(
@@ -217,7 +208,6 @@ async fn main() -> anyhow::Result<()> {
             serde_json::json!(if cycles > 0.0 { total as f64 / cycles } else { f64::NAN }),
         );
         report.insert("steadyImmybotCallsByRoute", serde_json::json!(delta));
-        report.insert("steadyApiServerWrites", serde_json::json!(writes));
         let (after, before) = (
             measure::writes_by_resource(&metrics_after),
             measure::writes_by_resource(&metrics_before),
@@ -227,6 +217,10 @@ async fn main() -> anyhow::Result<()> {
             .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
             .filter(|(_, v)| *v > 0.0)
             .collect();
+        report.insert(
+            "steadyApiServerWrites",
+            serde_json::json!(measure::writes(&by_resource)),
+        );
         report.insert("steadyApiServerWritesByResource", serde_json::json!(by_resource));
     } else if args.workload != Workload::Objects {
         measure::until("every object to reach its final phase", deadline, || {
@@ -267,16 +261,14 @@ async fn main() -> anyhow::Result<()> {
     report.insert("immybotCallsTotal", serde_json::json!(total_calls));
     report.insert("immybotCallsPerSessionByRoute", serde_json::json!(per_session));
     report.insert("pollCycles", serde_json::json!(cycles));
-    let by_verb = measure::counter_by(&metrics, "immybot_operator_kube_requests_total", "verb");
+    let by_verb = measure::counter_by(&metrics, measure::KUBE_REQUESTS, &["verb"]);
+    let writes = measure::writes_by_resource(&metrics);
     report.insert("apiServerRequestsByVerb", serde_json::json!(by_verb));
     report.insert(
-        "apiServerWritesByResource",
-        serde_json::json!(measure::writes_by_resource(&metrics)),
-    );
-    report.insert(
         "apiServerWritesPerObject",
-        serde_json::json!(measure::writes(&by_verb) / targets.len().max(1) as f64),
+        serde_json::json!(measure::writes(&writes) / targets.len().max(1) as f64),
     );
+    report.insert("apiServerWritesByResource", serde_json::json!(writes));
     let (rss, cpu) = measure::process_stats(operator.pid);
     report.insert("peakRssMiB", serde_json::json!(rss));
     report.insert("cpuSeconds", serde_json::json!(cpu));

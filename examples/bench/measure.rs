@@ -175,20 +175,23 @@ pub fn process_stats(pid: u32) -> (f64, f64) {
     (hwm_kib / 1024.0, cpu)
 }
 
-/// A Prometheus counter family from the text exposition, summed by one label.
-pub fn counter_by(text: &str, metric: &str, label: &str) -> BTreeMap<String, f64> {
+/// A Prometheus counter family from the text exposition, summed by the
+/// values of `labels` (joined by a space: `PUT maintenancesessions/status`).
+pub fn counter_by(text: &str, metric: &str, labels: &[&str]) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| l.starts_with(metric)) {
         let Some((head, value)) = line.rsplit_once(' ') else {
             continue;
         };
         let Ok(v) = value.parse::<f64>() else { continue };
-        let key = head
-            .split_once(&format!("{label}=\""))
-            .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(k, _)| k.to_owned())
-            .unwrap_or_default();
-        *out.entry(key).or_default() += v;
+        let label = |name: &str| {
+            head.split_once(&format!("{name}=\""))
+                .and_then(|(_, rest)| rest.split_once('"'))
+                .map(|(k, _)| k.to_owned())
+                .unwrap_or_default()
+        };
+        let key: Vec<String> = labels.iter().map(|l| label(l)).collect();
+        *out.entry(key.join(" ")).or_default() += v;
     }
     out
 }
@@ -202,38 +205,24 @@ pub fn value(text: &str, metric: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// API-server writes among requests counted by verb.
-/// Writes by `verb resource`, from the operator's request counter.
+/// The operator's API-server writes, by `verb resource`.
 pub fn writes_by_resource(text: &str) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
-    for line in text
-        .lines()
-        .filter(|l| l.starts_with("immybot_operator_kube_requests_total{"))
-    {
-        let label = |name: &str| {
-            line.split_once(&format!("{name}=\""))
-                .and_then(|(_, rest)| rest.split_once('"'))
-                .map(|(v, _)| v.to_owned())
-                .unwrap_or_default()
-        };
-        let verb = label("verb");
-        if !["POST", "PUT", "PATCH", "DELETE"].contains(&verb.as_str()) {
-            continue;
-        }
-        let Some(v) = line.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()) else {
-            continue;
-        };
-        *out.entry(format!("{verb} {}", label("resource"))).or_default() += v;
-    }
-    out
+    let mut by = counter_by(text, KUBE_REQUESTS, &["verb", "resource"]);
+    by.retain(|key, _| {
+        ["POST ", "PUT ", "PATCH ", "DELETE "]
+            .iter()
+            .any(|v| key.starts_with(v))
+    });
+    by
 }
 
-pub fn writes(by_verb: &BTreeMap<String, f64>) -> f64 {
-    ["POST", "PUT", "PATCH", "DELETE"]
-        .iter()
-        .map(|v| by_verb.get(*v).copied().unwrap_or(0.0))
-        .sum()
+/// All writes of a `writes_by_resource` map.
+pub fn writes(by_resource: &BTreeMap<String, f64>) -> f64 {
+    by_resource.values().sum()
 }
+
+/// The operator's counter of its API-server requests.
+pub const KUBE_REQUESTS: &str = "immybot_operator_kube_requests_total";
 
 /// Waits until `done` holds, checking every 100 ms, for at most `deadline`.
 pub async fn until(what: &str, deadline: Duration, mut done: impl FnMut() -> bool) -> anyhow::Result<()> {

@@ -58,14 +58,13 @@ pub fn error_policy(obj: Arc<MaintenanceSession>, error: &Error, _ctx: Arc<Conte
         },
         e => e,
     };
-    // The finalizer is added and removed with a JSON patch that tests the
-    // list first: it fails (409/422) when the cached object is older than
-    // the stored one, right after our own write. Retry once the watch has
-    // caught up, not a minute later: across a 300-object burst, treating it
-    // as any other error held most objects back for 60 s.
+    // kube's `finalizer()` removes the finalizer with a JSON patch that
+    // tests the list first: it fails (409/422) when the cached object is
+    // older than the stored one, right after our own write. Retry once the
+    // watch has caught up, not a minute later. (The add is ours,
+    // `add_finalizer`, and conflicts as `Error::Conflict`.)
     if let Error::Finalizer(f) = error
-        && let kube::runtime::finalizer::Error::AddFinalizer(kube::Error::Api(s))
-        | kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(s)) = &**f
+        && let kube::runtime::finalizer::Error::RemoveFinalizer(kube::Error::Api(s)) = &**f
         && (s.code == 409 || s.code == 422)
     {
         return Action::requeue(Duration::from_millis(200));
@@ -130,8 +129,8 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     });
     // A start's own event names the approver, so an approval that starts
     // the object at once needs no event of its own.
-    let starting = matches!(decision.step, Step::Start(_));
     if !matches!(decision.step, Step::None) {
+        let starting = matches!(decision.step, Step::Start(_));
         announce(ctx, obj, &decision.status, starting).await;
     }
     match decision.step {

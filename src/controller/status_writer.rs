@@ -69,6 +69,15 @@ impl SessionApi {
     pub fn new(api: Api<MaintenanceSession>, superseded: Arc<SupersededVersions>) -> Self {
         Self { api, superseded }
     }
+
+    /// Records that a write of ours turned `old` into `new`. A write that
+    /// changed nothing keeps the version: then the cached object is not
+    /// stale.
+    fn wrote(&self, old: &MaintenanceSession, new: &MaintenanceSession) {
+        if new.metadata.resource_version != old.metadata.resource_version {
+            self.superseded.replaced(old);
+        }
+    }
 }
 
 impl std::ops::Deref for SessionApi {
@@ -101,9 +110,7 @@ pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer
         .await
     {
         Ok(o) => {
-            if o.metadata.resource_version != obj.metadata.resource_version {
-                api.superseded.replaced(obj);
-            }
+            api.wrote(obj, &o);
             Ok(())
         }
         Err(e) if is_conflict(&e) => Err(Error::Conflict),
@@ -133,11 +140,7 @@ pub async fn replace_status(
         .await
     {
         Ok(o) => {
-            // A write that changed nothing keeps the version: then the
-            // cached object is not stale.
-            if o.metadata.resource_version != obj.metadata.resource_version {
-                api.superseded.replaced(obj);
-            }
+            api.wrote(obj, &o);
             Ok(o)
         }
         Err(e) if is_conflict(&e) => Err(Error::Conflict),

@@ -105,6 +105,27 @@ async fn all_final(ctx: &TestContext, objects: &[(String, i32)], deadline: Durat
     .await
 }
 
+/// The real binary's timing in these tests: short grace, timeout and poll.
+const QUICK: [&str; 6] = [
+    "--start-grace-seconds",
+    "3",
+    "--request-timeout-seconds",
+    "2",
+    "--poll-active-seconds",
+    "1",
+];
+
+/// Starts take `millis` (with `probability`, or always), so that kills land
+/// inside them.
+fn slow_starts(sim: &RunningSim, millis: u64, probability: Option<f64>) {
+    sim.state.add_fault(FaultRule {
+        route: "POST /api/v1/run-immy-service".into(),
+        fault: FaultKind::Latency { millis },
+        times: None,
+        probability,
+    });
+}
+
 /// Rounds from `IMMYBOT_E2E_KILL_ROUNDS` (CI: 3; the large run: 200).
 fn kill_rounds() -> usize {
     std::env::var("IMMYBOT_E2E_KILL_ROUNDS")
@@ -117,25 +138,11 @@ async fn sigkill_at_random_moments_never_starts_twice(ctx: TestContext) -> TestR
     let per_round = 3;
     let rounds = kill_rounds();
     let sim = simulator_of(fleet(rounds * per_round), 100).await?;
-    // Starts take a while, so that kills land inside them as well as
-    // between them.
-    sim.state.add_fault(FaultRule {
-        route: "POST /api/v1/run-immy-service".into(),
-        fault: FaultKind::Latency { millis: 300 },
-        times: None,
-        probability: Some(0.5),
-    });
+    // Kills land inside starts as well as between them.
+    slow_starts(&sim, 300, Some(0.5));
     // Without leader election, a restarted process takes over at once (a
     // killed leader's lease would otherwise hold the next one for 15 s).
-    let flags = [
-        "--no-leader-election",
-        "--start-grace-seconds",
-        "3",
-        "--request-timeout-seconds",
-        "2",
-        "--poll-active-seconds",
-        "1",
-    ];
+    let flags: Vec<&str> = ["--no-leader-election"].into_iter().chain(QUICK).collect();
     let mut all = Vec::new();
     for round in 0..rounds {
         let mut objects = Vec::new();
@@ -249,48 +256,38 @@ async fn an_api_server_outage_mid_run_loses_nothing(ctx: TestContext) -> TestRes
     Ok(())
 }
 
-/// The holder of the operator's Lease in the test namespace, if any.
-async fn lease_holder(ctx: &TestContext) -> Result<Option<String>, String> {
+/// Waits until `identity` holds the operator's Lease in the test namespace.
+async fn wait_lease_holder(ctx: &TestContext, identity: &str, deadline: Duration) -> TestResult {
     use k8s_openapi::api::coordination::v1::Lease;
-    let lease = ctx
-        .api::<Lease>()
-        .get_opt("immybot-operator")
-        .await
-        .map_err(|e| format!("reading the Lease: {e}"))?;
-    Ok(lease.and_then(|l| l.spec).and_then(|s| s.holder_identity))
+    wait_for(&format!("{identity} to take the Lease"), deadline, || async {
+        let lease = ctx
+            .api::<Lease>()
+            .get_opt("immybot-operator")
+            .await
+            .map_err(|e| format!("reading the Lease: {e}"))?;
+        let holder = lease.and_then(|l| l.spec).and_then(|s| s.holder_identity);
+        if holder.as_deref() == Some(identity) {
+            Ok(Some(()))
+        } else {
+            Err(format!("held by {holder:?}"))
+        }
+    })
+    .await
 }
 
 async fn two_replicas_with_the_leader_killed_start_nothing_twice(ctx: TestContext) -> TestResult {
     let sim = simulator_of(fleet(60), 100).await?;
-    // Starts take a while, so that the kill lands inside some of them.
-    sim.state.add_fault(FaultRule {
-        route: "POST /api/v1/run-immy-service".into(),
-        fault: FaultKind::Latency { millis: 400 },
-        times: None,
-        probability: None,
-    });
-    let flags = |identity: &'static str| {
-        [
-            "--identity",
-            identity,
-            "--start-grace-seconds",
-            "3",
-            "--request-timeout-seconds",
-            "2",
-            "--poll-active-seconds",
-            "1",
-            // One ImmyBot call at a time: the starts go out one by one, so
-            // the kill finds some made and some not.
-            "--max-concurrent-requests",
-            "1",
-        ]
+    slow_starts(&sim, 400, None);
+    let flags = |identity: &'static str| -> Vec<&'static str> {
+        // One ImmyBot call at a time: the starts go out one by one, so the
+        // kill finds some made and some not.
+        ["--identity", identity, "--max-concurrent-requests", "1"]
+            .into_iter()
+            .chain(QUICK)
+            .collect()
     };
     let mut first = spawn_operator_binary(&ctx, &sim, &flags("replica-a"), "warn")?;
-    wait_for("replica-a to take the Lease", Duration::from_secs(30), || async {
-        let holder = lease_holder(&ctx).await?;
-        Ok((holder.as_deref() == Some("replica-a")).then_some(()))
-    })
-    .await?;
+    wait_lease_holder(&ctx, "replica-a", Duration::from_secs(30)).await?;
     let mut second = spawn_operator_binary(&ctx, &sim, &flags("replica-b"), "warn")?;
 
     let objects: Vec<(String, i32)> = (41..=46).map(|c| (format!("ha-{c}"), c)).collect();
@@ -314,11 +311,7 @@ async fn two_replicas_with_the_leader_killed_start_nothing_twice(ctx: TestContex
     let started_by_a = sim.state.ledger().len();
 
     // The standby takes over once the dead leader's Lease expires.
-    wait_for("replica-b to take the Lease", Duration::from_secs(60), || async {
-        let holder = lease_holder(&ctx).await?;
-        Ok((holder.as_deref() == Some("replica-b")).then_some(()))
-    })
-    .await?;
+    wait_lease_holder(&ctx, "replica-b", Duration::from_secs(60)).await?;
     all_final(&ctx, &objects, Duration::from_secs(120)).await?;
     second.start_kill().map_err(|e| format!("SIGKILL: {e}"))?;
     let _ = second.wait().await;
