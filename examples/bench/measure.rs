@@ -128,6 +128,16 @@ impl Sessions {
 /// The lag from an object's last session ending in the simulator to its
 /// status showing the final phase, per object, in milliseconds.
 pub fn terminal_lags(objects: &HashMap<String, ObjectTimes>, sessions: &Sessions) -> Vec<f64> {
+    terminal_lags_where(objects, sessions, |_| true)
+}
+
+/// As [`terminal_lags`], for the objects whose last session ended at a time
+/// `when` accepts: tells lag under the creation burst from lag after it.
+pub fn terminal_lags_where(
+    objects: &HashMap<String, ObjectTimes>,
+    sessions: &Sessions,
+    when: impl Fn(Instant) -> bool,
+) -> Vec<f64> {
     let mut lags: Vec<f64> = objects
         .values()
         .filter_map(|t| {
@@ -138,6 +148,7 @@ pub fn terminal_lags(objects: &HashMap<String, ObjectTimes>, sessions: &Sessions
                 .map(|id| sessions.ended_at(*id))
                 .collect::<Option<Vec<_>>>()?;
             let last = ended.into_iter().max()?;
+            when(last).then_some(())?;
             Some(shown.saturating_duration_since(last).as_secs_f64() * 1000.0)
         })
         .collect();
@@ -219,6 +230,16 @@ pub fn writes_by_resource(text: &str) -> BTreeMap<String, f64> {
 /// All writes of a `writes_by_resource` map.
 pub fn writes(by_resource: &BTreeMap<String, f64>) -> f64 {
     by_resource.values().sum()
+}
+
+/// A histogram's mean in milliseconds, from its `_sum` (seconds) and
+/// `_count`; NaN (JSON null) when it saw nothing.
+pub fn mean_ms(sum_seconds: f64, count: f64) -> f64 {
+    if count > 0.0 {
+        sum_seconds / count * 1000.0
+    } else {
+        f64::NAN
+    }
 }
 
 /// The operator's counter of its API-server requests.

@@ -7,6 +7,8 @@ use std::time::Duration;
 pub trait ControllerObserver: Send + Sync + 'static {
     /// One reconcile ended; `error` is the error's metric label.
     fn reconciled(&self, _error: Option<&'static str>) {}
+    /// How long one reconcile took (errors included).
+    fn reconcile_took(&self, _duration: Duration) {}
     /// One poll cycle ended.
     fn poll_cycle(&self, _duration: Duration, _active_sessions: usize, _ok: bool) {}
     /// MaintenanceSessions by phase, as the poller last saw them.

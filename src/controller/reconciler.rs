@@ -27,6 +27,13 @@ use crate::immybot::ErrorKind;
 pub const FINALIZER: &str = "immybot.io/sessions";
 
 pub async fn reconcile(obj: Arc<MaintenanceSession>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_timed(obj, &ctx).await;
+    ctx.observer.reconcile_took(started.elapsed());
+    result
+}
+
+async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<Context>) -> Result<Action, Error> {
     // Our own last write has not reached the cache yet: the watch event
     // that brings it triggers the next reconcile. The requeue only covers
     // a lost event.
@@ -42,8 +49,8 @@ pub async fn reconcile(obj: Arc<MaintenanceSession>, ctx: Arc<Context>) -> Resul
     }
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
-            Finalizer::Apply(obj) => apply(&obj, &ctx, &api).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, &ctx).await,
+            Finalizer::Apply(obj) => apply(&obj, ctx, &api).await,
+            Finalizer::Cleanup(obj) => cleanup(&obj, ctx).await,
         }
     })
     .await

@@ -47,6 +47,7 @@ struct ApprovalLabels {
 pub struct Metrics {
     registry: Registry,
     reconciles: Family<ReconcileLabels, Counter>,
+    reconcile_seconds: Histogram,
     immybot_calls: Family<CallLabels, Counter>,
     immybot_call_seconds: Family<CallLabels, Histogram>,
     sessions: Family<PhaseLabels, Gauge>,
@@ -66,6 +67,12 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("immybot_operator");
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         registry.register("reconciles", "Reconciles by result and error kind", reconciles.clone());
+        let reconcile_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 12));
+        registry.register(
+            "reconcile_duration_seconds",
+            "Duration of one reconcile, from its start to its result (status written)",
+            reconcile_seconds.clone(),
+        );
         let immybot_calls = Family::<CallLabels, Counter>::default();
         registry.register(
             "immybot_calls",
@@ -119,6 +126,7 @@ impl Default for Metrics {
         Self {
             registry,
             reconciles,
+            reconcile_seconds,
             immybot_calls,
             immybot_call_seconds,
             sessions,
@@ -136,7 +144,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one request to the Kubernetes API server.
     /// Counts one request to the API server. `path` is the request's path;
     /// only its resource (and subresource) becomes a label, so the label
     /// set stays small whatever the names are.
@@ -160,6 +167,10 @@ impl Metrics {
 }
 
 impl ControllerObserver for Metrics {
+    fn reconcile_took(&self, duration: Duration) {
+        self.reconcile_seconds.observe(duration.as_secs_f64());
+    }
+
     fn reconciled(&self, error: Option<&'static str>) {
         let labels = match error {
             None => ReconcileLabels {

@@ -17,6 +17,9 @@ impl ControllerObserver for RuntimeObserver {
     fn reconciled(&self, error: Option<&'static str>) {
         self.metrics.reconciled(error);
     }
+    fn reconcile_took(&self, duration: Duration) {
+        self.metrics.reconcile_took(duration);
+    }
     fn poll_cycle(&self, duration: Duration, active_sessions: usize, ok: bool) {
         self.metrics.poll_cycle(duration, active_sessions, ok);
     }
