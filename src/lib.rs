@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod controller;
+pub mod cron;
 pub mod immybot;
 pub mod runtime;
 pub mod sim;

@@ -102,6 +102,7 @@ fn binding(policy: &str) -> Value {
 
 pub const APPROVER_POLICY: &str = "immybot.io-approver-is-the-user";
 pub const REQUESTER_POLICY: &str = "immybot.io-requester-is-the-user";
+pub const SCHEDULE_REQUESTER_POLICY: &str = "immybot.io-schedule-requester-is-the-user";
 pub const REQUESTER_ONLY_POLICY: &str = "immybot.io-only-the-requester-changes-what-is-approved";
 
 /// The policies and their bindings, in the order to apply them.
@@ -111,6 +112,8 @@ pub fn admission_policies() -> Vec<Value> {
         binding(APPROVER_POLICY),
         policy(REQUESTER_POLICY, "maintenancesessions", "requestedBy", "session"),
         binding(REQUESTER_POLICY),
+        policy(SCHEDULE_REQUESTER_POLICY, "immybotschedules", "requestedBy", "schedule"),
+        binding(SCHEDULE_REQUESTER_POLICY),
         requester_only_policy(),
         binding(REQUESTER_ONLY_POLICY),
     ]

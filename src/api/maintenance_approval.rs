@@ -30,7 +30,12 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("a MaintenanceApproval cannot be edited; delete it and create a new one"))]
 pub struct MaintenanceApprovalSpec {
-    /// The MaintenanceSession approved (same namespace).
+    /// The kind of the approved object: `MaintenanceSession` (default) or
+    /// `ImmyBotSchedule`.
+    #[serde(default)]
+    pub kind: ApprovedKind,
+    /// The approved object's name (same namespace); for historical reasons
+    /// named `sessionName` whatever its kind.
     #[schemars(length(min = 1, max = 253))]
     pub session_name: String,
     /// The approved MaintenanceSession's `metadata.uid`. An approval approves
@@ -52,4 +57,12 @@ pub struct MaintenanceApprovalSpec {
     /// After this time the approval no longer starts anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,
+}
+
+/// What a MaintenanceApproval approves.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+pub enum ApprovedKind {
+    #[default]
+    MaintenanceSession,
+    ImmyBotSchedule,
 }

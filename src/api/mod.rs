@@ -2,6 +2,7 @@
 //! only (what `kubectl explain` shows); nothing here performs I/O.
 
 mod admission;
+mod immybot_schedule;
 mod maintenance_approval;
 mod maintenance_session;
 mod maintenance_session_status;
@@ -10,6 +11,7 @@ mod reference;
 pub use admission::{
     APPROVER_POLICY, REQUESTER_ONLY_FIELDS, REQUESTER_ONLY_POLICY, REQUESTER_POLICY, admission_policies,
 };
+pub use immybot_schedule::*;
 pub use maintenance_approval::*;
 pub use maintenance_session::*;
 pub use reference::api_reference_markdown;
@@ -19,7 +21,11 @@ use kube::CustomResourceExt;
 
 /// Every CRD this operator owns, in the order they are installed.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![MaintenanceSession::crd(), MaintenanceApproval::crd()]
+    vec![
+        MaintenanceSession::crd(),
+        MaintenanceApproval::crd(),
+        ImmyBotSchedule::crd(),
+    ]
 }
 
 /// The committed form of a CRD: the file name under `crds/` and its YAML.

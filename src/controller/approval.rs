@@ -12,7 +12,32 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use super::digest::ApprovalDigest;
-use crate::api::{MaintenanceApproval, MaintenanceSessionSpec};
+use crate::api::{ApprovedKind, ImmyBotScheduleSpec, InlineApproval, MaintenanceApproval, MaintenanceSessionSpec};
+
+/// What approval needs from an object's spec: who asked, and an inline
+/// approval if the manifest carries one.
+pub trait Requested {
+    fn requested_by(&self) -> &str;
+    fn inline_approval(&self) -> Option<&InlineApproval>;
+}
+
+impl Requested for MaintenanceSessionSpec {
+    fn requested_by(&self) -> &str {
+        &self.requested_by
+    }
+    fn inline_approval(&self) -> Option<&InlineApproval> {
+        self.approval.as_ref()
+    }
+}
+
+impl Requested for ImmyBotScheduleSpec {
+    fn requested_by(&self) -> &str {
+        &self.requested_by
+    }
+    fn inline_approval(&self) -> Option<&InlineApproval> {
+        self.approval.as_ref()
+    }
+}
 
 /// The operator-wide approval policy. Secure by default: every namespace
 /// needs a `MaintenanceApproval`; a session can never relax this itself.
@@ -68,6 +93,7 @@ impl Verdict {
 /// The object an approval must name.
 #[derive(Clone, Copy, Debug)]
 pub struct Subject<'a> {
+    pub kind: ApprovedKind,
     pub namespace: &'a str,
     pub name: &'a str,
     pub uid: &'a str,
@@ -75,17 +101,22 @@ pub struct Subject<'a> {
 
 pub fn evaluate(
     subject: Subject<'_>,
-    spec: &MaintenanceSessionSpec,
+    spec: &impl Requested,
     digest: &ApprovalDigest,
     approvals: &[MaintenanceApproval],
     policy: &ApprovalPolicy,
     now: Timestamp,
 ) -> Verdict {
     let Subject {
+        kind,
         namespace,
         name: session_name,
         uid,
     } = subject;
+    let approve_command = match kind {
+        ApprovedKind::MaintenanceSession => format!("kubectl immybot approve {session_name}"),
+        ApprovedKind::ImmyBotSchedule => format!("kubectl immybot approve schedule/{session_name}"),
+    };
     if policy.unapproved_namespaces.contains(namespace) {
         return Verdict::Approved {
             approved_by: "operator policy".into(),
@@ -97,7 +128,7 @@ pub fn evaluate(
     }
     let mine: Vec<&MaintenanceApproval> = approvals
         .iter()
-        .filter(|a| a.spec.session_name == session_name)
+        .filter(|a| a.spec.session_name == session_name && a.spec.kind == kind)
         .collect();
     let mut refusals: Vec<(u8, &'static str, String)> = Vec::new();
     for approval in &mine {
@@ -108,7 +139,7 @@ pub fn evaluate(
                 4,
                 "ApprovalForAnotherObject",
                 format!(
-                    "MaintenanceApproval {name} by {} approved an earlier MaintenanceSession named {session_name} (uid {}), not this one (uid {uid}); an approval does not carry over to a new object: review this one and approve it",
+                    "MaintenanceApproval {name} by {} approved an earlier {kind:?} named {session_name} (uid {}), not this one (uid {uid}); an approval does not carry over to a new object: review this one and approve it",
                     approval.spec.approver, approval.spec.session_uid
                 ),
             ));
@@ -130,7 +161,7 @@ pub fn evaluate(
                     approval.spec.approver
                 ),
             ));
-        } else if approval.spec.approver == spec.requested_by {
+        } else if approval.spec.approver == spec.requested_by() {
             refusals.push((
                 1,
                 "SelfApproval",
@@ -149,16 +180,16 @@ pub fn evaluate(
             };
         }
     }
-    if let Some(inline) = &spec.approval {
+    if let Some(inline) = spec.inline_approval() {
         if !policy.inline_namespaces.contains(namespace) {
             refusals.push((
                 0,
                 "InlineApprovalNotAllowed",
                 format!(
-                    "spec.approval is set, but inline approval is not enabled for namespace {namespace}; create a MaintenanceApproval (kubectl immybot approve {session_name}) or ask the operator's administrator"
+                    "spec.approval is set, but inline approval is not enabled for namespace {namespace}; create a MaintenanceApproval ({approve_command}) or ask the operator's administrator"
                 ),
             ));
-        } else if inline.approved_by == spec.requested_by {
+        } else if inline.approved_by == spec.requested_by() {
             refusals.push((
                 1,
                 "SelfApproval",
@@ -184,8 +215,8 @@ pub fn evaluate(
         None => Verdict::NotApproved {
             reason: "AwaitingApproval",
             message: format!(
-                "waiting for someone other than {} to approve digest {digest}: kubectl immybot approve {session_name}",
-                spec.requested_by
+                "waiting for someone other than {} to approve digest {digest}: {approve_command}",
+                spec.requested_by()
             ),
         },
     }
@@ -197,6 +228,7 @@ mod tests {
     use crate::test_fixtures::*;
 
     const PATCH: Subject<'static> = Subject {
+        kind: ApprovedKind::MaintenanceSession,
         namespace: "ops",
         name: "patch",
         uid: "uid-1",

@@ -97,6 +97,16 @@ impl ApprovalIndex {
 
     /// The approvals in `namespace` that name `session`, once synced.
     pub fn naming(&self, namespace: &str, session: &str) -> Option<Vec<MaintenanceApproval>> {
+        self.naming_kind(crate::api::ApprovedKind::MaintenanceSession, namespace, session)
+    }
+
+    /// The approvals in `namespace` that name the `kind` object `name`.
+    pub fn naming_kind(
+        &self,
+        kind: crate::api::ApprovedKind,
+        namespace: &str,
+        session: &str,
+    ) -> Option<Vec<MaintenanceApproval>> {
         let store = self
             .store
             .read()
@@ -108,7 +118,11 @@ impl ApprovalIndex {
             store
                 .state()
                 .iter()
-                .filter(|a| a.metadata.namespace.as_deref() == Some(namespace) && a.spec.session_name == session)
+                .filter(|a| {
+                    a.metadata.namespace.as_deref() == Some(namespace)
+                        && a.spec.session_name == session
+                        && a.spec.kind == kind
+                })
                 .map(|a| a.as_ref().clone())
                 .collect(),
         )

@@ -38,6 +38,11 @@ impl ApprovalDigest {
         Self(format!("sha256:{hex}"))
     }
 
+    /// A digest computed elsewhere (e.g. a schedule's), for `evaluate`.
+    pub fn from_string(digest: String) -> Self {
+        Self(digest)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -47,6 +52,15 @@ impl std::fmt::Display for ApprovalDigest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// `sha256:<hex>` of any JSON value's canonical form.
+pub fn sha256_of(value: &Value) -> String {
+    let mut canonical = String::new();
+    write_canonical(value, &mut canonical);
+    let hash = Sha256::digest(canonical.as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// JSON with object keys sorted and no whitespace, whatever map order

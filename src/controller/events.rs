@@ -1,16 +1,20 @@
 //! Kubernetes Events for transitions a person cares about. Publishing is best
 //! effort: a lost event must not fail a reconcile.
 
-use kube::Resource as _;
 use kube::runtime::events::{Event, EventType};
 
 use super::context::Context;
-use crate::api::MaintenanceSession;
 
 /// Sends the event in a task of its own: the reconcile does not wait for
 /// the write (at 1,000 objects, waiting for it held every status write back
 /// by one more API-server round trip), and a lost event fails nothing.
-pub async fn publish(ctx: &Context, obj: &MaintenanceSession, type_: EventType, reason: &str, note: &str) {
+pub async fn publish<K: kube::Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     let event = Event {
         type_,
         reason: reason.into(),

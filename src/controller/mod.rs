@@ -24,6 +24,7 @@ mod phase;
 mod poller;
 mod reconciler;
 mod run;
+pub mod schedule;
 mod session_reader;
 mod start_protocol;
 mod start_request;

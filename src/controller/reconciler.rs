@@ -107,6 +107,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     };
     own_approvals(&approvals_api, obj, &approvals).await;
     let subject = Subject {
+        kind: crate::api::ApprovedKind::MaintenanceSession,
         namespace: &ns,
         name: &name,
         uid: &uid,

@@ -25,6 +25,53 @@ pub enum Scope {
 /// Runs until `shutdown` resolves; in-flight reconciles finish first (and
 /// the write that records session ids is never cut short).
 pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    use futures::FutureExt as _;
+    let shutdown = shutdown.shared();
+    futures::join!(
+        run_sessions(ctx.clone(), scope.clone(), shutdown.clone()),
+        run_schedules(ctx, scope, shutdown),
+    );
+}
+
+/// The ImmyBotSchedule controller: its objects, and the approvals that name
+/// one (a watch of its own; the approval store the sessions' watch fills
+/// serves its reconciles).
+async fn run_schedules(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    use super::schedule::reconciler::{error_policy, reconcile};
+    use crate::api::{ApprovedKind, ImmyBotSchedule};
+    let (schedules, approvals): (Api<ImmyBotSchedule>, Api<MaintenanceApproval>) = match &scope {
+        Scope::AllNamespaces => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
+        Scope::Namespace(ns) => (
+            Api::namespaced(ctx.client.clone(), ns),
+            Api::namespaced(ctx.client.clone(), ns),
+        ),
+    };
+    let observer = ctx.observer.clone();
+    Controller::new(schedules, watcher::Config::default())
+        .watches(approvals, watcher::Config::default(), |a: MaintenanceApproval| {
+            if a.spec.kind != ApprovedKind::ImmyBotSchedule {
+                return None;
+            }
+            let ns = a.namespace()?;
+            Some(ObjectRef::new(&a.spec.session_name).within(&ns))
+        })
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            match &result {
+                Ok(_) => observer.reconciled(None),
+                Err(kube::runtime::controller::Error::ReconcilerFailed(e, _)) => {
+                    observer.reconciled(Some(e.metric_label()))
+                }
+                Err(e) => tracing::debug!(error = %e, "schedule controller stream error"),
+            }
+            futures::future::ready(())
+        })
+        .await;
+}
+
+/// The MaintenanceSession controller and its poller.
+async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let (sessions, approvals): (Api<MaintenanceSession>, Api<MaintenanceApproval>) = match &scope {
         Scope::AllNamespaces => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
         Scope::Namespace(ns) => (
@@ -90,6 +137,9 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         .touched_objects();
     controller
         .watches_stream(approval_events, |a: MaintenanceApproval| {
+            if a.spec.kind != crate::api::ApprovedKind::MaintenanceSession {
+                return None;
+            }
             let ns = a.namespace()?;
             Some(ObjectRef::new(&a.spec.session_name).within(&ns))
         })

@@ -25,6 +25,8 @@ pub struct SessionQuery {
     pub created_after: Option<WireTime>,
     /// Only sessions whose id is within this range (both ends included).
     pub id_range: Option<(i32, i32)>,
+    /// Only sessions this ImmyBot schedule started (`scheduledId`).
+    pub scheduled_id: Option<i32>,
     pub skip: u32,
     /// Rows per page (at most [`MAX_TAKE`]; 0 means 100).
     pub take: u32,
@@ -74,6 +76,9 @@ impl SessionQuery {
         if let Some((low, high)) = self.id_range {
             clauses.push(serde_json::json!(["id", ">=", low]));
             clauses.push(serde_json::json!(["id", "<=", high]));
+        }
+        if let Some(id) = self.scheduled_id {
+            clauses.push(serde_json::json!(["scheduledId", "=", id]));
         }
         match clauses.len() {
             0 => None,

@@ -244,6 +244,29 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// What a schedule targets (`targetType`).
+    TargetType {
+        All = 1, Computer = 2, Metascript = 5, Person = 7, AzureGroup = 8, TenantMetascript = 20,
+        AllForTenant = 21, ProviderDeviceGroup = 22, ProviderClientGroup = 23, TenantFilterScript = 24,
+        FilterScript = 25, AllTenants = 28, SpecificTenant = 29, Tag = 30, TenantTag = 31, CloudTag = 40,
+        CloudProviderClientGroup = 42,
+    }
+}
+
+wire_enum! {
+    /// What kind of thing a schedule's target is (`targetCategory`).
+    TargetCategory { Computer = 0, Tenant = 1, Person = 2 }
+}
+
+wire_enum! {
+    /// Which devices of the target a schedule maintains (`targetGroupFilter`).
+    TargetGroupFilter {
+        All = 0, Servers = 1, Workstations = 2, PortableDevices = 3, WorkstationsAndPortableDevices = 4,
+        DomainControllers = 5, PrimaryDomainControllers = 6,
+    }
+}
+
+wire_enum! {
     /// `deploymentType`: where a deployment is stored. GUESS: the shared notes
     /// give no values for `DatabaseType`; ImmyBot's convention elsewhere is
     /// Global 0, Local 1. Kept here, in one place, until a document says more.

@@ -12,7 +12,9 @@ mod dx;
 mod enums;
 mod error;
 mod pacing;
+mod schedule;
 mod start;
+mod windows_zones;
 mod wire;
 
 pub use client::{CallObserver, ImmyBotClient, StartEndpoint};
@@ -23,5 +25,7 @@ pub use dx::{ActionQuery, GroupCount, MAX_TAKE, Page, SessionQuery, dx_date};
 pub use enums::*;
 pub use error::{ErrorKind, ImmyBotError, MAX_BODY_IN_ERROR};
 pub use pacing::{RecordingSleeper, Sleeper, TokioSleeper};
+pub use schedule::{DEFINITION_FIELDS, Schedule, ScheduleDefinition, UpdateScheduleRequest};
 pub use start::{ComputerTarget, StartOutcome, StartRequest, StartResponseBody, StartedSession, TenantTarget};
+pub use windows_zones::{same_zone, windows_id};
 pub use wire::*;

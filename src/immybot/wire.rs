@@ -93,6 +93,9 @@ pub struct MaintenanceSession {
     pub session_job_args: Option<SessionJobArgs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_execution_date: Option<WireTime>,
+    /// The ImmyBot schedule that started this session, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_id: Option<i32>,
     /// Present only when asked for with `includeActions=true`, and seen
     /// missing even then: absent is not "no actions".
     #[serde(skip_serializing_if = "Option::is_none")]

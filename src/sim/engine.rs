@@ -23,6 +23,8 @@ use progress::{begin_stage, finish, push_log};
 
 /// How one session moves through its stages.
 mod progress;
+/// ImmyBot's own schedules: stored, fired on the clock, run now.
+mod schedules;
 /// What the instance answers when asked (read-only).
 mod views;
 
@@ -133,6 +135,8 @@ struct Session {
     next_event: Option<Timestamp>,
     actions: Vec<MaintenanceAction>,
     logs: Vec<SessionLog>,
+    /// The schedule that started it, if one did.
+    scheduled_id: Option<i32>,
 }
 
 #[derive(Clone, Debug)]
@@ -174,6 +178,8 @@ pub struct Engine {
     computers: BTreeMap<i32, ComputerState>,
     sessions: BTreeMap<i32, Session>,
     next_id: i32,
+    schedules: BTreeMap<i32, schedules::SimSchedule>,
+    last_schedule_id: i32,
 }
 
 impl Engine {
@@ -208,6 +214,8 @@ impl Engine {
             computers,
             sessions: BTreeMap::new(),
             next_id: 1000,
+            schedules: BTreeMap::new(),
+            last_schedule_id: 0,
         }
     }
 
@@ -402,6 +410,7 @@ impl Engine {
             next_event: Some(add(now, self.settings.queue_delay)),
             actions: vec![],
             logs: vec![],
+            scheduled_id: None,
         };
         for i in 0..session.stages.len() {
             session.stages[i].id = self.next_id();
@@ -418,6 +427,7 @@ impl Engine {
     /// connection are re-checked at that instant, so a slot freed at 10:00:16
     /// is taken at 10:00:16, not when the clock is next read.
     pub fn advance_to(&mut self, now: Timestamp) {
+        self.fire_due_schedules(now);
         loop {
             let next = self
                 .sessions

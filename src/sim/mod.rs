@@ -76,6 +76,10 @@ pub struct ResponseShape {
     /// `sessionJobArgs` (as live instances echo parameters in clear text),
     /// for tests that it never reaches status, events or logs.
     pub job_args_secret: Option<String>,
+    /// Schedules answer `timeZoneInfoId` as it was sent. Off by default: the
+    /// document does not say which form comes back, and a .NET instance may
+    /// answer the Windows id of the IANA zone it was given.
+    pub schedule_zone_as_sent: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -206,7 +210,7 @@ impl SimState {
     }
 
     /// Keeps a request's JSON body for tests; the oldest go past 1,000.
-    fn record_body(&self, route: &str, body: &[u8]) {
+    pub(crate) fn record_body(&self, route: &str, body: &[u8]) {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
             let mut bodies = lock(&self.bodies);
             if bodies.len() >= 1000 {
@@ -288,6 +292,11 @@ impl SimState {
     /// Changes how responses are shaped from the next request on.
     pub fn update_shape(&self, f: impl FnOnce(&mut ResponseShape)) {
         f(&mut lock(&self.shape));
+    }
+
+    /// Every ImmyBot schedule of the instance, as sent (for tests).
+    pub fn schedules(&self) -> Vec<crate::immybot::Schedule> {
+        self.with_engine(|e, _| e.schedules(None))
     }
 
     pub fn ledger(&self) -> Vec<LedgerEntry> {

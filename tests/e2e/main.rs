@@ -20,6 +20,7 @@ mod operator_process;
 mod plugin;
 mod poller;
 mod safety;
+mod schedules;
 
 use std::sync::OnceLock;
 
@@ -44,6 +45,7 @@ fn main() {
         faults::tests(),
         plugin::tests(),
         kstatus::tests(),
+        schedules::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

@@ -145,6 +145,7 @@ impl Engine {
                 manually_resumed: false,
             }),
             scheduled_execution_date: None,
+            scheduled_id: s.scheduled_id,
             maintenance_actions: include_actions.then(|| s.actions.clone()),
             stages: include_stages.then(|| {
                 s.stages

@@ -1,0 +1,471 @@
+//! ImmyBotSchedules against a real API server and the simulator: approval
+//! gating, updates, suspend, deletion, drift, a lost create answer, runs.
+
+use std::time::Duration;
+
+use immybot_operator::api::{ImmyBotSchedule, MaintenanceApproval};
+use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
+use immybot_operator::immybot::{RebootPreference, Schedule};
+use immybot_operator::sim::{FaultKind, FaultRule, RunningSim};
+use kube::ResourceExt as _;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
+
+pub fn tests() -> Vec<(String, TestFn)> {
+    crate::tests![
+        a_schedule_waits_for_approval_and_follows_only_approved_changes,
+        drift_is_corrected_and_a_deleted_schedule_recreated,
+        drift_is_only_reported_under_report,
+        a_lost_create_answer_leaves_exactly_one_schedule,
+        a_crash_after_the_create_intent_leaves_exactly_one_schedule,
+        run_now_runs_once_and_the_run_shows_in_status,
+        malformed_schedules_are_refused_at_admission,
+    ]
+}
+
+const LONG: Duration = Duration::from_secs(30);
+
+fn nightly(extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = serde_json::json!({
+        "requestedBy": "alice",
+        "reason": "CHG-9 nightly patching",
+        "target": {"tenant": {"id": 2}},
+        "daily": {"time": "22:30"},
+        "timeZone": "Europe/Berlin",
+    });
+    if let (Some(s), Some(e)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    spec
+}
+
+async fn create(ctx: &TestContext, name: &str, spec: serde_json::Value) -> Result<ImmyBotSchedule, String> {
+    let obj: ImmyBotSchedule = serde_json::from_value(serde_json::json!({
+        "apiVersion": "immybot.io/v1alpha1",
+        "kind": "ImmyBotSchedule",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .ctx("schedule fixture")?;
+    ctx.api_as::<ImmyBotSchedule>("alice")
+        .await?
+        .create(&PostParams::default(), &obj)
+        .await
+        .ctx("create schedule")
+}
+
+/// Waits for a status digest other than `not` and approves it as bob.
+async fn approve(ctx: &TestContext, name: &str, not: Option<&str>) -> Result<String, String> {
+    let api = ctx.api::<ImmyBotSchedule>();
+    let (uid, digest) = wait_for("a digest to approve", LONG, || async {
+        let o = api.get(name).await.map_err(|e| e.to_string())?;
+        let d = o.status.as_ref().and_then(|s| s.approval_digest.clone());
+        match d {
+            Some(d) if Some(d.as_str()) != not => Ok(Some((o.uid().unwrap_or_default(), d))),
+            other => Err(format!("digest {other:?}")),
+        }
+    })
+    .await?;
+    let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
+        "apiVersion": "immybot.io/v1alpha1",
+        "kind": "MaintenanceApproval",
+        "metadata": {"name": format!("{name}-{}", rand::random::<u16>())},
+        "spec": {"kind": "ImmyBotSchedule", "sessionName": name, "sessionUid": uid, "digest": digest, "approver": "bob"},
+    }))
+    .ctx("approval fixture")?;
+    ctx.api_as::<MaintenanceApproval>("bob")
+        .await?
+        .create(&PostParams::default(), &approval)
+        .await
+        .ctx("create approval")?;
+    Ok(digest)
+}
+
+fn condition(o: &ImmyBotSchedule, t: &str) -> Option<(String, String, String)> {
+    o.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// Waits until the simulator holds exactly one schedule meeting `want`.
+async fn one_schedule(sim: &RunningSim, what: &str, want: impl Fn(&Schedule) -> bool) -> Result<Schedule, String> {
+    wait_for(what, LONG, || async {
+        let all = sim.state.schedules();
+        match all.as_slice() {
+            [one] if want(one) => Ok(Some(one.clone())),
+            _ => Err(format!("ImmyBot's schedules: {all:?}")),
+        }
+    })
+    .await
+}
+
+async fn patch_spec(ctx: &TestContext, user: &str, name: &str, spec: serde_json::Value) -> Result<(), String> {
+    ctx.api_as::<ImmyBotSchedule>(user)
+        .await?
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": spec})),
+        )
+        .await
+        .map(drop)
+        .ctx("patch schedule")
+}
+
+async fn a_schedule_waits_for_approval_and_follows_only_approved_changes(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create(&ctx, "nightly", nightly(serde_json::json!({}))).await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    wait_for("AwaitingApproval", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some((s, r, m)) if s == "False" && r == "AwaitingApproval" && m.contains("approve schedule/nightly") => {
+                Ok(Some(()))
+            }
+            other => Err(format!("Ready {other:?}")),
+        }
+    })
+    .await?;
+    if !sim.state.schedules().is_empty() {
+        return Err("a schedule was created before approval".into());
+    }
+    let first = approve(&ctx, "nightly", None).await?;
+    let created = one_schedule(&sim, "the approved schedule", |s| {
+        s.definition.custom_cron_expression.as_deref() == Some("30 22 * * *")
+            && s.definition.time_zone_info_id.as_deref() == Some("Europe/Berlin")
+            && s.definition.tenant_id == Some(2)
+            && s.definition.disabled == Some(false)
+    })
+    .await?;
+    let ready = wait_for("Ready with the schedule id and next run", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        let st = o.status.clone().unwrap_or_default();
+        match (condition(&o, "Ready"), st.schedule_id, st.next_run_time.is_some()) {
+            (Some((s, _, _)), Some(id), true) if s == "True" && id == created.id => Ok(Some(o)),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await?;
+    let next = ready.status.and_then(|s| s.next_run_time).ok_or("no next run")?;
+    let local = next
+        .0
+        .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").map_err(|e| e.to_string())?);
+    if (local.hour(), local.minute()) != (22, 30) {
+        return Err(format!("next run {local} is not 22:30 in Berlin"));
+    }
+    // A change waits for its own approval; ImmyBot keeps the approved one.
+    patch_spec(
+        &ctx,
+        "alice",
+        "nightly",
+        serde_json::json!({"daily": {"time": "23:15"}}),
+    )
+    .await?;
+    wait_for("AwaitingApproval for the change", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some((s, r, m)) if s == "False" && r == "AwaitingApproval" && m.contains("previously approved") => {
+                Ok(Some(()))
+            }
+            other => Err(format!("Ready {other:?}")),
+        }
+    })
+    .await?;
+    if sim.state.schedules()[0].definition.custom_cron_expression.as_deref() != Some("30 22 * * *") {
+        return Err("an unapproved change reached ImmyBot".into());
+    }
+    approve(&ctx, "nightly", Some(&first)).await?;
+    one_schedule(&sim, "the approved change", |s| {
+        s.id == created.id && s.definition.custom_cron_expression.as_deref() == Some("15 23 * * *")
+    })
+    .await?;
+    // Suspend needs no approval.
+    patch_spec(&ctx, "carol", "nightly", serde_json::json!({"suspend": true})).await?;
+    one_schedule(&sim, "the schedule disabled", |s| s.definition.disabled == Some(true)).await?;
+    // Deletion (policy Delete) removes it from ImmyBot.
+    api.delete("nightly", &DeleteParams::default()).await.ctx("delete")?;
+    wait_for("the ImmyBot schedule deleted", LONG, || async {
+        let gone =
+            sim.state.schedules().is_empty() && api.get_opt("nightly").await.map_err(|e| e.to_string())?.is_none();
+        if gone { Ok(Some(())) } else { Err("still there".into()) }
+    })
+    .await
+}
+
+async fn drift_is_corrected_and_a_deleted_schedule_recreated(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create(
+        &ctx,
+        "drifting",
+        nightly(serde_json::json!({"deletionPolicy": "Orphan"})),
+    )
+    .await?;
+    approve(&ctx, "drifting", None).await?;
+    let s = one_schedule(&sim, "created", |_| true).await?;
+    // Someone changes the reboot policy in ImmyBot.
+    let mut changed = s.definition.clone();
+    changed.reboot_preference = Some(RebootPreference::Force);
+    sim.state
+        .with_engine(|e, now| e.update_schedule(s.id, &changed, now))
+        .map_err(|e| format!("{e:?}"))?;
+    one_schedule(&sim, "the reboot policy put back", |x| {
+        x.id == s.id && x.definition.reboot_preference == Some(RebootPreference::Normal)
+    })
+    .await?;
+    let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
+    wait_for("a DriftCorrected event naming the field", LONG, || async {
+        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        let found = list.items.iter().any(|e| {
+            e.reason.as_deref() == Some("DriftCorrected")
+                && e.note.as_deref().is_some_and(|n| n.contains("rebootPreference"))
+        });
+        if found {
+            Ok(Some(()))
+        } else {
+            Err("no DriftCorrected event".into())
+        }
+    })
+    .await?;
+    // Deleted in ImmyBot: recreated from the approved definition.
+    sim.state
+        .with_engine(|e, _| e.delete_schedule(s.id))
+        .map_err(|e| format!("{e:?}"))?;
+    let again = one_schedule(&sim, "recreated", |x| x.id != s.id).await?;
+    if again.definition.custom_cron_expression.as_deref() != Some("30 22 * * *") {
+        return Err(format!("recreated wrongly: {again:?}"));
+    }
+    Ok(())
+}
+
+async fn drift_is_only_reported_under_report(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create(
+        &ctx,
+        "watched",
+        nightly(serde_json::json!({"driftPolicy": "Report", "deletionPolicy": "Orphan"})),
+    )
+    .await?;
+    approve(&ctx, "watched", None).await?;
+    let s = one_schedule(&sim, "created", |_| true).await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    wait_for("Ready", LONG, || async {
+        let o = api.get("watched").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some((st, _, _)) if st == "True" => Ok(Some(())),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await?;
+    let mut changed = s.definition.clone();
+    changed.custom_cron_expression = Some("0 3 * * *".into());
+    sim.state
+        .with_engine(|e, now| e.update_schedule(s.id, &changed, now))
+        .map_err(|e| format!("{e:?}"))?;
+    wait_for("Drifted naming customCronExpression", LONG, || async {
+        let o = api.get("watched").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Drifted") {
+            Some((st, _, m)) if st == "True" && m.contains("customCronExpression") => Ok(Some(())),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await?;
+    if sim.state.schedules()[0].definition.custom_cron_expression.as_deref() != Some("0 3 * * *") {
+        return Err("Report corrected the drift".into());
+    }
+    Ok(())
+}
+
+async fn exactly_one_after(ctx: &TestContext, sim: &RunningSim, name: &str) -> TestResult {
+    let s = one_schedule(sim, "one schedule", |_| true).await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    wait_for("the schedule id recorded", LONG, || async {
+        let o = api.get(name).await.map_err(|e| e.to_string())?;
+        match o.status.and_then(|st| st.schedule_id) {
+            Some(id) if id == s.id => Ok(Some(())),
+            other => Err(format!("scheduleId {other:?}")),
+        }
+    })
+    .await?;
+    // Settled: still one, for a few reconciles more.
+    let calls_before = sim
+        .state
+        .calls()
+        .get("GET /api/v1/schedules/{scheduleId}")
+        .copied()
+        .unwrap_or(0);
+    wait_for("more reconciles", LONG, || async {
+        let now = sim
+            .state
+            .calls()
+            .get("GET /api/v1/schedules/{scheduleId}")
+            .copied()
+            .unwrap_or(0);
+        if now >= calls_before + 3 {
+            Ok(Some(()))
+        } else {
+            Err(format!("{now}"))
+        }
+    })
+    .await?;
+    let n = sim.state.schedules().len();
+    if n != 1 {
+        return Err(format!("{n} ImmyBot schedules"));
+    }
+    Ok(())
+}
+
+async fn a_lost_create_answer_leaves_exactly_one_schedule(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    sim.state.add_fault(FaultRule {
+        route: "POST /api/v1/schedules".into(),
+        fault: FaultKind::DropResponse,
+        times: Some(1),
+        probability: None,
+    });
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create(&ctx, "lost", nightly(serde_json::json!({"deletionPolicy": "Orphan"}))).await?;
+    approve(&ctx, "lost", None).await?;
+    exactly_one_after(&ctx, &sim, "lost").await?;
+    let creates = sim.state.calls().get("POST /api/v1/schedules").copied().unwrap_or(0);
+    if creates != 1 {
+        return Err(format!(
+            "{creates} create calls; the lost answer must be found, not retried"
+        ));
+    }
+    Ok(())
+}
+
+async fn a_crash_after_the_create_intent_leaves_exactly_one_schedule(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    // The first controller "dies" after ImmyBot created the schedule and
+    // before the id was recorded; a second one takes over.
+    let crashing = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::AfterStart)
+        .await?;
+    create(
+        &ctx,
+        "crashed",
+        nightly(serde_json::json!({"deletionPolicy": "Orphan"})),
+    )
+    .await?;
+    approve(&ctx, "crashed", None).await?;
+    one_schedule(&sim, "the first create", |_| true).await?;
+    drop(crashing);
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    exactly_one_after(&ctx, &sim, "crashed").await?;
+    let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
+    wait_for("the FoundAfterInterruptedCreate event", LONG, || async {
+        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        if list
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("FoundAfterInterruptedCreate"))
+        {
+            Ok(Some(()))
+        } else {
+            Err("no event".into())
+        }
+    })
+    .await
+}
+
+async fn run_now_runs_once_and_the_run_shows_in_status(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create(&ctx, "now", nightly(serde_json::json!({"deletionPolicy": "Orphan"}))).await?;
+    approve(&ctx, "now", None).await?;
+    let s = one_schedule(&sim, "created", |_| true).await?;
+    // Anyone with edit rights may ask for a run (a control, like retry).
+    patch_spec(&ctx, "carol", "now", serde_json::json!({"runNow": {"requests": 1}})).await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    let done = wait_for("the run in status", LONG, || async {
+        let o = api.get("now").await.map_err(|e| e.to_string())?;
+        let st = o.status.clone().unwrap_or_default();
+        match st.last_run {
+            Some(r) if r.result != "Running" && r.computers > 0 && st.run_now_handled == 1 => Ok(Some(r)),
+            other => Err(format!("last run {other:?}")),
+        }
+    })
+    .await?;
+    let ledger = sim.state.ledger();
+    let tenant_computers = ledger.iter().filter(|e| e.tenant_id == 2).count();
+    if tenant_computers == 0 || done.computers as usize != tenant_computers {
+        return Err(format!(
+            "run shows {} computers, ImmyBot ran {tenant_computers}: {done:?}",
+            done.computers
+        ));
+    }
+    if done.passed + done.failed + done.missed != done.computers {
+        return Err(format!("counts do not add up: {done:?}"));
+    }
+    // Once only.
+    let runs = sim
+        .state
+        .calls()
+        .get("POST /api/v1/schedules/{scheduleId}/run-now")
+        .copied()
+        .unwrap_or(0);
+    if runs != 1 {
+        return Err(format!("{runs} run-now calls for one request"));
+    }
+    let _ = s;
+    Ok(())
+}
+
+async fn malformed_schedules_are_refused_at_admission(ctx: TestContext) -> TestResult {
+    for (name, spec, says) in [
+        (
+            "every-five",
+            nightly(serde_json::json!({"daily": null, "cron": "*/5 * * * *"})),
+            "at most once a day",
+        ),
+        (
+            "two-whens",
+            nightly(serde_json::json!({"cron": "0 3 * * *"})),
+            "exactly one of daily, weekly, monthly or cron",
+        ),
+        (
+            "bad-time",
+            nightly(serde_json::json!({"daily": {"time": "25:00"}})),
+            "spec.daily.time",
+        ),
+        (
+            "no-target",
+            nightly(serde_json::json!({"target": {"deviceFilter": "All"}})),
+            "exactly one of computer or tenant",
+        ),
+        (
+            "day-31",
+            nightly(serde_json::json!({"daily": null, "monthly": {"day": 31, "time": "01:00"}})),
+            "spec.monthly.day",
+        ),
+    ] {
+        match create(&ctx, name, spec).await {
+            Ok(_) => return Err(format!("{name} was admitted")),
+            Err(e) if e.contains(says) => {}
+            Err(e) => return Err(format!("{name}: the refusal does not say {says:?}: {e}")),
+        }
+    }
+    Ok(())
+}
