@@ -495,8 +495,12 @@ fn schedule_answer(state: &SimState, mut schedule: crate::immybot::Schedule) -> 
 }
 
 fn decode_definition(body: &Bytes) -> Result<crate::immybot::ScheduleDefinition, Box<Response>> {
-    serde_json::from_slice(body)
-        .map_err(|e| Box::new(problem(StatusCode::BAD_REQUEST, &format!("The request body is invalid: {e}"))))
+    serde_json::from_slice(body).map_err(|e| {
+        Box::new(problem(
+            StatusCode::BAD_REQUEST,
+            &format!("The request body is invalid: {e}"),
+        ))
+    })
 }
 
 #[derive(Deserialize)]
