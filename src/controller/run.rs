@@ -48,13 +48,19 @@ async fn run_schedules(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Ou
     };
     let observer = ctx.observer.clone();
     Controller::new(schedules, watcher::Config::default())
-        .watches(approvals, watcher::Config::default(), |a: MaintenanceApproval| {
-            if a.spec.kind != ApprovedKind::ImmyBotSchedule {
-                return None;
-            }
-            let ns = a.namespace()?;
-            Some(ObjectRef::new(&a.spec.session_name).within(&ns))
-        })
+        // A streaming list (a WATCH that sends the initial objects): this
+        // second approval watch adds no LIST to the API server's load.
+        .watches(
+            approvals,
+            watcher::Config::default().streaming_lists(),
+            |a: MaintenanceApproval| {
+                if a.spec.kind != ApprovedKind::ImmyBotSchedule {
+                    return None;
+                }
+                let ns = a.namespace()?;
+                Some(ObjectRef::new(&a.spec.session_name).within(&ns))
+            },
+        )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {

@@ -14,9 +14,7 @@ use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 
 use super::definition::{ResolvedTarget, approval_digest, cron_of, definition, definition_digest};
 use super::machine::{Decision, Observed, Remote, Standing, Step, decide};
-use crate::api::{
-    ApprovedKind, ImmyBotSchedule, ImmyBotScheduleStatus, MaintenanceApproval, PendingCreate, ScheduleDeletionPolicy,
-};
+use crate::api::{ApprovedKind, ImmyBotSchedule, ImmyBotScheduleStatus, PendingCreate, ScheduleDeletionPolicy};
 use crate::controller::approval::{Subject, Verdict, evaluate};
 use crate::controller::conditions::{self, APPROVED, READY, RECONCILING, STALLED};
 use crate::controller::context::{Context, CrashPoint};
@@ -125,15 +123,10 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
     status.approval_digest = Some(digest.clone());
     status.observed_generation = obj.metadata.generation;
 
-    let approvals: Vec<MaintenanceApproval> = match ctx.approvals.naming_kind(ApprovedKind::ImmyBotSchedule, &ns, &name)
-    {
-        Some(a) => a,
-        None => {
-            Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns)
-                .list(&ListParams::default())
-                .await?
-                .items
-        }
+    // From the approval store only; before it has synced (just after
+    // start), look again shortly rather than LIST.
+    let Some(approvals) = ctx.approvals.naming_kind(ApprovedKind::ImmyBotSchedule, &ns, &name) else {
+        return Ok(Action::requeue(Duration::from_millis(500)));
     };
     let verdict = evaluate(
         Subject {
