@@ -53,24 +53,12 @@ async fn run_schedules(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Ou
         .watches(
             approvals,
             watcher::Config::default().streaming_lists(),
-            |a: MaintenanceApproval| {
-                if a.spec.kind != ApprovedKind::ImmyBotSchedule {
-                    return None;
-                }
-                let ns = a.namespace()?;
-                Some(ObjectRef::new(&a.spec.session_name).within(&ns))
-            },
+            named_by(ApprovedKind::ImmyBotSchedule),
         )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
-            match &result {
-                Ok(_) => observer.reconciled(None),
-                Err(kube::runtime::controller::Error::ReconcilerFailed(e, _)) => {
-                    observer.reconciled(Some(e.metric_label()))
-                }
-                Err(e) => tracing::debug!(error = %e, "schedule controller stream error"),
-            }
+            report(&*observer, &result);
             futures::future::ready(())
         })
         .await;
@@ -142,28 +130,43 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
         .reflect(approval_writer)
         .touched_objects();
     controller
-        .watches_stream(approval_events, |a: MaintenanceApproval| {
-            if a.spec.kind != crate::api::ApprovedKind::MaintenanceSession {
-                return None;
-            }
-            let ns = a.namespace()?;
-            Some(ObjectRef::new(&a.spec.session_name).within(&ns))
-        })
+        .watches_stream(approval_events, named_by(crate::api::ApprovedKind::MaintenanceSession))
         .reconcile_on(triggers)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
-            match &result {
-                Ok(_) => observer.reconciled(None),
-                Err(kube::runtime::controller::Error::ReconcilerFailed(e, _)) => {
-                    observer.reconciled(Some(e.metric_label()))
-                }
-                Err(e) => tracing::debug!(error = %e, "controller stream error"),
-            }
+            report(&*observer, &result);
             futures::future::ready(())
         })
         .await;
     poller.abort();
     synced.abort();
     ctx_for_cleanup.approvals.clear();
+}
+
+/// The approval's object, for the controller of `kind` (approvals of the
+/// other kind trigger nothing).
+fn named_by<K>(kind: crate::api::ApprovedKind) -> impl Fn(MaintenanceApproval) -> Option<ObjectRef<K>>
+where
+    K: kube::Resource<DynamicType = ()>,
+{
+    move |a| {
+        if a.spec.kind != kind {
+            return None;
+        }
+        let ns = a.namespace()?;
+        Some(ObjectRef::new(&a.spec.session_name).within(&ns))
+    }
+}
+
+/// One reconcile's result, to the metrics (its error as the label).
+fn report<T, E: std::fmt::Display>(
+    observer: &dyn super::ControllerObserver,
+    result: &Result<T, kube::runtime::controller::Error<super::error::Error, E>>,
+) {
+    match result {
+        Ok(_) => observer.reconciled(None),
+        Err(kube::runtime::controller::Error::ReconcilerFailed(e, _)) => observer.reconciled(Some(e.metric_label())),
+        Err(e) => tracing::debug!(error = %e, "controller stream error"),
+    }
 }

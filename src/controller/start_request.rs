@@ -44,29 +44,44 @@ pub fn start_request(spec: &MaintenanceSessionSpec, targets: &StartTargets, grou
             DeploymentType::Local => immybot::DatabaseType::Local,
             DeploymentType::Global => immybot::DatabaseType::Global,
         }),
-        reboot_preference: Some(match spec.reboot.policy {
-            RebootPolicy::Never => immybot::RebootPreference::Suppress,
-            RebootPolicy::IfRequired => immybot::RebootPreference::Normal,
-            RebootPolicy::Always => immybot::RebootPreference::Force,
-            RebootPolicy::Prompt => immybot::RebootPreference::Prompt,
-        }),
-        prompt_timeout_action: spec.reboot.prompt_timeout_action.map(|a| match a {
-            PromptTimeoutAction::Reboot => immybot::PromptTimeoutAction::Reboot,
-            PromptTimeoutAction::Suppress => immybot::PromptTimeoutAction::Suppress,
-            PromptTimeoutAction::FailSession => immybot::PromptTimeoutAction::FailSession,
-        }),
+        reboot_preference: Some(reboot_preference(spec.reboot.policy)),
+        prompt_timeout_action: spec.reboot.prompt_timeout_action.map(prompt_timeout_action),
         prompt_timeout_minutes: spec.reboot.prompt_timeout_minutes,
         auto_consent_to_reboots: spec.reboot.auto_consent,
         suppress_reboots_during_business_hours: spec.reboot.suppress_during_business_hours,
-        offline_behavior: Some(match spec.offline {
-            OfflineBehavior::Skip => immybot::ComputerOfflineMaintenanceSessionBehavior::Skip,
-            OfflineBehavior::ApplyOnConnect => immybot::ComputerOfflineMaintenanceSessionBehavior::ApplyOnConnect,
-        }),
+        offline_behavior: Some(offline_behavior(spec.offline)),
         session_group_id: Some(group.0),
         propagate_to_child_tenants: propagate,
         // The operator reports through Kubernetes; ImmyBot's own e-mails stay off.
         send_detection_email: false,
         send_follow_up_email: false,
+    }
+}
+
+/// ImmyBot's `rebootPreference` for a reboot policy (sessions and schedules).
+pub(super) fn reboot_preference(policy: RebootPolicy) -> immybot::RebootPreference {
+    match policy {
+        RebootPolicy::Never => immybot::RebootPreference::Suppress,
+        RebootPolicy::IfRequired => immybot::RebootPreference::Normal,
+        RebootPolicy::Always => immybot::RebootPreference::Force,
+        RebootPolicy::Prompt => immybot::RebootPreference::Prompt,
+    }
+}
+
+/// ImmyBot's `promptTimeoutAction`.
+pub(super) fn prompt_timeout_action(action: PromptTimeoutAction) -> immybot::PromptTimeoutAction {
+    match action {
+        PromptTimeoutAction::Reboot => immybot::PromptTimeoutAction::Reboot,
+        PromptTimeoutAction::Suppress => immybot::PromptTimeoutAction::Suppress,
+        PromptTimeoutAction::FailSession => immybot::PromptTimeoutAction::FailSession,
+    }
+}
+
+/// ImmyBot's `offlineBehavior`.
+pub(super) fn offline_behavior(offline: OfflineBehavior) -> immybot::ComputerOfflineMaintenanceSessionBehavior {
+    match offline {
+        OfflineBehavior::Skip => immybot::ComputerOfflineMaintenanceSessionBehavior::Skip,
+        OfflineBehavior::ApplyOnConnect => immybot::ComputerOfflineMaintenanceSessionBehavior::ApplyOnConnect,
     }
 }
 

@@ -27,5 +27,5 @@ pub use error::{ErrorKind, ImmyBotError, MAX_BODY_IN_ERROR};
 pub use pacing::{RecordingSleeper, Sleeper, TokioSleeper};
 pub use schedule::{DEFINITION_FIELDS, Schedule, ScheduleDefinition, UpdateScheduleRequest};
 pub use start::{ComputerTarget, StartOutcome, StartRequest, StartResponseBody, StartedSession, TenantTarget};
-pub use windows_zones::{same_zone, windows_id};
+pub use windows_zones::{iana_of, same_zone, windows_id};
 pub use wire::*;

@@ -79,6 +79,12 @@ pub fn windows_id(iana: &str) -> Option<&'static str> {
     TABLE.iter().find(|(i, _)| *i == iana).map(|(_, w)| *w)
 }
 
+/// An IANA zone with the rules of a Windows id the table knows (the first
+/// listed; any zone of that id has the same rules).
+pub fn iana_of(windows: &str) -> Option<&'static str> {
+    TABLE.iter().find(|(_, w)| *w == windows).map(|(i, _)| *i)
+}
+
 fn is_windows_id(id: &str) -> bool {
     TABLE.iter().any(|(_, w)| *w == id) || (id.contains(' ') && !id.contains('/'))
 }

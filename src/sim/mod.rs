@@ -210,7 +210,7 @@ impl SimState {
     }
 
     /// Keeps a request's JSON body for tests; the oldest go past 1,000.
-    pub(crate) fn record_body(&self, route: &str, body: &[u8]) {
+    fn record_body(&self, route: &str, body: &[u8]) {
         if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
             let mut bodies = lock(&self.bodies);
             if bodies.len() >= 1000 {

@@ -105,6 +105,24 @@ async fn one_schedule(sim: &RunningSim, what: &str, want: impl Fn(&Schedule) -> 
     .await
 }
 
+/// Waits for an event with `reason` whose note contains `part`.
+async fn event(ctx: &TestContext, reason: &str, part: &str) -> TestResult {
+    let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
+    wait_for(&format!("a {reason} event saying {part:?}"), LONG, || async {
+        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
+        let found = list
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some(reason) && e.note.as_deref().is_some_and(|n| n.contains(part)));
+        if found {
+            Ok(Some(()))
+        } else {
+            Err(format!("no {reason} event"))
+        }
+    })
+    .await
+}
+
 async fn patch_spec(ctx: &TestContext, user: &str, name: &str, spec: serde_json::Value) -> Result<(), String> {
     ctx.api_as::<ImmyBotSchedule>(user)
         .await?
@@ -224,20 +242,7 @@ async fn drift_is_corrected_and_a_deleted_schedule_recreated(ctx: TestContext) -
         x.id == s.id && x.definition.reboot_preference == Some(RebootPreference::Normal)
     })
     .await?;
-    let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
-    wait_for("a DriftCorrected event naming the field", LONG, || async {
-        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
-        let found = list.items.iter().any(|e| {
-            e.reason.as_deref() == Some("DriftCorrected")
-                && e.note.as_deref().is_some_and(|n| n.contains("rebootPreference"))
-        });
-        if found {
-            Ok(Some(()))
-        } else {
-            Err("no DriftCorrected event".into())
-        }
-    })
-    .await?;
+    event(&ctx, "DriftCorrected", "rebootPreference").await?;
     // Deleted in ImmyBot: recreated from the approved definition.
     sim.state
         .with_engine(|e, _| e.delete_schedule(s.id))
@@ -372,20 +377,7 @@ async fn a_crash_after_the_create_intent_leaves_exactly_one_schedule(ctx: TestCo
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
     exactly_one_after(&ctx, &sim, "crashed").await?;
-    let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
-    wait_for("the FoundAfterInterruptedCreate event", LONG, || async {
-        let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
-        if list
-            .items
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("FoundAfterInterruptedCreate"))
-        {
-            Ok(Some(()))
-        } else {
-            Err("no event".into())
-        }
-    })
-    .await
+    event(&ctx, "FoundAfterInterruptedCreate", "").await
 }
 
 async fn run_now_runs_once_and_the_run_shows_in_status(ctx: TestContext) -> TestResult {
@@ -395,7 +387,7 @@ async fn run_now_runs_once_and_the_run_shows_in_status(ctx: TestContext) -> Test
         .await?;
     create(&ctx, "now", nightly(serde_json::json!({"deletionPolicy": "Orphan"}))).await?;
     approve(&ctx, "now", None).await?;
-    let s = one_schedule(&sim, "created", |_| true).await?;
+    one_schedule(&sim, "created", |_| true).await?;
     // Anyone with edit rights may ask for a run (a control, like retry).
     patch_spec(&ctx, "carol", "now", serde_json::json!({"runNow": {"requests": 1}})).await?;
     let api = ctx.api::<ImmyBotSchedule>();
@@ -429,7 +421,6 @@ async fn run_now_runs_once_and_the_run_shows_in_status(ctx: TestContext) -> Test
     if runs != 1 {
         return Err(format!("{runs} run-now calls for one request"));
     }
-    let _ = s;
     Ok(())
 }
 

@@ -16,9 +16,8 @@
 //! - `timeZoneInfoId` is sent as the IANA name (.NET 6+ resolves it).
 //! - Fields we do not set are ImmyBot's: they are neither sent nor compared.
 
-use crate::api::{
-    DeviceFilter, ImmyBotScheduleSpec, MaintenanceItemType, OfflineBehavior, PromptTimeoutAction, RebootPolicy, Weekday,
-};
+use crate::api::{DeviceFilter, ImmyBotScheduleSpec, MaintenanceItemType, Weekday};
+use crate::controller::start_request::{offline_behavior, prompt_timeout_action, reboot_preference};
 use crate::immybot::{self, ScheduleDefinition, TargetCategory, TargetGroupFilter, TargetType};
 
 /// The target with names resolved to ids.
@@ -115,24 +114,12 @@ pub fn definition(spec: &ImmyBotScheduleSpec, target: ResolvedTarget) -> Schedul
         time_zone_info_id: Some(spec.time_zone.clone()),
         use_computers_timezone_for_execution: Some(spec.use_computers_time_zone),
         schedule_execution_after_active_hours: Some(spec.after_active_hours),
-        reboot_preference: Some(match spec.reboot.policy {
-            RebootPolicy::Never => immybot::RebootPreference::Suppress,
-            RebootPolicy::IfRequired => immybot::RebootPreference::Normal,
-            RebootPolicy::Always => immybot::RebootPreference::Force,
-            RebootPolicy::Prompt => immybot::RebootPreference::Prompt,
-        }),
-        prompt_timeout_action: spec.reboot.prompt_timeout_action.map(|a| match a {
-            PromptTimeoutAction::Reboot => immybot::PromptTimeoutAction::Reboot,
-            PromptTimeoutAction::Suppress => immybot::PromptTimeoutAction::Suppress,
-            PromptTimeoutAction::FailSession => immybot::PromptTimeoutAction::FailSession,
-        }),
+        reboot_preference: Some(reboot_preference(spec.reboot.policy)),
+        prompt_timeout_action: spec.reboot.prompt_timeout_action.map(prompt_timeout_action),
         prompt_timeout_minutes: spec.reboot.prompt_timeout_minutes,
         auto_consent_to_reboots: Some(spec.reboot.auto_consent),
         suppress_reboots_during_business_hours: Some(spec.reboot.suppress_during_business_hours),
-        offline_behavior: Some(match spec.offline {
-            OfflineBehavior::Skip => immybot::ComputerOfflineMaintenanceSessionBehavior::Skip,
-            OfflineBehavior::ApplyOnConnect => immybot::ComputerOfflineMaintenanceSessionBehavior::ApplyOnConnect,
-        }),
+        offline_behavior: Some(offline_behavior(spec.offline)),
     }
 }
 
@@ -172,7 +159,7 @@ mod tests {
     use super::*;
     use crate::api::{DailyWhen, MonthlyWhen, WeeklyWhen};
 
-    pub(crate) fn spec() -> ImmyBotScheduleSpec {
+    fn spec() -> ImmyBotScheduleSpec {
         serde_json::from_value(serde_json::json!({
             "requestedBy": "alice",
             "reason": "CHG-1",

@@ -1,5 +1,5 @@
 //! What to do about one ImmyBotSchedule, decided from what was observed.
-//! Pure: no I/O, no clock (the time comes in `Observed`).
+//! Pure: no I/O, no clock.
 //!
 //! The rules, in order:
 //! 1. A spec the operator cannot turn into a definition stops with Stalled.
@@ -10,8 +10,6 @@
 //!    current digest, except `disabled` following `suspend`, and putting
 //!    back the approved definition (drift, deletion in ImmyBot).
 //! 4. One ImmyBot write per reconcile: update, else run now, else cancel.
-
-use jiff::Timestamp;
 
 use super::definition::definition_digest;
 use crate::api::{DriftPolicy, ImmyBotScheduleSpec, ImmyBotScheduleStatus};
@@ -37,7 +35,6 @@ pub struct Observed<'a> {
     pub remote: Remote,
     /// With a pending create: the schedules that match it exactly.
     pub pending_matches: Option<Vec<i32>>,
-    pub now: Timestamp,
 }
 
 /// One ImmyBot write.
@@ -383,6 +380,5 @@ pub fn decide(o: &Observed<'_>) -> Decision {
             event,
         );
     }
-    let _ = o.now;
     done(Step::None, Standing::InSync, status, event)
 }

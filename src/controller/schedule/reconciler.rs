@@ -168,7 +168,6 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
         approved,
         remote: remote.clone(),
         pending_matches,
-        now,
     });
     let Decision {
         step,

@@ -57,33 +57,10 @@ fn timing(def: &ScheduleDefinition) -> Result<(Cron, jiff::tz::TimeZone), Engine
     let zone = match def.time_zone_info_id.as_deref() {
         None => jiff::tz::TimeZone::UTC,
         Some(id) => time_zone(id)
-            .or_else(|e| iana_of_windows(id).map(time_zone).unwrap_or(Err(e)))
+            .or_else(|e| iana_of(id).map(time_zone).unwrap_or(Err(e)))
             .map_err(|_| EngineError::BadRequest(format!("timeZoneInfoId {id:?} is not a known time zone")))?,
     };
     Ok((cron, zone))
-}
-
-fn iana_of_windows(windows: &str) -> Option<&'static str> {
-    // The zone table is keyed by IANA name; any IANA zone of that Windows
-    // id has the same rules.
-    [
-        "UTC",
-        "Europe/London",
-        "Europe/Berlin",
-        "Europe/Paris",
-        "Europe/Warsaw",
-        "Europe/Prague",
-        "Europe/Helsinki",
-        "America/New_York",
-        "America/Chicago",
-        "America/Denver",
-        "America/Phoenix",
-        "America/Los_Angeles",
-        "Australia/Sydney",
-        "Asia/Tokyo",
-    ]
-    .into_iter()
-    .find(|iana| windows_id(iana) == Some(windows))
 }
 
 impl Engine {
