@@ -125,3 +125,79 @@ fn approvals_are_healthy_until_they_expire() {
     assert_eq!(run(&code, &approval("2999-01-01T00:00:00Z"))["status"], "Healthy");
     assert_eq!(run(&code, &approval("2020-01-01T00:00:00Z"))["status"], "Degraded");
 }
+
+fn schedule_health(name: &str) -> (String, String) {
+    let hs = run(&script("ImmyBotSchedule/health.lua"), &fixture(name));
+    (
+        hs["status"].as_str().unwrap_or_default().to_owned(),
+        hs["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn schedule_health_follows_the_conditions_and_says_why() {
+    let cases = [
+        (
+            "schedule-awaitingapproval",
+            "Progressing",
+            "nothing is created in ImmyBot before approval",
+        ),
+        ("schedule-ready", "Healthy", "matches the approved definition"),
+        ("schedule-suspended", "Suspended", "disabled in ImmyBot"),
+        ("schedule-drifted", "Degraded", "customCronExpression"),
+        ("schedule-stalled", "Degraded", "No Such Tenant"),
+    ];
+    for (name, status, message) in cases {
+        let (got_status, got_message) = schedule_health(name);
+        assert_eq!(got_status, status, "{name}: {got_message}");
+        assert!(
+            got_message.contains(message),
+            "{name}: {got_message:?} lacks {message:?}"
+        );
+    }
+    let mut stale = fixture("schedule-ready");
+    stale["metadata"]["generation"] = (stale["status"]["observedGeneration"].as_i64().unwrap() + 1).into();
+    assert_eq!(
+        run(&script("ImmyBotSchedule/health.lua"), &stale)["status"],
+        "Progressing"
+    );
+    let mut failed_run = fixture("schedule-ready");
+    failed_run["status"]["lastRun"] =
+        serde_json::json!({"result": "Failed", "computers": 2, "passed": 0, "failed": 2, "missed": 0, "running": 0});
+    let hs = run(&script("ImmyBotSchedule/health.lua"), &failed_run);
+    assert_eq!(hs["status"], "Healthy", "a failed run is the computers' health");
+    assert!(hs["message"].as_str().unwrap().contains("last run Failed"));
+}
+
+#[test]
+fn schedule_actions_are_offered_when_they_make_sense_and_count_requests() {
+    let discovery = script("ImmyBotSchedule/actions/discovery.lua");
+    let disabled = |obj: &Value, action: &str| run(&discovery, obj)[action]["disabled"].as_bool().unwrap();
+    let waiting = fixture("schedule-awaitingapproval");
+    assert!(disabled(&waiting, "run-now"), "nothing to run before ImmyBot has it");
+    assert!(disabled(&waiting, "cancel-running") && disabled(&waiting, "resume"));
+    let ready = fixture("schedule-ready");
+    assert!(!disabled(&ready, "run-now") && !disabled(&ready, "suspend"));
+    let suspended = fixture("schedule-suspended");
+    assert!(disabled(&suspended, "run-now") && disabled(&suspended, "suspend") && !disabled(&suspended, "resume"));
+    let mut running = ready.clone();
+    running["status"]["running"] = true.into();
+    assert!(!disabled(&running, "cancel-running"));
+
+    let once = run(&script("ImmyBotSchedule/actions/run-now/action.lua"), &ready);
+    let before = ready["spec"]["runNow"]["requests"].as_i64().unwrap_or(0);
+    assert_eq!(once["spec"]["runNow"]["requests"].as_i64(), Some(before + 1));
+    let twice = run(&script("ImmyBotSchedule/actions/run-now/action.lua"), &once);
+    assert_eq!(twice["spec"]["runNow"]["requests"].as_i64(), Some(before + 2));
+    assert_eq!(twice["spec"]["target"], ready["spec"]["target"], "nothing else changes");
+    let mut bare = ready.clone();
+    bare["spec"].as_object_mut().unwrap().remove("cancelRunning");
+    let cancelled = run(&script("ImmyBotSchedule/actions/cancel-running/action.lua"), &bare);
+    assert_eq!(cancelled["spec"]["cancelRunning"]["requests"], 1);
+    let held = run(&script("ImmyBotSchedule/actions/suspend/action.lua"), &ready);
+    assert_eq!(held["spec"]["suspend"], true);
+    assert_eq!(
+        run(&script("ImmyBotSchedule/actions/resume/action.lua"), &held)["spec"]["suspend"],
+        false
+    );
+}

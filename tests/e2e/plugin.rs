@@ -11,7 +11,10 @@ use crate::harness::{Context as _, TEST_USERS_GROUP, TestContext, TestFn, TestRe
 use crate::lifecycle::create_session;
 
 pub fn tests() -> Vec<(String, TestFn)> {
-    crate::tests![the_plugin_approves_reports_and_controls_sessions]
+    crate::tests![
+        the_plugin_approves_reports_and_controls_sessions,
+        the_plugin_approves_runs_and_cancels_schedules,
+    ]
 }
 
 const LONG: Duration = Duration::from_secs(40);
@@ -192,6 +195,165 @@ async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> 
     let (ok, out) = plugin(&ctx, "bob", &["resume", "dc"], None).await?;
     if ok || !out.contains("neither suspended nor postponed") {
         return Err(format!("resume with nothing held must say so and fail: {out}"));
+    }
+    Ok(())
+}
+
+async fn the_plugin_approves_runs_and_cancels_schedules(ctx: TestContext) -> TestResult {
+    use crate::harness::wait_for;
+    use crate::schedules::{create, nightly, one_schedule};
+    use immybot_operator::api::{ApprovedKind, ImmyBotSchedule};
+
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    // Tenant 2's kiosk is offline: with ApplyOnConnect its session waits,
+    // so a run stays running until cancelled.
+    create(
+        &ctx,
+        "nightly",
+        nightly(serde_json::json!({"offline": "ApplyOnConnect", "deletionPolicy": "Orphan"})),
+    )
+    .await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    let uid = wait_for("a digest to approve", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        match o.status.as_ref().and_then(|s| s.approval_digest.clone()) {
+            Some(_) => Ok(o.metadata.uid.clone()),
+            None => Err("no digest".into()),
+        }
+    })
+    .await?;
+
+    let (ok, out) = plugin(&ctx, "alice", &["approve", "schedule/nightly", "--yes"], None).await?;
+    if ok || !out.contains("you (alice) requested schedule/nightly; someone else must approve it") {
+        return Err(format!("self-approval must be refused: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "bob", &["approve", "schedule/nightly"], Some("n\n")).await?;
+    if !ok
+        || !out.contains("ImmyBotSchedule nightly")
+        || !out.contains("runs          30 22 * * * Europe/Berlin")
+        || !out.contains("target        tenant #2, WorkstationsAndPortableDevices")
+        || !out.contains("not approved")
+    {
+        return Err(format!("declining at the prompt: {out}"));
+    }
+    if !sim.state.schedules().is_empty() {
+        return Err("declined, yet ImmyBot has a schedule".into());
+    }
+    let (ok, out) = plugin(&ctx, "bob", &["approve", "imsched/nightly", "--yes"], None).await?;
+    if !ok || !out.contains("approved schedule/nightly as bob") {
+        return Err(format!("approve: {out}"));
+    }
+    let approval = ctx
+        .api::<MaintenanceApproval>()
+        .list(&Default::default())
+        .await
+        .ctx("list")?
+        .items
+        .pop()
+        .ok_or("no approval")?;
+    let owned = approval
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.uid == uid && r.kind == "ImmyBotSchedule");
+    if approval.spec.kind != ApprovedKind::ImmyBotSchedule || !owned {
+        return Err(format!(
+            "approval of the schedule: {:?} {:?}",
+            approval.spec, approval.metadata.owner_references
+        ));
+    }
+    let created = one_schedule(&sim, "the approved schedule", |_| true).await?;
+
+    // run-now: anyone with edit rights; the run shows in `status`.
+    let (ok, out) = plugin(&ctx, "carol", &["run-now", "nightly"], None).await?;
+    if !ok || !out.contains("runNow.requests = 1") {
+        return Err(format!("run-now: {out}"));
+    }
+    wait_for("the kiosk waiting in the run", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        let st = o.status.unwrap_or_default();
+        match st.last_run {
+            Some(r) if st.running && r.computers == 3 && r.passed + r.failed == 2 && r.running == 1 => Ok(Some(())),
+            other => Err(format!("running {} last run {other:?}", st.running)),
+        }
+    })
+    .await?;
+    let (_, out) = plugin(&ctx, "carol", &["status", "schedule/nightly"], None).await?;
+    for needle in [
+        "schedule/nightly  Ready",
+        &format!("immybot   schedule {}, running now", created.id),
+        "30 22 * * * Europe/Berlin",
+        "Running",
+        "(of 3)",
+        "WAREHOUSE-KIOSK (#103)",
+    ] {
+        if !out.contains(needle) {
+            return Err(format!("status lacks {needle:?}:\n{out}"));
+        }
+    }
+    // cancel-running cancels the waiting kiosk session, nothing else.
+    let (ok, out) = plugin(&ctx, "carol", &["cancel-running", "schedule/nightly"], None).await?;
+    if !ok || !out.contains("cancelRunning.requests = 1") {
+        return Err(format!("cancel-running: {out}"));
+    }
+    wait_for("the kiosk session cancelled and the run over", LONG, || async {
+        let kiosk: Vec<String> = sim
+            .state
+            .ledger()
+            .into_iter()
+            .filter(|e| e.computer_id == 103)
+            .map(|e| e.status)
+            .collect();
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        let st = o.status.unwrap_or_default();
+        let over = st
+            .last_run
+            .as_ref()
+            .is_some_and(|r| r.running == 0 && r.result != "Running");
+        if kiosk == ["Cancelled"] && !st.running && over {
+            Ok(Some(()))
+        } else {
+            Err(format!(
+                "kiosk {kiosk:?}, running {}, last run {:?}",
+                st.running, st.last_run
+            ))
+        }
+    })
+    .await?;
+    let runs = sim
+        .state
+        .calls()
+        .get("POST /api/v1/schedules/{scheduleId}/run-now")
+        .copied()
+        .unwrap_or(0);
+    if runs != 1 {
+        return Err(format!("{runs} run-now calls for one request"));
+    }
+
+    // suspend / resume: disabled in ImmyBot and back, no approval needed.
+    let (ok, out) = plugin(&ctx, "carol", &["suspend", "schedule/nightly"], None).await?;
+    if !ok || !out.contains("disables it in ImmyBot") {
+        return Err(format!("suspend: {out}"));
+    }
+    one_schedule(&sim, "disabled", |s| s.definition.disabled == Some(true)).await?;
+    let (ok, out) = plugin(&ctx, "carol", &["run-now", "schedule/nightly"], None).await?;
+    if ok || !out.contains("is suspended") {
+        return Err(format!("run-now of a suspended schedule must be refused: {out}"));
+    }
+    plugin(&ctx, "carol", &["resume", "schedule/nightly"], None).await?;
+    one_schedule(&sim, "enabled again", |s| s.definition.disabled == Some(false)).await?;
+    // Session-only commands refuse a schedule, and the other way round.
+    let (ok, out) = plugin(&ctx, "carol", &["retry", "schedule/nightly"], None).await?;
+    if ok || !out.contains("for MaintenanceSessions") {
+        return Err(format!("retry of a schedule: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "carol", &["run-now", "session/plug"], None).await?;
+    if ok || !out.contains("for ImmyBotSchedules") {
+        return Err(format!("run-now of a session: {out}"));
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn nightly(extra: serde_json::Value) -> serde_json::Value {
+pub fn nightly(extra: serde_json::Value) -> serde_json::Value {
     let mut spec = serde_json::json!({
         "requestedBy": "alice",
         "reason": "CHG-9 nightly patching",
@@ -42,7 +42,7 @@ fn nightly(extra: serde_json::Value) -> serde_json::Value {
     spec
 }
 
-async fn create(ctx: &TestContext, name: &str, spec: serde_json::Value) -> Result<ImmyBotSchedule, String> {
+pub async fn create(ctx: &TestContext, name: &str, spec: serde_json::Value) -> Result<ImmyBotSchedule, String> {
     let obj: ImmyBotSchedule = serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1",
         "kind": "ImmyBotSchedule",
@@ -58,7 +58,7 @@ async fn create(ctx: &TestContext, name: &str, spec: serde_json::Value) -> Resul
 }
 
 /// Waits for a status digest other than `not` and approves it as bob.
-async fn approve(ctx: &TestContext, name: &str, not: Option<&str>) -> Result<String, String> {
+pub async fn approve(ctx: &TestContext, name: &str, not: Option<&str>) -> Result<String, String> {
     let api = ctx.api::<ImmyBotSchedule>();
     let (uid, digest) = wait_for("a digest to approve", LONG, || async {
         let o = api.get(name).await.map_err(|e| e.to_string())?;
@@ -84,7 +84,7 @@ async fn approve(ctx: &TestContext, name: &str, not: Option<&str>) -> Result<Str
     Ok(digest)
 }
 
-fn condition(o: &ImmyBotSchedule, t: &str) -> Option<(String, String, String)> {
+pub fn condition(o: &ImmyBotSchedule, t: &str) -> Option<(String, String, String)> {
     o.status
         .as_ref()?
         .conditions
@@ -94,7 +94,7 @@ fn condition(o: &ImmyBotSchedule, t: &str) -> Option<(String, String, String)> {
 }
 
 /// Waits until the simulator holds exactly one schedule meeting `want`.
-async fn one_schedule(sim: &RunningSim, what: &str, want: impl Fn(&Schedule) -> bool) -> Result<Schedule, String> {
+pub async fn one_schedule(sim: &RunningSim, what: &str, want: impl Fn(&Schedule) -> bool) -> Result<Schedule, String> {
     wait_for(what, LONG, || async {
         let all = sim.state.schedules();
         match all.as_slice() {
@@ -105,8 +105,25 @@ async fn one_schedule(sim: &RunningSim, what: &str, want: impl Fn(&Schedule) -> 
     .await
 }
 
+/// Waits until exactly one of ImmyBot's schedules meets `want`.
+pub async fn one_schedule_where(
+    sim: &RunningSim,
+    what: &str,
+    want: impl Fn(&Schedule) -> bool,
+) -> Result<Schedule, String> {
+    wait_for(what, LONG, || async {
+        let all = sim.state.schedules();
+        let found: Vec<&Schedule> = all.iter().filter(|s| want(s)).collect();
+        match found.as_slice() {
+            [one] => Ok(Some((*one).clone())),
+            _ => Err(format!("ImmyBot's schedules: {all:?}")),
+        }
+    })
+    .await
+}
+
 /// Waits for an event with `reason` whose note contains `part`.
-async fn event(ctx: &TestContext, reason: &str, part: &str) -> TestResult {
+pub async fn event(ctx: &TestContext, reason: &str, part: &str) -> TestResult {
     let events = ctx.api::<k8s_openapi::api::events::v1::Event>();
     wait_for(&format!("a {reason} event saying {part:?}"), LONG, || async {
         let list = events.list(&Default::default()).await.map_err(|e| e.to_string())?;
@@ -123,7 +140,7 @@ async fn event(ctx: &TestContext, reason: &str, part: &str) -> TestResult {
     .await
 }
 
-async fn patch_spec(ctx: &TestContext, user: &str, name: &str, spec: serde_json::Value) -> Result<(), String> {
+pub async fn patch_spec(ctx: &TestContext, user: &str, name: &str, spec: serde_json::Value) -> Result<(), String> {
     ctx.api_as::<ImmyBotSchedule>(user)
         .await?
         .patch(

@@ -4,7 +4,7 @@
 use std::io::{BufRead as _, Write as _};
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{MaintenanceApproval, MaintenanceSession, Phase};
+use immybot_operator::api::{ApprovedKind, MaintenanceApproval, MaintenanceSession, Phase};
 use immybot_operator::controller::parse_duration;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -29,7 +29,7 @@ impl Ctx {
 }
 
 /// Who the API server says we are.
-async fn whoami(client: &kube::Client) -> anyhow::Result<String> {
+pub async fn whoami(client: &kube::Client) -> anyhow::Result<String> {
     let review: SelfSubjectReview = serde_json::from_value(serde_json::json!({}))?;
     let answer = Api::<SelfSubjectReview>::all(client.clone())
         .create(&PostParams::default(), &review)
@@ -64,44 +64,83 @@ pub async fn approve(
     if me == session.spec.requested_by {
         bail!("you ({me}) requested {name}; someone else must approve it");
     }
-    let expires_at = match expires_in.as_deref() {
-        None => None,
-        Some(text) => {
-            let d = parse_duration(Some(text))
-                .with_context(|| format!("--expires-in {text:?} is not a duration like 24h or 90m"))?;
-            Some(jiff::Timestamp::now().checked_add(jiff::SignedDuration::try_from(d)?)?)
-        }
-    };
+    let expires_at = expires_at(expires_in.as_deref())?;
     print!("{}", render::approval_prompt(&session, &digest, &me));
-    if !yes {
-        print!("Approve? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("not approved");
-            return Ok(());
-        }
+    if !yes && !ask("Approve?")? {
+        println!("not approved");
+        return Ok(());
     }
-    let short = digest.trim_start_matches("sha256:").chars().take(8).collect::<String>();
     let uid = session
         .metadata
         .uid
         .clone()
         .context("the MaintenanceSession has no uid")?;
-    let mut spec = serde_json::json!({"sessionName": name, "sessionUid": uid, "digest": digest, "approver": me});
+    let created = create_approval(
+        ctx,
+        ApprovedKind::MaintenanceSession,
+        name,
+        &uid,
+        &digest,
+        &me,
+        comment,
+        expires_at,
+    )
+    .await?;
+    println!("approved {name} as {me} (maintenanceapproval/{created})");
+    Ok(())
+}
+
+/// `--expires-in` as a point in time.
+pub fn expires_at(expires_in: Option<&str>) -> anyhow::Result<Option<jiff::Timestamp>> {
+    let Some(text) = expires_in else { return Ok(None) };
+    let d = parse_duration(Some(text))
+        .with_context(|| format!("--expires-in {text:?} is not a duration like 24h or 90m"))?;
+    Ok(Some(
+        jiff::Timestamp::now().checked_add(jiff::SignedDuration::try_from(d)?)?,
+    ))
+}
+
+/// Asks on the terminal; only y/yes is a yes.
+pub fn ask(question: &str) -> anyhow::Result<bool> {
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// Creates the MaintenanceApproval of `digest` for the object `name`/`uid`
+/// of `kind`, owned by that object so it goes when the object goes.
+/// Returns the approval's name.
+#[allow(clippy::too_many_arguments)] // every one is a field of the approval
+pub async fn create_approval(
+    ctx: &Ctx,
+    kind: ApprovedKind,
+    name: &str,
+    uid: &str,
+    digest: &str,
+    me: &str,
+    comment: Option<String>,
+    expires_at: Option<jiff::Timestamp>,
+) -> anyhow::Result<String> {
+    let kind_name = match kind {
+        ApprovedKind::MaintenanceSession => "MaintenanceSession",
+        ApprovedKind::ImmyBotSchedule => "ImmyBotSchedule",
+    };
+    let short = digest.trim_start_matches("sha256:").chars().take(8).collect::<String>();
+    let mut spec = serde_json::json!({"kind": kind_name, "sessionName": name, "sessionUid": uid, "digest": digest, "approver": me});
     if let Some(c) = comment {
         spec["comment"] = c.into();
     }
     if let Some(t) = expires_at {
         spec["expiresAt"] = t.to_string().into();
     }
+    let approval_name = format!("{name}-{short}-{}", sanitize(me));
     let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
-        // Owned by the session it approves, so it goes when the session goes.
         "metadata": {
-            "name": format!("{name}-{short}-{}", sanitize(&me)),
-            "ownerReferences": [{"apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession", "name": name, "uid": uid}],
+            "name": approval_name,
+            "ownerReferences": [{"apiVersion": "immybot.io/v1alpha1", "kind": kind_name, "name": name, "uid": uid}],
         },
         "spec": spec,
     }))?;
@@ -109,11 +148,7 @@ pub async fn approve(
         .create(&PostParams::default(), &approval)
         .await
         .context("creating the MaintenanceApproval")?;
-    println!(
-        "approved {name} as {me} (maintenanceapproval/{})",
-        approval.metadata.name.unwrap_or_default()
-    );
-    Ok(())
+    Ok(approval_name)
 }
 
 /// A name fragment from a user name (`system:serviceaccount:x:y` -> `system-serviceaccount-x-y`).

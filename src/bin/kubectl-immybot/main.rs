@@ -3,16 +3,20 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod object_ref;
 mod render;
+mod render_schedule;
+mod schedule_commands;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use object_ref::{Kind, ObjectRef};
 
 #[derive(Parser, Debug)]
 #[command(
     name = "kubectl-immybot",
     version,
-    about = "Approve, follow and control ImmyBot MaintenanceSessions"
+    about = "Approve, follow and control ImmyBot MaintenanceSessions and ImmyBotSchedules"
 )]
 struct Cli {
     /// Namespace (default: the kubeconfig context's).
@@ -28,11 +32,14 @@ struct Cli {
     command: Command,
 }
 
+/// Objects are named `name` or `session/name` (a MaintenanceSession) or
+/// `schedule/name` (an ImmyBotSchedule).
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Approve a session as yourself, for the digest its status shows now.
+    /// Approve a session or schedule as yourself, for the digest its status
+    /// shows now.
     Approve {
-        session: String,
+        object: String,
         /// Why you approve, for the record.
         #[arg(long)]
         comment: Option<String>,
@@ -43,16 +50,19 @@ enum Command {
         #[arg(long, short = 'y')]
         yes: bool,
     },
-    /// A readable summary: phase, approval, computers and actions, failures first.
-    Status { session: String },
+    /// A readable summary. A session: phase, approval, computers and
+    /// actions, failures first. A schedule: next run, conditions and its
+    /// recent runs, worst computers first.
+    Status { object: String },
     /// The latest log lines the operator keeps in status. Full session logs
     /// live in ImmyBot: open the session ids this prints there.
     Logs { session: String },
-    /// Hold the session: nothing new starts (running ImmyBot sessions go on).
-    Suspend { session: String },
+    /// Hold it. A session: nothing new starts (running ImmyBot sessions go
+    /// on). A schedule: disabled in ImmyBot (no approval needed).
+    Suspend { object: String },
     /// Continue what is held: lift a suspend, and resume ImmyBot sessions a
     /// user postponed (spec.resume.requests).
-    Resume { session: String },
+    Resume { object: String },
     /// Cancel the session in ImmyBot. Final.
     Cancel {
         session: String,
@@ -62,6 +72,10 @@ enum Command {
     },
     /// Ask for one more rerun of the computers that failed.
     Retry { session: String },
+    /// Run a schedule now, once (spec.runNow.requests + 1).
+    RunNow { schedule: String },
+    /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
+    CancelRunning { schedule: String },
 }
 
 #[tokio::main]
@@ -82,16 +96,75 @@ async fn main() -> anyhow::Result<()> {
     let ctx = commands::Ctx { client, namespace };
     match cli.command {
         Command::Approve {
-            session,
+            object,
             comment,
             expires_in,
             yes,
-        } => commands::approve(&ctx, &session, comment, expires_in, yes).await,
-        Command::Status { session } => commands::status(&ctx, &session).await,
-        Command::Logs { session } => commands::logs(&ctx, &session).await,
-        Command::Suspend { session } => commands::set_suspend(&ctx, &session, true).await,
-        Command::Resume { session } => commands::resume(&ctx, &session).await,
-        Command::Cancel { session, reason } => commands::cancel(&ctx, &session, &reason).await,
-        Command::Retry { session } => commands::retry(&ctx, &session).await,
+        } => match ObjectRef::parse(&object)? {
+            ObjectRef {
+                kind: Kind::Session,
+                name,
+            } => commands::approve(&ctx, &name, comment, expires_in, yes).await,
+            ObjectRef {
+                kind: Kind::Schedule,
+                name,
+            } => schedule_commands::approve(&ctx, &name, comment, expires_in, yes).await,
+        },
+        Command::Status { object } => match ObjectRef::parse(&object)? {
+            ObjectRef {
+                kind: Kind::Session,
+                name,
+            } => commands::status(&ctx, &name).await,
+            ObjectRef {
+                kind: Kind::Schedule,
+                name,
+            } => schedule_commands::status(&ctx, &name).await,
+        },
+        Command::Logs { session } => commands::logs(&ctx, &session_name(&session)?).await,
+        Command::Suspend { object } => match ObjectRef::parse(&object)? {
+            ObjectRef {
+                kind: Kind::Session,
+                name,
+            } => commands::set_suspend(&ctx, &name, true).await,
+            ObjectRef {
+                kind: Kind::Schedule,
+                name,
+            } => schedule_commands::set_suspend(&ctx, &name, true).await,
+        },
+        Command::Resume { object } => match ObjectRef::parse(&object)? {
+            ObjectRef {
+                kind: Kind::Session,
+                name,
+            } => commands::resume(&ctx, &name).await,
+            ObjectRef {
+                kind: Kind::Schedule,
+                name,
+            } => schedule_commands::set_suspend(&ctx, &name, false).await,
+        },
+        Command::Cancel { session, reason } => commands::cancel(&ctx, &session_name(&session)?, &reason).await,
+        Command::Retry { session } => commands::retry(&ctx, &session_name(&session)?).await,
+        Command::RunNow { schedule } => {
+            schedule_commands::run_now(&ctx, &ObjectRef::parse_schedule(&schedule, "run-now")?).await
+        }
+        Command::CancelRunning { schedule } => {
+            schedule_commands::cancel_running(&ctx, &ObjectRef::parse_schedule(&schedule, "cancel-running")?).await
+        }
+    }
+}
+
+/// For commands that only sessions have.
+fn session_name(text: &str) -> anyhow::Result<String> {
+    match ObjectRef::parse(text)? {
+        ObjectRef {
+            kind: Kind::Session,
+            name,
+        } => Ok(name),
+        ObjectRef {
+            kind: Kind::Schedule, ..
+        } => {
+            anyhow::bail!(
+                "this command is for MaintenanceSessions; a schedule's runs are sessions in ImmyBot (see `kubectl immybot status {text}`)"
+            )
+        }
     }
 }

@@ -115,7 +115,13 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     if status.schedule_id.is_none()
         && let Some(pending) = status.pending_create.clone()
     {
-        let matches = o.pending_matches.clone().unwrap_or_default();
+        let mut matches = o.pending_matches.clone().unwrap_or_default();
+        // A person resolving an ambiguous create names the one to keep.
+        if let Some(keep) = o.spec.adopt.as_ref().map(|a| a.schedule_id)
+            && matches.contains(&keep)
+        {
+            matches = vec![keep];
+        }
         match matches.as_slice() {
             [one] => {
                 status.schedule_id = Some(*one);
@@ -161,7 +167,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                     stalled(
                         "AmbiguousCreate",
                         format!(
-                            "a create was interrupted and ImmyBot now has {} schedules with exactly this definition (ids {}); nothing more is created. Delete the extra ones in ImmyBot, or set spec.adopt.scheduleId to the one to keep (on a new object)",
+                            "a create was interrupted and ImmyBot now has {} schedules with exactly this definition (ids {}); nothing more is created. Delete the extra ones in ImmyBot (the one left is taken over), or set spec.adopt.scheduleId to the one to keep",
                             many.len(),
                             ids.join(", ")
                         ),
@@ -382,3 +388,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     }
     done(Step::None, Standing::InSync, status, event)
 }
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

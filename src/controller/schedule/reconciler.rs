@@ -454,6 +454,9 @@ fn set_conditions(
             conditions::set(c, READY, false, "Drifted", message, generation, now);
             conditions::set(c, SYNCED, false, "Drifted", message, generation, now);
             conditions::set(c, DRIFTED, true, "Drifted", message, generation, now);
+            // Under Report the operator will not put it back: only a person
+            // can (kstatus and Argo CD then say Failed / Degraded, not wait).
+            conditions::set(c, STALLED, true, "Drifted", message, generation, now);
         }
         Standing::Progressing { reason, message } => {
             conditions::set(c, READY, false, reason, message, generation, now);

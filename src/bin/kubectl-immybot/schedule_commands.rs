@@ -1,0 +1,136 @@
+//! The plugin's commands for ImmyBotSchedules. As for sessions, every change
+//! is a patch a person (or GitOps) could make; run-now and cancel-running are
+//! counters in spec that the operator acts on once per increment.
+
+use anyhow::{Context as _, bail};
+use immybot_operator::api::{ApprovedKind, ImmyBotSchedule};
+use kube::api::{Api, Patch, PatchParams};
+
+use super::commands::{Ctx, ask, create_approval, expires_at, whoami};
+use super::render_schedule;
+
+impl Ctx {
+    fn schedules(&self) -> Api<ImmyBotSchedule> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+    async fn schedule(&self, name: &str) -> anyhow::Result<ImmyBotSchedule> {
+        self.schedules()
+            .get(name)
+            .await
+            .with_context(|| format!("ImmyBotSchedule {name} in namespace {}", self.namespace))
+    }
+}
+
+pub async fn approve(
+    ctx: &Ctx,
+    name: &str,
+    comment: Option<String>,
+    expires_in: Option<String>,
+    yes: bool,
+) -> anyhow::Result<()> {
+    let schedule = ctx.schedule(name).await?;
+    let status = schedule.status.clone().unwrap_or_default();
+    let Some(digest) = status.approval_digest.clone() else {
+        bail!("schedule/{name} has no approval digest yet: the operator has not looked at it (is it running?)");
+    };
+    let me = whoami(&ctx.client).await?;
+    if me == schedule.spec.requested_by {
+        bail!("you ({me}) requested schedule/{name}; someone else must approve it");
+    }
+    let expires_at = expires_at(expires_in.as_deref())?;
+    print!("{}", render_schedule::approval_prompt(&schedule, &digest, &me));
+    if status.applied_digest.as_deref() == Some(digest.as_str()) {
+        println!("(ImmyBot already has this definition; an approval keeps it approved)");
+    }
+    if !yes && !ask("Approve?")? {
+        println!("not approved");
+        return Ok(());
+    }
+    let uid = schedule
+        .metadata
+        .uid
+        .clone()
+        .context("the ImmyBotSchedule has no uid")?;
+    let created = create_approval(
+        ctx,
+        ApprovedKind::ImmyBotSchedule,
+        name,
+        &uid,
+        &digest,
+        &me,
+        comment,
+        expires_at,
+    )
+    .await?;
+    println!("approved schedule/{name} as {me} (maintenanceapproval/{created})");
+    Ok(())
+}
+
+pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    print!("{}", render_schedule::status(&ctx.schedule(name).await?));
+    Ok(())
+}
+
+async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
+    ctx.schedules()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": spec})),
+        )
+        .await
+        .with_context(|| format!("changing schedule/{name}"))?;
+    Ok(())
+}
+
+pub async fn run_now(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    let schedule = ctx.schedule(name).await?;
+    let status = schedule.status.clone().unwrap_or_default();
+    if status.schedule_id.is_none() {
+        bail!("schedule/{name} does not exist in ImmyBot yet (is it approved?); there is nothing to run");
+    }
+    if schedule.spec.suspend {
+        bail!("schedule/{name} is suspended; resume it first (kubectl immybot resume schedule/{name})");
+    }
+    let requests = schedule.spec.run_now.requests + 1;
+    patch_spec(ctx, name, serde_json::json!({"runNow": {"requests": requests}})).await?;
+    println!(
+        "asked the operator to run schedule/{name} now (runNow.requests = {requests}); its run shows in `kubectl immybot status schedule/{name}`"
+    );
+    Ok(())
+}
+
+pub async fn cancel_running(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
+    let schedule = ctx.schedule(name).await?;
+    let requests = schedule.spec.cancel_running.requests + 1;
+    patch_spec(ctx, name, serde_json::json!({"cancelRunning": {"requests": requests}})).await?;
+    let running = schedule.status.as_ref().is_some_and(|s| s.running);
+    println!(
+        "asked the operator to cancel schedule/{name}'s running sessions (cancelRunning.requests = {requests}){}",
+        if running {
+            ""
+        } else {
+            "; ImmyBot did not list it as running at the last look"
+        }
+    );
+    Ok(())
+}
+
+pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result<()> {
+    let schedule = ctx.schedule(name).await?;
+    if schedule.spec.suspend == suspend {
+        bail!(
+            "schedule/{name} is already {}",
+            if suspend { "suspended" } else { "not suspended" }
+        );
+    }
+    patch_spec(ctx, name, serde_json::json!({"suspend": suspend})).await?;
+    if suspend {
+        println!(
+            "suspended schedule/{name}: the operator disables it in ImmyBot (no approval needed); runs already going on continue"
+        );
+    } else {
+        println!("resumed schedule/{name}: the operator enables it in ImmyBot with the approved definition");
+    }
+    Ok(())
+}
