@@ -64,6 +64,9 @@ pub struct Context {
     pub timing: Timing,
     pub recorder: Recorder,
     pub crash_point: CrashPoint,
+    /// Set once a crash point was hit: from then on this controller does
+    /// nothing, as a dead process would (tests only).
+    pub crashed: std::sync::atomic::AtomicBool,
     pub observer: Arc<dyn ControllerObserver>,
     /// What ImmyBot told that has not changed since (see `immybot_cache`).
     pub immybot_cache: super::immybot_cache::ImmyBotCache,
@@ -130,6 +133,21 @@ impl ApprovalIndex {
 }
 
 impl Context {
+    /// Hits the crash point `at` if it is this context's: the reconcile
+    /// stops with an error and the controller does nothing more.
+    pub fn crash_at(&self, at: CrashPoint, what: &'static str) -> Result<(), super::Error> {
+        if at != CrashPoint::Never && self.crash_point == at {
+            self.crashed.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(super::Error::SimulatedCrash(what));
+        }
+        Ok(())
+    }
+
+    /// Whether a crash point was hit (the "process" is dead).
+    pub fn is_crashed(&self) -> bool {
+        self.crashed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// A context that reports to no one and never crashes on purpose; set
     /// `observer` (and, in tests, `crash_point`) before sharing it.
     pub fn new(
@@ -155,6 +173,7 @@ impl Context {
             timing,
             recorder,
             crash_point: CrashPoint::Never,
+            crashed: Default::default(),
             observer: Arc::new(NoObserver),
             immybot_cache: Default::default(),
             active_sessions: Default::default(),

@@ -97,9 +97,7 @@ pub async fn start(
         obj.spec.reason,
         attempt.session_group_id
     );
-    if ctx.crash_point == CrashPoint::AfterIntent {
-        return Err(Error::SimulatedCrash("after the intent was recorded"));
-    }
+    ctx.crash_at(CrashPoint::AfterIntent, "after the intent was recorded")?;
 
     let Some(targets) = targets_of(&written, &attempt) else {
         publish(
@@ -164,9 +162,7 @@ pub async fn start(
             return Err(e.into());
         }
     };
-    if ctx.crash_point == CrashPoint::AfterStart {
-        return Err(Error::SimulatedCrash("after ImmyBot answered the start"));
-    }
+    ctx.crash_at(CrashPoint::AfterStart, "after ImmyBot answered the start")?;
     record(ctx, api, obj, &name, result, Some(&what), Some(written)).await
 }
 

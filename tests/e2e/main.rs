@@ -20,6 +20,7 @@ mod operator_process;
 mod plugin;
 mod poller;
 mod safety;
+mod schedule_ownership;
 mod schedules;
 
 use std::sync::OnceLock;
@@ -46,6 +47,7 @@ fn main() {
         plugin::tests(),
         kstatus::tests(),
         schedules::tests(),
+        schedule_ownership::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

@@ -10,7 +10,7 @@ use immybot_operator::sim::{FaultKind, FaultRule, RunningSim};
 use kube::ResourceExt as _;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 
-use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, manual_simulator, simulator, wait_for};
 
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
@@ -20,6 +20,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         a_lost_create_answer_leaves_exactly_one_schedule,
         a_crash_after_the_create_intent_leaves_exactly_one_schedule,
         run_now_runs_once_and_the_run_shows_in_status,
+        a_run_immybot_fires_on_its_clock_is_mirrored_in_status,
         malformed_schedules_are_refused_at_admission,
     ]
 }
@@ -312,7 +313,7 @@ async fn drift_is_only_reported_under_report(ctx: TestContext) -> TestResult {
     Ok(())
 }
 
-async fn exactly_one_after(ctx: &TestContext, sim: &RunningSim, name: &str) -> TestResult {
+pub async fn exactly_one_after(ctx: &TestContext, sim: &RunningSim, name: &str) -> TestResult {
     let s = one_schedule(sim, "one schedule", |_| true).await?;
     let api = ctx.api::<ImmyBotSchedule>();
     wait_for("the schedule id recorded", LONG, || async {
@@ -437,6 +438,75 @@ async fn run_now_runs_once_and_the_run_shows_in_status(ctx: TestContext) -> Test
         .unwrap_or(0);
     if runs != 1 {
         return Err(format!("{runs} run-now calls for one request"));
+    }
+    Ok(())
+}
+
+async fn a_run_immybot_fires_on_its_clock_is_mirrored_in_status(ctx: TestContext) -> TestResult {
+    // ImmyBot's clock moves only when the test says: the schedule fires at
+    // its 22:30 Berlin, not when the operator asks.
+    let sim = manual_simulator(crate::harness::fleet()).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create(&ctx, "fired", nightly(serde_json::json!({"deletionPolicy": "Orphan"}))).await?;
+    approve(&ctx, "fired", None).await?;
+    one_schedule(&sim, "created", |_| true).await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    let next = wait_for("the next run time", LONG, || async {
+        let o = api.get("fired").await.map_err(|e| e.to_string())?;
+        Ok(o.status.and_then(|s| s.next_run_time).map(|t| t.0))
+    })
+    .await?;
+    if !sim.state.ledger().is_empty() {
+        return Err("nothing may run before the schedule's time".into());
+    }
+    // To the next run: ImmyBot fires the schedule (its sessions queued).
+    let to_fire = next.duration_since(sim.state.now());
+    sim.state
+        .advance(Duration::try_from(to_fire).map_err(|e| e.to_string())?);
+    let fired = sim.state.ledger();
+    if fired.is_empty() || fired.iter().any(|e| e.tenant_id != 2) {
+        return Err(format!("the schedule must fire tenant 2's computers: {fired:?}"));
+    }
+    wait_for("the run shown as running", LONG, || async {
+        let o = api.get("fired").await.map_err(|e| e.to_string())?;
+        match o.status.and_then(|s| s.last_run) {
+            Some(r) if r.result == "Running" && r.computers as usize == fired.len() => Ok(Some(())),
+            other => Err(format!("last run {other:?}")),
+        }
+    })
+    .await?;
+    // An hour later every session has ended.
+    sim.state.advance(Duration::from_secs(3600));
+    let run = wait_for("the run's outcome", LONG, || async {
+        let o = api.get("fired").await.map_err(|e| e.to_string())?;
+        let st = o.status.unwrap_or_default();
+        match st.last_run {
+            Some(r) if r.result != "Running" && r.end_time.is_some() && st.runs.len() == 1 => Ok(Some(r)),
+            other => Err(format!("last run {other:?}, runs {}", st.runs.len())),
+        }
+    })
+    .await?;
+    let ended: Vec<String> = sim.state.ledger().into_iter().map(|e| e.status).collect();
+    let count = |status: &str| ended.iter().filter(|s| *s == status).count() as i32;
+    let (passed, missed) = (count("Passed"), count("Missed"));
+    let failed = ended.len() as i32 - passed - missed;
+    if run.computers as usize != ended.len()
+        || (run.passed, run.failed, run.missed, run.running) != (passed, failed, missed, 0)
+        || failed == 0
+    {
+        return Err(format!("run {run:?} does not match ImmyBot's sessions {ended:?}"));
+    }
+    if run.result != "PartiallySucceeded" || !run.worst.iter().any(|c| c.computer_id == 102) {
+        return Err(format!("FINANCE-LT01's failure must show: {run:?}"));
+    }
+    let start = run.start_time.ok_or("no start")?.0;
+    let local = start.to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").map_err(|e| e.to_string())?);
+    if (local.hour(), local.minute()) != (22, 30) {
+        return Err(format!(
+            "the run started at {local}, not at the schedule's 22:30 Berlin"
+        ));
     }
     Ok(())
 }

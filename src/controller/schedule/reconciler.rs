@@ -29,6 +29,10 @@ const SYNCED: &str = "Synced";
 const DRIFTED: &str = "Drifted";
 
 pub async fn reconcile(obj: Arc<ImmyBotSchedule>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if ctx.is_crashed() {
+        // A test's crash point was hit: a dead process does nothing.
+        return Ok(Action::await_change());
+    }
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<ImmyBotSchedule> = Api::namespaced(ctx.client.clone(), &ns);
     finalizer(&api, FINALIZER, obj, |event| async {
@@ -211,13 +215,9 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             next.applied_definition = serde_json::to_value(&def).ok();
             next.applied_digest = None;
             let written = write_status(api, obj, &next).await?;
-            if ctx.crash_point == CrashPoint::AfterIntent {
-                return Err(Error::SimulatedCrash("after the schedule's create intent"));
-            }
+            ctx.crash_at(CrashPoint::AfterIntent, "after the schedule's create intent")?;
             let created = ctx.immybot.create_schedule(&def).await?;
-            if ctx.crash_point == CrashPoint::AfterStart {
-                return Err(Error::SimulatedCrash("after the schedule's create"));
-            }
+            ctx.crash_at(CrashPoint::AfterStart, "after the schedule's create")?;
             let Some(id) = created else {
                 // No id in the answer: the next reconcile finds it.
                 return Ok(Action::requeue(Duration::from_millis(500)));
