@@ -67,7 +67,7 @@ async fn orphan_leaves_the_schedule_and_delete_cancels_its_runs(ctx: TestContext
     if after.len() != 1 || after[0].id != kept.id || after[0].definition != kept.definition {
         return Err(format!("Orphan must leave the schedule as it was: {after:?}"));
     }
-    if sim.state.calls().get("DELETE /api/v1/schedules/{scheduleId}").is_some() {
+    if sim.state.calls().contains_key("DELETE /api/v1/schedules/{scheduleId}") {
         return Err("Orphan sent a DELETE".into());
     }
 
@@ -175,7 +175,7 @@ async fn adopt_watches_an_existing_schedule_until_approved(ctx: TestContext) -> 
     })
     .await?;
     ready(&ctx, "taken").await?;
-    if sim.state.calls().get("POST /api/v1/schedules").is_some() {
+    if sim.state.calls().contains_key("POST /api/v1/schedules") {
         return Err("adopting must not create".into());
     }
     Ok(())
