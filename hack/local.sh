@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The quickstart, on embedded defaults: a local control plane with the CRDs
 # and admission policies, the ImmyBot simulator with examples/sim-fleet.yaml,
-# and the operator. Then alice applies examples/maintenance-session-*.yaml,
-# bob approves them, and a live table follows them. Pass --help for options
+# and the operator. Then alice applies examples/maintenance-session-*.yaml
+# and examples/immybot-schedule-*.yaml (moved to fire within a minute), bob
+# approves them, and live tables follow them. Pass --help for options
 # (e.g. drop the demo with: hack/local.sh --no-demo).
 # Builds what is missing first (the control-plane binaries take ~10 minutes
 # the first time). Ctrl-C stops everything.

@@ -17,6 +17,13 @@ pub trait ControllerObserver: Send + Sync + 'static {
     fn approval(&self, _accepted: bool, _reason: &str) {}
     /// The controller's watch caches hold the whole initial list.
     fn caches_synced(&self) {}
+    /// One write to an ImmyBot schedule: `create`, `update`, `correct_drift`,
+    /// `run_now`, `cancel_running` or `delete`.
+    fn schedule_write(&self, _op: &'static str) {}
+    /// Where the ImmyBotSchedule `key` (namespace/name) stands now (`Ready`,
+    /// `Waiting`, `Progressing`, `Stalled`, `Drifted`), or `None` once it is
+    /// gone.
+    fn schedule_standing(&self, _key: &str, _standing: Option<&'static str>) {}
 }
 
 /// Reports nothing.

@@ -39,6 +39,16 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OpLabels {
+    op: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StandingLabels {
+    standing: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApprovalLabels {
     result: String,
     reason: String,
@@ -60,6 +70,11 @@ pub struct Metrics {
     kube_requests: Family<KubeRequestLabels, Counter>,
     last_poll: Mutex<Option<std::time::Instant>>,
     seen_phases: Mutex<BTreeMap<String, i64>>,
+    schedule_writes: Family<OpLabels, Counter>,
+    schedules: Family<StandingLabels, Gauge>,
+    /// Each ImmyBotSchedule's standing, to count them (schedules are tens
+    /// to hundreds, so a recount per change is cheap).
+    schedule_standings: Mutex<BTreeMap<String, &'static str>>,
 }
 
 impl Default for Metrics {
@@ -123,6 +138,18 @@ impl Default for Metrics {
             "Requests this process sent to the Kubernetes API server, by HTTP method and resource (watches count once)",
             kube_requests.clone(),
         );
+        let schedule_writes = Family::<OpLabels, Counter>::default();
+        registry.register(
+            "schedule_writes",
+            "Writes to ImmyBot schedules by operation (create, update, correct_drift, run_now, cancel_running, delete)",
+            schedule_writes.clone(),
+        );
+        let schedules = Family::<StandingLabels, Gauge>::default();
+        registry.register(
+            "schedules",
+            "ImmyBotSchedules by standing (Ready, Waiting, Progressing, Stalled, Drifted)",
+            schedules.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -139,6 +166,9 @@ impl Default for Metrics {
             kube_requests,
             last_poll: Mutex::new(None),
             seen_phases: Mutex::new(BTreeMap::new()),
+            schedule_writes,
+            schedules,
+            schedule_standings: Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -230,6 +260,29 @@ impl ControllerObserver for Metrics {
             })
             .inc();
     }
+    fn schedule_write(&self, op: &'static str) {
+        self.schedule_writes.get_or_create(&OpLabels { op: op.into() }).inc();
+    }
+
+    fn schedule_standing(&self, key: &str, standing: Option<&'static str>) {
+        let mut all = self
+            .schedule_standings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = match standing {
+            Some(s) => all.insert(key.to_owned(), s),
+            None => all.remove(key),
+        };
+        if before == standing {
+            return;
+        }
+        for s in ["Ready", "Waiting", "Progressing", "Stalled", "Drifted"] {
+            let n = all.values().filter(|v| **v == s).count();
+            self.schedules
+                .get_or_create(&StandingLabels { standing: s.into() })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 impl CallObserver for Metrics {
@@ -263,8 +316,18 @@ mod tests {
             "PATCH",
             "/apis/immybot.io/v1alpha1/namespaces/a/maintenancesessions/x/status",
         );
+        m.schedule_write("create");
+        m.schedule_standing("ns/a", Some("Waiting"));
+        m.schedule_standing("ns/b", Some("Waiting"));
+        m.schedule_standing("ns/a", Some("Ready"));
+        m.schedule_standing("ns/c", Some("Stalled"));
+        m.schedule_standing("ns/c", None);
         let text = m.encode();
         for needle in [
+            r#"immybot_operator_schedule_writes_total{op="create"} 1"#,
+            r#"immybot_operator_schedules{standing="Ready"} 1"#,
+            r#"immybot_operator_schedules{standing="Waiting"} 1"#,
+            r#"immybot_operator_schedules{standing="Stalled"} 0"#,
             r#"immybot_operator_reconciles_total{result="error",error="conflict"} 1"#,
             r#"immybot_operator_immybot_calls_total{route="GET /api/v1/tenants",status="200"} 1"#,
             r#"immybot_operator_sessions{phase="Running"} 0"#,

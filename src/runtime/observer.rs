@@ -32,4 +32,10 @@ impl ControllerObserver for RuntimeObserver {
     fn caches_synced(&self) {
         self.readiness.set_caches_synced();
     }
+    fn schedule_write(&self, op: &'static str) {
+        self.metrics.schedule_write(op);
+    }
+    fn schedule_standing(&self, key: &str, standing: Option<&'static str>) {
+        self.metrics.schedule_standing(key, standing);
+    }
 }

@@ -15,6 +15,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         computer_with_id_and_name_is_rejected_by_cel,
         blank_reason_is_rejected,
         example_applies_with_kubectl_server_side,
+        every_example_object_passes_admission_as_its_requester,
     ]
 }
 
@@ -189,6 +190,69 @@ async fn example_applies_with_kubectl_server_side(ctx: TestContext) -> TestResul
         .ctx("get applied")?;
     if got.spec.target.computer.and_then(|c| c.name).as_deref() != Some("RECEPTION-PC") {
         return Err("the applied object does not carry the example's target".into());
+    }
+    Ok(())
+}
+
+/// Every Kubernetes object under `examples/` (not the simulator's fleet
+/// seed) passes the CRD schema, CEL and the admission policies when its
+/// `requestedBy` applies it (server-side dry run: nothing is created).
+async fn every_example_object_passes_admission_as_its_requester(ctx: TestContext) -> TestResult {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files = Vec::new();
+    for dir in [root.clone(), root.join("gitops")] {
+        for entry in std::fs::read_dir(&dir).ctx("reading examples/")? {
+            let path = entry.ctx("examples/ entry")?.path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut checked = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).ctx("reading an example")?;
+        let docs: Vec<serde_json::Value> =
+            serde_saphyr::from_str_multiple(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        for obj in docs {
+            let Some(kind) = obj.get("kind").and_then(|k| k.as_str()) else {
+                continue; // the simulator's fleet seed
+            };
+            if !["MaintenanceSession", "ImmyBotSchedule"].contains(&kind) {
+                continue; // Argo CD / Flux objects: not ours to admit
+            }
+            let requester = obj["spec"]["requestedBy"]
+                .as_str()
+                .ok_or("an example without requestedBy")?;
+            let one = std::env::temp_dir().join(format!("{}-example-{checked}.json", ctx.namespace));
+            std::fs::write(&one, obj.to_string()).ctx("writing the example object")?;
+            let out = ctx
+                .kubectl(&[
+                    "apply",
+                    "--server-side",
+                    "--dry-run=server",
+                    "--field-manager=e2e",
+                    &format!("--as={requester}"),
+                    &format!("--as-group={}", crate::harness::TEST_USERS_GROUP),
+                    "-n",
+                    &ctx.namespace,
+                    "-f",
+                    &one.display().to_string(),
+                ])
+                .ctx("running kubectl")?;
+            let _ = std::fs::remove_file(&one);
+            if !out.status.success() {
+                return Err(format!(
+                    "{} ({kind}) is refused: {}",
+                    file.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            checked += 1;
+        }
+    }
+    if checked < 5 {
+        return Err(format!("only {checked} example objects found in {files:?}"));
     }
     Ok(())
 }

@@ -142,6 +142,32 @@ async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext)
     approve(&ctx, "via-binary", "bob").await?;
     ctx.wait_phase("via-binary", Phase::Succeeded, Duration::from_secs(40))
         .await?;
+    // A schedule through the binary: created once, counted by standing.
+    crate::schedules::create(
+        &ctx,
+        "via-binary",
+        crate::schedules::nightly(serde_json::json!({"deletionPolicy": "Orphan"})),
+    )
+    .await?;
+    crate::schedules::approve(&ctx, "via-binary", None).await?;
+    crate::schedules::one_schedule(&sim, "the schedule created", |_| true).await?;
+    crate::harness::wait_for(
+        "the schedule in the leader's metrics",
+        Duration::from_secs(30),
+        || async {
+            let (_, metrics) = get(&format!("http://{}/metrics", a.admin)).await?;
+            let want = [
+                r#"immybot_operator_schedule_writes_total{op="create"} 1"#,
+                r#"immybot_operator_schedules{standing="Ready"} 1"#,
+            ];
+            if want.iter().all(|n| metrics.lines().any(|l| l == *n)) {
+                Ok(Some(()))
+            } else {
+                Err(format!("{want:?} not in the metrics"))
+            }
+        },
+    )
+    .await?;
     let (_, metrics) = get(&format!("http://{}/metrics", a.admin)).await?;
     for needle in [
         r#"immybot_operator_immybot_calls_total{route="POST /api/v1/run-immy-service",status="200"} 1"#,

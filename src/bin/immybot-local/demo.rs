@@ -1,11 +1,14 @@
 //! The quickstart's story: alice requests maintenance (the examples), bob
 //! approves what alice asked for, and a live table follows the sessions.
+//! The schedule example is moved to fire a minute from now on the
+//! simulator's clock, so its first run shows within a minute.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use immybot_operator::api::{MaintenanceApproval, MaintenanceSession, Phase};
+use immybot_operator::api::{DailyWhen, ImmyBotSchedule, MaintenanceApproval, MaintenanceSession, Phase};
+use immybot_operator::sim::SimState;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::ResourceExt as _;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -13,21 +16,17 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 const USERS: &str = "immybot:demo-users";
 const NAMESPACE: &str = "default";
 
-pub async fn run(client: kube::Client, kubeconfig: kube::config::Kubeconfig) -> anyhow::Result<()> {
+pub async fn run(
+    client: kube::Client,
+    kubeconfig: kube::config::Kubeconfig,
+    sim: std::sync::Arc<SimState>,
+) -> anyhow::Result<()> {
     grant_demo_users(&client).await?;
     let alice = impersonate(&kubeconfig, "alice").await?;
     let bob = impersonate(&kubeconfig, "bob").await?;
+    let schedules = apply_schedules(&alice, &sim).await?;
     let mut names = Vec::new();
-    let mut files: Vec<_> = std::fs::read_dir("examples")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("maintenance-session-") && n.ends_with(".yaml"))
-        })
-        .collect();
-    files.sort();
-    for file in files {
+    for file in examples("maintenance-session-")? {
         let text = std::fs::read_to_string(&file)?;
         let obj: MaintenanceSession = serde_saphyr::from_str(&text).with_context(|| format!("{}", file.display()))?;
         let name = obj.name_any();
@@ -42,7 +41,13 @@ pub async fn run(client: kube::Client, kubeconfig: kube::config::Kubeconfig) -> 
     let approvals = Api::<MaintenanceApproval>::namespaced(bob, NAMESPACE);
     let mut approved = std::collections::BTreeSet::new();
     let mut last_table = String::new();
+    let mut last_schedules = String::new();
     loop {
+        let table = schedule_table(&client, &approvals, &schedules, &mut approved).await?;
+        if table != last_schedules {
+            println!("\n{table}");
+            last_schedules = table;
+        }
         let mut rows = BTreeMap::new();
         for name in &names {
             let Ok(obj) = sessions.get(name).await else { continue };
@@ -94,6 +99,110 @@ pub async fn run(client: kube::Client, kubeconfig: kube::config::Kubeconfig) -> 
     }
 }
 
+/// `examples/<prefix>*.yaml`, sorted.
+fn examples(prefix: &str) -> anyhow::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir("examples")?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".yaml"))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Applies `examples/immybot-schedule-*.yaml` as alice, each moved to run
+/// daily two minutes from now on the simulator's clock (in the example's
+/// own time zone), so that ImmyBot fires it soon after bob approves.
+async fn apply_schedules(alice: &kube::Client, sim: &SimState) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for file in examples("immybot-schedule-")? {
+        let text = std::fs::read_to_string(&file)?;
+        let mut obj: ImmyBotSchedule = serde_saphyr::from_str(&text).with_context(|| format!("{}", file.display()))?;
+        let zone = jiff::tz::TimeZone::get(&obj.spec.time_zone).context("the example's time zone")?;
+        let soon = sim
+            .now()
+            .checked_add(jiff::SignedDuration::from_mins(2))?
+            .to_zoned(zone);
+        obj.spec.daily = Some(DailyWhen {
+            time: format!("{:02}:{:02}", soon.hour(), soon.minute()),
+        });
+        obj.spec.weekly = None;
+        obj.spec.monthly = None;
+        obj.spec.cron = None;
+        let name = obj.name_any();
+        Api::<ImmyBotSchedule>::namespaced(alice.clone(), NAMESPACE)
+            .patch(&name, &PatchParams::apply("kubectl").force(), &Patch::Apply(&obj))
+            .await
+            .with_context(|| format!("applying {} as alice", file.display()))?;
+        println!(
+            "alice applied {} (daily at {:02}:{:02} {}, two minutes from now on the simulator's clock)",
+            file.display(),
+            soon.hour(),
+            soon.minute(),
+            obj.spec.time_zone
+        );
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Approves each schedule once as bob, and tabulates what it did.
+async fn schedule_table(
+    client: &kube::Client,
+    approvals: &Api<MaintenanceApproval>,
+    names: &[String],
+    approved: &mut std::collections::BTreeSet<String>,
+) -> anyhow::Result<String> {
+    let api = Api::<ImmyBotSchedule>::namespaced(client.clone(), NAMESPACE);
+    let mut table = format!(
+        "{:<24} {:<10} {:<26} {:<10} {}\n",
+        "SCHEDULE", "IMMYBOT ID", "WHEN", "RUNS", "LAST RUN"
+    );
+    for name in names {
+        let Ok(obj) = api.get(name).await else { continue };
+        let st = obj.status.clone().unwrap_or_default();
+        let key = format!("schedule/{name}");
+        if st.schedule_id.is_none()
+            && !approved.contains(&key)
+            && let Some(digest) = st.approval_digest.clone()
+        {
+            let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
+                "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
+                "metadata": {"name": format!("{name}-schedule-by-bob")},
+                "spec": {"kind": "ImmyBotSchedule", "sessionName": name,
+                         "sessionUid": obj.metadata.uid.clone().unwrap_or_default(),
+                         "digest": digest, "approver": "bob", "comment": "quickstart"},
+            }))?;
+            approvals
+                .create(&PostParams::default(), &approval)
+                .await
+                .context("approving the schedule as bob")?;
+            println!("bob approved schedule/{name} ({digest})");
+            approved.insert(key);
+        }
+        let last = st
+            .last_run
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "{} ({} passed, {} failed, {} missed of {})",
+                    r.result, r.passed, r.failed, r.missed, r.computers
+                )
+            })
+            .unwrap_or_else(|| "-".into());
+        table.push_str(&format!(
+            "{name:<24} {:<10} {:<26} {:<10} {last}\n",
+            st.schedule_id.map(|i| i.to_string()).unwrap_or_else(|| "-".into()),
+            st.schedule_summary.clone().unwrap_or_default(),
+            st.runs.len(),
+        ));
+    }
+    Ok(table)
+}
+
 /// A client for the same cluster acting as `user` (impersonation).
 async fn impersonate(kubeconfig: &kube::config::Kubeconfig, user: &str) -> anyhow::Result<kube::Client> {
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &Default::default()).await?;
@@ -107,7 +216,7 @@ async fn grant_demo_users(client: &kube::Client) -> anyhow::Result<()> {
     let role: ClusterRole = serde_json::from_value(serde_json::json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "immybot-demo-user"},
-        "rules": [{"apiGroups": ["immybot.io"], "resources": ["maintenancesessions", "maintenanceapprovals"], "verbs": ["*"]}],
+        "rules": [{"apiGroups": ["immybot.io"], "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules"], "verbs": ["*"]}],
     }))?;
     Api::<ClusterRole>::all(client.clone())
         .patch("immybot-demo-user", &pp, &Patch::Apply(&role))

@@ -35,7 +35,9 @@ struct Args {
     /// Simulated seconds per real second.
     #[arg(long, default_value_t = 2.0)]
     speed: f64,
-    /// Apply examples/maintenance-session-*.yaml as alice, approve as bob, show a live table.
+    /// Apply examples/maintenance-session-*.yaml and immybot-schedule-*.yaml
+    /// as alice, approve as bob, show live tables (the schedule fires within
+    /// a minute on the simulator's clock).
     #[arg(long)]
     demo: bool,
 }
@@ -127,9 +129,9 @@ async fn main() -> anyhow::Result<()> {
     println!("Ctrl-C (or SIGTERM) stops everything.");
 
     let demo = args.demo.then(|| {
-        let (client, kubeconfig) = (client.clone(), kubeconfig.clone());
+        let (client, kubeconfig, state) = (client.clone(), kubeconfig.clone(), sim.state.clone());
         tokio::spawn(async move {
-            if let Err(e) = demo::run(client, kubeconfig).await {
+            if let Err(e) = demo::run(client, kubeconfig, state).await {
                 eprintln!("demo: {e:#}");
             }
         })

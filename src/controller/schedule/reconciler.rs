@@ -201,6 +201,8 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
     }
     set_timing(obj, &mut next, now);
     set_conditions(&mut next, &verdict, &standing, obj.metadata.generation, now);
+    let key = format!("{ns}/{name}");
+    ctx.observer.schedule_standing(&key, Some(standing_label(&standing)));
 
     match step {
         Step::None => {}
@@ -217,6 +219,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             let written = write_status(api, obj, &next).await?;
             ctx.crash_at(CrashPoint::AfterIntent, "after the schedule's create intent")?;
             let created = ctx.immybot.create_schedule(&def).await?;
+            ctx.observer.schedule_write("create");
             ctx.crash_at(CrashPoint::AfterStart, "after the schedule's create")?;
             let Some(id) = created else {
                 // No id in the answer: the next reconcile finds it.
@@ -245,6 +248,9 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             drift,
         } => {
             ctx.immybot.update_schedule(id, &definition).await?;
+            ctx.observer
+                .schedule_write(if drift { "correct_drift" } else { "update" });
+            ctx.observer.schedule_standing(&key, Some("Ready"));
             next.applied_digest = Some(definition_digest(&definition));
             next.applied_definition = serde_json::to_value(&definition).ok();
             next.observed_definition = next.applied_definition.clone();
@@ -276,6 +282,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             next.run_now_pending = Some(request);
             let written = write_status(api, obj, &next).await?;
             ctx.immybot.run_schedule_now(id).await?;
+            ctx.observer.schedule_write("run_now");
             next.run_now_pending = None;
             next.run_now_handled = request;
             write_status(api, &written, &next).await?;
@@ -291,6 +298,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
         }
         Step::CancelRunning { id, request } => {
             ctx.immybot.cancel_schedule(id).await?;
+            ctx.observer.schedule_write("cancel_running");
             next.cancel_running_handled = request;
             publish(
                 ctx,
@@ -386,6 +394,17 @@ fn set_timing(obj: &ImmyBotSchedule, status: &mut ImmyBotScheduleStatus, now: ji
         && let (Ok(c), Ok(tz)) = (Cron::parse(expr), time_zone(zone))
     {
         status.next_run_time = c.next_after(now, &tz).map(stored_time);
+    }
+}
+
+/// The standing's name in metrics.
+fn standing_label(standing: &Standing) -> &'static str {
+    match standing {
+        Standing::InSync => "Ready",
+        Standing::Waiting { .. } => "Waiting",
+        Standing::Progressing { .. } => "Progressing",
+        Standing::Stalled { .. } => "Stalled",
+        Standing::Drifted { .. } => "Drifted",
     }
 }
 
@@ -486,7 +505,9 @@ async fn write_status(
 }
 
 async fn cleanup(obj: &ImmyBotSchedule, ctx: &Context) -> Result<Action, Error> {
+    let key = format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any());
     if obj.spec.deletion_policy == ScheduleDeletionPolicy::Orphan {
+        ctx.observer.schedule_standing(&key, None);
         return Ok(Action::await_change());
     }
     let status = obj.status.clone().unwrap_or_default();
@@ -507,7 +528,9 @@ async fn cleanup(obj: &ImmyBotSchedule, ctx: &Context) -> Result<Action, Error> 
             Err(e) => return Err(e.into()),
         }
         ctx.immybot.delete_schedule(id).await?;
+        ctx.observer.schedule_write("delete");
         tracing::info!(schedule = %obj.name_any(), id, "deleted the ImmyBot schedule");
     }
+    ctx.observer.schedule_standing(&key, None);
     Ok(Action::await_change())
 }
