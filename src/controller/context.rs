@@ -74,6 +74,8 @@ pub struct Context {
     pub active_sessions: Arc<super::immybot_cache::ActiveSessions>,
     /// The MaintenanceApprovals, as the controller's watch keeps them.
     pub approvals: ApprovalIndex,
+    /// ImmyBot's running-schedule ids, shared by the schedule reconciles.
+    pub running_schedules: super::schedule::running::RunningSchedules,
     /// Versions this controller replaced that the cache may still show.
     pub superseded: Arc<super::status_writer::SupersededVersions>,
 }
@@ -178,6 +180,7 @@ impl Context {
             immybot_cache: Default::default(),
             active_sessions: Default::default(),
             approvals: Default::default(),
+            running_schedules: Default::default(),
             superseded: Default::default(),
         }
     }

@@ -11,3 +11,4 @@ mod calls;
 mod contract;
 mod lifecycle;
 mod resilience;
+mod schedules;

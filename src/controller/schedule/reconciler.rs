@@ -191,7 +191,12 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
         next.observed_definition = serde_json::to_value(&s.definition).ok();
     }
     let id_running = match next.schedule_id {
-        Some(id) => ctx.immybot.running_schedule_ids().await?.contains(&id),
+        // Shared by every schedule for half the active poll interval.
+        Some(id) => ctx
+            .running_schedules
+            .ids(&ctx.immybot, ctx.timing.poll_active / 2)
+            .await?
+            .contains(&id),
         None => false,
     };
     next.running = id_running;
@@ -283,6 +288,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             let written = write_status(api, obj, &next).await?;
             ctx.immybot.run_schedule_now(id).await?;
             ctx.observer.schedule_write("run_now");
+            ctx.running_schedules.invalidate().await;
             next.run_now_pending = None;
             next.run_now_handled = request;
             write_status(api, &written, &next).await?;
@@ -299,6 +305,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
         Step::CancelRunning { id, request } => {
             ctx.immybot.cancel_schedule(id).await?;
             ctx.observer.schedule_write("cancel_running");
+            ctx.running_schedules.invalidate().await;
             next.cancel_running_handled = request;
             publish(
                 ctx,
