@@ -21,6 +21,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         a_crash_after_the_create_intent_leaves_exactly_one_schedule,
         run_now_runs_once_and_the_run_shows_in_status,
         a_run_immybot_fires_on_its_clock_is_mirrored_in_status,
+        next_run_time_follows_cron_across_dst_changes_in_two_zones,
         malformed_schedules_are_refused_at_admission,
     ]
 }
@@ -507,6 +508,77 @@ async fn a_run_immybot_fires_on_its_clock_is_mirrored_in_status(ctx: TestContext
         return Err(format!(
             "the run started at {local}, not at the schedule's 22:30 Berlin"
         ));
+    }
+    Ok(())
+}
+
+/// The next daylight-saving changes of two zones from now (whatever the
+/// date the test runs), each with a schedule at half past the first hour of
+/// the gap or of the repeated hour: a skipped time runs once at the gap's
+/// end plus the same minutes (02:30 becomes 03:30), a repeated one runs
+/// once, at its first occurrence (as cron(8), see docs/schedules.md).
+async fn next_run_time_follows_cron_across_dst_changes_in_two_zones(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    let now = jiff::Timestamp::now();
+    let half_hour = jiff::SignedDuration::from_mins(30);
+    let mut cases = Vec::new();
+    for zone in ["Europe/Berlin", "America/New_York"] {
+        let tz = jiff::tz::TimeZone::get(zone).map_err(|e| e.to_string())?;
+        for transition in tz.following(now).take(2) {
+            let at = transition.timestamp();
+            let before = tz.to_offset(at - jiff::SignedDuration::from_secs(1));
+            let after = transition.offset();
+            let spring = after > before;
+            // Half past the first local hour that is skipped or repeated.
+            let local = at
+                .to_zoned(jiff::tz::TimeZone::fixed(if spring { before } else { after }))
+                .datetime()
+                + half_hour;
+            let cron = format!(
+                "{} {} {} {} *",
+                local.minute(),
+                local.hour(),
+                local.day(),
+                local.month()
+            );
+            let expected = if spring { at + half_hour } else { at - half_hour };
+            let name = format!(
+                "dst-{}-{}",
+                zone.to_lowercase().replace(['/', '_'], "-"),
+                if spring { "spring" } else { "fall" }
+            );
+            create(
+                &ctx,
+                &name,
+                nightly(serde_json::json!({"daily": null, "cron": cron, "timeZone": zone,
+                    "target": {"computer": {"id": 101}}, "deletionPolicy": "Orphan"})),
+            )
+            .await?;
+            cases.push((name, cron, zone, expected));
+        }
+    }
+    let api = ctx.api::<ImmyBotSchedule>();
+    for (name, cron, zone, expected) in &cases {
+        approve(&ctx, name, None).await?;
+        let got = wait_for(&format!("{name}'s next run"), LONG, || async {
+            let o = api.get(name).await.map_err(|e| e.to_string())?;
+            Ok(o.status.and_then(|s| s.next_run_time).map(|t| t.0))
+        })
+        .await?;
+        if got != *expected {
+            return Err(format!(
+                "{cron} in {zone}: next run {got} ({}), expected {expected} ({})",
+                got.to_zoned(jiff::tz::TimeZone::get(zone).map_err(|e| e.to_string())?),
+                expected.to_zoned(jiff::tz::TimeZone::get(zone).map_err(|e| e.to_string())?),
+            ));
+        }
+    }
+    let springs = cases.iter().filter(|c| c.0.ends_with("spring")).count();
+    if cases.len() != 4 || springs != 2 {
+        return Err(format!("expected a spring and a fall change per zone: {cases:?}"));
     }
     Ok(())
 }
