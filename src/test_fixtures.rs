@@ -95,6 +95,16 @@ impl SessionBuilder {
         });
         self
     }
+    /// Adds a window on `days` from `start` for `duration`, in `zone`.
+    pub fn window(mut self, days: &[Weekday], start: &str, duration: &str, zone: &str) -> Self {
+        self.0.spec.windows.push(MaintenanceWindow {
+            days: days.to_vec(),
+            start: start.into(),
+            duration: duration.into(),
+            time_zone: zone.into(),
+        });
+        self
+    }
     pub fn suspended(mut self) -> Self {
         self.0.spec.suspend = true;
         self

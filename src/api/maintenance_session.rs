@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
     printcolumn = r#"{"name":"Approved","type":"string","jsonPath":".status.conditions[?(@.type==\"Approved\")].status"}"#,
     printcolumn = r#"{"name":"Progress","type":"string","jsonPath":".status.progress"}"#,
+    printcolumn = r#"{"name":"Next Window","type":"date","jsonPath":".status.nextWindowOpening"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".spec.reason","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead")
@@ -97,6 +98,14 @@ pub struct MaintenanceSessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
     pub timeout: Option<String>,
+
+    /// When work may start in ImmyBot: nothing starts (first start, reruns,
+    /// busy computers) outside every window; the phase is then
+    /// `WaitingForWindow` and `status.nextWindowOpening` says when. A
+    /// session already running when a window closes goes on. Empty: any time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub windows: Vec<super::MaintenanceWindow>,
 
     /// Automatic and manual reruns of computers whose sessions failed.
     #[serde(default)]

@@ -23,6 +23,10 @@ pub struct MaintenanceSessionStatus {
     /// When the first ImmyBot session was started; set once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<Time>,
+    /// With `spec.windows` closed and something to start: when the next
+    /// window opens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_window_opening: Option<Time>,
     /// When the session reached a final phase; set once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_time: Option<Time>,
@@ -81,6 +85,9 @@ pub enum Phase {
     Pending,
     /// Waiting for a `MaintenanceApproval` that names the current digest.
     AwaitingApproval,
+    /// Approved, and outside every `spec.windows`: waits for the next
+    /// opening (`status.nextWindowOpening`).
+    WaitingForWindow,
     /// `spec.suspend` is true and nothing has started.
     Suspended,
     /// The start was recorded and is being sent to ImmyBot.

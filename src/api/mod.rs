@@ -6,6 +6,7 @@ mod immybot_schedule;
 mod maintenance_approval;
 mod maintenance_session;
 mod maintenance_session_status;
+mod maintenance_window;
 mod reference;
 
 pub use admission::{
@@ -14,6 +15,7 @@ pub use admission::{
 pub use immybot_schedule::*;
 pub use maintenance_approval::*;
 pub use maintenance_session::*;
+pub use maintenance_window::*;
 pub use reference::api_reference_markdown;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -30,6 +30,9 @@ impl ApprovalDigest {
             "reboot": spec.reboot,
             "offline": spec.offline,
             "priority": spec.priority,
+            // When it may start is part of what is approved; absent when
+            // empty, so objects without windows keep their digest.
+            "windows": (!spec.windows.is_empty()).then_some(&spec.windows),
         });
         let mut canonical = String::new();
         write_canonical(&fields, &mut canonical);

@@ -32,6 +32,7 @@ mod state_machine;
 mod status_mapping;
 mod status_writer;
 mod target_resolution;
+pub mod windows;
 
 #[cfg(test)]
 mod properties;

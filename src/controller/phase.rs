@@ -98,6 +98,7 @@ pub(super) fn phase_reason(phase: Phase) -> &'static str {
     match phase {
         Phase::Pending => "Pending",
         Phase::AwaitingApproval => "AwaitingApproval",
+        Phase::WaitingForWindow => "WaitingForWindow",
         Phase::Suspended => "Suspended",
         Phase::Starting => "Starting",
         Phase::Queued => "Queued",
@@ -147,7 +148,7 @@ pub(super) fn set_phase(
             conditions::set(c, STALLED, true, reason, message.clone(), g, now);
             conditions::set_raw(c, SUCCEEDED, "False", reason, message, g, now);
         }
-        Phase::AwaitingApproval | Phase::Suspended => {
+        Phase::AwaitingApproval | Phase::Suspended | Phase::WaitingForWindow => {
             conditions::set(c, READY, false, reason, message.clone(), g, now);
             conditions::remove(c, RECONCILING);
             conditions::remove(c, STALLED);

@@ -231,6 +231,9 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                 requeue_after: None,
             };
         }
+        if let Some(wait) = window_gate(&mut st, o) {
+            return wait;
+        }
         let attempt = new_attempt(&uid, 1, o.now, first_targets(spec, &st), attempt_purpose::START);
         set_phase(
             &mut st,
@@ -331,6 +334,9 @@ pub fn decide(o: &Observed<'_>) -> Decision {
             let allowed = 1 + spec.retry.limit.max(0) + spec.retry.requests.max(0);
             let used = 1 + attempts.iter().filter(|a| is_rerun(a)).count() as i32;
             if used < allowed && approved && !spec.suspend && !mapped.failed_computer_ids.is_empty() {
+                if let Some(wait) = window_gate(&mut st, o) {
+                    return wait;
+                }
                 let attempt = new_attempt(
                     &uid,
                     current.number + 1,
@@ -440,7 +446,15 @@ fn waiting_or_retry_busy(
         holders.join(", ")
     };
     let due_in = busy_retry_after(current, o.busy_retry).saturating_sub(age(current, o.now));
+    let mut window_closed = None;
     if due_in.is_zero() && approved && !spec.suspend {
+        let mut probe = st.clone();
+        if window_gate(&mut probe, o).is_some() {
+            window_closed = probe.next_window_opening.clone();
+        }
+    }
+    st.next_window_opening = window_closed.clone();
+    if due_in.is_zero() && approved && !spec.suspend && window_closed.is_none() {
         // A round that started nothing is followed by a longer wait.
         let round = if current.session_ids.is_empty() {
             current.busy_round + 1
@@ -472,6 +486,11 @@ fn waiting_or_retry_busy(
         "; spec.suspend is true, so they will not be started until it is false".to_string()
     } else if !approved {
         "; they start only once the session is approved again".to_string()
+    } else if let Some(opens) = &window_closed {
+        format!(
+            "; outside spec.windows, they start when the next window opens at {}",
+            opens.0
+        )
     } else {
         format!("; trying again in {}s", due_in.as_secs().max(1))
     };
@@ -487,6 +506,8 @@ fn waiting_or_retry_busy(
     );
     let recheck = if spec.suspend || !approved {
         None
+    } else if let Some(opens) = &window_closed {
+        Duration::try_from(opens.0.duration_since(o.now)).ok()
     } else {
         Some(due_in.max(Duration::from_secs(1)))
     };
@@ -538,6 +559,48 @@ fn waiting_or_adopt(
             restart,
         },
         requeue_after: None,
+    }
+}
+
+/// `None` when work may start in ImmyBot now (`spec.windows`); otherwise
+/// the decision that waits: for the next opening, or for a person to fix
+/// windows that cannot be read (Stalled; nothing starts).
+fn window_gate(st: &mut MaintenanceSessionStatus, o: &Observed<'_>) -> Option<Decision> {
+    use super::windows::{WindowState, parse, state_at};
+    st.next_window_opening = None;
+    let windows = match parse(&o.object.spec.windows) {
+        Ok(w) => w,
+        Err(why) => {
+            let message = format!("{why}; nothing starts until spec.windows is fixed");
+            set_phase(st, o, Phase::Pending, "InvalidWindows", message.clone());
+            let (g, now) = (o.object.metadata.generation, o.now);
+            conditions::remove(&mut st.conditions, conditions::RECONCILING);
+            conditions::set(
+                &mut st.conditions,
+                conditions::STALLED,
+                true,
+                "InvalidWindows",
+                message,
+                g,
+                now,
+            );
+            return Some(settle(st.clone(), o, None));
+        }
+    };
+    match state_at(&windows, o.now) {
+        WindowState::Always | WindowState::Open { .. } => None,
+        WindowState::Closed { opens } => {
+            st.next_window_opening = Some(Time(opens));
+            set_phase(
+                st,
+                o,
+                Phase::WaitingForWindow,
+                "WaitingForWindow",
+                format!("outside spec.windows: nothing starts before the next window opens at {opens}"),
+            );
+            let wait = Duration::try_from(opens.duration_since(o.now)).unwrap_or(Duration::from_secs(1));
+            Some(settle(st.clone(), o, Some(wait.max(Duration::from_secs(1)))))
+        }
     }
 }
 

@@ -22,6 +22,7 @@ mod poller;
 mod safety;
 mod schedule_ownership;
 mod schedules;
+mod windows;
 
 use std::sync::OnceLock;
 
@@ -48,6 +49,7 @@ fn main() {
         kstatus::tests(),
         schedules::tests(),
         schedule_ownership::tests(),
+        windows::tests(),
         chart::tests(),
         operator_process::tests(),
     ]
