@@ -77,7 +77,7 @@ async fn measure(size: u32) -> anyhow::Result<()> {
             .iter()
             .map(|s| s.maintenance_actions.as_ref().map_or(0, Vec::len))
             .sum();
-        row(phase, sim.state.calls().get(ACTIONS).copied().unwrap_or(0), took, rows);
+        row(phase, sim.state.call_count(ACTIONS), took, rows);
     }
     sim.shutdown().await;
     Ok(())

@@ -33,19 +33,28 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     );
 }
 
+/// The namespaced kind `K` in the controller's scope.
+fn scoped<K>(client: &kube::Client, scope: &Scope) -> Api<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+    K::DynamicType: Default,
+{
+    match scope {
+        Scope::AllNamespaces => Api::all(client.clone()),
+        Scope::Namespace(ns) => Api::namespaced(client.clone(), ns),
+    }
+}
+
 /// The ImmyBotSchedule controller: its objects, and the approvals that name
 /// one (a watch of its own; the approval store the sessions' watch fills
 /// serves its reconciles).
 async fn run_schedules(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     use super::schedule::reconciler::{error_policy, reconcile};
     use crate::api::{ApprovedKind, ImmyBotSchedule};
-    let (schedules, approvals): (Api<ImmyBotSchedule>, Api<MaintenanceApproval>) = match &scope {
-        Scope::AllNamespaces => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-        Scope::Namespace(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
-        ),
-    };
+    let (schedules, approvals) = (
+        scoped::<ImmyBotSchedule>(&ctx.client, &scope),
+        scoped::<MaintenanceApproval>(&ctx.client, &scope),
+    );
     let observer = ctx.observer.clone();
     Controller::new(schedules, watcher::Config::default())
         // A streaming list (a WATCH that sends the initial objects): this
@@ -66,13 +75,10 @@ async fn run_schedules(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Ou
 
 /// The MaintenanceSession controller and its poller.
 async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
-    let (sessions, approvals): (Api<MaintenanceSession>, Api<MaintenanceApproval>) = match &scope {
-        Scope::AllNamespaces => (Api::all(ctx.client.clone()), Api::all(ctx.client.clone())),
-        Scope::Namespace(ns) => (
-            Api::namespaced(ctx.client.clone(), ns),
-            Api::namespaced(ctx.client.clone(), ns),
-        ),
-    };
+    let (sessions, approvals) = (
+        scoped::<MaintenanceSession>(&ctx.client, &scope),
+        scoped::<MaintenanceApproval>(&ctx.client, &scope),
+    );
     // Our own reflector rather than `Controller::new`'s, to drop what no
     // reconcile reads before it is stored: `managedFields` was a third of
     // each cached object, and the cache holds every object (10,000 is an

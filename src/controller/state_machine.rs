@@ -446,13 +446,13 @@ fn waiting_or_retry_busy(
         holders.join(", ")
     };
     let due_in = busy_retry_after(current, o.busy_retry).saturating_sub(age(current, o.now));
-    let mut window_closed = None;
-    if due_in.is_zero() && approved && !spec.suspend {
-        let mut probe = st.clone();
-        if window_gate(&mut probe, o).is_some() {
-            window_closed = probe.next_window_opening.clone();
-        }
-    }
+    // Windows that cannot be read were refused before the first start, and
+    // changing them needs a new approval: only "closed" can hold a retry.
+    let window_closed = if due_in.is_zero() && approved && !spec.suspend {
+        closed_until(o).ok().flatten().map(Time)
+    } else {
+        None
+    };
     st.next_window_opening = window_closed.clone();
     if due_in.is_zero() && approved && !spec.suspend && window_closed.is_none() {
         // A round that started nothing is followed by a longer wait.
@@ -562,14 +562,35 @@ fn waiting_or_adopt(
     }
 }
 
+/// When `spec.windows` open next if they are closed now; `Ok(None)` when
+/// work may start now; the reason when they cannot be read.
+fn closed_until(o: &Observed<'_>) -> Result<Option<Timestamp>, String> {
+    use super::windows::{WindowState, parse, state_at};
+    Ok(match state_at(&parse(&o.object.spec.windows)?, o.now) {
+        WindowState::Always | WindowState::Open { .. } => None,
+        WindowState::Closed { opens } => Some(opens),
+    })
+}
+
 /// `None` when work may start in ImmyBot now (`spec.windows`); otherwise
 /// the decision that waits: for the next opening, or for a person to fix
 /// windows that cannot be read (Stalled; nothing starts).
 fn window_gate(st: &mut MaintenanceSessionStatus, o: &Observed<'_>) -> Option<Decision> {
-    use super::windows::{WindowState, parse, state_at};
     st.next_window_opening = None;
-    let windows = match parse(&o.object.spec.windows) {
-        Ok(w) => w,
+    match closed_until(o) {
+        Ok(None) => None,
+        Ok(Some(opens)) => {
+            st.next_window_opening = Some(Time(opens));
+            set_phase(
+                st,
+                o,
+                Phase::WaitingForWindow,
+                "WaitingForWindow",
+                format!("outside spec.windows: nothing starts before the next window opens at {opens}"),
+            );
+            let wait = Duration::try_from(opens.duration_since(o.now)).unwrap_or(Duration::from_secs(1));
+            Some(settle(st.clone(), o, Some(wait.max(Duration::from_secs(1)))))
+        }
         Err(why) => {
             let message = format!("{why}; nothing starts until spec.windows is fixed");
             set_phase(st, o, Phase::Pending, "InvalidWindows", message.clone());
@@ -584,22 +605,7 @@ fn window_gate(st: &mut MaintenanceSessionStatus, o: &Observed<'_>) -> Option<De
                 g,
                 now,
             );
-            return Some(settle(st.clone(), o, None));
-        }
-    };
-    match state_at(&windows, o.now) {
-        WindowState::Always | WindowState::Open { .. } => None,
-        WindowState::Closed { opens } => {
-            st.next_window_opening = Some(Time(opens));
-            set_phase(
-                st,
-                o,
-                Phase::WaitingForWindow,
-                "WaitingForWindow",
-                format!("outside spec.windows: nothing starts before the next window opens at {opens}"),
-            );
-            let wait = Duration::try_from(opens.duration_since(o.now)).unwrap_or(Duration::from_secs(1));
-            Some(settle(st.clone(), o, Some(wait.max(Duration::from_secs(1)))))
+            Some(settle(st.clone(), o, None))
         }
     }
 }

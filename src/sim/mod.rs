@@ -200,6 +200,11 @@ impl SimState {
     }
 
     /// Calls per route template since start or the last reset.
+    /// How many calls `route` (a route template) has had.
+    pub fn call_count(&self, route: &str) -> u64 {
+        lock(&self.calls).get(route).copied().unwrap_or(0)
+    }
+
     pub fn calls(&self) -> BTreeMap<String, u64> {
         lock(&self.calls).clone()
     }

@@ -66,7 +66,7 @@ async fn a_lost_start_response_is_adopted_not_repeated(ctx: TestContext) -> Test
     if a.len() != 1 || a[0].ids_from.as_deref() != Some("Adopted") {
         return Err(format!("the sessions should have been adopted by group id: {a:?}"));
     }
-    if sim.state.calls().get("POST /api/v1/run-immy-service") != Some(&1) {
+    if sim.state.call_count("POST /api/v1/run-immy-service") != 1 {
         return Err(format!("the start was sent again: {:?}", sim.state.calls()));
     }
     Ok(())

@@ -85,7 +85,7 @@ async fn per_action_outcomes_of_one_computer_in_the_live_and_the_document_shape(
         .await?;
         approve(&ctx, &name, "bob").await?;
         let done = ctx.wait_phase(&name, Phase::PartiallySucceeded, LONG).await?;
-        let reads = sim.state.calls().get(ACTIONS).copied().unwrap_or(0);
+        let reads = sim.state.call_count(ACTIONS);
         ctx.delete_and_wait(&name, LONG).await?;
         controller.stop().await;
         let computer = done
@@ -237,7 +237,7 @@ async fn per_action_outcomes_of_a_tenant_in_both_shapes_with_dates_in_the_known_
         if (summary.computers, summary.missed) != (COMPUTERS as i32, 3) {
             return Err(format!("{label}: summary {summary:?}"));
         }
-        let reads = sim.state.calls().get(ACTIONS).copied().unwrap_or(0);
+        let reads = sim.state.call_count(ACTIONS);
         println!("{label}: {reads} action-list calls for a {COMPUTERS}-computer tenant session");
         if reads > 30 {
             return Err(format!("{label}: reading a tenant's actions cost {reads} calls"));

@@ -324,12 +324,7 @@ async fn the_plugin_approves_runs_and_cancels_schedules(ctx: TestContext) -> Tes
         }
     })
     .await?;
-    let runs = sim
-        .state
-        .calls()
-        .get("POST /api/v1/schedules/{scheduleId}/run-now")
-        .copied()
-        .unwrap_or(0);
+    let runs = sim.state.call_count("POST /api/v1/schedules/{scheduleId}/run-now");
     if runs != 1 {
         return Err(format!("{runs} run-now calls for one request"));
     }

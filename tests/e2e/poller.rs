@@ -82,9 +82,9 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
     };
     wait_for("the controller to go quiet", Duration::from_secs(30), || async {
         sim.state.reset_calls();
-        let started = sim.state.calls().get(DX).copied().unwrap_or(0);
+        let started = sim.state.call_count(DX);
         wait_for("three poll cycles", Duration::from_secs(10), || async {
-            Ok((sim.state.calls().get(DX).copied().unwrap_or(0) >= started + 3).then_some(()))
+            Ok((sim.state.call_count(DX) >= started + 3).then_some(()))
         })
         .await?;
         Ok(only_polls(&sim.state.calls()).then_some(()))
@@ -93,7 +93,7 @@ async fn polling_cost_does_not_grow_with_the_number_of_sessions(ctx: TestContext
 
     sim.state.reset_calls();
     wait_for("five poll cycles", Duration::from_secs(20), || async {
-        Ok((sim.state.calls().get(DX).copied().unwrap_or(0) >= 5).then_some(()))
+        Ok((sim.state.call_count(DX) >= 5).then_some(()))
     })
     .await?;
     let quiet = sim.state.calls();

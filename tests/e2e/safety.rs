@@ -454,7 +454,7 @@ async fn adoption_confirms_each_candidate_and_never_starts_twice(ctx: TestContex
         "GET /api/v1/maintenance-sessions",
     )
     .await?;
-    if sessions_on(&sim, 101).len() != 1 || sim.state.calls().get("POST /api/v1/run-immy-service") != Some(&1) {
+    if sessions_on(&sim, 101).len() != 1 || sim.state.call_count("POST /api/v1/run-immy-service") != 1 {
         return Err(format!(
             "started twice: {:?} {:?}",
             sim.state.ledger(),
@@ -502,7 +502,7 @@ async fn adoption_works_with_either_dx_row_shape(ctx: TestContext) -> TestResult
                 "{name}: adopted once, each computer once: {attempts:?} {ledger:?}"
             ));
         }
-        if sim.state.calls().get("POST /api/v1/run-immy-service") != Some(&1) {
+        if sim.state.call_count("POST /api/v1/run-immy-service") != 1 {
             return Err(format!("{name}: the start was sent again: {:?}", sim.state.calls()));
         }
     }

@@ -205,7 +205,7 @@ async fn a_kill_between_intent_and_create_leaves_exactly_one_schedule(ctx: TestC
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
     exactly_one_after(&ctx, &sim, "intent").await?;
-    let creates = sim.state.calls().get("POST /api/v1/schedules").copied().unwrap_or(0);
+    let creates = sim.state.call_count("POST /api/v1/schedules");
     if creates != 1 {
         return Err(format!("{creates} creates after a kill before the create"));
     }
@@ -250,7 +250,7 @@ async fn an_ambiguous_interrupted_create_stalls_until_a_person_resolves_it(ctx: 
         }
     })
     .await?;
-    let creates = sim.state.calls().get("POST /api/v1/schedules").copied().unwrap_or(0);
+    let creates = sim.state.call_count("POST /api/v1/schedules");
     if creates != 1 || sim.state.schedules().len() != 2 {
         return Err(format!(
             "{creates} creates; nothing more may be created while ambiguous"

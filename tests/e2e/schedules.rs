@@ -326,19 +326,9 @@ pub async fn exactly_one_after(ctx: &TestContext, sim: &RunningSim, name: &str) 
     })
     .await?;
     // Settled: still one, for a few reconciles more.
-    let calls_before = sim
-        .state
-        .calls()
-        .get("GET /api/v1/schedules/{scheduleId}")
-        .copied()
-        .unwrap_or(0);
+    let calls_before = sim.state.call_count("GET /api/v1/schedules/{scheduleId}");
     wait_for("more reconciles", LONG, || async {
-        let now = sim
-            .state
-            .calls()
-            .get("GET /api/v1/schedules/{scheduleId}")
-            .copied()
-            .unwrap_or(0);
+        let now = sim.state.call_count("GET /api/v1/schedules/{scheduleId}");
         if now >= calls_before + 3 {
             Ok(Some(()))
         } else {
@@ -367,7 +357,7 @@ async fn a_lost_create_answer_leaves_exactly_one_schedule(ctx: TestContext) -> T
     create(&ctx, "lost", nightly(serde_json::json!({"deletionPolicy": "Orphan"}))).await?;
     approve(&ctx, "lost", None).await?;
     exactly_one_after(&ctx, &sim, "lost").await?;
-    let creates = sim.state.calls().get("POST /api/v1/schedules").copied().unwrap_or(0);
+    let creates = sim.state.call_count("POST /api/v1/schedules");
     if creates != 1 {
         return Err(format!(
             "{creates} create calls; the lost answer must be found, not retried"
@@ -431,12 +421,7 @@ async fn run_now_runs_once_and_the_run_shows_in_status(ctx: TestContext) -> Test
         return Err(format!("counts do not add up: {done:?}"));
     }
     // Once only.
-    let runs = sim
-        .state
-        .calls()
-        .get("POST /api/v1/schedules/{scheduleId}/run-now")
-        .copied()
-        .unwrap_or(0);
+    let runs = sim.state.call_count("POST /api/v1/schedules/{scheduleId}/run-now");
     if runs != 1 {
         return Err(format!("{runs} run-now calls for one request"));
     }

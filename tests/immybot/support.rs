@@ -104,7 +104,7 @@ impl Bed {
     }
 
     pub fn calls(&self, route: &str) -> u64 {
-        self.sim.state.calls().get(route).copied().unwrap_or(0)
+        self.sim.state.call_count(route)
     }
 
     pub fn fault(&self, route: &str, fault: immybot_operator::sim::FaultKind, times: u32) {

@@ -176,16 +176,24 @@ pub async fn logs(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
-    ctx.sessions()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({"spec": spec})),
-        )
-        .await
-        .with_context(|| format!("changing {name}"))?;
+/// Merges `spec` into the object's spec: the patch a person could make
+/// with `kubectl patch --type merge`. `shown` names the object in errors.
+pub async fn merge_spec<K>(api: &Api<K>, name: &str, shown: &str, spec: serde_json::Value) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&serde_json::json!({"spec": spec})),
+    )
+    .await
+    .with_context(|| format!("changing {shown}"))?;
     Ok(())
+}
+
+async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
+    merge_spec(&ctx.sessions(), name, name, spec).await
 }
 
 pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result<()> {

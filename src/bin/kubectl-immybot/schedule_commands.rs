@@ -4,9 +4,9 @@
 
 use anyhow::{Context as _, bail};
 use immybot_operator::api::{ApprovedKind, ImmyBotSchedule};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 
-use super::commands::{Ctx, ask, create_approval, expires_at, whoami};
+use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, whoami};
 use super::render_schedule;
 
 impl Ctx {
@@ -72,15 +72,7 @@ pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
 }
 
 async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
-    ctx.schedules()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(&serde_json::json!({"spec": spec})),
-        )
-        .await
-        .with_context(|| format!("changing schedule/{name}"))?;
-    Ok(())
+    merge_spec(&ctx.schedules(), name, &format!("schedule/{name}"), spec).await
 }
 
 pub async fn run_now(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
