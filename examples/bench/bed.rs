@@ -128,7 +128,10 @@ impl Operator {
             .args(["--max-concurrent-requests", &s.max_concurrent_requests.to_string()])
             .args(["--poll-active-seconds", &s.poll_seconds.to_string()])
             .env("KUBECONFIG", &plane.kubeconfig)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true)

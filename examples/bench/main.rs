@@ -243,6 +243,9 @@ async fn main() -> anyhow::Result<()> {
         report.insert("statusLagP50Ms", serde_json::json!(measure::percentile(&lags, 50.0)));
         report.insert("statusLagP99Ms", serde_json::json!(measure::percentile(&lags, 99.0)));
         report.insert("statusLagSamples", serde_json::json!(lags.len()));
+        if let Ok(path) = std::env::var("BENCH_LAG_DUMP") {
+            measure::dump_lags(&snapshot, &sessions, std::path::Path::new(&path))?;
+        }
         // Where the lag comes from: sessions that ended while objects were
         // still being created share the API server with that burst.
         let after = measure::terminal_lags_where(&snapshot, &sessions, |t| t >= created);

@@ -156,6 +156,31 @@ pub fn terminal_lags_where(
     lags
 }
 
+/// Per object, as Unix seconds: when its last session ended in the
+/// simulator and when its final status was seen, to line up with the
+/// operator's debug log (`BENCH_OPERATOR_LOG`) when hunting the lag.
+pub fn dump_lags(
+    objects: &HashMap<String, ObjectTimes>,
+    sessions: &Sessions,
+    path: &std::path::Path,
+) -> std::io::Result<()> {
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    let unix = |t: Instant| {
+        let wall = wall - now.saturating_duration_since(t);
+        wall.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default()
+    };
+    let mut out = String::new();
+    for (name, t) in objects {
+        let ended = t.session_ids.iter().filter_map(|id| sessions.ended_at(*id)).max();
+        if let (Some(ended), Some(shown)) = (ended, t.terminal) {
+            out.push_str(&format!("{name} {:.3} {:.3}\n", unix(ended), unix(shown)));
+        }
+    }
+    std::fs::write(path, out)
+}
+
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;

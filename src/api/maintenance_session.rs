@@ -26,7 +26,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Next Window","type":"date","jsonPath":".status.nextWindowOpening"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".spec.reason","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead")
+    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead"),
+    validation = kube::core::Rule::new(ROLLOUT_FIXED_ONCE_STARTED).message("spec.rollout (strategy, pilot, maxConcurrent) cannot change once the session has started: the rollout was planned from it; only maxFailures can"),
+    validation = kube::core::Rule::new(WAVES_NEED_MANY).message("strategy Waves needs a computers target or a tenant target without includeChildTenants")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.cancel) || has(self.cancel)").message("spec.cancel is final: it cannot be removed once set"))]
@@ -107,6 +109,12 @@ pub struct MaintenanceSessionSpec {
     #[schemars(length(max = 16))]
     pub windows: Vec<super::MaintenanceWindow>,
 
+    /// How the computers of a `computers` or `tenant` target are started:
+    /// all at once (the default), or in waves with a pilot and a failure
+    /// budget. See docs/rollouts.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::RolloutSpec>,
+
     /// Automatic and manual reruns of computers whose sessions failed.
     #[serde(default)]
     pub retry: RetrySpec,
@@ -130,6 +138,22 @@ self.spec.reboot == oldSelf.spec.reboot && self.spec.offline == oldSelf.spec.off
 self.spec.priority == oldSelf.spec.priority && self.spec.reason == oldSelf.spec.reason && \
 has(self.spec.deployment) == has(oldSelf.spec.deployment) && \
 (!has(self.spec.deployment) || self.spec.deployment == oldSelf.spec.deployment))";
+
+/// The rollout's shape is recorded when it starts; only the failure budget
+/// (a brake, not an effect) may change after that.
+const ROLLOUT_FIXED_ONCE_STARTED: &str = "!has(oldSelf.status) || !has(oldSelf.status.startTime) || \
+(has(self.spec.rollout) == has(oldSelf.spec.rollout) && (!has(self.spec.rollout) || \
+(self.spec.rollout.strategy == oldSelf.spec.rollout.strategy && \
+has(self.spec.rollout.pilot) == has(oldSelf.spec.rollout.pilot) && \
+(!has(self.spec.rollout.pilot) || self.spec.rollout.pilot == oldSelf.spec.rollout.pilot) && \
+has(self.spec.rollout.maxConcurrent) == has(oldSelf.spec.rollout.maxConcurrent) && \
+(!has(self.spec.rollout.maxConcurrent) || self.spec.rollout.maxConcurrent == oldSelf.spec.rollout.maxConcurrent))))";
+
+/// Waves split a set of computers: one computer has nothing to split, and a
+/// tenant's child tenants are not listed when the rollout is planned.
+const WAVES_NEED_MANY: &str = "!has(self.spec.rollout) || self.spec.rollout.strategy != 'Waves' || \
+has(self.spec.target.computers) || (has(self.spec.target.tenant) && \
+(!has(self.spec.target.tenant.includeChildTenants) || !self.spec.target.tenant.includeChildTenants))";
 
 /// A single deployment to run.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]

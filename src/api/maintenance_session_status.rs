@@ -70,6 +70,10 @@ pub struct MaintenanceSessionStatus {
     /// They are started as soon as they are free.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waiting_computers: Vec<WaitingComputer>,
+    /// A rollout in waves: the computers as recorded at its start and where
+    /// it stands (current wave, passed, failed, remaining, budget left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<super::RolloutStatus>,
     /// The last `spec.resume.requests` acted on, and what it resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeRecord>,
@@ -98,6 +102,10 @@ pub enum Phase {
     Running,
     /// Waiting for a user who postponed a reboot.
     Postponed,
+    /// A rollout in waves stopped between waves: the pilot failed or the
+    /// failures passed `spec.rollout.maxFailures`. Continue with
+    /// `kubectl immybot resume` (or a higher budget), or cancel.
+    Halted,
     /// Every computer passed.
     Succeeded,
     /// Some computers passed and some failed.
@@ -201,8 +209,8 @@ pub struct Attempt {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy_computer_ids: Vec<i32>,
     /// Why this attempt was made: `Start` (the first), `Rerun` (failed
-    /// computers, counted against `spec.retry`) or `ComputersBusy` (computers
-    /// an earlier attempt found busy).
+    /// computers, counted against `spec.retry`), `ComputersBusy` (computers
+    /// an earlier attempt found busy), or `Pilot`/`Wave` (a rollout's waves).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purpose: Option<String>,
     /// How many `ComputersBusy` attempts in a row found every computer still
@@ -220,6 +228,10 @@ pub mod attempt_purpose {
     pub const START: &str = "Start";
     pub const RERUN: &str = "Rerun";
     pub const COMPUTERS_BUSY: &str = "ComputersBusy";
+    /// The pilot of a rollout in waves.
+    pub const PILOT: &str = "Pilot";
+    /// A wave of a rollout (after the pilot, if any).
+    pub const WAVE: &str = "Wave";
 }
 
 /// A targeted computer that has not run yet: ImmyBot reported it busy.

@@ -8,6 +8,7 @@ mod maintenance_session;
 mod maintenance_session_status;
 mod maintenance_window;
 mod reference;
+mod rollout;
 
 pub use admission::{
     APPROVER_POLICY, REQUESTER_ONLY_FIELDS, REQUESTER_ONLY_POLICY, REQUESTER_POLICY, admission_policies,
@@ -17,6 +18,7 @@ pub use maintenance_approval::*;
 pub use maintenance_session::*;
 pub use maintenance_window::*;
 pub use reference::api_reference_markdown;
+pub use rollout::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

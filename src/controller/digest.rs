@@ -6,9 +6,11 @@
 //! In the digest: the object's uid and requester (an approval approves one
 //! object: a MaintenanceSession deleted and created again under the same name
 //! and spec has a new uid, so the old approval's digest no longer matches),
-//! target, mode, deployment, reboot, offline, priority.
+//! target, mode, deployment, reboot, offline, priority, windows, and a
+//! rollout in waves (strategy, pilot, maxConcurrent).
 //! Not in it: reason (words, not effect), suspend/cancel/timeout/retry/resume
-//! and deletionPolicy (controls that can only stop or repeat the same thing).
+//! deletionPolicy and rollout.maxFailures (controls that can only stop or
+//! repeat the same thing).
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -33,6 +35,15 @@ impl ApprovalDigest {
             // When it may start is part of what is approved; absent when
             // empty, so objects without windows keep their digest.
             "windows": (!spec.windows.is_empty()).then_some(&spec.windows),
+            // How the computers are rolled out is approved too, except the
+            // failure budget (a brake: raising it continues a halted
+            // rollout without a new approval). Absent for AllAtOnce, so
+            // older digests hold.
+            "rollout": spec.rollout.as_ref().filter(|r| r.is_waves()).map(|r| serde_json::json!({
+                "strategy": r.strategy,
+                "pilot": r.pilot,
+                "maxConcurrent": r.max_concurrent,
+            })),
         });
         let mut canonical = String::new();
         write_canonical(&fields, &mut canonical);
@@ -152,6 +163,34 @@ mod tests {
         let mut s = spec();
         s.requested_by = "mallory".into();
         assert_ne!(ApprovalDigest::of("uid-1", &s), base, "another requester");
+    }
+
+    #[test]
+    fn a_rollouts_shape_is_approved_and_its_failure_budget_is_not() {
+        let base = ApprovalDigest::of("uid-1", &spec());
+        let with = |rollout: serde_json::Value| {
+            let mut s = spec();
+            s.rollout = Some(serde_json::from_value(rollout).unwrap());
+            ApprovalDigest::of("uid-1", &s)
+        };
+        assert_eq!(with(serde_json::json!({})), base, "AllAtOnce is what no rollout means");
+        let waves = with(serde_json::json!({"strategy": "Waves", "maxConcurrent": 10}));
+        assert_ne!(waves, base);
+        assert_ne!(
+            with(serde_json::json!({"strategy": "Waves", "maxConcurrent": "50%"})),
+            waves,
+            "the wave size"
+        );
+        assert_ne!(
+            with(serde_json::json!({"strategy": "Waves", "maxConcurrent": 10, "pilot": {"count": 2}})),
+            waves,
+            "the pilot"
+        );
+        assert_eq!(
+            with(serde_json::json!({"strategy": "Waves", "maxConcurrent": 10, "maxFailures": 5})),
+            waves,
+            "the failure budget is a control"
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ mod observer;
 mod phase;
 mod poller;
 mod reconciler;
+pub mod rollout;
+mod rollout_planning;
 mod run;
 pub mod schedule;
 mod session_reader;

@@ -104,6 +104,7 @@ pub(super) fn phase_reason(phase: Phase) -> &'static str {
         Phase::Queued => "Queued",
         Phase::Running => "Running",
         Phase::Postponed => "Postponed",
+        Phase::Halted => "Halted",
         Phase::Succeeded => "Succeeded",
         Phase::PartiallySucceeded => "PartiallySucceeded",
         Phase::Failed => "Failed",
@@ -147,6 +148,14 @@ pub(super) fn set_phase(
             conditions::remove(c, RECONCILING);
             conditions::set(c, STALLED, true, reason, message.clone(), g, now);
             conditions::set_raw(c, SUCCEEDED, "False", reason, message, g, now);
+        }
+        Phase::Halted => {
+            // Not final (a person may continue it), but nothing will happen
+            // until someone acts: kstatus reads Stalled as Failed.
+            conditions::set(c, READY, false, reason, message.clone(), g, now);
+            conditions::remove(c, RECONCILING);
+            conditions::set(c, STALLED, true, reason, message.clone(), g, now);
+            conditions::set_raw(c, SUCCEEDED, "Unknown", reason, message, g, now);
         }
         Phase::AwaitingApproval | Phase::Suspended | Phase::WaitingForWindow => {
             conditions::set(c, READY, false, reason, message.clone(), g, now);

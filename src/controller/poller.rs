@@ -63,6 +63,7 @@ pub async fn run(
             .chain(last.keys().filter(|id| !current.contains_key(id)).copied())
             .collect();
         for obj_ref in to_trigger(&store, &changed, &current) {
+            tracing::debug!(name = %obj_ref.name, "poll: sessions changed");
             if tx.send(obj_ref).await.is_err() {
                 return;
             }

@@ -20,7 +20,7 @@ use super::events::publish;
 use super::session_reader::{observe_logs, observe_sessions, worth_logs};
 use super::state_machine::{Observed, Step, decide, is_settled};
 use super::status_writer::{SessionApi, add_finalizer, replace_status};
-use super::{action_reader, conditions, start_protocol, target_resolution};
+use super::{action_reader, conditions, rollout_planning, start_protocol, target_resolution};
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
 use crate::immybot::ErrorKind;
 
@@ -41,6 +41,7 @@ async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<Context>) -> Re
     // Our own last write has not reached the cache yet: the watch event
     // that brings it triggers the next reconcile. The requeue only covers
     // a lost event.
+    tracing::debug!(name = %obj.name_any(), phase = ?obj.status.as_ref().and_then(|s| s.phase), "reconcile");
     if ctx.superseded.is_stale(&obj) {
         return Ok(Action::requeue(Duration::from_secs(2)));
     }
@@ -160,6 +161,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
                 .unwrap_or_else(Action::await_change))
         }
         Step::ResolveTargets => target_resolution::resolve(ctx, api, obj, decision.status).await,
+        Step::PlanRollout => rollout_planning::plan(ctx, api, obj, decision.status).await,
         Step::Start(attempt) => start_protocol::start(ctx, api, obj, decision.status, attempt).await,
         Step::Adopt { attempt, restart } => {
             start_protocol::adopt(ctx, api, obj, decision.status, attempt, restart).await

@@ -372,8 +372,15 @@ pub fn targets_of(obj: &MaintenanceSession, attempt: &Attempt) -> Option<StartTa
     if !attempt.computer_ids.is_empty() {
         return Some(StartTargets::Computers(attempt.computer_ids.clone()));
     }
-    let tenant = obj.spec.target.tenant.as_ref()?;
-    let id = tenant.id.or_else(|| {
+    Some(StartTargets::Tenant {
+        id: tenant_id(obj)?,
+        include_children: obj.spec.target.tenant.as_ref()?.include_child_tenants,
+    })
+}
+
+/// The ImmyBot id of a tenant target, from the spec or as resolved.
+pub fn tenant_id(obj: &MaintenanceSession) -> Option<i32> {
+    obj.spec.target.tenant.as_ref()?.id.or_else(|| {
         obj.status
             .as_ref()?
             .resolved_target
@@ -381,10 +388,6 @@ pub fn targets_of(obj: &MaintenanceSession, attempt: &Attempt) -> Option<StartTa
             .tenant
             .as_ref()
             .map(|t| t.id)
-    })?;
-    Some(StartTargets::Tenant {
-        id,
-        include_children: tenant.include_child_tenants,
     })
 }
 

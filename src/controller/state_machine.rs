@@ -17,6 +17,7 @@ pub use super::attempts::{is_settled, needs_resolution, parse_duration};
 use super::conditions::{self, APPROVED};
 use super::digest::ApprovalDigest;
 use super::phase::{phase_reason, record_approval, set_phase, target_summary};
+use super::rollout;
 use super::status_mapping::{Aggregate, log_tail, map_sessions};
 use crate::api::{Attempt, MaintenanceSession, MaintenanceSessionStatus, Phase, ResumeRecord, attempt_purpose};
 use crate::immybot::{MaintenanceSession as ImmySession, SessionLog};
@@ -53,6 +54,9 @@ pub enum Step {
     None,
     /// Resolve computer or tenant names to ImmyBot ids.
     ResolveTargets,
+    /// Record the rollout's plan (`status.rollout`): the target's computers
+    /// in wave order, listed once (a tenant's from ImmyBot).
+    PlanRollout,
     /// Record this attempt's intent (a write with a resourceVersion
     /// precondition), then send the start.
     Start(Attempt),
@@ -104,9 +108,14 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     st.reason = Some(spec.reason.clone());
     let approved = record_approval(&mut st, o);
 
-    let targeted: Option<Vec<i32>> =
-        (spec.target.computer.is_some() || spec.target.computers.is_some()).then(|| first_targets(spec, &st));
     let attempts: Vec<Attempt> = st.immybot.as_ref().map(|r| r.attempts.clone()).unwrap_or_default();
+    let waves = spec.rollout.as_ref().filter(|r| r.is_waves());
+    // In a rollout, what has been started so far is what is targeted: the
+    // computers of later waves have not run, and are not failures.
+    let targeted: Option<Vec<i32>> = match (waves, st.rollout.as_ref()) {
+        (Some(_), Some(plan)) => Some(rollout::started_ids(plan, &attempts)),
+        _ => (spec.target.computer.is_some() || spec.target.computers.is_some()).then(|| first_targets(spec, &st)),
+    };
     let current = attempts.last();
     // Computers ImmyBot reported busy and no later attempt has started: only
     // the last attempt can hold them (see `waiting_or_retry_busy`).
@@ -234,6 +243,9 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         if let Some(wait) = window_gate(&mut st, o) {
             return wait;
         }
+        if waves.is_some() {
+            return first_wave(st, o, &uid);
+        }
         let attempt = new_attempt(&uid, 1, o.now, first_targets(spec, &st), attempt_purpose::START);
         set_phase(
             &mut st,
@@ -257,6 +269,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
 
     // 4. A person asked to resume postponed sessions.
     let resume_handled = st.resume.as_ref().map(|r| r.requests).unwrap_or(0);
+    let mut continue_halted = false;
     if spec.resume.requests > resume_handled {
         let postponed: Vec<i32> = o
             .sessions
@@ -269,6 +282,13 @@ pub fn decide(o: &Observed<'_>) -> Decision {
             session_ids: postponed.clone(),
             time: Time(o.now),
         });
+        // A halted rollout has nothing running: the request continues it,
+        // accepting the failures so far (recorded with the next wave's
+        // intent, or with this status).
+        continue_halted = st.phase == Some(Phase::Halted) && postponed.is_empty();
+    }
+    if spec.resume.requests > resume_handled && !continue_halted {
+        let postponed = st.resume.as_ref().map(|r| r.session_ids.clone()).unwrap_or_default();
         return Decision {
             status: st,
             step: Step::Resume { session_ids: postponed },
@@ -287,6 +307,39 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         set_phase(&mut st, o, phase, "Observing", "reading the ImmyBot sessions");
         return settle(st, o, Some(Duration::from_secs(5)));
     };
+    if let (Some(rollout_spec), Some(plan)) = (waves, st.rollout.clone())
+        && mapped.aggregate.is_finished()
+        && mapped.aggregate != Aggregate::AllCancelled
+        && rollout::next_wave(&plan, &attempts).is_some()
+    {
+        return between_waves(
+            st,
+            o,
+            plan,
+            rollout_spec,
+            &mapped,
+            current,
+            &uid,
+            approved,
+            continue_halted,
+        );
+    }
+    if let (Some(rollout_spec), Some(plan)) = (waves, st.rollout.as_mut()) {
+        let budget = rollout::budget_of(rollout_spec, plan.computer_ids.len());
+        let _ = rollout::assess(
+            plan,
+            &attempts,
+            &mapped.failed_computer_ids,
+            mapped.summary.passed,
+            budget,
+        );
+    }
+    let wave_prefix = st
+        .rollout
+        .as_ref()
+        .filter(|_| waves.is_some())
+        .map(|p| format!("wave {} of {}: ", p.current_wave, p.waves))
+        .unwrap_or_default();
     match mapped.aggregate {
         Aggregate::Queued => set_phase(
             &mut st,
@@ -306,7 +359,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
                 o,
                 Phase::Running,
                 "Running",
-                format!("{} of the computers finished{suffix}", mapped.progress),
+                format!("{wave_prefix}{} of the computers finished{suffix}", mapped.progress),
             );
         }
         Aggregate::Postponed => set_phase(
@@ -562,6 +615,160 @@ fn waiting_or_adopt(
     }
 }
 
+/// The first start of a rollout in waves: plan it (once), then start the
+/// first wave (the pilot, if there is one).
+fn first_wave(mut st: MaintenanceSessionStatus, o: &Observed<'_>, uid: &str) -> Decision {
+    let Some(plan) = st.rollout.clone() else {
+        set_phase(
+            &mut st,
+            o,
+            Phase::Pending,
+            "PlanningRollout",
+            "listing the target's computers to plan the waves",
+        );
+        return Decision {
+            status: st,
+            step: Step::PlanRollout,
+            requeue_after: None,
+        };
+    };
+    start_wave(st, o, &plan, &[], 1, uid)
+}
+
+/// Starts the next wave of `plan` as attempt `number`.
+fn start_wave(
+    mut st: MaintenanceSessionStatus,
+    o: &Observed<'_>,
+    plan: &crate::api::RolloutStatus,
+    attempts: &[Attempt],
+    number: i32,
+    uid: &str,
+) -> Decision {
+    let Some((purpose, ids)) = rollout::next_wave(plan, attempts) else {
+        // Unreachable by construction (callers ask `next_wave` first); settle
+        // rather than start anything.
+        return settle(st, o, None);
+    };
+    let wave = rollout::started(attempts).0 + 1;
+    let attempt = new_attempt(uid, number, o.now, ids.clone(), purpose);
+    let what = if purpose == attempt_purpose::PILOT {
+        "the pilot, wave"
+    } else {
+        "wave"
+    };
+    set_phase(
+        &mut st,
+        o,
+        if number == 1 { Phase::Starting } else { Phase::Running },
+        "StartingWave",
+        format!("starting {what} {wave} of {} ({} computer(s))", plan.waves, ids.len()),
+    );
+    if let Some(r) = st.rollout.as_mut() {
+        r.current_wave = wave;
+        r.started += ids.len() as i32;
+        r.remaining = (r.computer_ids.len() as i32 - r.started).max(0);
+    }
+    Decision {
+        status: st,
+        step: Step::Start(attempt),
+        requeue_after: None,
+    }
+}
+
+/// A wave has finished and more are to come: halt on the pilot's or the
+/// budget's failures, hold for suspend, approval or the windows, or start
+/// the next wave.
+#[allow(clippy::too_many_arguments)]
+fn between_waves(
+    mut st: MaintenanceSessionStatus,
+    o: &Observed<'_>,
+    mut plan: crate::api::RolloutStatus,
+    rollout_spec: &crate::api::RolloutSpec,
+    mapped: &super::status_mapping::Mapped,
+    current: &Attempt,
+    uid: &str,
+    approved: bool,
+    continue_halted: bool,
+) -> Decision {
+    let spec = &o.object.spec;
+    let attempts: Vec<Attempt> = st.immybot.as_ref().map(|r| r.attempts.clone()).unwrap_or_default();
+    let budget = rollout::budget_of(rollout_spec, plan.computer_ids.len());
+    let mut halt = rollout::assess(
+        &mut plan,
+        &attempts,
+        &mapped.failed_computer_ids,
+        mapped.summary.passed,
+        budget,
+    );
+    if continue_halted && halt.is_some() {
+        plan.accepted_failures = plan.failed;
+        halt = rollout::assess(
+            &mut plan,
+            &attempts,
+            &mapped.failed_computer_ids,
+            mapped.summary.passed,
+            budget,
+        );
+    }
+    let done = format!(
+        "wave {} of {} finished ({} passed, {} failed, {} not started)",
+        plan.current_wave, plan.waves, plan.passed, plan.failed, plan.remaining
+    );
+    st.rollout = Some(plan.clone());
+    if let Some(halt) = halt {
+        let why = match halt {
+            rollout::Halt::PilotFailed { failed } => format!(
+                "the pilot failed on {} computer(s) {:?}",
+                failed.len(),
+                failed.iter().take(10).collect::<Vec<_>>()
+            ),
+            rollout::Halt::BudgetExhausted { failed, budget } => format!(
+                "{failed} computer(s) failed, more than spec.rollout.maxFailures allows ({budget}{})",
+                if plan.accepted_failures > 0 {
+                    format!(" beyond the {} accepted", plan.accepted_failures)
+                } else {
+                    String::new()
+                }
+            ),
+        };
+        let reason = if why.starts_with("the pilot") {
+            "PilotFailed"
+        } else {
+            "FailureBudgetExhausted"
+        };
+        let message = format!(
+            "{done}; halted: {why}. To continue: raise spec.rollout.maxFailures or run `kubectl immybot resume {name}`; to stop: `kubectl immybot cancel {name}`",
+            name = o.object.metadata.name.as_deref().unwrap_or_default()
+        );
+        set_phase(&mut st, o, Phase::Halted, reason, message);
+        return settle(st, o, timeout_recheck(spec, &o.object.status, o.now));
+    }
+    if spec.suspend {
+        set_phase(
+            &mut st,
+            o,
+            Phase::Suspended,
+            "SuspendedBetweenWaves",
+            format!("{done}; spec.suspend is true: the next wave starts when it is false"),
+        );
+        return settle(st, o, timeout_recheck(spec, &o.object.status, o.now));
+    }
+    if !approved {
+        set_phase(
+            &mut st,
+            o,
+            Phase::AwaitingApproval,
+            "AwaitingApproval",
+            format!("{done}; the next wave starts once the session is approved again"),
+        );
+        return settle(st, o, timeout_recheck(spec, &o.object.status, o.now));
+    }
+    if let Some(wait) = window_gate(&mut st, o) {
+        return wait;
+    }
+    start_wave(st, o, &plan, &attempts, current.number + 1, uid)
+}
+
 /// When `spec.windows` open next if they are closed now; `Ok(None)` when
 /// work may start now; the reason when they cannot be read.
 fn closed_until(o: &Observed<'_>) -> Result<Option<Timestamp>, String> {
@@ -624,3 +831,7 @@ fn settle(mut st: MaintenanceSessionStatus, o: &Observed<'_>, requeue_after: Opt
 #[cfg(test)]
 #[path = "state_machine_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "rollout_machine_tests.rs"]
+mod rollout_tests;

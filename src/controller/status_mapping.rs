@@ -549,6 +549,34 @@ mod tests {
         let bytes = serde_json::to_vec(&status).unwrap().len();
         println!("status of a 5,000-computer tenant: {bytes} bytes");
         assert!(bytes < 256 * 1024, "{bytes} bytes");
+        // The same tenant rolled out in waves of 250: the plan's ids, and
+        // each wave's attempt with its computers and sessions.
+        let mut waves = status.clone();
+        let ids: Vec<i32> = (100_001..=105_000).collect();
+        waves.rollout = Some(RolloutStatus {
+            computer_ids: ids.clone(),
+            wave_size: 250,
+            waves: 20,
+            ..Default::default()
+        });
+        waves.immybot.as_mut().unwrap().attempts = ids
+            .chunks(250)
+            .enumerate()
+            .map(|(i, chunk)| Attempt {
+                number: i as i32 + 1,
+                session_group_id: uuid::Uuid::nil().to_string(),
+                intent_time: Time(jiff::Timestamp::now()),
+                computer_ids: chunk.to_vec(),
+                session_ids: chunk.iter().map(|c| c + 1_000_000).collect(),
+                ids_from: Some("StartResponse".into()),
+                busy_computer_ids: vec![],
+                purpose: Some(attempt_purpose::WAVE.into()),
+                busy_round: 0,
+            })
+            .collect();
+        let bytes = serde_json::to_vec(&waves).unwrap().len();
+        println!("status of a 5,000-computer tenant in 20 waves: {bytes} bytes");
+        assert!(bytes < 256 * 1024, "{bytes} bytes");
         assert_eq!(status.summary.unwrap().partially_passed, 1000);
     }
 

@@ -128,7 +128,9 @@ pub async fn replace_status(
     next.status = Some(status);
     next.metadata.managed_fields = None;
     let name = obj.metadata.name.clone().unwrap_or_default();
-    match api
+    let phase = next.status.as_ref().and_then(|s| s.phase);
+    let sent = std::time::Instant::now();
+    let result = api
         .replace_status(
             &name,
             &PostParams {
@@ -137,8 +139,17 @@ pub async fn replace_status(
             },
             &next,
         )
-        .await
-    {
+        .await;
+    // With `reconcile` and the poller's trigger, a timeline per object for
+    // hunting latency (docs/performance.md, "Where the lag goes").
+    tracing::debug!(
+        name,
+        ?phase,
+        took_ms = sent.elapsed().as_millis() as u64,
+        ok = result.is_ok(),
+        "status written"
+    );
+    match result {
         Ok(o) => {
             api.wrote(obj, &o);
             Ok(o)

@@ -19,6 +19,7 @@ mod lifecycle;
 mod operator_process;
 mod plugin;
 mod poller;
+mod rollouts;
 mod safety;
 mod schedule_ownership;
 mod schedules;
@@ -49,6 +50,7 @@ fn main() {
         kstatus::tests(),
         schedules::tests(),
         schedule_ownership::tests(),
+        rollouts::tests(),
         windows::tests(),
         chart::tests(),
         operator_process::tests(),

@@ -1,0 +1,146 @@
+//! A rollout in waves on the real API server against the simulator: the
+//! tenant's computers are listed once, the pilot runs alone, waves follow
+//! in order, a failure beyond the budget halts before the next wave (and
+//! nothing more reaches ImmyBot), and a resume request continues to the
+//! end. The simulator's ledger proves every computer ran exactly once.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use immybot_operator::api::{MaintenanceSession, Phase};
+use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
+use immybot_operator::sim::FleetSeed;
+use kube::api::{Patch, PatchParams};
+
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator_of};
+use crate::lifecycle::{approve, create_session};
+
+pub fn tests() -> Vec<(String, TestFn)> {
+    crate::tests![
+        a_tenant_rolls_out_in_waves_halts_on_a_failure_and_resumes,
+        rollouts_that_cannot_work_are_refused_at_admission
+    ]
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+/// Sessions per computer, and the computers in the order their sessions
+/// were created.
+fn ledger(sim: &immybot_operator::sim::RunningSim) -> (BTreeMap<i32, usize>, Vec<i32>) {
+    let mut entries = sim.state.ledger();
+    entries.sort_by_key(|e| e.id);
+    let mut per = BTreeMap::new();
+    for e in &entries {
+        *per.entry(e.computer_id).or_default() += 1;
+    }
+    (per, entries.iter().map(|e| e.computer_id).collect())
+}
+
+async fn a_tenant_rolls_out_in_waves_halts_on_a_failure_and_resumes(ctx: TestContext) -> TestResult {
+    // Tenant 1 has computers 1..=12; computer 10 has an item that fails.
+    let sim = simulator_of(FleetSeed::generate(2, 12), 100).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(
+        &ctx,
+        "waves",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-70", "target": {"tenant": {"id": 1}},
+                           "rollout": {"strategy": "Waves", "pilot": {"count": 2}, "maxConcurrent": "30%"}}),
+    )
+    .await?;
+    approve(&ctx, "waves", "bob").await?;
+    // Pilot [1, 2], then waves of ceil(30% of 12) = 4: [3..=6], [7..=10], [11, 12].
+    // Computer 10 fails in the third wave; the budget (0) halts the rollout.
+    let halted = ctx.wait_phase("waves", Phase::Halted, LONG).await?;
+    let st = halted.status.clone().unwrap_or_default();
+    let r = st.rollout.clone().ok_or("no status.rollout")?;
+    if r.computer_ids != (1..=12).collect::<Vec<_>>() || r.pilot_size != 2 || r.wave_size != 4 || r.waves != 4 {
+        return Err(format!("plan {r:?}"));
+    }
+    if (r.current_wave, r.started, r.remaining) != (3, 10, 2) || r.failed < 1 {
+        return Err(format!("where the rollout stands: {r:?}"));
+    }
+    let stalled = st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .ok_or("no Stalled condition")?;
+    if stalled.status != "True" || !stalled.message.contains("kubectl immybot resume waves") {
+        return Err(format!("Stalled {stalled:?}"));
+    }
+    let (per, order) = ledger(&sim);
+    if per.keys().copied().collect::<Vec<_>>() != (1..=10).collect::<Vec<_>>() || per.values().any(|n| *n != 1) {
+        return Err(format!(
+            "halted after wave 3: computers 1..=10 once each, ledger {per:?}"
+        ));
+    }
+    // Waves start in plan order: no session of a wave before the one of an earlier wave.
+    let wave_of = |c: i32| if c <= 2 { 0 } else { (c - 3) / 4 + 1 };
+    if order.windows(2).any(|w| wave_of(w[0]) > wave_of(w[1])) {
+        return Err(format!("sessions out of wave order: {order:?}"));
+    }
+    // `kubectl immybot resume`: the next wave starts, the rollout ends.
+    ctx.api::<MaintenanceSession>()
+        .patch(
+            "waves",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": {"resume": {"requests": 1}}})),
+        )
+        .await
+        .ctx("resume")?;
+    let done = ctx.wait_phase("waves", Phase::PartiallySucceeded, LONG).await?;
+    let (per, _) = ledger(&sim);
+    if per.keys().copied().collect::<Vec<_>>() != (1..=12).collect::<Vec<_>>() || per.values().any(|n| *n != 1) {
+        return Err(format!("every computer of tenant 1 exactly once, ledger {per:?}"));
+    }
+    let r = done.status.and_then(|s| s.rollout).ok_or("no status.rollout")?;
+    if (r.current_wave, r.started, r.remaining) != (4, 12, 0) || r.accepted_failures < 1 {
+        return Err(format!("finished rollout {r:?}"));
+    }
+    Ok(())
+}
+
+async fn rollouts_that_cannot_work_are_refused_at_admission(ctx: TestContext) -> TestResult {
+    let cases = [
+        (
+            serde_json::json!({"computer": {"id": 1}}),
+            serde_json::json!({"strategy": "Waves", "maxConcurrent": 1}),
+            "strategy Waves needs a computers target",
+        ),
+        (
+            serde_json::json!({"tenant": {"id": 1, "includeChildTenants": true}}),
+            serde_json::json!({"strategy": "Waves", "maxConcurrent": 1}),
+            "without includeChildTenants",
+        ),
+        (
+            serde_json::json!({"tenant": {"id": 1}}),
+            serde_json::json!({"strategy": "Waves"}),
+            "strategy Waves needs maxConcurrent",
+        ),
+        (
+            serde_json::json!({"tenant": {"id": 1}}),
+            serde_json::json!({"strategy": "Waves", "maxConcurrent": "150%"}),
+            "maxConcurrent is a count of at least 1 or a percentage",
+        ),
+        (
+            serde_json::json!({"tenant": {"id": 1}}),
+            serde_json::json!({"maxFailures": 2}),
+            "apply to strategy Waves only",
+        ),
+    ];
+    for (i, (target, rollout, expected)) in cases.into_iter().enumerate() {
+        let obj: MaintenanceSession = serde_json::from_value(serde_json::json!({
+            "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession",
+            "metadata": {"name": format!("bad-rollout-{i}")},
+            "spec": {"requestedBy": "alice", "reason": "CHG-71", "target": target, "rollout": rollout},
+        }))
+        .ctx("object")?;
+        match ctx.api::<MaintenanceSession>().create(&Default::default(), &obj).await {
+            Ok(_) => return Err(format!("case {i} was admitted; expected {expected:?}")),
+            Err(e) if e.to_string().contains(expected) => {}
+            Err(e) => return Err(format!("case {i}: expected {expected:?}, got {e}")),
+        }
+    }
+    Ok(())
+}
