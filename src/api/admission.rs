@@ -2,9 +2,11 @@
 //! server enforces them before the controller sees anything:
 //!
 //! - a `MaintenanceApproval`'s `spec.approver` is the user who creates it;
-//! - a `MaintenanceSession`'s `spec.requestedBy` is the user who creates it.
+//! - a `MaintenanceSession`'s (and a schedule's) `spec.requestedBy` is the
+//!   user who creates it.
 //!
 //! - once created, only the requester may change what the maintenance does
+//!   (on a MaintenanceSchedule: the template, schedule, timeZone, approval)
 //!   (the fields the approval digest covers, plus `reason` and the inline
 //!   `approval`); anyone with edit rights may still use the controls
 //!   (suspend, cancel, timeout, retry, resume, deletionPolicy).
@@ -65,10 +67,26 @@ pub const REQUESTER_ONLY_FIELDS: &[&str] = &[
     "approval",
 ];
 
+/// The MaintenanceSchedule fields only its requester may change: what a
+/// standing approval covers (the template, when it recurs) and the inline
+/// approval. The others (suspend, concurrencyPolicy, the deadline and
+/// history limits) stay open to anyone with edit rights.
+pub const SCHEDULE_REQUESTER_ONLY_FIELDS: &[&str] = &["schedule", "timeZone", "sessionTemplate", "approval"];
+
 fn requester_only_policy() -> Value {
+    requester_only(
+        REQUESTER_ONLY_POLICY,
+        "maintenancesessions",
+        "MaintenanceSession",
+        REQUESTER_ONLY_FIELDS,
+        "the controls (suspend, cancel, timeout, retry, resume, deletionPolicy) stay open to others",
+    )
+}
+
+fn requester_only(name: &str, resource: &str, kind: &str, fields: &[&str], open: &str) -> Value {
     // `has()` on both sides, so that adding or removing an optional field
     // counts as a change; the API server defaults the others.
-    let unchanged: Vec<String> = REQUESTER_ONLY_FIELDS
+    let unchanged: Vec<String> = fields
         .iter()
         .map(|f| {
             format!(
@@ -77,16 +95,16 @@ fn requester_only_policy() -> Value {
         })
         .collect();
     policy_for(
-        REQUESTER_ONLY_POLICY,
+        name,
         "UPDATE",
-        "maintenancesessions",
+        resource,
         format!(
             "request.userInfo.username == oldObject.spec.requestedBy || ({})",
             unchanged.join(" && ")
         ),
         format!(
-            "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this MaintenanceSession, not ' + request.userInfo.username + '; the controls (suspend, cancel, timeout, retry, resume, deletionPolicy) stay open to others'",
-            REQUESTER_ONLY_FIELDS.join(", ")
+            "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this {kind}, not ' + request.userInfo.username + '; {open}'",
+            fields.join(", ")
         ),
     )
 }
@@ -104,6 +122,9 @@ pub const APPROVER_POLICY: &str = "immybot.io-approver-is-the-user";
 pub const REQUESTER_POLICY: &str = "immybot.io-requester-is-the-user";
 pub const SCHEDULE_REQUESTER_POLICY: &str = "immybot.io-schedule-requester-is-the-user";
 pub const REQUESTER_ONLY_POLICY: &str = "immybot.io-only-the-requester-changes-what-is-approved";
+pub const MAINTENANCE_SCHEDULE_REQUESTER_POLICY: &str = "immybot.io-maintenance-schedule-requester-is-the-user";
+pub const MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY: &str =
+    "immybot.io-only-the-requester-changes-what-a-standing-approval-covers";
 
 /// The policies and their bindings, in the order to apply them.
 pub fn admission_policies() -> Vec<Value> {
@@ -116,5 +137,20 @@ pub fn admission_policies() -> Vec<Value> {
         binding(SCHEDULE_REQUESTER_POLICY),
         requester_only_policy(),
         binding(REQUESTER_ONLY_POLICY),
+        policy(
+            MAINTENANCE_SCHEDULE_REQUESTER_POLICY,
+            "maintenanceschedules",
+            "requestedBy",
+            "MaintenanceSchedule",
+        ),
+        binding(MAINTENANCE_SCHEDULE_REQUESTER_POLICY),
+        requester_only(
+            MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY,
+            "maintenanceschedules",
+            "MaintenanceSchedule",
+            SCHEDULE_REQUESTER_ONLY_FIELDS,
+            "suspend, concurrencyPolicy, startingDeadlineSeconds and the history limits stay open to others",
+        ),
+        binding(MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY),
     ]
 }

@@ -29,9 +29,11 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("a MaintenanceApproval cannot be edited; delete it and create a new one"))]
+#[x_kube(validation = kube::core::Rule::new("self.kind != 'MaintenanceSchedule' || has(self.expiresAt)").message("a standing approval (kind MaintenanceSchedule) lets runs start by themselves, so it must expire: set expiresAt"))]
 pub struct MaintenanceApprovalSpec {
-    /// The kind of the approved object: `MaintenanceSession` (default) or
-    /// `ImmyBotSchedule`.
+    /// The kind of the approved object: `MaintenanceSession` (default),
+    /// `ImmyBotSchedule`, or `MaintenanceSchedule` (a standing approval of
+    /// its template, which must expire).
     #[serde(default)]
     pub kind: ApprovedKind,
     /// The approved object's name (same namespace); for historical reasons
@@ -65,4 +67,8 @@ pub enum ApprovedKind {
     #[default]
     MaintenanceSession,
     ImmyBotSchedule,
+    /// A standing approval of a MaintenanceSchedule's template: its runs
+    /// start without an approval of their own until the template changes or
+    /// this approval expires. Needs `expiresAt`.
+    MaintenanceSchedule,
 }

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead"),
     validation = kube::core::Rule::new(ROLLOUT_FIXED_ONCE_STARTED).message("spec.rollout (strategy, pilot, maxConcurrent) cannot change once the session has started: the rollout was planned from it; only maxFailures can"),
+    validation = kube::core::Rule::new("has(self.spec.scheduledBy) == has(oldSelf.spec.scheduledBy)").message("spec.scheduledBy cannot be added or removed after creation"),
     validation = kube::core::Rule::new(WAVES_NEED_MANY).message("strategy Waves needs a computers target or a tenant target without includeChildTenants")
 )]
 #[serde(rename_all = "camelCase")]
@@ -42,6 +43,15 @@ pub struct MaintenanceSessionSpec {
     #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.requestedBy cannot change"))]
     #[schemars(length(min = 1, max = 253))]
     pub requested_by: String,
+
+    /// Set by the operator on the runs it creates for a MaintenanceSchedule:
+    /// which schedule, its requester (who may not approve the run either)
+    /// and the scheduled time. Cannot be set by hand to any effect (a
+    /// standing approval covers only runs the operator itself requested),
+    /// changed, or removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.scheduledBy cannot change"))]
+    pub scheduled_by: Option<super::ScheduledBy>,
 
     /// The computers this session maintains: exactly one of `computer`,
     /// `computers` or `tenant`.

@@ -4,6 +4,7 @@
 mod admission;
 mod immybot_schedule;
 mod maintenance_approval;
+mod maintenance_schedule;
 mod maintenance_session;
 mod maintenance_session_status;
 mod maintenance_window;
@@ -15,6 +16,7 @@ pub use admission::{
 };
 pub use immybot_schedule::*;
 pub use maintenance_approval::*;
+pub use maintenance_schedule::*;
 pub use maintenance_session::*;
 pub use maintenance_window::*;
 pub use reference::api_reference_markdown;
@@ -29,6 +31,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         MaintenanceSession::crd(),
         MaintenanceApproval::crd(),
         ImmyBotSchedule::crd(),
+        MaintenanceSchedule::crd(),
     ]
 }
 

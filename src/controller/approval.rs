@@ -12,16 +12,50 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 
 use super::digest::ApprovalDigest;
-use crate::api::{ApprovedKind, ImmyBotScheduleSpec, InlineApproval, MaintenanceApproval, MaintenanceSessionSpec};
+use crate::api::{
+    ApprovedKind, ImmyBotScheduleSpec, InlineApproval, MaintenanceApproval, MaintenanceScheduleSpec,
+    MaintenanceSessionSpec,
+};
 
 /// What approval needs from an object's spec: who asked, and an inline
 /// approval if the manifest carries one.
 pub trait Requested {
     fn requested_by(&self) -> &str;
+    /// Someone else who asked for it and so may not approve it either: a
+    /// schedule run's `requestedBy` is the operator, and the schedule's
+    /// requester is the person behind it.
+    fn also_requested_by(&self) -> Option<&str> {
+        None
+    }
     fn inline_approval(&self) -> Option<&InlineApproval>;
+
+    /// Whether `user` asked for this (and so cannot approve it).
+    fn is_requester(&self, user: &str) -> bool {
+        user == self.requested_by() || self.also_requested_by() == Some(user)
+    }
+
+    /// Who asked, for messages.
+    fn requesters(&self) -> String {
+        match self.also_requested_by() {
+            Some(other) if other != self.requested_by() => format!("{} and {other}", self.requested_by()),
+            _ => self.requested_by().to_owned(),
+        }
+    }
 }
 
 impl Requested for MaintenanceSessionSpec {
+    fn requested_by(&self) -> &str {
+        &self.requested_by
+    }
+    fn also_requested_by(&self) -> Option<&str> {
+        self.scheduled_by.as_ref().map(|s| s.requested_by.as_str())
+    }
+    fn inline_approval(&self) -> Option<&InlineApproval> {
+        self.approval.as_ref()
+    }
+}
+
+impl Requested for MaintenanceScheduleSpec {
     fn requested_by(&self) -> &str {
         &self.requested_by
     }
@@ -55,6 +89,8 @@ pub enum ApprovalMethod {
     MaintenanceApproval,
     Inline,
     Policy,
+    /// A standing approval of the schedule that made this run.
+    Standing,
 }
 
 impl ApprovalMethod {
@@ -63,6 +99,7 @@ impl ApprovalMethod {
             ApprovalMethod::MaintenanceApproval => "MaintenanceApproval",
             ApprovalMethod::Inline => "Inline",
             ApprovalMethod::Policy => "Policy",
+            ApprovalMethod::Standing => "StandingApproval",
         }
     }
 }
@@ -116,6 +153,9 @@ pub fn evaluate(
     let approve_command = match kind {
         ApprovedKind::MaintenanceSession => format!("kubectl immybot approve {session_name}"),
         ApprovedKind::ImmyBotSchedule => format!("kubectl immybot approve schedule/{session_name}"),
+        ApprovedKind::MaintenanceSchedule => {
+            format!("kubectl immybot approve maintenanceschedule/{session_name} --expires-in 720h")
+        }
     };
     if policy.unapproved_namespaces.contains(namespace) {
         return Verdict::Approved {
@@ -161,13 +201,14 @@ pub fn evaluate(
                     approval.spec.approver
                 ),
             ));
-        } else if approval.spec.approver == spec.requested_by() {
+        } else if spec.is_requester(&approval.spec.approver) {
             refusals.push((
                 1,
                 "SelfApproval",
                 format!(
-                    "{} requested this maintenance and cannot also approve it (MaintenanceApproval {name}); someone else must approve",
-                    approval.spec.approver
+                    "{} requested this maintenance and cannot also approve it (MaintenanceApproval {name}); someone other than {} must approve",
+                    approval.spec.approver,
+                    spec.requesters()
                 ),
             ));
         } else {
@@ -189,7 +230,7 @@ pub fn evaluate(
                     "spec.approval is set, but inline approval is not enabled for namespace {namespace}; create a MaintenanceApproval ({approve_command}) or ask the operator's administrator"
                 ),
             ));
-        } else if inline.approved_by == spec.requested_by() {
+        } else if spec.is_requester(&inline.approved_by) {
             refusals.push((
                 1,
                 "SelfApproval",
@@ -216,7 +257,7 @@ pub fn evaluate(
             reason: "AwaitingApproval",
             message: format!(
                 "waiting for someone other than {} to approve digest {digest}: {approve_command}",
-                spec.requested_by()
+                spec.requesters()
             ),
         },
     }
@@ -374,5 +415,33 @@ mod tests {
         let digest = ApprovalDigest::of("uid-1", &spec);
         assert!(evaluate(subject("lab"), &spec, &digest, &[], &policy, now()).is_approved());
         assert!(!evaluate(subject("ops"), &spec, &digest, &[], &policy, now()).is_approved());
+    }
+
+    #[test]
+    fn the_person_behind_a_schedule_cannot_approve_its_runs() {
+        let mut spec = session().build().spec;
+        spec.requested_by = "system:serviceaccount:immybot:operator".into();
+        spec.scheduled_by = Some(crate::api::ScheduledBy {
+            schedule: "nightly".into(),
+            uid: "sched-uid".into(),
+            requested_by: "alice".into(),
+            scheduled_time: crate::controller::status_mapping::stored_time(now()),
+        });
+        let digest = ApprovalDigest::of("uid-1", &spec);
+        let policy = ApprovalPolicy::default();
+        let by = |who: &str| approval(who).digest(digest.as_str()).build();
+        match evaluate(PATCH, &spec, &digest, &[by("alice")], &policy, now()) {
+            Verdict::NotApproved { reason, message } => {
+                assert_eq!(reason, "SelfApproval");
+                assert!(message.contains("alice"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(evaluate(PATCH, &spec, &digest, &[by("bob")], &policy, now()).is_approved());
+        let waiting = evaluate(PATCH, &spec, &digest, &[], &policy, now());
+        assert!(
+            matches!(&waiting, Verdict::NotApproved { message, .. } if message.contains("operator and alice")),
+            "{waiting:?}"
+        );
     }
 }

@@ -50,6 +50,9 @@ pub enum CrashPoint {
     AfterIntent,
     /// After ImmyBot answered, before the session ids are recorded.
     AfterStart,
+    /// After a MaintenanceSchedule's run was created, before its
+    /// `lastScheduleTime` is recorded.
+    AfterRunCreated,
 }
 
 pub struct Context {
@@ -78,20 +81,38 @@ pub struct Context {
     pub running_schedules: super::schedule::running::RunningSchedules,
     /// Versions this controller replaced that the cache may still show.
     pub superseded: Arc<super::status_writer::SupersededVersions>,
+    /// "Now" for every decision (tests move it).
+    pub clock: Arc<super::clock::Clock>,
+    /// The operator's own Kubernetes user name, learnt once (the requester of
+    /// the runs it creates for MaintenanceSchedules).
+    pub identity: tokio::sync::OnceCell<String>,
+    /// The MaintenanceSessions, as the session controller's watch keeps them
+    /// (the MaintenanceSchedule controller reads its runs here).
+    pub sessions: StoreSlot<crate::api::MaintenanceSession>,
+    /// The MaintenanceSchedules, as their controller's watch keeps them (a
+    /// run's standing approval is checked against its schedule here).
+    pub maintenance_schedules: StoreSlot<crate::api::MaintenanceSchedule>,
 }
 
-/// The approvals a reconcile needs, from the reflector store fed by the
-/// approval watch the controller already runs: no LIST per reconcile. Until
-/// the store has synced (just after start), `None`: the caller lists once.
-#[derive(Default)]
-pub struct ApprovalIndex {
-    store: std::sync::RwLock<Option<kube::runtime::reflector::Store<MaintenanceApproval>>>,
+/// A reflector store one controller's watch fills and other reconciles
+/// read: no LIST per reconcile. Until it has synced (just after start),
+/// `None`: the caller reads the API server once instead.
+pub struct StoreSlot<K: kube::Resource<DynamicType = ()> + 'static> {
+    store: std::sync::RwLock<Option<kube::runtime::reflector::Store<K>>>,
 }
 
-impl ApprovalIndex {
+impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Default for StoreSlot<K> {
+    fn default() -> Self {
+        Self {
+            store: std::sync::RwLock::new(None),
+        }
+    }
+}
+
+impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> StoreSlot<K> {
     /// The store of the run starting now (a new leadership term brings a new
     /// watch and a new store; the old one would go stale).
-    pub fn set(&self, store: kube::runtime::reflector::Store<MaintenanceApproval>) {
+    pub fn set(&self, store: kube::runtime::reflector::Store<K>) {
         *self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(store);
     }
 
@@ -100,6 +121,38 @@ impl ApprovalIndex {
         *self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
+    /// The objects matching `keep`, once the store has synced.
+    pub fn select(&self, keep: impl Fn(&K) -> bool) -> Option<Vec<K>> {
+        let store = self
+            .store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        // Not waiting: a reconcile before the first sync reads the API server instead.
+        futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
+        Some(
+            store
+                .state()
+                .iter()
+                .filter(|o| keep(o))
+                .map(|o| o.as_ref().clone())
+                .collect(),
+        )
+    }
+}
+
+/// The approvals a reconcile needs, from the store the approval watch fills.
+#[derive(Default)]
+pub struct ApprovalIndex(StoreSlot<MaintenanceApproval>);
+
+impl std::ops::Deref for ApprovalIndex {
+    type Target = StoreSlot<MaintenanceApproval>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl ApprovalIndex {
     /// The approvals in `namespace` that name `session`, once synced.
     pub fn naming(&self, namespace: &str, session: &str) -> Option<Vec<MaintenanceApproval>> {
         self.naming_kind(crate::api::ApprovedKind::MaintenanceSession, namespace, session)
@@ -112,25 +165,9 @@ impl ApprovalIndex {
         namespace: &str,
         session: &str,
     ) -> Option<Vec<MaintenanceApproval>> {
-        let store = self
-            .store
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()?;
-        // Not waiting: a reconcile before the first sync lists instead.
-        futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
-        Some(
-            store
-                .state()
-                .iter()
-                .filter(|a| {
-                    a.metadata.namespace.as_deref() == Some(namespace)
-                        && a.spec.session_name == session
-                        && a.spec.kind == kind
-                })
-                .map(|a| a.as_ref().clone())
-                .collect(),
-        )
+        self.0.select(|a| {
+            a.metadata.namespace.as_deref() == Some(namespace) && a.spec.session_name == session && a.spec.kind == kind
+        })
     }
 }
 
@@ -143,6 +180,28 @@ impl Context {
             return Err(super::Error::SimulatedCrash(what));
         }
         Ok(())
+    }
+
+    /// The operator's own user name, asked of the API server once
+    /// (SelfSubjectReview): the `requestedBy` of the runs it creates.
+    pub async fn operator_identity(&self) -> Result<String, super::Error> {
+        use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+        self.identity
+            .get_or_try_init(|| async {
+                let api: kube::Api<SelfSubjectReview> = kube::Api::all(self.client.clone());
+                let answer = api
+                    .create(&kube::api::PostParams::default(), &SelfSubjectReview::default())
+                    .await
+                    .map_err(|e| super::Error::Identity(e.to_string()))?;
+                answer
+                    .status
+                    .and_then(|s| s.user_info)
+                    .and_then(|u| u.username)
+                    .filter(|u| !u.is_empty())
+                    .ok_or_else(|| super::Error::Identity("the API server's answer names no user".into()))
+            })
+            .await
+            .cloned()
     }
 
     /// Whether a crash point was hit (the "process" is dead).
@@ -182,6 +241,10 @@ impl Context {
             approvals: Default::default(),
             running_schedules: Default::default(),
             superseded: Default::default(),
+            clock: Default::default(),
+            identity: Default::default(),
+            sessions: Default::default(),
+            maintenance_schedules: Default::default(),
         }
     }
 }

@@ -23,33 +23,10 @@ pub struct ApprovalDigest(String);
 
 impl ApprovalDigest {
     pub fn of(object_uid: &str, spec: &MaintenanceSessionSpec) -> Self {
-        let fields = serde_json::json!({
-            "uid": object_uid,
-            "requestedBy": spec.requested_by,
-            "target": spec.target,
-            "mode": spec.mode,
-            "deployment": spec.deployment,
-            "reboot": spec.reboot,
-            "offline": spec.offline,
-            "priority": spec.priority,
-            // When it may start is part of what is approved; absent when
-            // empty, so objects without windows keep their digest.
-            "windows": (!spec.windows.is_empty()).then_some(&spec.windows),
-            // How the computers are rolled out is approved too, except the
-            // failure budget (a brake: raising it continues a halted
-            // rollout without a new approval). Absent for AllAtOnce, so
-            // older digests hold.
-            "rollout": spec.rollout.as_ref().filter(|r| r.is_waves()).map(|r| serde_json::json!({
-                "strategy": r.strategy,
-                "pilot": r.pilot,
-                "maxConcurrent": r.max_concurrent,
-            })),
-        });
-        let mut canonical = String::new();
-        write_canonical(&fields, &mut canonical);
-        let hash = Sha256::digest(canonical.as_bytes());
-        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-        Self(format!("sha256:{hex}"))
+        let mut fields = effect_fields(spec);
+        fields.insert("uid".into(), object_uid.into());
+        fields.insert("requestedBy".into(), spec.requested_by.clone().into());
+        Self(sha256_of(&Value::Object(fields)))
     }
 
     /// A digest computed elsewhere (e.g. a schedule's), for `evaluate`.
@@ -65,6 +42,38 @@ impl ApprovalDigest {
 impl std::fmt::Display for ApprovalDigest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// What a session does to computers: the fields its digest covers besides
+/// its uid and requester. A MaintenanceSchedule's template digest covers the
+/// same fields of the run it would create, so a run and its template agree
+/// exactly when these do.
+pub fn effect_fields(spec: &MaintenanceSessionSpec) -> serde_json::Map<String, Value> {
+    let fields = serde_json::json!({
+        "target": spec.target,
+        "mode": spec.mode,
+        "deployment": spec.deployment,
+        "reboot": spec.reboot,
+        "offline": spec.offline,
+        "priority": spec.priority,
+        // When it may start is part of what is approved; absent when
+        // empty, so objects without windows keep their digest.
+        "windows": (!spec.windows.is_empty()).then_some(&spec.windows),
+        // How the computers are rolled out is approved too, except the
+        // failure budget (a brake: raising it continues a halted
+        // rollout without a new approval). Absent for AllAtOnce, so
+        // older digests hold.
+        "rollout": spec.rollout.as_ref().filter(|r| r.is_waves()).map(|r| serde_json::json!({
+            "strategy": r.strategy,
+            "pilot": r.pilot,
+            "maxConcurrent": r.max_concurrent,
+        })),
+    });
+    match fields {
+        Value::Object(map) => map,
+        // `json!` of an object literal is always an object.
+        _ => serde_json::Map::new(),
     }
 }
 

@@ -18,6 +18,13 @@ pub enum Error {
     /// A test stopped the reconcile inside the start protocol.
     #[error("simulated crash at {0}")]
     SimulatedCrash(&'static str),
+    /// The operator could not learn its own user name (SelfSubjectReview),
+    /// which the runs it creates must carry as `requestedBy`.
+    #[error("cannot learn the operator's own Kubernetes user name: {0}")]
+    Identity(String),
+    /// A run's name is taken by an object this schedule does not own.
+    #[error("{0}")]
+    RunNameTaken(String),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
@@ -30,6 +37,8 @@ impl Error {
             Error::Conflict => "conflict",
             Error::AwaitingCancellation(_) => "awaiting_cancellation",
             Error::SimulatedCrash(_) => "simulated_crash",
+            Error::Identity(_) => "identity",
+            Error::RunNameTaken(_) => "run_name_taken",
             Error::Finalizer(inner) => match &**inner {
                 kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
                     e.metric_label()

@@ -12,6 +12,7 @@
 mod action_reader;
 mod approval;
 mod attempts;
+mod clock;
 mod conditions;
 mod context;
 mod digest;
@@ -19,6 +20,7 @@ mod error;
 mod events;
 mod group_id;
 mod immybot_cache;
+pub mod maintenance_schedule;
 mod observer;
 mod phase;
 mod poller;
@@ -41,6 +43,7 @@ mod properties;
 
 pub use action_reader::attach_actions;
 pub use approval::{ApprovalMethod, ApprovalPolicy, Verdict, evaluate as evaluate_approval};
+pub use clock::Clock;
 pub use context::{Context, CrashPoint, Timing};
 pub use digest::ApprovalDigest;
 pub use error::Error;

@@ -102,7 +102,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     // In whole seconds, as every time written to status is stored.
-    let now = super::status_mapping::stored_time(jiff::Timestamp::now()).0;
+    let now = super::status_mapping::stored_time(ctx.clock.now()).0;
     let uid = obj.uid().unwrap_or_default();
     let digest = ApprovalDigest::of(&uid, &obj.spec);
     let approvals_api = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns);
@@ -118,6 +118,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
         uid: &uid,
     };
     let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
+    let verdict = super::maintenance_schedule::run_approval::with_standing_approval(ctx, obj, verdict, now).await?;
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let mut sessions = observe_sessions(ctx, obj).await?;
     // Actions and logs at once: a session that just ended needs both, and

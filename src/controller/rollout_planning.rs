@@ -40,7 +40,7 @@ pub async fn plan(
         }
         Err(why) => {
             let message = format!("{why}; fix spec.rollout or the target (nothing has started)");
-            let (generation, now) = (obj.metadata.generation, jiff::Timestamp::now());
+            let (generation, now) = (obj.metadata.generation, ctx.clock.now());
             conditions::remove(&mut status.conditions, RECONCILING);
             for c in [READY, STALLED] {
                 conditions::set(

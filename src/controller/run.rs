@@ -29,7 +29,8 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
     let shutdown = shutdown.shared();
     futures::join!(
         run_sessions(ctx.clone(), scope.clone(), shutdown.clone()),
-        run_schedules(ctx, scope, shutdown),
+        run_schedules(ctx.clone(), scope.clone(), shutdown.clone()),
+        run_maintenance_schedules(ctx, scope, shutdown),
     );
 }
 
@@ -71,6 +72,49 @@ async fn run_schedules(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Ou
             futures::future::ready(())
         })
         .await;
+}
+
+/// The MaintenanceSchedule controller: its objects, their runs (sessions
+/// carrying its label, a watch that only triggers), the approvals that name
+/// one, and every move of a test's clock.
+async fn run_maintenance_schedules(
+    ctx: Arc<Context>,
+    scope: Scope,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    use super::maintenance_schedule::reconciler::{error_policy, reconcile};
+    use super::maintenance_schedule::template::SCHEDULE_LABEL;
+    use crate::api::{ApprovedKind, MaintenanceSchedule};
+    let (schedules, runs, approvals) = (
+        scoped::<MaintenanceSchedule>(&ctx.client, &scope),
+        scoped::<MaintenanceSession>(&ctx.client, &scope),
+        scoped::<MaintenanceApproval>(&ctx.client, &scope),
+    );
+    let observer = ctx.observer.clone();
+    let controller = Controller::new(schedules, watcher::Config::default());
+    ctx.maintenance_schedules.set(controller.store());
+    let ctx_for_cleanup = ctx.clone();
+    controller
+        // Only sessions with the label: a cluster's other sessions are not
+        // this controller's business (and are not decoded twice).
+        .owns(
+            runs,
+            watcher::Config::default().labels(SCHEDULE_LABEL).streaming_lists(),
+        )
+        .watches(
+            approvals,
+            watcher::Config::default().streaming_lists(),
+            named_by(ApprovedKind::MaintenanceSchedule),
+        )
+        .reconcile_all_on(ctx.clock.moves())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| {
+            report(&*observer, &result);
+            futures::future::ready(())
+        })
+        .await;
+    ctx_for_cleanup.maintenance_schedules.clear();
 }
 
 /// The MaintenanceSession controller and its poller.
@@ -123,12 +167,14 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
         }
     });
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
+    let controller_store = controller.store();
     // One approval watch, two uses: it fills the store reconciles read (no
     // LIST per reconcile) and triggers the session an approval names. The
     // store is written before the trigger passes, so the reconcile it causes
     // sees the approval; `touched_objects` keeps withdrawals as triggers.
     let (approval_store, approval_writer) = reflector::store::<MaintenanceApproval>();
     ctx.approvals.set(approval_store);
+    ctx.sessions.set(controller.store());
     let ctx_for_cleanup = ctx.clone();
     let approval_events = watcher(approvals, watcher::Config::default())
         .default_backoff()
@@ -136,7 +182,7 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
         .reflect(approval_writer)
         .touched_objects();
     controller
-        .watches_stream(approval_events, named_by(crate::api::ApprovedKind::MaintenanceSession))
+        .watches_stream(approval_events, sessions_approved_by(controller_store))
         .reconcile_on(triggers)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -148,6 +194,39 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
     poller.abort();
     synced.abort();
     ctx_for_cleanup.approvals.clear();
+    ctx_for_cleanup.sessions.clear();
+}
+
+/// The sessions an approval may start: the one it names, or (a standing
+/// approval of a MaintenanceSchedule) that schedule's unfinished runs.
+fn sessions_approved_by(
+    sessions: reflector::Store<MaintenanceSession>,
+) -> impl Fn(MaintenanceApproval) -> Vec<ObjectRef<MaintenanceSession>> {
+    use crate::api::ApprovedKind;
+    move |a| {
+        let Some(ns) = a.namespace() else { return vec![] };
+        match a.spec.kind {
+            ApprovedKind::MaintenanceSession => vec![ObjectRef::new(&a.spec.session_name).within(&ns)],
+            ApprovedKind::ImmyBotSchedule => vec![],
+            ApprovedKind::MaintenanceSchedule => sessions
+                .state()
+                .iter()
+                .filter(|s| {
+                    s.metadata.namespace.as_deref() == Some(ns.as_str())
+                        && s.spec
+                            .scheduled_by
+                            .as_ref()
+                            .is_some_and(|b| b.schedule == a.spec.session_name)
+                        && !s
+                            .status
+                            .as_ref()
+                            .and_then(|st| st.phase)
+                            .is_some_and(crate::api::Phase::is_final)
+                })
+                .map(|s| ObjectRef::from_obj(&**s))
+                .collect(),
+        }
+    }
 }
 
 /// The approval's object, for the controller of `kind` (approvals of the

@@ -249,7 +249,7 @@ pub async fn adopt(
         }
         Found::None => {
             let again = Attempt {
-                intent_time: super::status_mapping::stored_time(jiff::Timestamp::now()),
+                intent_time: super::status_mapping::stored_time(ctx.clock.now()),
                 ..attempt
             };
             start(ctx, api, obj, status, again).await
@@ -274,7 +274,7 @@ async fn stall(
         reason,
         message.clone(),
         obj.metadata.generation,
-        jiff::Timestamp::now(),
+        ctx.clock.now(),
     );
     super::conditions::remove(&mut st.conditions, super::conditions::RECONCILING);
     replace_status(api, obj, st).await?;

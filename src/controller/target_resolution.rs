@@ -91,7 +91,7 @@ pub async fn resolve(
         return Ok(Action::await_change());
     }
     let message = format!("{}; fix spec.target (nothing has started)", problems.join("; "));
-    let (generation, now) = (obj.metadata.generation, jiff::Timestamp::now());
+    let (generation, now) = (obj.metadata.generation, ctx.clock.now());
     // Stalled, not reconciling: kstatus (and so Flux's wait) must report a
     // failure a person has to fix, not progress that will never come.
     conditions::remove(&mut status.conditions, RECONCILING);

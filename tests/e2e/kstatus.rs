@@ -40,7 +40,7 @@ fn kstatus(obj: &impl serde::Serialize) -> Result<String, String> {
 
 /// With `IMMYBOT_CAPTURE_FIXTURES=<dir>`, also saves the object as a status
 /// fixture for the Argo CD health tests (`tests/data/argocd/<name>.json`).
-fn capture(obj: &impl serde::Serialize, name: &str) -> TestResult {
+pub fn capture(obj: &impl serde::Serialize, name: &str) -> TestResult {
     let Some(dir) = std::env::var_os("IMMYBOT_CAPTURE_FIXTURES") else {
         return Ok(());
     };

@@ -16,6 +16,7 @@ mod faults;
 mod fidelity;
 mod kstatus;
 mod lifecycle;
+mod maintenance_schedules;
 mod operator_process;
 mod plugin;
 mod poller;
@@ -52,6 +53,7 @@ fn main() {
         schedule_ownership::tests(),
         rollouts::tests(),
         windows::tests(),
+        maintenance_schedules::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

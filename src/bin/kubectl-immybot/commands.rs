@@ -126,6 +126,7 @@ pub async fn create_approval(
     let kind_name = match kind {
         ApprovedKind::MaintenanceSession => "MaintenanceSession",
         ApprovedKind::ImmyBotSchedule => "ImmyBotSchedule",
+        ApprovedKind::MaintenanceSchedule => "MaintenanceSchedule",
     };
     let short = digest.trim_start_matches("sha256:").chars().take(8).collect::<String>();
     let mut spec = serde_json::json!({"kind": kind_name, "sessionName": name, "sessionUid": uid, "digest": digest, "approver": me});

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod commands;
+mod maintenance_schedule_commands;
 mod object_ref;
 mod render;
 mod render_schedule;
@@ -33,7 +34,8 @@ struct Cli {
 }
 
 /// Objects are named `name` or `session/name` (a MaintenanceSession) or
-/// `schedule/name` (an ImmyBotSchedule).
+/// `schedule/name` (an ImmyBotSchedule) or `maintenanceschedule/name`
+/// (a standing approval of its template; needs --expires-in).
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Approve a session or schedule as yourself, for the digest its status
@@ -109,6 +111,10 @@ async fn main() -> anyhow::Result<()> {
                 kind: Kind::Schedule,
                 name,
             } => schedule_commands::approve(&ctx, &name, comment, expires_in, yes).await,
+            ObjectRef {
+                kind: Kind::MaintenanceSchedule,
+                name,
+            } => maintenance_schedule_commands::approve(&ctx, &name, comment, expires_in, yes).await,
         },
         Command::Status { object } => match ObjectRef::parse(&object)? {
             ObjectRef {
@@ -119,6 +125,10 @@ async fn main() -> anyhow::Result<()> {
                 kind: Kind::Schedule,
                 name,
             } => schedule_commands::status(&ctx, &name).await,
+            ObjectRef {
+                kind: Kind::MaintenanceSchedule,
+                name,
+            } => maintenance_schedule_commands::status(&ctx, &name).await,
         },
         Command::Logs { session } => commands::logs(&ctx, &session_name(&session)?).await,
         Command::Suspend { object } => match ObjectRef::parse(&object)? {
@@ -130,6 +140,10 @@ async fn main() -> anyhow::Result<()> {
                 kind: Kind::Schedule,
                 name,
             } => schedule_commands::set_suspend(&ctx, &name, true).await,
+            ObjectRef {
+                kind: Kind::MaintenanceSchedule,
+                name,
+            } => maintenance_schedule_commands::set_suspend(&ctx, &name, true).await,
         },
         Command::Resume { object } => match ObjectRef::parse(&object)? {
             ObjectRef {
@@ -140,6 +154,10 @@ async fn main() -> anyhow::Result<()> {
                 kind: Kind::Schedule,
                 name,
             } => schedule_commands::set_suspend(&ctx, &name, false).await,
+            ObjectRef {
+                kind: Kind::MaintenanceSchedule,
+                name,
+            } => maintenance_schedule_commands::set_suspend(&ctx, &name, false).await,
         },
         Command::Cancel { session, reason } => commands::cancel(&ctx, &session_name(&session)?, &reason).await,
         Command::Retry { session } => commands::retry(&ctx, &session_name(&session)?).await,
@@ -160,7 +178,8 @@ fn session_name(text: &str) -> anyhow::Result<String> {
             name,
         } => Ok(name),
         ObjectRef {
-            kind: Kind::Schedule, ..
+            kind: Kind::Schedule | Kind::MaintenanceSchedule,
+            ..
         } => {
             anyhow::bail!(
                 "this command is for MaintenanceSessions; a schedule's runs are sessions in ImmyBot (see `kubectl immybot status {text}`)"

@@ -1,6 +1,7 @@
 //! Which object a command is about: `name` or `session/name` for a
 //! MaintenanceSession, `schedule/name` for an ImmyBotSchedule (kubectl's
-//! `kind/name` form, with the kinds' plural and short names accepted too).
+//! `kind/name` form, with the kinds' plural and short names accepted too),
+//! `maintenanceschedule/name` for a MaintenanceSchedule.
 
 use anyhow::bail;
 
@@ -8,6 +9,7 @@ use anyhow::bail;
 pub enum Kind {
     Session,
     Schedule,
+    MaintenanceSchedule,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +54,8 @@ fn kind_of(text: &str) -> anyhow::Result<Kind> {
     Ok(match text.to_ascii_lowercase().as_str() {
         "session" | "sessions" | "maintenancesession" | "maintenancesessions" | "ims" => Kind::Session,
         "schedule" | "schedules" | "immybotschedule" | "immybotschedules" | "imsched" => Kind::Schedule,
-        other => bail!("unknown kind {other:?}: use session/<name> or schedule/<name>"),
+        "maintenanceschedule" | "maintenanceschedules" | "imms" => Kind::MaintenanceSchedule,
+        other => bail!("unknown kind {other:?}: use session/<name>, schedule/<name> or maintenanceschedule/<name>"),
     })
 }
 
@@ -66,6 +69,7 @@ mod tests {
         assert_eq!(ObjectRef::parse("schedule/nightly").unwrap().kind, Kind::Schedule);
         assert_eq!(ObjectRef::parse("imsched/nightly").unwrap().name, "nightly");
         assert_eq!(ObjectRef::parse("MaintenanceSession/x").unwrap().kind, Kind::Session);
+        assert_eq!(ObjectRef::parse("imms/x").unwrap().kind, Kind::MaintenanceSchedule);
         assert!(ObjectRef::parse("pod/x").is_err());
         assert!(ObjectRef::parse("schedule/").is_err());
         assert!(ObjectRef::parse("schedule/a/b").is_err());

@@ -121,7 +121,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let uid = obj.uid().unwrap_or_default();
-    let now = stored_time(jiff::Timestamp::now()).0;
+    let now = stored_time(ctx.clock.now()).0;
     let mut status = obj.status.clone().unwrap_or_default();
     let digest = approval_digest(&uid, &obj.spec);
     status.approval_digest = Some(digest.clone());

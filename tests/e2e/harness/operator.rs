@@ -135,7 +135,20 @@ impl TestContext {
         policy: ApprovalPolicy,
         crash_point: CrashPoint,
     ) -> Result<Controller, String> {
-        self.controller_on(sim, self.client.clone(), policy, crash_point).await
+        self.controller_on(sim, self.client.clone(), policy, crash_point, None)
+            .await
+    }
+
+    /// Starts a controller whose "now" is `clock` (the test moves it).
+    pub async fn controller_with_clock(
+        &self,
+        sim: &RunningSim,
+        policy: ApprovalPolicy,
+        crash_point: CrashPoint,
+        clock: Arc<immybot_operator::controller::Clock>,
+    ) -> Result<Controller, String> {
+        self.controller_on(sim, self.client.clone(), policy, crash_point, Some(clock))
+            .await
     }
 
     /// Starts a controller that reaches the API server through `client`
@@ -146,7 +159,7 @@ impl TestContext {
         client: kube::Client,
         policy: ApprovalPolicy,
     ) -> Result<Controller, String> {
-        self.controller_on(sim, client, policy, CrashPoint::Never).await
+        self.controller_on(sim, client, policy, CrashPoint::Never, None).await
     }
 
     async fn controller_on(
@@ -155,6 +168,7 @@ impl TestContext {
         client: kube::Client,
         policy: ApprovalPolicy,
         crash_point: CrashPoint,
+        clock: Option<Arc<immybot_operator::controller::Clock>>,
     ) -> Result<Controller, String> {
         let secret = Secret::new("simulator-secret");
         let mut config = sim.client_config("immybot-operator", &secret);
@@ -163,6 +177,9 @@ impl TestContext {
         let ctx = Context::new(client, immybot, sim.base_url().to_string(), policy, test_timing());
         let mut ctx = ctx;
         ctx.crash_point = crash_point;
+        if let Some(clock) = clock {
+            ctx.clock = clock;
+        }
         let ctx = Arc::new(ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let scope = Scope::Namespace(self.namespace.clone());
