@@ -201,3 +201,54 @@ fn schedule_actions_are_offered_when_they_make_sense_and_count_requests() {
         false
     );
 }
+
+fn maintenance_schedule_health(obj: &Value) -> (String, String) {
+    let hs = run(&script("MaintenanceSchedule/health.lua"), obj);
+    (
+        hs["status"].as_str().unwrap_or_default().to_owned(),
+        hs["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn maintenance_schedule_health_follows_the_conditions_and_says_why() {
+    let cases = [
+        ("maintenanceschedule-scheduled", "Healthy", "next run at"),
+        ("maintenanceschedule-suspended", "Suspended", "spec.suspend is true"),
+        ("maintenanceschedule-stalled", "Degraded", "0 25 * * *"),
+    ];
+    for (name, status, message) in cases {
+        let (got_status, got_message) = maintenance_schedule_health(&fixture(name));
+        assert_eq!(got_status, status, "{name}: {got_message}");
+        assert!(
+            got_message.contains(message),
+            "{name}: {got_message:?} lacks {message:?}"
+        );
+    }
+    let mut stale = fixture("maintenanceschedule-scheduled");
+    stale["metadata"]["generation"] = (stale["status"]["observedGeneration"].as_i64().unwrap() + 1).into();
+    assert_eq!(maintenance_schedule_health(&stale).0, "Progressing");
+    let mut failed_run = fixture("maintenanceschedule-scheduled");
+    failed_run["status"]["lastRun"] =
+        serde_json::json!({"name": "fine-29925180", "scheduledTime": "2026-12-01T00:00:00Z", "phase": "Failed"});
+    let (status, message) = maintenance_schedule_health(&failed_run);
+    assert_eq!(status, "Healthy", "a failed run is the computers' health");
+    assert!(message.contains("last run fine-29925180 Failed"), "{message}");
+}
+
+#[test]
+fn maintenance_schedule_actions_suspend_and_resume() {
+    let discovery = script("MaintenanceSchedule/actions/discovery.lua");
+    let disabled = |obj: &Value, action: &str| run(&discovery, obj)[action]["disabled"].as_bool().unwrap();
+    let scheduled = fixture("maintenanceschedule-scheduled");
+    assert!(!disabled(&scheduled, "suspend") && disabled(&scheduled, "resume"));
+    let suspended = fixture("maintenanceschedule-suspended");
+    assert!(disabled(&suspended, "suspend") && !disabled(&suspended, "resume"));
+    let held = run(&script("MaintenanceSchedule/actions/suspend/action.lua"), &scheduled);
+    assert_eq!(held["spec"]["suspend"], true);
+    assert_eq!(held["spec"]["sessionTemplate"], scheduled["spec"]["sessionTemplate"]);
+    assert_eq!(
+        run(&script("MaintenanceSchedule/actions/resume/action.lua"), &held)["spec"]["suspend"],
+        false
+    );
+}

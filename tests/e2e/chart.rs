@@ -164,6 +164,18 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         ("patch", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
         ("create", "events.k8s.io", "events", Some(ns.as_str())),
         ("patch", "coordination.k8s.io", "leases", Some(ns.as_str())),
+        // A MaintenanceSchedule's runs: created, pruned, replaced.
+        ("create", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        ("delete", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        ("watch", "immybot.io", "maintenanceschedules", None),
+        ("update", "immybot.io", "maintenanceschedules/status", Some(ns.as_str())),
+        (
+            "update",
+            "immybot.io",
+            "maintenanceschedules/finalizers",
+            Some(ns.as_str()),
+        ),
+        ("create", "authentication.k8s.io", "selfsubjectreviews", None),
     ];
     for (verb, group, resource, namespace) in allowed {
         if !may(&as_sa, verb, group, resource, namespace).await? {
@@ -173,8 +185,11 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     let refused = [
         ("get", "", "secrets", Some(ns.as_str())),
         ("list", "", "secrets", None),
-        ("create", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        // It never approves anything, and never edits what people declared.
         ("create", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
+        ("create", "immybot.io", "maintenanceschedules", Some(ns.as_str())),
+        ("update", "immybot.io", "maintenanceschedules", Some(ns.as_str())),
+        ("patch", "immybot.io", "maintenanceschedules", Some(ns.as_str())),
         ("delete", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
         ("update", "immybot.io", "maintenancesessions", Some(ns.as_str())),
         ("patch", "coordination.k8s.io", "leases", Some("kube-system")),

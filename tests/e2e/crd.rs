@@ -218,7 +218,7 @@ async fn every_example_object_passes_admission_as_its_requester(ctx: TestContext
             let Some(kind) = obj.get("kind").and_then(|k| k.as_str()) else {
                 continue; // the simulator's fleet seed
             };
-            if !["MaintenanceSession", "ImmyBotSchedule"].contains(&kind) {
+            if !["MaintenanceSession", "ImmyBotSchedule", "MaintenanceSchedule"].contains(&kind) {
                 continue; // Argo CD / Flux objects: not ours to admit
             }
             let requester = obj["spec"]["requestedBy"]

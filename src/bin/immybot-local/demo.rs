@@ -80,16 +80,25 @@ pub async fn run(
                         .map(|c| c.status.clone())
                         .unwrap_or_else(|| "-".into()),
                     status.progress.clone().unwrap_or_else(|| "-".into()),
+                    // A rollout in waves: the wave started last (1 is the pilot).
+                    status
+                        .rollout
+                        .as_ref()
+                        .filter(|r| r.waves > 0)
+                        .map(|r| format!("{}/{}", r.current_wave, r.waves))
+                        .unwrap_or_else(|| "-".into()),
                     status.target_summary.clone().unwrap_or_default(),
                 ),
             );
         }
         let mut table = format!(
-            "{:<24} {:<20} {:<9} {:<9} {}\n",
-            "NAME", "PHASE", "APPROVED", "PROGRESS", "TARGET"
+            "{:<24} {:<20} {:<9} {:<9} {:<6} {}\n",
+            "NAME", "PHASE", "APPROVED", "PROGRESS", "WAVE", "TARGET"
         );
-        for (name, (phase, ok, progress, target)) in &rows {
-            table.push_str(&format!("{name:<24} {phase:<20} {ok:<9} {progress:<9} {target}\n"));
+        for (name, (phase, ok, progress, wave, target)) in &rows {
+            table.push_str(&format!(
+                "{name:<24} {phase:<20} {ok:<9} {progress:<9} {wave:<6} {target}\n"
+            ));
         }
         if table != last_table {
             println!("\n{table}");

@@ -1,0 +1,3 @@
+-- No run is created while suspended; runs already created go on.
+obj.spec.suspend = true
+return obj
