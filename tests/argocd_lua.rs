@@ -83,12 +83,33 @@ fn actions_are_offered_only_when_they_make_sense() {
     let disabled = |name: &str, action: &str| run(&discovery, &fixture(name))[action]["disabled"].as_bool().unwrap();
     assert!(!disabled("queued", "suspend") && !disabled("queued", "cancel") && disabled("queued", "resume"));
     assert!(disabled("suspended", "suspend") && !disabled("suspended", "resume"));
-    for action in ["suspend", "resume", "cancel"] {
+    for action in ["suspend", "resume", "cancel", "continue"] {
         assert!(
             disabled("succeeded", action),
             "{action} must be disabled on a finished session"
         );
     }
+    assert!(disabled("queued", "continue"), "nothing waits for a person");
+}
+
+#[test]
+fn a_halted_rollout_can_be_continued_once_per_action() {
+    let mut halted = fixture("queued");
+    halted["status"]["phase"] = "Halted".into();
+    let discovery = script("MaintenanceSession/actions/discovery.lua");
+    assert_eq!(run(&discovery, &halted)["continue"]["disabled"], false);
+    let action = script("MaintenanceSession/actions/continue/action.lua");
+    let once = run(&action, &halted);
+    let before = halted["spec"]["resume"]["requests"].as_i64().unwrap_or(0);
+    assert_eq!(once["spec"]["resume"]["requests"].as_i64(), Some(before + 1));
+    assert_eq!(
+        run(&action, &once)["spec"]["resume"]["requests"].as_i64(),
+        Some(before + 2)
+    );
+    assert_eq!(once["spec"]["target"], halted["spec"]["target"], "nothing else changes");
+    let mut bare = halted.clone();
+    bare["spec"].as_object_mut().unwrap().remove("resume");
+    assert_eq!(run(&action, &bare)["spec"]["resume"]["requests"], 1);
 }
 
 #[test]

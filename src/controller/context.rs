@@ -53,6 +53,9 @@ pub enum CrashPoint {
     /// After a MaintenanceSchedule's run was created, before its
     /// `lastScheduleTime` is recorded.
     AfterRunCreated,
+    /// `AfterStart`, but only at the start of attempt N (a rollout's later
+    /// wave: the crash comes mid-rollout).
+    AfterStartOfAttempt(i32),
 }
 
 pub struct Context {
@@ -86,9 +89,9 @@ pub struct Context {
     /// The operator's own Kubernetes user name, learnt once (the requester of
     /// the runs it creates for MaintenanceSchedules).
     pub identity: tokio::sync::OnceCell<String>,
-    /// The MaintenanceSessions, as the session controller's watch keeps them
-    /// (the MaintenanceSchedule controller reads its runs here).
-    pub sessions: StoreSlot<crate::api::MaintenanceSession>,
+    /// The MaintenanceSchedules' runs (sessions with the schedule label), as
+    /// the schedule controller's own watch of them keeps them.
+    pub schedule_runs: StoreSlot<crate::api::MaintenanceSession>,
     /// The MaintenanceSchedules, as their controller's watch keeps them (a
     /// run's standing approval is checked against its schedule here).
     pub maintenance_schedules: StoreSlot<crate::api::MaintenanceSchedule>,
@@ -204,6 +207,15 @@ impl Context {
             .cloned()
     }
 
+    /// `crash_at` for a point inside the start of attempt `number`.
+    pub fn crash_in_attempt(&self, at: CrashPoint, number: i32, what: &'static str) -> Result<(), super::Error> {
+        if self.crash_point == CrashPoint::AfterStartOfAttempt(number) && at == CrashPoint::AfterStart {
+            self.crashed.store(true, std::sync::atomic::Ordering::SeqCst);
+            return Err(super::Error::SimulatedCrash(what));
+        }
+        self.crash_at(at, what)
+    }
+
     /// Whether a crash point was hit (the "process" is dead).
     pub fn is_crashed(&self) -> bool {
         self.crashed.load(std::sync::atomic::Ordering::SeqCst)
@@ -243,7 +255,7 @@ impl Context {
             superseded: Default::default(),
             clock: Default::default(),
             identity: Default::default(),
-            sessions: Default::default(),
+            schedule_runs: Default::default(),
             maintenance_schedules: Default::default(),
         }
     }

@@ -115,6 +115,7 @@ async fn run_maintenance_schedules(
         })
         .await;
     ctx_for_cleanup.maintenance_schedules.clear();
+    ctx_for_cleanup.schedule_runs.clear();
 }
 
 /// The MaintenanceSession controller and its poller.
@@ -174,7 +175,6 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
     // sees the approval; `touched_objects` keeps withdrawals as triggers.
     let (approval_store, approval_writer) = reflector::store::<MaintenanceApproval>();
     ctx.approvals.set(approval_store);
-    ctx.sessions.set(controller.store());
     let ctx_for_cleanup = ctx.clone();
     let approval_events = watcher(approvals, watcher::Config::default())
         .default_backoff()
@@ -184,6 +184,9 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
     controller
         .watches_stream(approval_events, sessions_approved_by(controller_store))
         .reconcile_on(triggers)
+        // A test that moves the clock (never in production) re-decides every
+        // session at once, as windows and timeouts are read from it.
+        .reconcile_all_on(ctx.clock.moves())
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| {
@@ -194,7 +197,6 @@ async fn run_sessions(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Out
     poller.abort();
     synced.abort();
     ctx_for_cleanup.approvals.clear();
-    ctx_for_cleanup.sessions.clear();
 }
 
 /// The sessions an approval may start: the one it names, or (a standing

@@ -162,7 +162,11 @@ pub async fn start(
             return Err(e.into());
         }
     };
-    ctx.crash_at(CrashPoint::AfterStart, "after ImmyBot answered the start")?;
+    ctx.crash_in_attempt(
+        CrashPoint::AfterStart,
+        attempt.number,
+        "after ImmyBot answered the start",
+    )?;
     record(ctx, api, obj, &name, result, Some(&what), Some(written)).await
 }
 

@@ -18,6 +18,8 @@ use crate::lifecycle::{approve, create_session};
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         a_tenant_rolls_out_in_waves_halts_on_a_failure_and_resumes,
+        a_controller_killed_mid_rollout_neither_repeats_nor_skips_a_computer,
+        a_window_closing_mid_rollout_holds_the_next_wave_until_it_opens,
         rollouts_that_cannot_work_are_refused_at_admission
     ]
 }
@@ -99,6 +101,133 @@ async fn a_tenant_rolls_out_in_waves_halts_on_a_failure_and_resumes(ctx: TestCon
         return Err(format!("finished rollout {r:?}"));
     }
     Ok(())
+}
+
+/// Every computer of tenant 1 (1..=12) exactly once in the ledger.
+fn each_once(sim: &immybot_operator::sim::RunningSim) -> TestResult {
+    let (per, _) = ledger(sim);
+    if per.keys().copied().collect::<Vec<_>>() != (1..=12).collect::<Vec<_>>() || per.values().any(|n| *n != 1) {
+        return Err(format!("every computer of tenant 1 exactly once, ledger {per:?}"));
+    }
+    Ok(())
+}
+
+async fn a_controller_killed_mid_rollout_neither_repeats_nor_skips_a_computer(ctx: TestContext) -> TestResult {
+    let sim = simulator_of(FleetSeed::generate(2, 12), 100).await?;
+    // Attempt 3 is the second wave, [7..=10]: the controller dies after
+    // ImmyBot started it and before the session ids were recorded.
+    let crashing = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::AfterStartOfAttempt(3))
+        .await?;
+    create_session(
+        &ctx,
+        "waves",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-72", "target": {"tenant": {"id": 1}},
+                           "rollout": {"strategy": "Waves", "pilot": {"count": 2}, "maxConcurrent": "30%",
+                                       "maxFailures": "50%"}}),
+    )
+    .await?;
+    approve(&ctx, "waves", "bob").await?;
+    crate::harness::wait_for("the second wave started in ImmyBot", LONG, || async {
+        Ok(ledger(&sim).0.contains_key(&7).then_some(()))
+    })
+    .await?;
+    crashing.stop().await;
+    let unrecorded = ctx.api::<MaintenanceSession>().get("waves").await.ctx("get")?;
+    let attempts = unrecorded
+        .status
+        .and_then(|s| s.immybot)
+        .map(|r| r.attempts)
+        .unwrap_or_default();
+    if attempts
+        .iter()
+        .find(|a| a.number == 3)
+        .is_none_or(|a| !a.session_ids.is_empty())
+    {
+        return Err(format!(
+            "attempt 3's ids must be unrecorded after the crash: {attempts:?}"
+        ));
+    }
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    let done = ctx.wait_phase("waves", Phase::PartiallySucceeded, LONG).await?;
+    each_once(&sim)?;
+    let attempts = done
+        .status
+        .and_then(|s| s.immybot)
+        .map(|r| r.attempts)
+        .unwrap_or_default();
+    let third = attempts.iter().find(|a| a.number == 3).ok_or("attempt 3")?;
+    if third.ids_from.as_deref() != Some("Adopted") || third.session_ids.len() != 4 {
+        return Err(format!("the second wave is adopted, not started again: {third:?}"));
+    }
+    Ok(())
+}
+
+async fn a_window_closing_mid_rollout_holds_the_next_wave_until_it_opens(ctx: TestContext) -> TestResult {
+    // ImmyBot's clock moves only when the test says: the first wave is
+    // still running when the window closes.
+    let sim = crate::harness::manual_simulator(FleetSeed::generate(2, 12)).await?;
+    let clock = std::sync::Arc::new(immybot_operator::controller::Clock::default());
+    // A Monday 10:00-11:00 UTC window, some weeks ahead.
+    let monday = {
+        let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
+        let mut d = today.checked_add(jiff::Span::new().days(14)).ctx("date")?;
+        while d.weekday() != jiff::civil::Weekday::Monday {
+            d = d.tomorrow().ctx("date")?;
+        }
+        d
+    };
+    let opens = monday
+        .at(10, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ctx("time")?
+        .timestamp();
+    let at = |offset: i64| opens.checked_add(jiff::SignedDuration::from_secs(offset)).ctx("time");
+    clock.set(at(30)?);
+    let _controller = ctx
+        .controller_with_clock(&sim, ApprovalPolicy::default(), CrashPoint::Never, clock.clone())
+        .await?;
+    create_session(
+        &ctx,
+        "windowed-waves",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-73", "target": {"tenant": {"id": 1}},
+                           "windows": [{"days": ["Monday"], "start": "10:00", "duration": "1h", "timeZone": "UTC"}],
+                           "rollout": {"strategy": "Waves", "maxConcurrent": 6, "maxFailures": "50%"}}),
+    )
+    .await?;
+    approve(&ctx, "windowed-waves", "bob").await?;
+    crate::harness::wait_for("the first wave started", LONG, || async {
+        Ok((ledger(&sim).0.len() == 6).then_some(()))
+    })
+    .await?;
+    // The window closes while the first wave runs; the wave finishes.
+    clock.set(at(3630)?);
+    let waiting = crate::harness::wait_for("the next wave held for the window", LONG, || async {
+        sim.state.advance(Duration::from_secs(30));
+        let s = ctx.api::<MaintenanceSession>().get("windowed-waves").await.ctx("get")?;
+        let phase = s.status.as_ref().and_then(|st| st.phase);
+        Ok((phase == Some(Phase::WaitingForWindow)).then_some(s))
+    })
+    .await?;
+    let next = waiting.status.and_then(|s| s.next_window_opening).map(|t| t.0);
+    if next != Some(at(7 * 86_400)?) {
+        return Err(format!("the next opening is a week later, got {next:?}"));
+    }
+    if ledger(&sim).0.len() != 6 {
+        return Err(format!("nothing more starts outside the window: {:?}", ledger(&sim).0));
+    }
+    // A week later the window opens: the second wave starts and the rollout ends.
+    clock.set(at(7 * 86_400 + 30)?);
+    crate::harness::wait_for("the rollout finished", LONG, || async {
+        sim.state.advance(Duration::from_secs(30));
+        let s = ctx.api::<MaintenanceSession>().get("windowed-waves").await.ctx("get")?;
+        let phase = s.status.as_ref().and_then(|st| st.phase);
+        Ok((phase == Some(Phase::PartiallySucceeded)).then_some(()))
+    })
+    .await?;
+    each_once(&sim)
 }
 
 async fn rollouts_that_cannot_work_are_refused_at_admission(ctx: TestContext) -> TestResult {

@@ -31,6 +31,24 @@ pub fn approval_prompt(s: &MaintenanceSession, digest: &str, me: &str) -> String
     out
 }
 
+/// Where a rollout in waves stands, in one line.
+pub fn rollout_line(r: &immybot_operator::api::RolloutStatus) -> String {
+    let pilot = if r.pilot_size > 0 {
+        format!(" (wave 1 is the pilot of {})", r.pilot_size)
+    } else {
+        String::new()
+    };
+    let accepted = if r.accepted_failures > 0 {
+        format!(", {} failure(s) accepted on resume", r.accepted_failures)
+    } else {
+        String::new()
+    };
+    format!(
+        "wave {} of {}{pilot}: {} started, {} passed, {} failed, {} remaining; failure budget {} ({} left){accepted}",
+        r.current_wave, r.waves, r.started, r.passed, r.failed, r.remaining, r.failure_budget, r.budget_left
+    )
+}
+
 pub fn status(s: &MaintenanceSession) -> String {
     let st = s.status.clone().unwrap_or_default();
     let mut out = String::new();
@@ -42,6 +60,9 @@ pub fn status(s: &MaintenanceSession) -> String {
     );
     let _ = writeln!(out, "  target    {}", st.target_summary.clone().unwrap_or_default());
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
+    if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
+        let _ = writeln!(out, "  rollout   {}", rollout_line(r));
+    }
     if let Some(a) = &st.approval {
         let _ = writeln!(
             out,
@@ -132,4 +153,22 @@ pub fn logs(s: &MaintenanceSession) -> String {
         "(the operator keeps the last lines only; full logs are in ImmyBot, sessions {ids:?})"
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rollout_reads_as_one_line() {
+        let r: immybot_operator::api::RolloutStatus = serde_json::from_value(serde_json::json!({
+            "pilotSize": 2, "waveSize": 4, "waves": 4, "currentWave": 3, "started": 10, "passed": 9,
+            "failed": 1, "remaining": 2, "failureBudget": 0, "budgetLeft": 0, "acceptedFailures": 1
+        }))
+        .unwrap();
+        assert_eq!(
+            rollout_line(&r),
+            "wave 3 of 4 (wave 1 is the pilot of 2): 10 started, 9 passed, 1 failed, 2 remaining; failure budget 0 (0 left), 1 failure(s) accepted on resume"
+        );
+    }
 }

@@ -114,4 +114,26 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn a_second_zone_with_other_dates_and_an_other_hour_behaves_the_same() {
+        let new_york = time_zone("America/New_York").unwrap();
+        // 8 March 2026: 02:00 EST jumps to 03:00 EDT; 02:30 runs at 03:30 EDT (07:30 UTC).
+        let cron = Cron::parse("30 2 * * *").unwrap();
+        assert_eq!(
+            latest_due(&cron, &new_york, at("2026-03-07T12:00:00Z"), at("2026-03-08T07:31:00Z")),
+            Some(at("2026-03-08T07:30:00Z"))
+        );
+        // 1 November 2026: 01:30 happens at 05:30 UTC (EDT) and 06:30 UTC
+        // (EST); it runs at the first only.
+        let cron = Cron::parse("30 1 * * *").unwrap();
+        assert_eq!(
+            latest_due(&cron, &new_york, at("2026-10-31T12:00:00Z"), at("2026-11-01T05:31:00Z")),
+            Some(at("2026-11-01T05:30:00Z"))
+        );
+        assert_eq!(
+            latest_due(&cron, &new_york, at("2026-11-01T05:30:00Z"), at("2026-11-01T07:00:00Z")),
+            None
+        );
+    }
 }

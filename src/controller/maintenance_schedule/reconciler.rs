@@ -144,13 +144,13 @@ pub fn error_policy(obj: Arc<MaintenanceSchedule>, error: &Error, _ctx: Arc<Cont
 }
 
 /// The schedule's runs: the sessions that name it (`spec.scheduledBy`
-/// with its uid), from the session controller's store once synced, else
-/// one LIST by the schedule label.
+/// with its uid), from the store of runs once synced, else one LIST by the
+/// schedule label.
 async fn runs_of(ctx: &Context, ns: &str, name: &str, uid: &str) -> Result<Vec<RunView>, Error> {
     let ours = |s: &MaintenanceSession| {
         s.metadata.namespace.as_deref() == Some(ns) && s.spec.scheduled_by.as_ref().is_some_and(|b| b.uid == uid)
     };
-    let sessions = match ctx.sessions.select(ours) {
+    let sessions = match ctx.schedule_runs.select(ours) {
         Some(cached) => cached,
         None => Api::<MaintenanceSession>::namespaced(ctx.client.clone(), ns)
             .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={name}")))
