@@ -101,8 +101,6 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     }
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    // In whole seconds, as every time written to status is stored.
-    let now = super::status_mapping::stored_time(ctx.clock.now()).0;
     let uid = obj.uid().unwrap_or_default();
     let digest = ApprovalDigest::of(&uid, &obj.spec);
     let approvals_api = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns);
@@ -117,8 +115,6 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
         name: &name,
         uid: &uid,
     };
-    let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
-    let verdict = super::maintenance_schedule::run_approval::with_standing_approval(ctx, obj, verdict, now).await?;
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let mut sessions = observe_sessions(ctx, obj).await?;
     // Actions and logs at once: a session that just ended needs both, and
@@ -129,6 +125,13 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
         observe_logs(ctx, &for_logs),
     );
     let compliant = compliant?;
+    // "Now" is read after ImmyBot was observed, so that a decision never
+    // pairs what ImmyBot shows with an older time (a window that closed
+    // while the observation was under way is closed for this decision).
+    // In whole seconds, as every time written to status is stored.
+    let now = super::status_mapping::stored_time(ctx.clock.now()).0;
+    let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
+    let verdict = super::maintenance_schedule::run_approval::with_standing_approval(ctx, obj, verdict, now).await?;
     let decision = decide(&Observed {
         object: obj,
         digest: &digest,

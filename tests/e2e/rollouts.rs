@@ -20,6 +20,8 @@ pub fn tests() -> Vec<(String, TestFn)> {
         a_tenant_rolls_out_in_waves_halts_on_a_failure_and_resumes,
         a_controller_killed_mid_rollout_neither_repeats_nor_skips_a_computer,
         a_window_closing_mid_rollout_holds_the_next_wave_until_it_opens,
+        a_failed_pilot_halts_and_cancel_aborts_the_rollout,
+        suspend_holds_the_next_wave_and_releasing_it_continues,
         rollouts_that_cannot_work_are_refused_at_admission
     ]
 }
@@ -208,7 +210,15 @@ async fn a_window_closing_mid_rollout_holds_the_next_wave_until_it_opens(ctx: Te
         sim.state.advance(Duration::from_secs(30));
         let s = ctx.api::<MaintenanceSession>().get("windowed-waves").await.ctx("get")?;
         let phase = s.status.as_ref().and_then(|st| st.phase);
-        Ok((phase == Some(Phase::WaitingForWindow)).then_some(s))
+        if phase == Some(Phase::WaitingForWindow) {
+            return Ok(Some(s));
+        }
+        let ready = s
+            .status
+            .as_ref()
+            .and_then(|st| st.conditions.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.message.clone());
+        Err(format!("phase {phase:?}, Ready {ready:?}, ledger {:?}", ledger(&sim).0))
     })
     .await?;
     let next = waiting.status.and_then(|s| s.next_window_opening).map(|t| t.0);
@@ -225,6 +235,107 @@ async fn a_window_closing_mid_rollout_holds_the_next_wave_until_it_opens(ctx: Te
         let s = ctx.api::<MaintenanceSession>().get("windowed-waves").await.ctx("get")?;
         let phase = s.status.as_ref().and_then(|st| st.phase);
         Ok((phase == Some(Phase::PartiallySucceeded)).then_some(()))
+    })
+    .await?;
+    each_once(&sim)
+}
+
+async fn a_failed_pilot_halts_and_cancel_aborts_the_rollout(ctx: TestContext) -> TestResult {
+    // Computer 10 has an item that fails: as the pilot, it halts the
+    // rollout whatever the budget.
+    let sim = simulator_of(FleetSeed::generate(2, 12), 100).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(
+        &ctx,
+        "pilot-fails",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-74", "target": {"tenant": {"id": 1}},
+                           "rollout": {"strategy": "Waves", "pilot": {"computers": [{"id": 10}]},
+                                       "maxConcurrent": 6, "maxFailures": "50%"}}),
+    )
+    .await?;
+    approve(&ctx, "pilot-fails", "bob").await?;
+    let halted = ctx.wait_phase("pilot-fails", Phase::Halted, LONG).await?;
+    let stalled = halted
+        .status
+        .unwrap_or_default()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Stalled")
+        .ok_or("no Stalled condition")?;
+    if stalled.reason != "PilotFailed" || !stalled.message.contains("kubectl immybot cancel pilot-fails") {
+        return Err(format!("Stalled {stalled:?}"));
+    }
+    if ledger(&sim).0 != BTreeMap::from([(10, 1)]) {
+        return Err(format!("only the pilot ran: {:?}", ledger(&sim).0));
+    }
+    // Abort: cancel is a control anyone with edit rights may use.
+    ctx.api_as::<MaintenanceSession>("carol")
+        .await?
+        .patch(
+            "pilot-fails",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": {"cancel": {"reason": "the pilot failed"}}})),
+        )
+        .await
+        .ctx("cancel")?;
+    ctx.wait_phase("pilot-fails", Phase::Cancelled, LONG).await?;
+    if ledger(&sim).0 != BTreeMap::from([(10, 1)]) {
+        return Err(format!("an aborted rollout starts nothing more: {:?}", ledger(&sim).0));
+    }
+    Ok(())
+}
+
+async fn suspend_holds_the_next_wave_and_releasing_it_continues(ctx: TestContext) -> TestResult {
+    // ImmyBot's clock moves only when the test says, so the first wave is
+    // still running when the session is suspended.
+    let sim = crate::harness::manual_simulator(FleetSeed::generate(2, 12)).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(
+        &ctx,
+        "held",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-75", "target": {"tenant": {"id": 1}},
+                           "rollout": {"strategy": "Waves", "maxConcurrent": 6, "maxFailures": "50%"}}),
+    )
+    .await?;
+    approve(&ctx, "held", "bob").await?;
+    crate::harness::wait_for("the first wave started", LONG, || async {
+        Ok((ledger(&sim).0.len() == 6).then_some(()))
+    })
+    .await?;
+    let suspend = |on: bool| serde_json::json!({"spec": {"suspend": on}});
+    ctx.api::<MaintenanceSession>()
+        .patch("held", &PatchParams::default(), &Patch::Merge(&suspend(true)))
+        .await
+        .ctx("suspend")?;
+    let held = crate::harness::wait_for("the next wave held", LONG, || async {
+        sim.state.advance(Duration::from_secs(30));
+        let s = ctx.api::<MaintenanceSession>().get("held").await.ctx("get")?;
+        let reason = s
+            .status
+            .as_ref()
+            .and_then(|st| st.conditions.iter().find(|c| c.type_ == "Ready"))
+            .map(|c| c.reason.clone());
+        Ok((reason.as_deref() == Some("SuspendedBetweenWaves")).then_some(s))
+    })
+    .await?;
+    if held.status.and_then(|s| s.phase) != Some(Phase::Suspended) || ledger(&sim).0.len() != 6 {
+        return Err(format!(
+            "suspended between waves, nothing more started: {:?}",
+            ledger(&sim).0
+        ));
+    }
+    ctx.api::<MaintenanceSession>()
+        .patch("held", &PatchParams::default(), &Patch::Merge(&suspend(false)))
+        .await
+        .ctx("release")?;
+    crate::harness::wait_for("the rollout finished", LONG, || async {
+        sim.state.advance(Duration::from_secs(30));
+        let s = ctx.api::<MaintenanceSession>().get("held").await.ctx("get")?;
+        Ok((s.status.and_then(|st| st.phase) == Some(Phase::PartiallySucceeded)).then_some(()))
     })
     .await?;
     each_once(&sim)

@@ -40,7 +40,6 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
     let uid = obj.uid().unwrap_or_default();
-    let now = stored_time(ctx.clock.now()).0;
     let runs = runs_of(&ctx, &ns, &name, &uid).await?;
     let approvals = match ctx.approvals.naming_kind(ApprovedKind::MaintenanceSchedule, &ns, &name) {
         Some(cached) => cached,
@@ -52,6 +51,9 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
             .filter(|a| a.spec.kind == ApprovedKind::MaintenanceSchedule && a.spec.session_name == name)
             .collect(),
     };
+    // Read after the runs, as the session controller does: a decision never
+    // pairs what it observed with an older time.
+    let now = stored_time(ctx.clock.now()).0;
     let standing = template_verdict(&obj, &approvals, &ctx.policy, now);
     let standing_expires = match &standing {
         Verdict::Approved {
