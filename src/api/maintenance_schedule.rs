@@ -137,8 +137,10 @@ pub struct SessionTemplate {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateMetadata {
+    /// Labels for each run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Annotations for each run.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
@@ -158,20 +160,26 @@ impl TemplateMetadata {
 pub struct SessionTemplateSpec {
     /// The computers each run maintains.
     pub target: SessionTarget,
+    /// `Full` (default), `DetectionOnly`, `ResolutionOnly` or `InventoryOnly`.
     #[serde(default)]
     pub mode: SessionMode,
+    /// A single deployment instead of full maintenance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<DeploymentRef>,
+    /// How reboots are handled.
     #[serde(default)]
     pub reboot: RebootSpec,
+    /// What happens to computers offline when a run starts.
     #[serde(default)]
     pub offline: OfflineBehavior,
+    /// `High` bypasses ImmyBot's limit on concurrent sessions.
     #[serde(default)]
     pub priority: SessionPriority,
     /// Why this maintenance runs; every run records it.
     #[x_kube(validation = kube::core::Rule::new("self.trim().size() > 0").message("reason must say why this maintenance runs (a ticket or change request), not be blank"))]
     #[schemars(length(min = 1, max = 1024))]
     pub reason: String,
+    /// How long each run may run after it started (e.g. `4h`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(ms|s|m|h))+$"))]
     pub timeout: Option<String>,
@@ -179,10 +187,14 @@ pub struct SessionTemplateSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 16))]
     pub windows: Vec<MaintenanceWindow>,
+    /// All at once, or in waves with a pilot and a failure budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutSpec>,
+    /// Automatic reruns of each run's failed computers.
     #[serde(default)]
     pub retry: RetrySpec,
+    /// What deleting a run (pruning, Replace, the schedule's deletion) does
+    /// to its ImmyBot sessions still running: `Cancel` (default) or `Orphan`.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
 }
@@ -308,6 +320,7 @@ pub struct RunRef {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StandingApprovalRecord {
+    /// Who approved the template.
     pub approved_by: String,
     /// `MaintenanceApproval` or `Inline`.
     pub method: String,
