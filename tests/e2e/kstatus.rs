@@ -25,7 +25,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
 
 const LONG: Duration = Duration::from_secs(40);
 
-fn kstatus(obj: &impl serde::Serialize) -> Result<String, String> {
+pub fn kstatus(obj: &impl serde::Serialize) -> Result<String, String> {
     let bin = std::path::Path::new(&std::env::var("KUBEBUILDER_ASSETS").ctx("KUBEBUILDER_ASSETS")?).join("kstatus");
     let mut child = Command::new(bin)
         .stdin(Stdio::piped())

@@ -477,6 +477,14 @@ async fn schedules_that_cannot_run_are_reported(ctx: TestContext) -> TestResult 
     create_schedule(&ctx, "fine", hourly(101, serde_json::json!({}))).await?;
     let fine = wait_schedule(&ctx, "fine", "Scheduled", reason_is("Ready", "Scheduled")).await?;
     crate::kstatus::capture(&fine, "maintenanceschedule-scheduled")?;
+    // What Flux's kstatus makes of them: a stalled schedule fails a
+    // Kustomization's wait, a running or suspended one is current.
+    for (obj, expected) in [(&stalled, "Failed"), (&paused, "Current"), (&fine, "Current")] {
+        let got = crate::kstatus::kstatus(obj)?;
+        if got.split_whitespace().nth(1) != Some(expected) {
+            return Err(format!("kstatus of {}: {got}, expected {expected}", obj.name_any()));
+        }
+    }
     // Admission: names too long for their runs, and a requester who is not the creator.
     let long = "x".repeat(53);
     if create_schedule(&ctx, &long, hourly(101, serde_json::json!({})))
