@@ -73,6 +73,29 @@ pub const REQUESTER_ONLY_FIELDS: &[&str] = &[
 /// history limits) stay open to anyone with edit rights.
 pub const SCHEDULE_REQUESTER_ONLY_FIELDS: &[&str] = &["schedule", "timeZone", "sessionTemplate", "approval"];
 
+/// The ImmyBotSchedule fields only its requester may change: what its
+/// approval digest covers (`schedule/definition.rs`), the reason and the
+/// inline approval. suspend, the policies and the request counters stay
+/// open to others.
+pub const IMMYBOT_SCHEDULE_REQUESTER_ONLY_FIELDS: &[&str] = &[
+    "target",
+    "daily",
+    "weekly",
+    "monthly",
+    "cron",
+    "timeZone",
+    "useComputersTimeZone",
+    "afterActiveHours",
+    "maintenanceItem",
+    "applyWindowsUpdates",
+    "reboot",
+    "offline",
+    "prompts",
+    "emails",
+    "reason",
+    "approval",
+];
+
 fn requester_only_policy() -> Value {
     requester_only(
         REQUESTER_ONLY_POLICY,
@@ -122,6 +145,7 @@ pub const APPROVER_POLICY: &str = "immybot.io-approver-is-the-user";
 pub const REQUESTER_POLICY: &str = "immybot.io-requester-is-the-user";
 pub const SCHEDULE_REQUESTER_POLICY: &str = "immybot.io-schedule-requester-is-the-user";
 pub const REQUESTER_ONLY_POLICY: &str = "immybot.io-only-the-requester-changes-what-is-approved";
+pub const SCHEDULE_REQUESTER_ONLY_POLICY: &str = "immybot.io-only-the-requester-changes-an-approved-schedule";
 pub const MAINTENANCE_SCHEDULE_REQUESTER_POLICY: &str = "immybot.io-maintenance-schedule-requester-is-the-user";
 pub const MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY: &str =
     "immybot.io-only-the-requester-changes-what-a-standing-approval-covers";
@@ -137,6 +161,14 @@ pub fn admission_policies() -> Vec<Value> {
         binding(SCHEDULE_REQUESTER_POLICY),
         requester_only_policy(),
         binding(REQUESTER_ONLY_POLICY),
+        requester_only(
+            SCHEDULE_REQUESTER_ONLY_POLICY,
+            "immybotschedules",
+            "ImmyBotSchedule",
+            IMMYBOT_SCHEDULE_REQUESTER_ONLY_FIELDS,
+            "suspend, deletionPolicy, driftPolicy, runNow and cancelRunning stay open to others",
+        ),
+        binding(SCHEDULE_REQUESTER_ONLY_POLICY),
         policy(
             MAINTENANCE_SCHEDULE_REQUESTER_POLICY,
             "maintenanceschedules",

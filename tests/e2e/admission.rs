@@ -1,8 +1,8 @@
 //! Admission on the real API server, with impersonated users: an approval
 //! cannot be forged, a request cannot be made in someone else's name.
 
-use immybot_operator::api::{MaintenanceApproval, MaintenanceSession};
-use kube::api::PostParams;
+use immybot_operator::api::{ImmyBotSchedule, MaintenanceApproval, MaintenanceSession};
+use kube::api::{Patch, PatchParams, PostParams};
 
 use crate::harness::{Context as _, TestContext, TestFn, TestResult};
 
@@ -11,6 +11,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         an_approval_in_someone_elses_name_is_refused,
         a_request_in_someone_elses_name_is_refused,
         users_without_rbac_cannot_approve,
+        only_the_requester_changes_what_a_schedule_does,
     ]
 }
 
@@ -72,4 +73,49 @@ async fn users_without_rbac_cannot_approve(ctx: TestContext) -> TestResult {
         Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
         other => Err(format!("a user without RBAC must get 403, got {other:?}")),
     }
+}
+
+/// Otherwise someone with edit rights could change what an ImmyBotSchedule
+/// does and then approve it themselves (they are not its requester).
+async fn only_the_requester_changes_what_a_schedule_does(ctx: TestContext) -> TestResult {
+    let schedule: ImmyBotSchedule = serde_json::from_value(serde_json::json!({
+        "apiVersion": "immybot.io/v1alpha1", "kind": "ImmyBotSchedule",
+        "metadata": {"name": "nightly"},
+        "spec": {"requestedBy": "alice", "reason": "CHG-14", "target": {"tenant": {"id": 2}},
+                 "daily": {"time": "22:30"}, "timeZone": "Europe/Berlin"},
+    }))
+    .ctx("schedule fixture")?;
+    ctx.api_as::<ImmyBotSchedule>("alice")
+        .await?
+        .create(&PostParams::default(), &schedule)
+        .await
+        .ctx("alice creates")?;
+    let as_bob = ctx.api_as::<ImmyBotSchedule>("bob").await?;
+    let retarget = serde_json::json!({"spec": {"target": {"tenant": {"id": 3}}}});
+    match as_bob
+        .patch("nightly", &PatchParams::default(), &Patch::Merge(&retarget))
+        .await
+    {
+        Err(kube::Error::Api(s)) if s.message.contains("only the requester (alice) may change") => {}
+        other => {
+            return Err(format!(
+                "bob retargeting alice's schedule must be refused, got {other:?}"
+            ));
+        }
+    }
+    // The controls stay open.
+    as_bob
+        .patch(
+            "nightly",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .ctx("bob suspends")?;
+    ctx.api_as::<ImmyBotSchedule>("alice")
+        .await?
+        .patch("nightly", &PatchParams::default(), &Patch::Merge(&retarget))
+        .await
+        .ctx("alice retargets her own schedule")?;
+    Ok(())
 }
