@@ -156,11 +156,6 @@ impl std::ops::Deref for ApprovalIndex {
 }
 
 impl ApprovalIndex {
-    /// The approvals in `namespace` that name `session`, once synced.
-    pub fn naming(&self, namespace: &str, session: &str) -> Option<Vec<MaintenanceApproval>> {
-        self.naming_kind(crate::api::ApprovedKind::MaintenanceSession, namespace, session)
-    }
-
     /// The approvals in `namespace` that name the `kind` object `name`.
     pub fn naming_kind(
         &self,
@@ -183,6 +178,27 @@ impl Context {
             return Err(super::Error::SimulatedCrash(what));
         }
         Ok(())
+    }
+
+    /// The approvals in `namespace` that name the `kind` object `name`: from
+    /// the approval watch's store once it has synced, else one LIST.
+    pub async fn approvals_naming(
+        &self,
+        kind: crate::api::ApprovedKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<MaintenanceApproval>, super::Error> {
+        if let Some(cached) = self.approvals.naming_kind(kind, namespace, name) {
+            return Ok(cached);
+        }
+        let listed = kube::Api::<MaintenanceApproval>::namespaced(self.client.clone(), namespace)
+            .list(&kube::api::ListParams::default())
+            .await?;
+        Ok(listed
+            .items
+            .into_iter()
+            .filter(|a| a.spec.kind == kind && a.spec.session_name == name)
+            .collect())
     }
 
     /// The operator's own user name, asked of the API server once

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -104,10 +104,9 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     let uid = obj.uid().unwrap_or_default();
     let digest = ApprovalDigest::of(&uid, &obj.spec);
     let approvals_api = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns);
-    let approvals: Vec<MaintenanceApproval> = match ctx.approvals.naming(&ns, &name) {
-        Some(cached) => cached,
-        None => approvals_api.list(&ListParams::default()).await?.items,
-    };
+    let approvals = ctx
+        .approvals_naming(crate::api::ApprovedKind::MaintenanceSession, &ns, &name)
+        .await?;
     own_approvals(&approvals_api, obj, &approvals).await;
     let subject = Subject {
         kind: crate::api::ApprovedKind::MaintenanceSession,

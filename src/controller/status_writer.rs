@@ -16,6 +16,35 @@ use kube::api::{Api, PostParams};
 use super::error::{Error, is_conflict};
 use crate::api::{MAX_COMPUTERS_IN_STATUS, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
 
+/// Replaces `obj`'s status with `status` unless it already is that (a PUT
+/// with the read resourceVersion: a conflict means someone wrote first, and
+/// the reconcile decides again). The stored object, or `None` when nothing
+/// needed writing. For the schedule kinds; sessions go through
+/// [`replace_status`], which also tracks superseded versions.
+pub async fn replace_status_if_changed<K>(api: &Api<K>, obj: &K, status: &K::Status) -> Result<Option<K>, Error>
+where
+    K: kube::Resource<DynamicType = ()>
+        + kube::core::object::HasStatus
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned,
+    K::Status: PartialEq + Clone,
+{
+    if obj.status() == Some(status) {
+        return Ok(None);
+    }
+    let mut next = obj.clone();
+    *next.status_mut() = Some(status.clone());
+    next.meta_mut().managed_fields = None;
+    let name = obj.meta().name.clone().unwrap_or_default();
+    match api.replace_status(&name, &PostParams::default(), &next).await {
+        Ok(stored) => Ok(Some(stored)),
+        Err(e) if is_conflict(&e) => Err(Error::Conflict),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The resourceVersions this controller has replaced with a write of its
 /// own, per object, until the watch delivers the newer one. A reconcile
 /// handed an object at such a version decides from a status it already

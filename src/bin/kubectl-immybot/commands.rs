@@ -17,14 +17,26 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn sessions(&self) -> Api<MaintenanceSession> {
+    /// The `K`s of the namespace the command works in.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+    {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
-    async fn session(&self, name: &str) -> anyhow::Result<MaintenanceSession> {
-        self.sessions()
+
+    /// One `K` by name; an error names the kind and the namespace.
+    pub async fn get<K>(&self, name: &str) -> anyhow::Result<K>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned,
+    {
+        self.api::<K>()
             .get(name)
             .await
-            .with_context(|| format!("MaintenanceSession {name} in namespace {}", self.namespace))
+            .with_context(|| format!("{} {name} in namespace {}", K::kind(&()), self.namespace))
     }
 }
 
@@ -49,7 +61,7 @@ pub async fn approve(
     expires_in: Option<String>,
     yes: bool,
 ) -> anyhow::Result<()> {
-    let session = ctx.session(name).await?;
+    let session = ctx.get::<MaintenanceSession>(name).await?;
     let status = session.status.clone().unwrap_or_default();
     let Some(digest) = status.approval_digest.clone() else {
         bail!("{name} has no approval digest yet: the operator has not looked at it (is it running?)");
@@ -168,12 +180,12 @@ fn sanitize(user: &str) -> String {
 }
 
 pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    print!("{}", render::status(&ctx.session(name).await?));
+    print!("{}", render::status(&ctx.get::<MaintenanceSession>(name).await?));
     Ok(())
 }
 
 pub async fn logs(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    print!("{}", render::logs(&ctx.session(name).await?));
+    print!("{}", render::logs(&ctx.get::<MaintenanceSession>(name).await?));
     Ok(())
 }
 
@@ -194,11 +206,11 @@ where
 }
 
 async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
-    merge_spec(&ctx.sessions(), name, name, spec).await
+    merge_spec(&ctx.api::<MaintenanceSession>(), name, name, spec).await
 }
 
 pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result<()> {
-    let session = ctx.session(name).await?;
+    let session = ctx.get::<MaintenanceSession>(name).await?;
     patch_spec(ctx, name, serde_json::json!({"suspend": suspend})).await?;
     let started = session.status.as_ref().and_then(|s| s.start_time.as_ref()).is_some();
     match (suspend, started) {
@@ -215,7 +227,7 @@ pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result
 /// wait for a user who postponed a reboot, asks the operator to resume them
 /// (`spec.resume.requests`, acted on once and recorded in status).
 pub async fn resume(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let session = ctx.session(name).await?;
+    let session = ctx.get::<MaintenanceSession>(name).await?;
     let postponed = session.status.as_ref().and_then(|s| s.phase) == Some(Phase::Postponed);
     if !session.spec.suspend && !postponed {
         bail!("{name} is neither suspended nor postponed; there is nothing to resume");
@@ -244,14 +256,14 @@ pub async fn cancel(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<()> {
     if reason.trim().is_empty() {
         bail!("--reason must say why");
     }
-    ctx.session(name).await?;
+    ctx.get::<MaintenanceSession>(name).await?;
     patch_spec(ctx, name, serde_json::json!({"cancel": {"reason": reason}})).await?;
     println!("cancelling {name}: the operator cancels its ImmyBot sessions; this cannot be undone");
     Ok(())
 }
 
 pub async fn retry(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let session = ctx.session(name).await?;
+    let session = ctx.get::<MaintenanceSession>(name).await?;
     let requests = session.spec.retry.requests + 1;
     patch_spec(ctx, name, serde_json::json!({"retry": {"requests": requests}})).await?;
     println!("asked for one more rerun of {name}'s failed computers (retry.requests = {requests})");

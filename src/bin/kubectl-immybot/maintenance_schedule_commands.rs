@@ -5,21 +5,8 @@ use std::fmt::Write as _;
 
 use anyhow::{Context as _, bail};
 use immybot_operator::api::{ApprovedKind, MaintenanceSchedule};
-use kube::api::Api;
 
 use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, whoami};
-
-impl Ctx {
-    fn maintenance_schedules(&self) -> Api<MaintenanceSchedule> {
-        Api::namespaced(self.client.clone(), &self.namespace)
-    }
-    async fn maintenance_schedule(&self, name: &str) -> anyhow::Result<MaintenanceSchedule> {
-        self.maintenance_schedules()
-            .get(name)
-            .await
-            .with_context(|| format!("MaintenanceSchedule {name} in namespace {}", self.namespace))
-    }
-}
 
 /// A standing approval: the schedule's runs start by themselves until the
 /// template changes or `--expires-in` passes (required: it must expire).
@@ -30,7 +17,7 @@ pub async fn approve(
     expires_in: Option<String>,
     yes: bool,
 ) -> anyhow::Result<()> {
-    let schedule = ctx.maintenance_schedule(name).await?;
+    let schedule = ctx.get::<MaintenanceSchedule>(name).await?;
     let Some(digest) = schedule.status.as_ref().and_then(|s| s.template_digest.clone()) else {
         bail!(
             "maintenanceschedule/{name} has no template digest yet: the operator has not looked at it (is it running?)"
@@ -102,7 +89,7 @@ fn approval_prompt(s: &MaintenanceSchedule, digest: &str, me: &str) -> String {
 }
 
 pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let s = ctx.maintenance_schedule(name).await?;
+    let s = ctx.get::<MaintenanceSchedule>(name).await?;
     let st = s.status.clone().unwrap_or_default();
     let mut out = String::new();
     let _ = writeln!(
@@ -130,7 +117,7 @@ pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
 
 pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result<()> {
     merge_spec(
-        &ctx.maintenance_schedules(),
+        &ctx.api::<MaintenanceSchedule>(),
         name,
         &format!("maintenanceschedule/{name}"),
         serde_json::json!({"suspend": suspend}),

@@ -4,22 +4,9 @@
 
 use anyhow::{Context as _, bail};
 use immybot_operator::api::{ApprovedKind, ImmyBotSchedule};
-use kube::api::Api;
 
 use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, whoami};
 use super::render_schedule;
-
-impl Ctx {
-    fn schedules(&self) -> Api<ImmyBotSchedule> {
-        Api::namespaced(self.client.clone(), &self.namespace)
-    }
-    async fn schedule(&self, name: &str) -> anyhow::Result<ImmyBotSchedule> {
-        self.schedules()
-            .get(name)
-            .await
-            .with_context(|| format!("ImmyBotSchedule {name} in namespace {}", self.namespace))
-    }
-}
 
 pub async fn approve(
     ctx: &Ctx,
@@ -28,7 +15,7 @@ pub async fn approve(
     expires_in: Option<String>,
     yes: bool,
 ) -> anyhow::Result<()> {
-    let schedule = ctx.schedule(name).await?;
+    let schedule = ctx.get::<ImmyBotSchedule>(name).await?;
     let status = schedule.status.clone().unwrap_or_default();
     let Some(digest) = status.approval_digest.clone() else {
         bail!("schedule/{name} has no approval digest yet: the operator has not looked at it (is it running?)");
@@ -67,16 +54,16 @@ pub async fn approve(
 }
 
 pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    print!("{}", render_schedule::status(&ctx.schedule(name).await?));
+    print!("{}", render_schedule::status(&ctx.get::<ImmyBotSchedule>(name).await?));
     Ok(())
 }
 
 async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
-    merge_spec(&ctx.schedules(), name, &format!("schedule/{name}"), spec).await
+    merge_spec(&ctx.api::<ImmyBotSchedule>(), name, &format!("schedule/{name}"), spec).await
 }
 
 pub async fn run_now(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let schedule = ctx.schedule(name).await?;
+    let schedule = ctx.get::<ImmyBotSchedule>(name).await?;
     let status = schedule.status.clone().unwrap_or_default();
     if status.schedule_id.is_none() {
         bail!("schedule/{name} does not exist in ImmyBot yet (is it approved?); there is nothing to run");
@@ -93,7 +80,7 @@ pub async fn run_now(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
 }
 
 pub async fn cancel_running(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let schedule = ctx.schedule(name).await?;
+    let schedule = ctx.get::<ImmyBotSchedule>(name).await?;
     let requests = schedule.spec.cancel_running.requests + 1;
     patch_spec(ctx, name, serde_json::json!({"cancelRunning": {"requests": requests}})).await?;
     let running = schedule.status.as_ref().is_some_and(|s| s.running);
@@ -109,7 +96,7 @@ pub async fn cancel_running(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
 }
 
 pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result<()> {
-    let schedule = ctx.schedule(name).await?;
+    let schedule = ctx.get::<ImmyBotSchedule>(name).await?;
     if schedule.spec.suspend == suspend {
         bail!(
             "schedule/{name} is already {}",

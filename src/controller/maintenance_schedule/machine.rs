@@ -252,7 +252,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         scheduled_time: stored_time(due),
         phase: None,
     });
-    status.active_count = i32::try_from(status.active.len()).unwrap_or(i32::MAX);
+    count_active(&mut status);
     set(&mut status, o, READY, true, "Scheduled", &next_text);
     Decision {
         status,
@@ -276,7 +276,7 @@ fn record_runs(status: &mut MaintenanceScheduleStatus, runs: &[RunView]) {
         .filter(|r| !r.is_final() && !r.deleting)
         .map(|r| as_ref(r))
         .collect();
-    status.active_count = i32::try_from(status.active.len()).unwrap_or(i32::MAX);
+    count_active(status);
     if let Some(last) = sorted.iter().rev().find(|r| r.is_final()) {
         // Kept when the runs are pruned: the newest final run may be gone.
         let newer = status
@@ -357,6 +357,11 @@ fn prune(o: &Observed<'_>) -> Vec<Step> {
         }));
     }
     steps
+}
+
+/// `activeCount` (a printer column) follows `active`.
+pub fn count_active(status: &mut MaintenanceScheduleStatus) {
+    status.active_count = i32::try_from(status.active.len()).unwrap_or(i32::MAX);
 }
 
 fn set(

@@ -16,18 +16,17 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
-use super::machine::{DeleteWhy, Observed, RunView, Step, decide};
+use super::machine::{DeleteWhy, Observed, RunView, Step, count_active, decide};
 use super::standing::template_verdict;
 use super::template::{SCHEDULE_LABEL, run_for, template_digest};
-use crate::api::{
-    ApprovedKind, MaintenanceApproval, MaintenanceSchedule, MaintenanceScheduleStatus, MaintenanceSession,
-};
+use crate::api::{ApprovedKind, MaintenanceSchedule, MaintenanceScheduleStatus, MaintenanceSession};
 use crate::controller::approval::Verdict;
 use crate::controller::conditions;
 use crate::controller::context::{Context, CrashPoint};
-use crate::controller::error::{Error, is_conflict};
+use crate::controller::error::Error;
 use crate::controller::events::publish;
 use crate::controller::status_mapping::stored_time;
+use crate::controller::status_writer::replace_status_if_changed;
 
 pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Result<Action, Error> {
     if ctx.is_crashed() {
@@ -41,16 +40,9 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
     let name = obj.name_any();
     let uid = obj.uid().unwrap_or_default();
     let runs = runs_of(&ctx, &ns, &name, &uid).await?;
-    let approvals = match ctx.approvals.naming_kind(ApprovedKind::MaintenanceSchedule, &ns, &name) {
-        Some(cached) => cached,
-        None => Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns)
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|a| a.spec.kind == ApprovedKind::MaintenanceSchedule && a.spec.session_name == name)
-            .collect(),
-    };
+    let approvals = ctx
+        .approvals_naming(ApprovedKind::MaintenanceSchedule, &ns, &name)
+        .await?;
     // Read after the runs, as the session controller does: a decision never
     // pairs what it observed with an older time.
     let now = stored_time(ctx.clock.now()).0;
@@ -100,7 +92,7 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
             let mut status = decision.status.clone();
             status.last_schedule_time = observed_status.last_schedule_time.clone();
             status.active.retain(|r| runs.iter().any(|known| known.name == r.name));
-            status.active_count = i32::try_from(status.active.len()).unwrap_or(i32::MAX);
+            count_active(&mut status);
             for type_ in [conditions::STALLED, conditions::READY] {
                 let stalled = type_ == conditions::STALLED;
                 conditions::set(
@@ -244,23 +236,11 @@ async fn delete_run(
     }
 }
 
-/// Writes the status if it changed (a PUT with the read resourceVersion:
-/// a conflict means someone wrote first, and the reconcile decides again).
-/// Whether it wrote.
+/// Writes the status if it changed; whether it wrote.
 async fn write_status(
     api: &Api<MaintenanceSchedule>,
     obj: &MaintenanceSchedule,
     status: &MaintenanceScheduleStatus,
 ) -> Result<bool, Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(false);
-    }
-    let mut next = obj.clone();
-    next.status = Some(status.clone());
-    next.metadata.managed_fields = None;
-    match api.replace_status(&obj.name_any(), &PostParams::default(), &next).await {
-        Ok(_) => Ok(true),
-        Err(e) if is_conflict(&e) => Err(Error::Conflict),
-        Err(e) => Err(e.into()),
-    }
+    Ok(replace_status_if_changed(api, obj, status).await?.is_some())
 }

@@ -2,10 +2,10 @@
 //! still be covered by its schedule's standing approval (`standing`). This
 //! is the shell that gathers what that decision needs.
 
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 
 use super::standing::run_verdict;
-use crate::api::{ApprovedKind, MaintenanceApproval, MaintenanceSchedule, MaintenanceSession};
+use crate::api::{ApprovedKind, MaintenanceSchedule, MaintenanceSession};
 use crate::controller::approval::Verdict;
 use crate::controller::context::Context;
 use crate::controller::error::Error;
@@ -34,19 +34,9 @@ pub async fn with_standing_approval(
                 .await?
         }
     };
-    let approvals = match ctx
-        .approvals
-        .naming_kind(ApprovedKind::MaintenanceSchedule, &ns, &by.schedule)
-    {
-        Some(cached) => cached,
-        None => Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ns)
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|a| a.spec.kind == ApprovedKind::MaintenanceSchedule && a.spec.session_name == by.schedule)
-            .collect(),
-    };
+    let approvals = ctx
+        .approvals_naming(ApprovedKind::MaintenanceSchedule, &ns, &by.schedule)
+        .await?;
     Ok(
         match run_verdict(run, &operator, schedule.as_ref(), &approvals, &ctx.policy, now) {
             Ok(standing) => standing,

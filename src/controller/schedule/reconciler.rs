@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt as _;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -21,6 +21,7 @@ use crate::controller::context::{Context, CrashPoint};
 use crate::controller::error::Error;
 use crate::controller::events::publish;
 use crate::controller::status_mapping::stored_time;
+use crate::controller::status_writer::replace_status_if_changed;
 use crate::cron::{Cron, time_zone};
 use crate::immybot::{ErrorKind, Schedule, ScheduleDefinition};
 
@@ -491,24 +492,15 @@ fn set_conditions(
     }
 }
 
-/// Replaces the status with a resourceVersion precondition; answers the
-/// object as stored.
+/// The status written (or `obj` as it was, when nothing changed).
 async fn write_status(
     api: &Api<ImmyBotSchedule>,
     obj: &ImmyBotSchedule,
     status: &ImmyBotScheduleStatus,
 ) -> Result<ImmyBotSchedule, Error> {
-    if obj.status.as_ref() == Some(status) {
-        return Ok(obj.clone());
-    }
-    let mut next = obj.clone();
-    next.status = Some(status.clone());
-    next.metadata.managed_fields = None;
-    match api.replace_status(&obj.name_any(), &PostParams::default(), &next).await {
-        Ok(o) => Ok(o),
-        Err(e) if crate::controller::error::is_conflict(&e) => Err(Error::Conflict),
-        Err(e) => Err(e.into()),
-    }
+    Ok(replace_status_if_changed(api, obj, status)
+        .await?
+        .unwrap_or_else(|| obj.clone()))
 }
 
 async fn cleanup(obj: &ImmyBotSchedule, ctx: &Context) -> Result<Action, Error> {
