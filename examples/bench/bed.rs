@@ -53,6 +53,31 @@ impl ControlPlane {
     }
 }
 
+/// With `BENCH_APISERVER_PPROF=<file>`: a CPU profile of kube-apiserver
+/// over the next `BENCH_APISERVER_PPROF_SECONDS` (default 15), taken with
+/// kubectl while the workload runs; read it with `go tool pprof -top <file>`.
+/// Profiles are where the API server's time goes under the burst.
+pub fn profile_apiserver(plane: &ControlPlane) -> Option<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    let path = std::env::var("BENCH_APISERVER_PPROF").ok()?;
+    let seconds = std::env::var("BENCH_APISERVER_PPROF_SECONDS").unwrap_or_else(|_| "15".into());
+    let kubectl = PathBuf::from(std::env::var("KUBEBUILDER_ASSETS").ok()?).join("kubectl");
+    let kubeconfig = plane.kubeconfig.clone();
+    Some(tokio::spawn(async move {
+        let out = tokio::process::Command::new(kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["get", "--raw", &format!("/debug/pprof/profile?seconds={seconds}")])
+            .output()
+            .await?;
+        if !out.status.success() {
+            bail!("profiling kube-apiserver: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::fs::write(&path, out.stdout).with_context(|| format!("writing {path}"))?;
+        eprintln!("bench: kube-apiserver CPU profile in {path}");
+        Ok(())
+    }))
+}
+
 pub async fn namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> {
     let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
     Api::<Namespace>::all(client.clone())
@@ -101,6 +126,8 @@ pub struct OperatorSettings {
     pub requests_per_second: f64,
     pub max_concurrent_requests: usize,
     pub poll_seconds: u64,
+    /// `--max-concurrent-api-writes`; `None` keeps the operator's default.
+    pub max_concurrent_api_writes: Option<usize>,
 }
 
 /// The operator process; killed when dropped.
@@ -127,6 +154,11 @@ impl Operator {
             .args(["--requests-per-second", &s.requests_per_second.to_string()])
             .args(["--max-concurrent-requests", &s.max_concurrent_requests.to_string()])
             .args(["--poll-active-seconds", &s.poll_seconds.to_string()])
+            .args(
+                s.max_concurrent_api_writes
+                    .map(|n| vec!["--max-concurrent-api-writes".to_owned(), n.to_string()])
+                    .unwrap_or_default(),
+            )
             .env("KUBECONFIG", &plane.kubeconfig)
             .env(
                 "RUST_LOG",

@@ -50,6 +50,10 @@ struct Args {
     /// `--max-concurrent-requests`; 8 is the default).
     #[arg(long, default_value_t = 8)]
     immybot_concurrency: usize,
+    /// The operator's API-server writes in flight (its
+    /// `--max-concurrent-api-writes`; default: the operator's).
+    #[arg(long)]
+    api_writes: Option<usize>,
     /// The operator's active poll interval.
     #[arg(long, default_value_t = 1)]
     poll_seconds: u64,
@@ -101,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
     report.insert("immybotRps", serde_json::json!(args.immybot_rps));
     report.insert("immybotConcurrency", serde_json::json!(args.immybot_concurrency));
     report.insert("pollSeconds", serde_json::json!(args.poll_seconds));
+    report.insert("apiWrites", serde_json::json!(args.api_writes));
     report.insert("concurrency", serde_json::json!(args.concurrency));
     report.insert("date", serde_json::json!(jiff::Timestamp::now().to_string()));
 
@@ -122,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
             requests_per_second: args.immybot_rps,
             max_concurrent_requests: args.immybot_concurrency,
             poll_seconds: args.poll_seconds,
+            max_concurrent_api_writes: args.api_writes,
         },
     )
     .await?;
@@ -133,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     eprintln!("bench: creating {} objects", targets.len());
+    let profile = bed::profile_apiserver(&plane);
     let t0 = Instant::now();
     let approve = args.workload != Workload::Objects;
     workload::create_all(&client, "bench", &targets, approve, args.concurrency).await?;
@@ -298,6 +305,9 @@ async fn main() -> anyhow::Result<()> {
     report.insert("peakRssMiB", serde_json::json!(rss));
     report.insert("cpuSeconds", serde_json::json!(cpu));
 
+    if let Some(profile) = profile {
+        profile.await??;
+    }
     sessions_task.abort();
     objects_task.abort();
     drop(operator);

@@ -95,6 +95,9 @@ pub struct Context {
     /// The MaintenanceSchedules, as their controller's watch keeps them (a
     /// run's standing approval is checked against its schedule here).
     pub maintenance_schedules: StoreSlot<crate::api::MaintenanceSchedule>,
+    /// This process's API-server writes, at most so many at once, the write
+    /// that ends a session first (`--max-concurrent-api-writes`).
+    pub write_gate: super::write_gate::WriteGate,
 }
 
 /// A reflector store one controller's watch fills and other reconciles
@@ -273,6 +276,7 @@ impl Context {
             identity: Default::default(),
             schedule_runs: Default::default(),
             maintenance_schedules: Default::default(),
+            write_gate: super::write_gate::WriteGate::new(super::write_gate::DEFAULT_SLOTS),
         }
     }
 }

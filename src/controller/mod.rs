@@ -37,6 +37,7 @@ mod status_mapping;
 mod status_writer;
 mod target_resolution;
 pub mod windows;
+pub mod write_gate;
 
 #[cfg(test)]
 mod properties;
@@ -55,3 +56,4 @@ pub use run::{Scope, run};
 pub use start_request::{StartTargets, start_request};
 pub use state_machine::{Decision, Observed, Step, decide, is_settled, needs_resolution, parse_duration};
 pub use status_mapping::{Aggregate, Mapped, log_tail, map_sessions};
+pub use write_gate::{WriteGate, WritePriority};

@@ -24,6 +24,12 @@ pub trait ControllerObserver: Send + Sync + 'static {
     /// `Waiting`, `Progressing`, `Stalled`, `Drifted`), or `None` once it is
     /// gone.
     fn schedule_standing(&self, _key: &str, _standing: Option<&'static str>) {}
+    /// An API-server write waited `waited` at the write gate (`priority` is
+    /// its `WritePriority` label).
+    fn api_write_waited(&self, _priority: &'static str, _waited: Duration) {}
+    /// A status write that only mirrored a running session's detail was put
+    /// off because the write gate was congested.
+    fn status_write_deferred(&self) {}
 }
 
 /// Reports nothing.

@@ -19,7 +19,9 @@ use super::error::Error;
 use super::events::publish;
 use super::session_reader::{observe_logs, observe_sessions, worth_logs};
 use super::state_machine::{Observed, Step, decide, is_settled};
+use super::status_mapping::only_progress_changed;
 use super::status_writer::{SessionApi, add_finalizer, replace_status};
+use super::write_gate::WritePriority;
 use super::{action_reader, conditions, rollout_planning, start_protocol, target_resolution};
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
 use crate::immybot::ErrorKind;
@@ -46,7 +48,12 @@ async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<Context>) -> Re
         return Ok(Action::requeue(Duration::from_secs(2)));
     }
     let ns = obj.namespace().unwrap_or_default();
-    let api = SessionApi::new(Api::namespaced(ctx.client.clone(), &ns), ctx.superseded.clone());
+    let api = SessionApi::new(
+        Api::namespaced(ctx.client.clone(), &ns),
+        ctx.superseded.clone(),
+        ctx.write_gate.clone(),
+        ctx.observer.clone(),
+    );
     if obj.metadata.deletion_timestamp.is_none() && !obj.finalizers().iter().any(|f| f == FINALIZER) {
         // The write that brings the finalizer triggers the next reconcile.
         add_finalizer(&api, &obj, FINALIZER).await?;
@@ -154,6 +161,19 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
             // Announced once written: a write that conflicts is decided
             // again, and announcing before it would repeat the event.
             if obj.status.as_ref() != Some(&decision.status) {
+                // While writes queue at the gate, where a session in
+                // progress stands can wait: a later reconcile writes it (or
+                // the final status) afresh, and the writes that end
+                // sessions or start new ones are not held behind it.
+                if ctx.write_gate.is_congested_for(WritePriority::Progress)
+                    && obj
+                        .status
+                        .as_ref()
+                        .is_some_and(|current| only_progress_changed(current, &decision.status))
+                {
+                    ctx.observer.status_write_deferred();
+                    return Ok(Action::requeue(ctx.timing.poll_active));
+                }
                 let next = decision.status.clone();
                 replace_status(api, obj, decision.status).await?;
                 announce(ctx, obj, &next, false).await;

@@ -14,6 +14,8 @@ use std::time::Duration;
 use kube::api::{Api, PostParams};
 
 use super::error::{Error, is_conflict};
+use super::observer::ControllerObserver;
+use super::write_gate::{Permit, WriteGate, WritePriority};
 use crate::api::{MAX_COMPUTERS_IN_STATUS, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
 
 /// Replaces `obj`'s status with `status` unless it already is that (a PUT
@@ -87,16 +89,36 @@ impl SupersededVersions {
     }
 }
 
-/// The sessions API of one namespace, remembering what it replaced.
+/// The sessions API of one namespace, remembering what it replaced; its
+/// writes go through the process's [`WriteGate`].
 #[derive(Clone)]
 pub struct SessionApi {
     api: Api<MaintenanceSession>,
     superseded: Arc<SupersededVersions>,
+    gate: WriteGate,
+    observer: Arc<dyn ControllerObserver>,
 }
 
 impl SessionApi {
-    pub fn new(api: Api<MaintenanceSession>, superseded: Arc<SupersededVersions>) -> Self {
-        Self { api, superseded }
+    pub fn new(
+        api: Api<MaintenanceSession>,
+        superseded: Arc<SupersededVersions>,
+        gate: WriteGate,
+        observer: Arc<dyn ControllerObserver>,
+    ) -> Self {
+        Self {
+            api,
+            superseded,
+            gate,
+            observer,
+        }
+    }
+
+    /// Waits for the gate's leave to write, and reports the wait.
+    async fn slot(&self, priority: WritePriority) -> Permit {
+        let (permit, waited) = self.gate.acquire(priority).await;
+        self.observer.api_write_waited(priority.label(), waited);
+        permit
     }
 
     /// Records that a write of ours turned `old` into `new`. A write that
@@ -130,6 +152,7 @@ pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer
         "resourceVersion": obj.metadata.resource_version,
     }});
     let name = obj.metadata.name.clone().unwrap_or_default();
+    let _slot = api.slot(WritePriority::NewObject).await;
     match api
         .patch(
             &name,
@@ -148,16 +171,32 @@ pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer
 }
 
 /// Replaces the status if the object is still at `obj`'s resourceVersion.
+/// A status that ends the session is the gate's first priority.
 pub async fn replace_status(
     api: &SessionApi,
     obj: &MaintenanceSession,
     status: MaintenanceSessionStatus,
+) -> Result<MaintenanceSession, Error> {
+    let priority = if status.phase.is_some_and(crate::api::Phase::is_final) {
+        WritePriority::Final
+    } else {
+        WritePriority::Progress
+    };
+    replace_status_as(api, obj, status, priority).await
+}
+
+async fn replace_status_as(
+    api: &SessionApi,
+    obj: &MaintenanceSession,
+    status: MaintenanceSessionStatus,
+    priority: WritePriority,
 ) -> Result<MaintenanceSession, Error> {
     let mut next = obj.clone();
     next.status = Some(status);
     next.metadata.managed_fields = None;
     let name = obj.metadata.name.clone().unwrap_or_default();
     let phase = next.status.as_ref().and_then(|s| s.phase);
+    let slot = api.slot(priority).await;
     let sent = std::time::Instant::now();
     let result = api
         .replace_status(
@@ -169,6 +208,7 @@ pub async fn replace_status(
             &next,
         )
         .await;
+    drop(slot);
     // With `reconcile` and the poller's trigger, a timeline per object for
     // hunting latency (docs/performance.md, "Where the lag goes").
     tracing::debug!(
@@ -290,7 +330,7 @@ async fn write_once(
     if status.start_time.is_none() && answered {
         status.start_time = Some(answered_at);
     }
-    replace_status(api, &obj, status).await
+    replace_status_as(api, &obj, status, WritePriority::StartResult).await
 }
 
 #[cfg(test)]

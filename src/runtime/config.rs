@@ -80,6 +80,11 @@ pub struct OperatorArgs {
     /// ImmyBot requests in flight at once.
     #[arg(long, default_value_t = 8)]
     pub max_concurrent_requests: usize,
+    /// Kubernetes API-server writes (status, finalizers, events) in flight
+    /// at once; beyond that they queue, a status that ends a session first
+    /// and events last. 0 means no limit.
+    #[arg(long, default_value_t = crate::controller::write_gate::DEFAULT_SLOTS)]
+    pub max_concurrent_api_writes: usize,
 
     /// Address of /livez, /readyz and /metrics.
     #[arg(long, env = "IMMYBOT_ADMIN_ADDR", default_value = "0.0.0.0:8080")]

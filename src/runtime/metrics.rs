@@ -44,6 +44,11 @@ struct OpLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PriorityLabels {
+    priority: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct StandingLabels {
     standing: String,
 }
@@ -75,6 +80,8 @@ pub struct Metrics {
     /// Each ImmyBotSchedule's standing, to count them (schedules are tens
     /// to hundreds, so a recount per change is cheap).
     schedule_standings: Mutex<BTreeMap<String, &'static str>>,
+    api_write_wait_seconds: Family<PriorityLabels, Histogram>,
+    status_writes_deferred: Counter,
 }
 
 impl Default for Metrics {
@@ -150,6 +157,20 @@ impl Default for Metrics {
             "ImmyBotSchedules by standing (Ready, Waiting, Progressing, Stalled, Drifted)",
             schedules.clone(),
         );
+        let api_write_wait_seconds = Family::<PriorityLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 15))
+        });
+        registry.register(
+            "api_write_wait_seconds",
+            "Time an API-server write waited for the write gate (--max-concurrent-api-writes), by priority",
+            api_write_wait_seconds.clone(),
+        );
+        let status_writes_deferred = Counter::default();
+        registry.register(
+            "status_writes_deferred",
+            "Status writes of a running session's detail put off while API-server writes queued",
+            status_writes_deferred.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -169,6 +190,8 @@ impl Default for Metrics {
             schedule_writes,
             schedules,
             schedule_standings: Mutex::new(BTreeMap::new()),
+            api_write_wait_seconds,
+            status_writes_deferred,
         }
     }
 }
@@ -197,6 +220,18 @@ impl Metrics {
 }
 
 impl ControllerObserver for Metrics {
+    fn status_write_deferred(&self) {
+        self.status_writes_deferred.inc();
+    }
+
+    fn api_write_waited(&self, priority: &'static str, waited: Duration) {
+        self.api_write_wait_seconds
+            .get_or_create(&PriorityLabels {
+                priority: priority.into(),
+            })
+            .observe(waited.as_secs_f64());
+    }
+
     fn reconcile_took(&self, duration: Duration) {
         self.reconcile_seconds.observe(duration.as_secs_f64());
     }

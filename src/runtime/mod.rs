@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use crate::controller::{self, Context, Scope};
+use crate::controller::{self, Context, Scope, WriteGate};
 use crate::immybot::{ImmyBotClient, ImmyBotError};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +81,7 @@ pub async fn run(
         args.timing(),
     );
     ctx.poll_immybot = Some(poll_immybot);
+    ctx.write_gate = WriteGate::new(args.max_concurrent_api_writes);
     ctx.observer = Arc::new(observer::RuntimeObserver {
         metrics: metrics.clone(),
         readiness: readiness.clone(),

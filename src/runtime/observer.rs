@@ -38,4 +38,10 @@ impl ControllerObserver for RuntimeObserver {
     fn schedule_standing(&self, key: &str, standing: Option<&'static str>) {
         self.metrics.schedule_standing(key, standing);
     }
+    fn api_write_waited(&self, priority: &'static str, waited: Duration) {
+        self.metrics.api_write_waited(priority, waited);
+    }
+    fn status_write_deferred(&self) {
+        self.metrics.status_write_deferred();
+    }
 }

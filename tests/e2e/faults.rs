@@ -17,7 +17,9 @@ use immybot_operator::sim::{FaultKind, FaultRule, FleetSeed, RunningSim};
 use kube::ResourceExt as _;
 use rand::Rng as _;
 
-use crate::harness::{ApiServerProxy, TestContext, TestFn, TestResult, simulator_of, spawn_operator_binary, wait_for};
+use crate::harness::{
+    ApiServerProxy, TestContext, TestFn, TestResult, manual_simulator, simulator_of, spawn_operator_binary, wait_for,
+};
 use crate::lifecycle::{approve_digest, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -26,6 +28,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         a_mix_of_immybot_faults_still_ends_every_session_in_its_true_phase,
         an_api_server_outage_mid_run_loses_nothing,
         two_replicas_with_the_leader_killed_start_nothing_twice,
+        a_congested_api_server_puts_off_progress_never_an_outcome,
     ]
 }
 
@@ -322,4 +325,111 @@ async fn two_replicas_with_the_leader_killed_start_nothing_twice(ctx: TestContex
         ));
     }
     Ok(())
+}
+
+/// Counts the status writes the controller put off.
+#[derive(Default)]
+struct DeferralCounter(std::sync::atomic::AtomicUsize);
+
+impl immybot_operator::controller::ControllerObserver for DeferralCounter {
+    fn status_write_deferred(&self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The write gate's promise (docs/design.md, "API-server writes"): while
+/// writes queue, where a running session stands may wait, what it ended
+/// with may not, and nothing put off is lost. The test makes the queue
+/// itself: it holds the gate's only slot while every session moves.
+async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestContext) -> TestResult {
+    use immybot_operator::controller::write_gate::{WriteGate, WritePriority};
+    const OBJECTS: i32 = 12;
+    let mut seed = FleetSeed::generate(1, OBJECTS as u32);
+    seed.computers.iter_mut().for_each(|c| c.online = true);
+    let sim = manual_simulator(seed).await?;
+    let gate = WriteGate::new(1);
+    let deferrals = std::sync::Arc::new(DeferralCounter::default());
+    let policy = ApprovalPolicy {
+        unapproved_namespaces: [ctx.namespace.clone()].into(),
+        ..Default::default()
+    };
+    let (g, d) = (gate.clone(), deferrals.clone());
+    let _controller = ctx
+        .controller_customized(&sim, policy, move |c| {
+            c.write_gate = g;
+            c.observer = d;
+        })
+        .await?;
+    let objects: Vec<(String, i32)> = (1..=OBJECTS).map(|id| (format!("pc-{id}"), id)).collect();
+    for (name, computer) in &objects {
+        create_session(&ctx, name, spec(*computer)).await?;
+    }
+    // The manual clock stands still: every session is created and queued.
+    let in_phase = |phase: Phase| {
+        let ctx = &ctx;
+        let objects = &objects;
+        move || async move {
+            let list = ctx
+                .api::<MaintenanceSession>()
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let behind: Vec<String> = list
+                .items
+                .iter()
+                .filter(|o| o.status.as_ref().and_then(|s| s.phase) != Some(phase))
+                .map(|o| format!("{}: {:?}", o.name_any(), o.status.as_ref().and_then(|s| s.phase)))
+                .collect();
+            if list.items.len() == objects.len() && behind.is_empty() {
+                Ok(Some(()))
+            } else {
+                Err(format!("not {phase:?} yet: {behind:?}"))
+            }
+        }
+    };
+    wait_for(
+        "every object to show Queued",
+        Duration::from_secs(60),
+        in_phase(Phase::Queued),
+    )
+    .await?;
+    // The test takes the only slot (behind any write still in flight).
+    let (held, _) = gate.acquire(WritePriority::Final).await;
+    // Every session starts running: one write queues behind the held slot,
+    // and every other object, seeing the queue, puts its Running off.
+    sim.state.advance(Duration::from_secs(2));
+    wait_for(
+        "all but one object to put their Running off",
+        Duration::from_secs(30),
+        || async {
+            let n = deferrals.0.load(std::sync::atomic::Ordering::SeqCst);
+            if n >= OBJECTS as usize - 1 {
+                Ok(Some(()))
+            } else {
+                Err(format!("{n} deferrals, {} writes waiting", gate.waiting()))
+            }
+        },
+    )
+    .await?;
+    // Put off, not queued: one write waits for the slot, not twelve.
+    if gate.waiting() != 1 {
+        return Err(format!(
+            "expected only the first object's write to queue, {} writes wait",
+            gate.waiting()
+        ));
+    }
+    // Not lost: with the slot free and ImmyBot unchanged (no poll will
+    // trigger them), the deferred objects come back and show Running.
+    drop(held);
+    wait_for(
+        "every object to show Running after the queue drains",
+        Duration::from_secs(30),
+        in_phase(Phase::Running),
+    )
+    .await?;
+    // And the outcomes: every object ends in its true phase, with one
+    // ImmyBot session each.
+    sim.state.advance(Duration::from_secs(3600));
+    all_final(&ctx, &objects, Duration::from_secs(60)).await?;
+    check_promises(&ctx, &sim, &objects).await
 }

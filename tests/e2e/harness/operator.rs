@@ -135,7 +135,7 @@ impl TestContext {
         policy: ApprovalPolicy,
         crash_point: CrashPoint,
     ) -> Result<Controller, String> {
-        self.controller_on(sim, self.client.clone(), policy, crash_point, None)
+        self.controller_on(sim, self.client.clone(), policy, |ctx| ctx.crash_point = crash_point)
             .await
     }
 
@@ -147,8 +147,11 @@ impl TestContext {
         crash_point: CrashPoint,
         clock: Arc<immybot_operator::controller::Clock>,
     ) -> Result<Controller, String> {
-        self.controller_on(sim, self.client.clone(), policy, crash_point, Some(clock))
-            .await
+        self.controller_on(sim, self.client.clone(), policy, |ctx| {
+            ctx.crash_point = crash_point;
+            ctx.clock = clock;
+        })
+        .await
     }
 
     /// Starts a controller that reaches the API server through `client`
@@ -159,7 +162,18 @@ impl TestContext {
         client: kube::Client,
         policy: ApprovalPolicy,
     ) -> Result<Controller, String> {
-        self.controller_on(sim, client, policy, CrashPoint::Never, None).await
+        self.controller_on(sim, client, policy, |_| {}).await
+    }
+
+    /// Starts a controller whose context `customize` changes first (an
+    /// observer, a smaller write gate).
+    pub async fn controller_customized(
+        &self,
+        sim: &RunningSim,
+        policy: ApprovalPolicy,
+        customize: impl FnOnce(&mut Context),
+    ) -> Result<Controller, String> {
+        self.controller_on(sim, self.client.clone(), policy, customize).await
     }
 
     async fn controller_on(
@@ -167,19 +181,14 @@ impl TestContext {
         sim: &RunningSim,
         client: kube::Client,
         policy: ApprovalPolicy,
-        crash_point: CrashPoint,
-        clock: Option<Arc<immybot_operator::controller::Clock>>,
+        customize: impl FnOnce(&mut Context),
     ) -> Result<Controller, String> {
         let secret = Secret::new("simulator-secret");
         let mut config = sim.client_config("immybot-operator", &secret);
         config.request_timeout = Duration::from_secs(2);
         let immybot = ImmyBotClient::new(config).map_err(|e| e.to_string())?;
-        let ctx = Context::new(client, immybot, sim.base_url().to_string(), policy, test_timing());
-        let mut ctx = ctx;
-        ctx.crash_point = crash_point;
-        if let Some(clock) = clock {
-            ctx.clock = clock;
-        }
+        let mut ctx = Context::new(client, immybot, sim.base_url().to_string(), policy, test_timing());
+        customize(&mut ctx);
         let ctx = Arc::new(ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let scope = Scope::Namespace(self.namespace.clone());
