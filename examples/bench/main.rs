@@ -195,12 +195,15 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         report.insert("settleSeconds", serde_json::json!(settle_start.elapsed().as_secs_f64()));
+        // The window starts and ends just as a poll cycle ends, so that it
+        // holds whole cycles (a cut cycle's pages would count against the
+        // cycles around it).
+        let metrics_before = cycle_ended(&operator, deadline).await?;
         let calls_before = sim.state.calls();
-        let metrics_before = operator.metrics().await?;
         let window = Duration::from_secs(args.steady_seconds);
         tokio::time::sleep(window).await;
+        let metrics_after = cycle_ended(&operator, deadline).await?;
         let calls_after = sim.state.calls();
-        let metrics_after = operator.metrics().await?;
         let cycles = measure::value(&metrics_after, "immybot_operator_poll_cycle_seconds_count")
             - measure::value(&metrics_before, "immybot_operator_poll_cycle_seconds_count");
         let delta: BTreeMap<String, u64> = calls_after
@@ -329,6 +332,25 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     println!("\nJSON: {}", path.display());
     Ok(())
+}
+
+/// Waits until the operator's poll-cycle count moves (a cycle just ended,
+/// the next starts a poll interval after the last began) and returns its
+/// metrics of that moment.
+async fn cycle_ended(operator: &bed::Operator, deadline: Duration) -> anyhow::Result<String> {
+    const CYCLES: &str = "immybot_operator_poll_cycle_seconds_count";
+    let start = measure::value(&operator.metrics().await?, CYCLES);
+    let end = Instant::now() + deadline;
+    loop {
+        let now = operator.metrics().await?;
+        if measure::value(&now, CYCLES) > start {
+            return Ok(now);
+        }
+        if Instant::now() > end {
+            anyhow::bail!("no poll cycle ended within {deadline:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// The fleet and the objects' targets for the workload.

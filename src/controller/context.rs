@@ -98,6 +98,10 @@ pub struct Context {
     /// This process's API-server writes, at most so many at once, the write
     /// that ends a session first (`--max-concurrent-api-writes`).
     pub write_gate: super::write_gate::WriteGate,
+    /// Objects whose progress write was put off, and how often in a row.
+    pub deferrals: super::write_gate::DeferralBackoff,
+    /// Events spawned and not yet sent (bounded, see `events`).
+    pub pending_events: super::events::PendingEvents,
 }
 
 /// A reflector store one controller's watch fills and other reconciles
@@ -277,6 +281,8 @@ impl Context {
             schedule_runs: Default::default(),
             maintenance_schedules: Default::default(),
             write_gate: super::write_gate::WriteGate::new(super::write_gate::DEFAULT_SLOTS),
+            pending_events: Default::default(),
+            deferrals: Default::default(),
         }
     }
 }

@@ -1,15 +1,62 @@
 //! Kubernetes Events for transitions a person cares about. Publishing is best
 //! effort: a lost event must not fail a reconcile.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use kube::runtime::events::{Event, EventType};
 
 use super::context::Context;
 use super::write_gate::WritePriority;
 
+/// Events waiting to be sent, at most: past it new ones are dropped (and
+/// counted), as client-go's broadcaster drops past its queue. 10,000 waiting
+/// events hold about 10 MiB.
+pub const MAX_PENDING: usize = 10_000;
+
+/// How many events wait to be sent (shared by the context's clones).
+#[derive(Default)]
+pub struct PendingEvents(Arc<AtomicUsize>);
+
+impl PendingEvents {
+    /// A place in line, or `None` when the line is full.
+    fn enter(&self) -> Option<PendingGuard> {
+        let mut now = self.0.load(Ordering::Relaxed);
+        loop {
+            if now >= MAX_PENDING {
+                return None;
+            }
+            match self
+                .0
+                .compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return Some(PendingGuard(self.0.clone())),
+                Err(seen) => now = seen,
+            }
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Leaves the line when the event is sent or given up.
+struct PendingGuard(Arc<AtomicUsize>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Sends the event in a task of its own: the reconcile does not wait for
 /// the write (at 1,000 objects, waiting for it held every status write back
 /// by one more API-server round trip), and a lost event fails nothing. The
-/// task queues at the write gate behind every status write.
+/// task queues at the write gate behind every status write, so in a burst
+/// events trail; while one waits it holds only the event itself (the
+/// request is built once the gate lets it go), and past `MAX_PENDING`
+/// waiting, new events are dropped.
 pub async fn publish<K: kube::Resource<DynamicType = ()>>(
     ctx: &Context,
     obj: &K,
@@ -17,6 +64,11 @@ pub async fn publish<K: kube::Resource<DynamicType = ()>>(
     reason: &str,
     note: &str,
 ) {
+    let Some(place) = ctx.pending_events.enter() else {
+        ctx.observer.event_dropped();
+        tracing::debug!(reason, "too many events waiting; this one is dropped");
+        return;
+    };
     let event = Event {
         type_,
         reason: reason.into(),
@@ -29,11 +81,29 @@ pub async fn publish<K: kube::Resource<DynamicType = ()>>(
     let reason = reason.to_owned();
     let (gate, observer) = (ctx.write_gate.clone(), ctx.observer.clone());
     tokio::spawn(async move {
-        // Last in line at the write gate: in a burst, events trail.
+        let _place = place;
         let (_slot, waited) = gate.acquire(WritePriority::Event).await;
         observer.api_write_waited(WritePriority::Event.label(), waited);
-        if let Err(e) = recorder.publish(&event, &regarding).await {
+        // Boxed: the request's future is large, and unboxed it would be
+        // allocated with every task still waiting at the gate.
+        if let Err(e) = Box::pin(recorder.publish(&event, &regarding)).await {
             tracing::debug!(error = %e, reason, "could not publish an event");
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_is_bounded_and_places_come_back() {
+        let pending = PendingEvents::default();
+        let places: Vec<_> = (0..MAX_PENDING).map_while(|_| pending.enter()).collect();
+        assert_eq!(places.len(), MAX_PENDING);
+        assert!(pending.enter().is_none(), "a full line takes no more");
+        drop(places);
+        assert_eq!(pending.count(), 0);
+        assert!(pending.enter().is_some());
+    }
 }

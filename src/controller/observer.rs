@@ -30,6 +30,8 @@ pub trait ControllerObserver: Send + Sync + 'static {
     /// A status write that only mirrored a running session's detail was put
     /// off because the write gate was congested.
     fn status_write_deferred(&self) {}
+    /// An event was dropped: too many were waiting to be sent.
+    fn event_dropped(&self) {}
 }
 
 /// Reports nothing.

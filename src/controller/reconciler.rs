@@ -59,12 +59,18 @@ async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<Context>) -> Re
         add_finalizer(&api, &obj, FINALIZER).await?;
         return Ok(Action::await_change());
     }
-    finalizer(&api, FINALIZER, obj, |event| async {
+    // Boxed, as are the large steps in `apply`: a reconcile waiting at the
+    // write gate holds its whole future, and unboxed every one was 17 KB
+    // (10,000 new objects waiting for their finalizer held ~100 MiB).
+    Box::pin(finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             Finalizer::Apply(obj) => apply(&obj, ctx, &api).await,
-            Finalizer::Cleanup(obj) => cleanup(&obj, ctx).await,
+            Finalizer::Cleanup(obj) => {
+                ctx.deferrals.forget(&(ns.clone(), obj.name_any()));
+                cleanup(&obj, ctx).await
+            }
         }
-    })
+    }))
     .await
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
@@ -160,79 +166,105 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
         Step::None => {
             // Announced once written: a write that conflicts is decided
             // again, and announcing before it would repeat the event.
+            let key = (ns.clone(), name.clone());
             if obj.status.as_ref() != Some(&decision.status) {
-                // While writes queue at the gate, where a session in
-                // progress stands can wait: a later reconcile writes it (or
-                // the final status) afresh, and the writes that end
-                // sessions or start new ones are not held behind it.
-                if ctx.write_gate.is_congested_for(WritePriority::Progress)
+                // While writes that end sessions or start new ones queue
+                // at the gate, where a session in progress stands can wait:
+                // a later reconcile writes it (or the final status) afresh.
+                // (Progress writes do not put each other off: which goes
+                // first does not matter.)
+                if ctx.write_gate.is_congested_for(WritePriority::Start)
                     && obj
                         .status
                         .as_ref()
                         .is_some_and(|current| only_progress_changed(current, &decision.status))
                 {
                     ctx.observer.status_write_deferred();
-                    return Ok(Action::requeue(ctx.timing.poll_active));
+                    let t = &ctx.timing;
+                    let cap = (t.poll_active * 8).min(t.poll_idle.max(t.poll_active));
+                    let delay = ctx.deferrals.next_delay(key, t.poll_active, cap);
+                    return Ok(Action::requeue(delay));
                 }
+                ctx.deferrals.forget(&key);
                 let next = decision.status.clone();
                 replace_status(api, obj, decision.status).await?;
                 announce(ctx, obj, &next, false).await;
+            } else {
+                ctx.deferrals.forget(&key);
             }
             Ok(decision
                 .requeue_after
                 .map(Action::requeue)
                 .unwrap_or_else(Action::await_change))
         }
-        Step::ResolveTargets => target_resolution::resolve(ctx, api, obj, decision.status).await,
-        Step::PlanRollout => rollout_planning::plan(ctx, api, obj, decision.status).await,
-        Step::Start(attempt) => start_protocol::start(ctx, api, obj, decision.status, attempt).await,
+        Step::ResolveTargets => Box::pin(target_resolution::resolve(ctx, api, obj, decision.status)).await,
+        Step::PlanRollout => Box::pin(rollout_planning::plan(ctx, api, obj, decision.status)).await,
+        Step::Start(attempt) => Box::pin(start_protocol::start(ctx, api, obj, decision.status, attempt)).await,
         Step::Adopt { attempt, restart } => {
-            start_protocol::adopt(ctx, api, obj, decision.status, attempt, restart).await
+            Box::pin(start_protocol::adopt(ctx, api, obj, decision.status, attempt, restart)).await
         }
-        Step::Resume { session_ids } => {
-            // Recorded first: a crash after the write loses a resume (a person
-            // asks again), never repeats one.
-            let written = replace_status(api, obj, decision.status).await?;
-            let mut resumed = Vec::new();
-            for id in &session_ids {
-                match ctx.immybot.resume(*id).await {
-                    Ok(()) => resumed.push(*id),
-                    Err(e) => tracing::warn!(session = id, error = %e, "ImmyBot refused to resume a session"),
-                }
-            }
-            let note = if session_ids.is_empty() {
-                "spec.resume.requests was incremented, but no session was postponed; nothing resumed".to_string()
-            } else if resumed.len() == session_ids.len() {
-                format!("resumed postponed ImmyBot sessions {resumed:?}")
-            } else {
-                format!("resumed ImmyBot sessions {resumed:?}; ImmyBot refused to resume the others of {session_ids:?}")
-            };
-            let type_ = if resumed.len() == session_ids.len() {
-                EventType::Normal
-            } else {
-                EventType::Warning
-            };
-            publish(ctx, &written, type_, "Resumed", &note).await;
-            Ok(Action::requeue(Duration::from_secs(2)))
-        }
-        Step::Cancel { session_ids } => {
-            let written = if obj.status.as_ref() != Some(&decision.status) {
-                replace_status(api, obj, decision.status).await?
-            } else {
-                obj.clone()
-            };
-            ctx.immybot.cancel_many(&session_ids).await?;
-            publish(
-                ctx,
-                &written,
-                EventType::Normal,
-                "CancelRequested",
-                &format!("asked ImmyBot to cancel sessions {session_ids:?}"),
-            )
-            .await;
-            Ok(Action::requeue(Duration::from_secs(2)))
+        Step::Resume { session_ids } => Box::pin(resume(ctx, api, obj, decision.status, session_ids)).await,
+        Step::Cancel { session_ids } => Box::pin(cancel(ctx, api, obj, decision.status, session_ids)).await,
+    }
+}
+
+/// Resumes the postponed sessions `spec.resume` asked for. Recorded first:
+/// a crash after the write loses a resume (a person asks again), never
+/// repeats one.
+async fn resume(
+    ctx: &Context,
+    api: &SessionApi,
+    obj: &MaintenanceSession,
+    status: crate::api::MaintenanceSessionStatus,
+    session_ids: Vec<i32>,
+) -> Result<Action, Error> {
+    let written = replace_status(api, obj, status).await?;
+    let mut resumed = Vec::new();
+    for id in &session_ids {
+        match ctx.immybot.resume(*id).await {
+            Ok(()) => resumed.push(*id),
+            Err(e) => tracing::warn!(session = id, error = %e, "ImmyBot refused to resume a session"),
         }
     }
+    let note = if session_ids.is_empty() {
+        "spec.resume.requests was incremented, but no session was postponed; nothing resumed".to_string()
+    } else if resumed.len() == session_ids.len() {
+        format!("resumed postponed ImmyBot sessions {resumed:?}")
+    } else {
+        format!("resumed ImmyBot sessions {resumed:?}; ImmyBot refused to resume the others of {session_ids:?}")
+    };
+    let type_ = if resumed.len() == session_ids.len() {
+        EventType::Normal
+    } else {
+        EventType::Warning
+    };
+    publish(ctx, &written, type_, "Resumed", &note).await;
+    Ok(Action::requeue(Duration::from_secs(2)))
+}
+
+/// Records the cancel being under way, then asks ImmyBot to cancel.
+async fn cancel(
+    ctx: &Context,
+    api: &SessionApi,
+    obj: &MaintenanceSession,
+    status: crate::api::MaintenanceSessionStatus,
+    session_ids: Vec<i32>,
+) -> Result<Action, Error> {
+    let written = if obj.status.as_ref() != Some(&status) {
+        replace_status(api, obj, status).await?
+    } else {
+        obj.clone()
+    };
+    ctx.immybot.cancel_many(&session_ids).await?;
+    publish(
+        ctx,
+        &written,
+        EventType::Normal,
+        "CancelRequested",
+        &format!("asked ImmyBot to cancel sessions {session_ids:?}"),
+    )
+    .await;
+    Ok(Action::requeue(Duration::from_secs(2)))
 }
 
 /// A settled object (see `is_settled`): no ImmyBot call, no approval list;

@@ -171,16 +171,17 @@ pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer
 }
 
 /// Replaces the status if the object is still at `obj`'s resourceVersion.
-/// A status that ends the session is the gate's first priority.
+/// A status that ends the session is the gate's first priority, one on the
+/// way to a start (phase Starting) comes before other progress.
 pub async fn replace_status(
     api: &SessionApi,
     obj: &MaintenanceSession,
     status: MaintenanceSessionStatus,
 ) -> Result<MaintenanceSession, Error> {
-    let priority = if status.phase.is_some_and(crate::api::Phase::is_final) {
-        WritePriority::Final
-    } else {
-        WritePriority::Progress
+    let priority = match status.phase {
+        Some(p) if p.is_final() => WritePriority::Final,
+        Some(crate::api::Phase::Starting) => WritePriority::Start,
+        _ => WritePriority::Progress,
     };
     replace_status_as(api, obj, status, priority).await
 }

@@ -32,7 +32,10 @@ pub enum WritePriority {
     Final,
     /// The session ids a start created: what crash safety waits on.
     StartResult,
-    /// Any other status (the start intent, progress, conditions).
+    /// A status on the way to a start (phase Starting: the start intent),
+    /// which the start itself waits on.
+    Start,
+    /// Any other status (progress, conditions).
     Progress,
     /// The finalizer of an object no work has begun on.
     NewObject,
@@ -41,9 +44,10 @@ pub enum WritePriority {
 }
 
 impl WritePriority {
-    const ALL: [WritePriority; 5] = [
+    const ALL: [WritePriority; 6] = [
         Self::Final,
         Self::StartResult,
+        Self::Start,
         Self::Progress,
         Self::NewObject,
         Self::Event,
@@ -54,6 +58,7 @@ impl WritePriority {
         match self {
             Self::Final => "final",
             Self::StartResult => "start_result",
+            Self::Start => "start",
             Self::Progress => "progress",
             Self::NewObject => "new_object",
             Self::Event => "event",
@@ -79,7 +84,31 @@ struct Inner {
 #[derive(Debug)]
 struct State {
     free: usize,
+    /// Events in flight, and how many may be: events never hold more than
+    /// a quarter of the slots, so a status write rarely waits behind one.
+    events: usize,
+    event_cap: usize,
     waiting: [VecDeque<oneshot::Sender<Permit>>; WritePriority::ALL.len()],
+}
+
+impl State {
+    fn may_take(&self, priority: WritePriority) -> bool {
+        self.free > 0 && (priority != WritePriority::Event || self.events < self.event_cap)
+    }
+
+    fn take(&mut self, priority: WritePriority) {
+        self.free -= 1;
+        if priority == WritePriority::Event {
+            self.events += 1;
+        }
+    }
+
+    fn give_back(&mut self, priority: WritePriority) {
+        self.free += 1;
+        if priority == WritePriority::Event {
+            self.events -= 1;
+        }
+    }
 }
 
 /// Leave to write; dropping it lets the next write go.
@@ -87,12 +116,13 @@ struct State {
 #[must_use = "the write's slot is released when the permit is dropped"]
 pub struct Permit {
     gate: Option<Arc<Inner>>,
+    priority: WritePriority,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         if let Some(inner) = self.gate.take() {
-            inner.release();
+            inner.release(self.priority);
         }
     }
 }
@@ -113,6 +143,8 @@ impl WriteGate {
             inner: Some(Arc::new(Inner {
                 state: Mutex::new(State {
                     free: slots,
+                    events: 0,
+                    event_cap: (slots / 4).max(1),
                     waiting: Default::default(),
                 }),
             })),
@@ -128,18 +160,21 @@ impl WriteGate {
     /// it in the meantime goes to the next in line.
     pub async fn acquire(&self, priority: WritePriority) -> (Permit, Duration) {
         let started = Instant::now();
+        let unarmed = Permit { gate: None, priority };
         let Some(inner) = &self.inner else {
-            return (Permit { gate: None }, Duration::ZERO);
+            return (unarmed, Duration::ZERO);
         };
         let rx = {
             let mut state = inner.lock();
-            // A free slot means nobody waits: release hands slots to waiters
+            // A slot this write may take means nobody it would queue behind
+            // waits: release hands slots to the waiters that may take them
             // before it frees them.
-            if state.free > 0 {
-                state.free -= 1;
+            if state.may_take(priority) {
+                state.take(priority);
                 return (
                     Permit {
                         gate: Some(inner.clone()),
+                        priority,
                     },
                     Duration::ZERO,
                 );
@@ -150,7 +185,7 @@ impl WriteGate {
         };
         // The sender lives in the gate's queue until a slot is handed to it,
         // so an error means the gate itself is gone: nothing left to limit.
-        let permit = rx.await.unwrap_or(Permit { gate: None });
+        let permit = rx.await.unwrap_or(unarmed);
         (permit, started.elapsed())
     }
 
@@ -182,32 +217,76 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A slot came back: to the first waiter of the highest priority that
-    /// still waits, else to the free count. The hand-over happens outside
-    /// the lock, because a permit that cannot be delivered is dropped.
-    fn release(self: &Arc<Self>) {
+    /// A slot of `released` came back: to the first waiter of the highest
+    /// priority that may take it, else it stays free. The hand-over happens
+    /// outside the lock, because a permit that cannot be delivered is
+    /// dropped.
+    fn release(self: &Arc<Self>, released: WritePriority) {
+        let mut back = released;
         loop {
-            let next = {
+            let (tx, priority) = {
                 let mut state = self.lock();
-                match state.waiting.iter_mut().find_map(VecDeque::pop_front) {
-                    Some(tx) => tx,
-                    None => {
-                        state.free += 1;
-                        return;
-                    }
-                }
+                state.give_back(back);
+                let next = WritePriority::ALL
+                    .into_iter()
+                    .find(|p| !state.waiting[p.index()].is_empty() && state.may_take(*p));
+                let Some(priority) = next else { return };
+                let Some(tx) = state.waiting[priority.index()].pop_front() else {
+                    return;
+                };
+                state.take(priority);
+                (tx, priority)
             };
-            match next.send(Permit {
+            match tx.send(Permit {
                 gate: Some(self.clone()),
+                priority,
             }) {
                 Ok(()) => return,
                 // That waiter gave up: disarm the permit (its drop would
-                // release again) and try the next one.
+                // release again), take the slot back and try the next one.
                 Err(mut unclaimed) => {
                     unclaimed.gate = None;
+                    back = priority;
                 }
             }
         }
+    }
+}
+
+/// How long a put-off write waits before its object is decided again:
+/// the poll interval, doubling while the same object keeps being put off,
+/// up to a cap. Without it, every object of a long burst (5,000 sessions
+/// starting for two minutes) was decided again every poll interval: 42
+/// reconciles per object and most of a core, taken from the API server
+/// the burst was waiting on. A write that lands (or an object that no
+/// longer needs one) forgets the object.
+#[derive(Default)]
+pub struct DeferralBackoff(Mutex<std::collections::HashMap<(String, String), u32>>);
+
+impl DeferralBackoff {
+    /// One more put-off of `key`: how long until it is decided again.
+    pub fn next_delay(&self, key: (String, String), base: Duration, cap: Duration) -> Duration {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let times = map.entry(key).or_insert(0);
+        let delay = base.saturating_mul(1 << (*times).min(10));
+        *times = times.saturating_add(1);
+        delay.min(cap.max(base))
+    }
+
+    /// `key` was written or needs nothing: start again from the base.
+    pub fn forget(&self, key: &(String, String)) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if !map.is_empty() {
+            map.remove(key);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -243,6 +322,7 @@ mod tests {
             WritePriority::Final,
             WritePriority::Progress,
             WritePriority::StartResult,
+            WritePriority::Start,
         ]
         .into_iter()
         .enumerate()
@@ -264,6 +344,7 @@ mod tests {
             vec![
                 (WritePriority::Final, 3),
                 (WritePriority::StartResult, 5),
+                (WritePriority::Start, 6),
                 (WritePriority::Progress, 1),
                 (WritePriority::Progress, 4),
                 (WritePriority::NewObject, 2),
@@ -356,6 +437,73 @@ mod tests {
         progress.await.unwrap();
         event.await.unwrap();
         assert!(!gate.is_congested_for(WritePriority::Event));
+    }
+
+    #[test]
+    fn a_put_off_object_waits_longer_each_time_until_written() {
+        let backoff = DeferralBackoff::default();
+        let key = ("ops".to_string(), "a".to_string());
+        let (base, cap) = (Duration::from_secs(1), Duration::from_secs(60));
+        let delays: Vec<u64> = (0..8)
+            .map(|_| backoff.next_delay(key.clone(), base, cap).as_secs())
+            .collect();
+        assert_eq!(delays, vec![1, 2, 4, 8, 16, 32, 60, 60]);
+        let other = ("ops".to_string(), "b".to_string());
+        assert_eq!(backoff.next_delay(other.clone(), base, cap), base, "per object");
+        backoff.forget(&key);
+        assert_eq!(
+            backoff.next_delay(key.clone(), base, cap),
+            base,
+            "written: from the start"
+        );
+        backoff.forget(&key);
+        backoff.forget(&other);
+        assert!(backoff.is_empty(), "nothing kept for objects written");
+        // A cap below the base never shortens the base.
+        assert_eq!(backoff.next_delay(key, base * 10, base), base * 10);
+    }
+
+    #[tokio::test]
+    async fn events_take_at_most_a_quarter_of_the_slots() {
+        let gate = WriteGate::new(8);
+        let mut events = Vec::new();
+        for _ in 0..2 {
+            events.push(gate.acquire(WritePriority::Event).await);
+        }
+        // Two of eight are events: a third waits though six slots are free.
+        let third = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.acquire(WritePriority::Event).await.1 })
+        };
+        until_waiting(&gate, 1).await;
+        // Status writes still find the free slots at once.
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            let (permit, waited) = gate.acquire(WritePriority::Progress).await;
+            assert_eq!(waited, Duration::ZERO);
+            statuses.push(permit);
+        }
+        // Every slot is in use: the next status write waits, and when an
+        // event ends its slot goes to that write, not to the waiting event.
+        let status = {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.acquire(WritePriority::Final).await })
+        };
+        until_waiting(&gate, 2).await;
+        events.pop();
+        let _status_slot = tokio::time::timeout(Duration::from_secs(5), status)
+            .await
+            .expect("the freed slot went to the status write")
+            .unwrap();
+        assert_eq!(gate.waiting(), 1, "the third event still waits");
+        // A status write's slot coming back lets the event go: events
+        // are below their cap again.
+        statuses.clear();
+        tokio::time::timeout(Duration::from_secs(5), third)
+            .await
+            .expect("the event went once below the cap")
+            .unwrap();
+        assert_eq!(gate.waiting(), 0);
     }
 
     #[tokio::test]

@@ -82,6 +82,7 @@ pub struct Metrics {
     schedule_standings: Mutex<BTreeMap<String, &'static str>>,
     api_write_wait_seconds: Family<PriorityLabels, Histogram>,
     status_writes_deferred: Counter,
+    events_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -171,6 +172,12 @@ impl Default for Metrics {
             "Status writes of a running session's detail put off while API-server writes queued",
             status_writes_deferred.clone(),
         );
+        let events_dropped = Counter::default();
+        registry.register(
+            "events_dropped",
+            "Kubernetes Events dropped because 10,000 were already waiting to be sent",
+            events_dropped.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -192,6 +199,7 @@ impl Default for Metrics {
             schedule_standings: Mutex::new(BTreeMap::new()),
             api_write_wait_seconds,
             status_writes_deferred,
+            events_dropped,
         }
     }
 }
@@ -222,6 +230,10 @@ impl Metrics {
 impl ControllerObserver for Metrics {
     fn status_write_deferred(&self) {
         self.status_writes_deferred.inc();
+    }
+
+    fn event_dropped(&self) {
+        self.events_dropped.inc();
     }
 
     fn api_write_waited(&self, priority: &'static str, waited: Duration) {

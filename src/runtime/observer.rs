@@ -44,4 +44,7 @@ impl ControllerObserver for RuntimeObserver {
     fn status_write_deferred(&self) {
         self.metrics.status_write_deferred();
     }
+    fn event_dropped(&self) {
+        self.metrics.event_dropped();
+    }
 }

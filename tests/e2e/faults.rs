@@ -338,9 +338,10 @@ impl immybot_operator::controller::ControllerObserver for DeferralCounter {
 }
 
 /// The write gate's promise (docs/design.md, "API-server writes"): while
-/// writes queue, where a running session stands may wait, what it ended
-/// with may not, and nothing put off is lost. The test makes the queue
-/// itself: it holds the gate's only slot while every session moves.
+/// outcomes queue, where a running session stands may wait, and nothing put
+/// off is lost. The test makes the queue itself: it holds the gate's only
+/// slot, with a final write of its own waiting, while every session moves;
+/// then every object still ends in its true phase.
 async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestContext) -> TestResult {
     use immybot_operator::controller::write_gate::{WriteGate, WritePriority};
     const OBJECTS: i32 = 12;
@@ -393,17 +394,27 @@ async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestCont
         in_phase(Phase::Queued),
     )
     .await?;
-    // The test takes the only slot (behind any write still in flight).
+    // The test takes the only slot (behind any write still in flight), and
+    // queues a final status of its own behind it, as a burst of sessions
+    // ending would.
     let (held, _) = gate.acquire(WritePriority::Final).await;
-    // Every session starts running: one write queues behind the held slot,
-    // and every other object, seeing the queue, puts its Running off.
+    let ending = {
+        let gate = gate.clone();
+        tokio::spawn(async move { gate.acquire(WritePriority::Final).await })
+    };
+    wait_for("the final write to queue", Duration::from_secs(10), || async {
+        Ok((gate.waiting() == 1).then_some(()))
+    })
+    .await?;
+    // Every session starts running: seeing a final status queued, every
+    // object puts its Running off.
     sim.state.advance(Duration::from_secs(2));
     wait_for(
-        "all but one object to put their Running off",
+        "every object to put its Running off",
         Duration::from_secs(30),
         || async {
             let n = deferrals.0.load(std::sync::atomic::Ordering::SeqCst);
-            if n >= OBJECTS as usize - 1 {
+            if n >= OBJECTS as usize {
                 Ok(Some(()))
             } else {
                 Err(format!("{n} deferrals, {} writes waiting", gate.waiting()))
@@ -411,16 +422,17 @@ async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestCont
         },
     )
     .await?;
-    // Put off, not queued: one write waits for the slot, not twelve.
+    // Put off, not queued: only the test's own write waits for the slot.
     if gate.waiting() != 1 {
         return Err(format!(
-            "expected only the first object's write to queue, {} writes wait",
+            "expected only the queued final write to wait, {} writes wait",
             gate.waiting()
         ));
     }
-    // Not lost: with the slot free and ImmyBot unchanged (no poll will
+    // Not lost: with the queue gone and ImmyBot unchanged (no poll will
     // trigger them), the deferred objects come back and show Running.
     drop(held);
+    drop(ending.await.map_err(|e| e.to_string())?);
     wait_for(
         "every object to show Running after the queue drains",
         Duration::from_secs(30),
