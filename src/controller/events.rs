@@ -21,19 +21,9 @@ pub struct PendingEvents(Arc<AtomicUsize>);
 impl PendingEvents {
     /// A place in line, or `None` when the line is full.
     fn enter(&self) -> Option<PendingGuard> {
-        let mut now = self.0.load(Ordering::Relaxed);
-        loop {
-            if now >= MAX_PENDING {
-                return None;
-            }
-            match self
-                .0
-                .compare_exchange_weak(now, now + 1, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return Some(PendingGuard(self.0.clone())),
-                Err(seen) => now = seen,
-            }
-        }
+        let guard = PendingGuard(self.0.clone());
+        // Taken first, given back (by the guard's drop) when over the limit.
+        (self.0.fetch_add(1, Ordering::AcqRel) < MAX_PENDING).then_some(guard)
     }
 
     pub fn count(&self) -> usize {

@@ -3,11 +3,12 @@
 //! The core decides and touches no client: `state_machine` (observed state
 //! in, next status and step out), with `attempts` (attempt bookkeeping, the
 //! timeout) and `phase` (phase, conditions, approval record), `approval`,
-//! `status_mapping`, `start_request`, `digest`, `group_id`. The shell
-//! performs what it decides: `reconciler` (inside `finalizer()`), `session_reader` and
-//! `action_reader` (what ImmyBot shows, through `immybot_cache`),
-//! `start_protocol`, `target_resolution`, `action_reader`, `status_writer`,
-//! `poller`, `run`.
+//! `status_mapping`, `deferrable` (which writes can wait), `start_request`,
+//! `digest`, `group_id`. The shell performs what it decides: `reconciler`
+//! (inside `finalizer()`), `session_reader` and `action_reader` (what
+//! ImmyBot shows, through `immybot_cache`), `start_protocol`,
+//! `target_resolution`, `status_writer` and `write_gate` (API-server writes
+//! in order of importance), `poller`, `run`.
 
 mod action_reader;
 mod approval;
@@ -15,6 +16,7 @@ mod attempts;
 mod clock;
 mod conditions;
 mod context;
+mod deferrable;
 mod digest;
 mod error;
 mod events;

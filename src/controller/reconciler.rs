@@ -14,12 +14,12 @@ use kube::{Resource as _, ResourceExt as _};
 
 use super::approval::{Subject, evaluate};
 use super::context::Context;
+use super::deferrable::only_progress_changed;
 use super::digest::ApprovalDigest;
 use super::error::Error;
 use super::events::publish;
 use super::session_reader::{observe_logs, observe_sessions, worth_logs};
 use super::state_machine::{Observed, Step, decide, is_settled};
-use super::status_mapping::only_progress_changed;
 use super::status_writer::{SessionApi, add_finalizer, replace_status};
 use super::write_gate::WritePriority;
 use super::{action_reader, conditions, rollout_planning, start_protocol, target_resolution};

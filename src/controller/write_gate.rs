@@ -281,12 +281,8 @@ impl DeferralBackoff {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
-    }
-
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
     }
 }
 

@@ -366,34 +366,9 @@ async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestCont
         create_session(&ctx, name, spec(*computer)).await?;
     }
     // The manual clock stands still: every session is created and queued.
-    let in_phase = |phase: Phase| {
-        let ctx = &ctx;
-        let objects = &objects;
-        move || async move {
-            let list = ctx
-                .api::<MaintenanceSession>()
-                .list(&Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let behind: Vec<String> = list
-                .items
-                .iter()
-                .filter(|o| o.status.as_ref().and_then(|s| s.phase) != Some(phase))
-                .map(|o| format!("{}: {:?}", o.name_any(), o.status.as_ref().and_then(|s| s.phase)))
-                .collect();
-            if list.items.len() == objects.len() && behind.is_empty() {
-                Ok(Some(()))
-            } else {
-                Err(format!("not {phase:?} yet: {behind:?}"))
-            }
-        }
-    };
-    wait_for(
-        "every object to show Queued",
-        Duration::from_secs(60),
-        in_phase(Phase::Queued),
-    )
-    .await?;
+    for (name, _) in &objects {
+        ctx.wait_phase(name, Phase::Queued, Duration::from_secs(60)).await?;
+    }
     // The test takes the only slot (behind any write still in flight), and
     // queues a final status of its own behind it, as a burst of sessions
     // ending would.
@@ -433,12 +408,9 @@ async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestCont
     // trigger them), the deferred objects come back and show Running.
     drop(held);
     drop(ending.await.map_err(|e| e.to_string())?);
-    wait_for(
-        "every object to show Running after the queue drains",
-        Duration::from_secs(30),
-        in_phase(Phase::Running),
-    )
-    .await?;
+    for (name, _) in &objects {
+        ctx.wait_phase(name, Phase::Running, Duration::from_secs(30)).await?;
+    }
     // And the outcomes: every object ends in its true phase, with one
     // ImmyBot session each.
     sim.state.advance(Duration::from_secs(3600));
