@@ -225,6 +225,7 @@ pub fn approved() -> crate::controller::Verdict {
         source: Some("bob-ok".into()),
         comment: None,
         at: None,
+        digest: None,
     }
 }
 

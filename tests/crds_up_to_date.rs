@@ -37,11 +37,35 @@ fn committed_admission_policies_match_the_code() {
 }
 
 #[test]
+fn committed_control_audit_policies_match_the_code() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/control-audit-policies.yaml");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == immybot_operator::api::control_audit_file().expect("policies serialise"),
+        "deploy/control-audit-policies.yaml is stale: run `cargo run --bin crdgen -- crds` and commit the result"
+    );
+}
+
+#[test]
+fn the_design_docs_table_of_what_approvals_cover_matches_the_declaration() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/design.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    let regenerated = immybot_operator::api::with_coverage_table(&committed)
+        .expect("docs/design.md has the approval-coverage markers");
+    assert!(
+        committed == regenerated,
+        "docs/design.md's table of covered fields is stale: run `cargo run --bin crdgen -- crds` and commit the result"
+    );
+}
+
+#[test]
 fn the_charts_copies_match_the_code() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut expected = immybot_operator::api::crd_files().expect("CRDs serialise");
     let policies = immybot_operator::api::admission_file().expect("policies serialise");
     expected.push(("../files/admission-policies.yaml".into(), policies));
+    let audit = immybot_operator::api::control_audit_file().expect("policies serialise");
+    expected.push(("../files/control-audit-policies.yaml".into(), audit));
     for (name, yaml) in expected {
         let path = root.join("charts/immybot-operator/crds").join(&name);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();

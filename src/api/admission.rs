@@ -5,11 +5,10 @@
 //! - a `MaintenanceSession`'s (and a schedule's) `spec.requestedBy` is the
 //!   user who creates it.
 //!
-//! - once created, only the requester may change what the maintenance does
-//!   (on a MaintenanceSchedule: the template, schedule, timeZone, approval)
-//!   (the fields the approval digest covers, plus `reason` and the inline
-//!   `approval`); anyone with edit rights may still use the controls
-//!   (suspend, cancel, timeout, retry, resume, deletionPolicy).
+//! - once created, only the requester may change what the approval covers,
+//!   the words that explain it and the inline approval; anyone with edit
+//!   rights may still use the controls. Which field is which is declared
+//!   once per kind in `approval_coverage.rs`; the rule is generated from it.
 //!
 //! With these, "the approver is not the requester" (checked by the
 //! controller) means two different authenticated people, and nobody but the
@@ -17,6 +16,10 @@
 //! here and written to `deploy/admission-policies.yaml` by `crdgen`.
 
 use serde_json::{Value, json};
+
+use super::approval_coverage::{
+    KindCoverage, immybot_schedule_coverage, maintenance_schedule_coverage, session_coverage,
+};
 
 /// A policy refusing `operation` on `resource` unless `expression` holds,
 /// with `message` (a CEL message expression) saying why.
@@ -53,81 +56,39 @@ fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
     )
 }
 
-/// The spec fields only the requester may change after creation: what the
-/// approval digest covers (see `controller/digest.rs`), the words that
-/// explain it, and the inline approval.
-pub const REQUESTER_ONLY_FIELDS: &[&str] = &[
-    "target",
-    "mode",
-    "deployment",
-    "reboot",
-    "offline",
-    "priority",
-    "reason",
-    "approval",
-];
-
-/// The MaintenanceSchedule fields only its requester may change: what a
-/// standing approval covers (the template, when it recurs) and the inline
-/// approval. The others (suspend, concurrencyPolicy, the deadline and
-/// history limits) stay open to anyone with edit rights.
-pub const SCHEDULE_REQUESTER_ONLY_FIELDS: &[&str] = &["schedule", "timeZone", "sessionTemplate", "approval"];
-
-/// The ImmyBotSchedule fields only its requester may change: what its
-/// approval digest covers (`schedule/definition.rs`), the reason and the
-/// inline approval. suspend, the policies and the request counters stay
-/// open to others.
-pub const IMMYBOT_SCHEDULE_REQUESTER_ONLY_FIELDS: &[&str] = &[
-    "target",
-    "daily",
-    "weekly",
-    "monthly",
-    "cron",
-    "timeZone",
-    "useComputersTimeZone",
-    "afterActiveHours",
-    "maintenanceItem",
-    "applyWindowsUpdates",
-    "reboot",
-    "offline",
-    "prompts",
-    "emails",
-    "reason",
-    "approval",
-];
-
-fn requester_only_policy() -> Value {
-    requester_only(
-        REQUESTER_ONLY_POLICY,
-        "maintenancesessions",
-        "MaintenanceSession",
-        REQUESTER_ONLY_FIELDS,
-        "the controls (suspend, cancel, timeout, retry, resume, deletionPolicy) stay open to others",
-    )
+/// The CEL that `spec.<path>` is the same in `object` and `oldObject`,
+/// counting adding or removing an optional field (or a parent of it) as a
+/// change; the API server defaults the others.
+fn unchanged(path: &str) -> String {
+    let segments: Vec<&str> = path.split('.').collect();
+    let presence = |root: &str| -> String {
+        (1..=segments.len())
+            .map(|n| format!("has({root}.spec.{})", segments[..n].join(".")))
+            .collect::<Vec<_>>()
+            .join(" && ")
+    };
+    let (new, old) = (presence("object"), presence("oldObject"));
+    format!("(({new}) == ({old}) && (!({new}) || object.spec.{path} == oldObject.spec.{path}))")
 }
 
-fn requester_only(name: &str, resource: &str, kind: &str, fields: &[&str], open: &str) -> Value {
-    // `has()` on both sides, so that adding or removing an optional field
-    // counts as a change; the API server defaults the others.
-    let unchanged: Vec<String> = fields
-        .iter()
-        .map(|f| {
-            format!(
-                "(has(object.spec.{f}) == has(oldObject.spec.{f}) && (!has(object.spec.{f}) || object.spec.{f} == oldObject.spec.{f}))"
-            )
-        })
-        .collect();
+/// Only the requester may change what `coverage` says is theirs: what the
+/// approval covers, the words that explain it and the inline approval.
+fn requester_only(name: &str, coverage: &KindCoverage) -> Value {
+    let paths: Vec<&str> = coverage.requester_only().map(|f| f.path.as_str()).collect();
+    let controls: Vec<&str> = coverage.controls().map(|f| f.path.as_str()).collect();
+    let kind = coverage.kind;
     policy_for(
         name,
         "UPDATE",
-        resource,
+        coverage.resource,
         format!(
             "request.userInfo.username == oldObject.spec.requestedBy || ({})",
-            unchanged.join(" && ")
+            paths.iter().map(|p| unchanged(p)).collect::<Vec<_>>().join(" && ")
         ),
         format!(
-            "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this {kind}, not ' + request.userInfo.username + '; {open}'",
-            fields.join(", ")
+            "'only the requester (' + oldObject.spec.requestedBy + ') may change {} of this {kind}, not ' + request.userInfo.username + '; the controls ({}) stay open to others'",
+            paths.join(", "),
+            controls.join(", ")
         ),
     )
 }
@@ -159,15 +120,9 @@ pub fn admission_policies() -> Vec<Value> {
         binding(REQUESTER_POLICY),
         policy(SCHEDULE_REQUESTER_POLICY, "immybotschedules", "requestedBy", "schedule"),
         binding(SCHEDULE_REQUESTER_POLICY),
-        requester_only_policy(),
+        requester_only(REQUESTER_ONLY_POLICY, session_coverage()),
         binding(REQUESTER_ONLY_POLICY),
-        requester_only(
-            SCHEDULE_REQUESTER_ONLY_POLICY,
-            "immybotschedules",
-            "ImmyBotSchedule",
-            IMMYBOT_SCHEDULE_REQUESTER_ONLY_FIELDS,
-            "suspend, deletionPolicy, driftPolicy, runNow and cancelRunning stay open to others",
-        ),
+        requester_only(SCHEDULE_REQUESTER_ONLY_POLICY, immybot_schedule_coverage()),
         binding(SCHEDULE_REQUESTER_ONLY_POLICY),
         policy(
             MAINTENANCE_SCHEDULE_REQUESTER_POLICY,
@@ -178,10 +133,7 @@ pub fn admission_policies() -> Vec<Value> {
         binding(MAINTENANCE_SCHEDULE_REQUESTER_POLICY),
         requester_only(
             MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY,
-            "maintenanceschedules",
-            "MaintenanceSchedule",
-            SCHEDULE_REQUESTER_ONLY_FIELDS,
-            "suspend, concurrencyPolicy, startingDeadlineSeconds and the history limits stay open to others",
+            maintenance_schedule_coverage(),
         ),
         binding(MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY),
     ]

@@ -378,6 +378,10 @@ pub struct ImmyBotScheduleStatus {
     /// Recent runs, newest first (at most 5).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<ScheduleRun>,
+    /// Who last changed each control (suspend, runNow, cancelRunning,
+    /// deletionPolicy, driftPolicy) and when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<super::ControlRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }

@@ -297,6 +297,10 @@ pub struct MaintenanceScheduleStatus {
     /// The standing approval in force, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub standing_approval: Option<StandingApprovalRecord>,
+    /// Who last changed each control (suspend, concurrencyPolicy, the
+    /// deadline, the history limits, the template's controls) and when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<super::ControlRecord>,
     /// `Ready` and `Stalled` (kstatus), and `StandingApproval`: whether runs
     /// start without an approval of their own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

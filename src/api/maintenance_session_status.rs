@@ -77,6 +77,12 @@ pub struct MaintenanceSessionStatus {
     /// The last `spec.resume.requests` acted on, and what it resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeRecord>,
+    /// Who last changed each control (suspend, cancel, timeout, retry,
+    /// resume, deletionPolicy, rollout.maxFailures) and when; a control
+    /// never changed from its default has no entry. With `approval`, who
+    /// approved what and who stopped it, from the object alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controls: Vec<super::ControlRecord>,
     /// The latest log lines, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<LogLine>,

@@ -1,7 +1,7 @@
 //! Prints the operator's CRDs as YAML, or writes them into a directory.
 //!
 //!   cargo run --bin crdgen              # print all, separated by `---`
-//!   cargo run --bin crdgen -- crds      # (re)write crds/, deploy/ and the chart's copies
+//!   cargo run --bin crdgen -- crds      # (re)write crds/, deploy/, the chart's copies and the generated docs
 #![forbid(unsafe_code)]
 
 use anyhow::Context as _;
@@ -29,6 +29,20 @@ fn main() -> anyhow::Result<()> {
                 .collect();
             outputs.push((root.join("deploy/admission-policies.yaml"), policies.clone()));
             outputs.push((chart.join("files/admission-policies.yaml"), policies));
+            let audit = immybot_operator::api::control_audit_file().context("serialising control audit policies")?;
+            outputs.push((root.join("deploy/control-audit-policies.yaml"), audit.clone()));
+            outputs.push((chart.join("files/control-audit-policies.yaml"), audit));
+            // The table of what approvals cover, inside docs/design.md.
+            let design = root.join("docs/design.md");
+            let text = std::fs::read_to_string(&design).with_context(|| format!("reading {}", design.display()))?;
+            let updated = immybot_operator::api::with_coverage_table(&text).with_context(|| {
+                format!(
+                    "{} lacks the approval-coverage markers ({})",
+                    design.display(),
+                    immybot_operator::api::COVERAGE_TABLE_BEGIN
+                )
+            })?;
+            outputs.push((design, updated));
             outputs.push((
                 root.join("docs/api-reference.md"),
                 immybot_operator::api::api_reference_markdown(),

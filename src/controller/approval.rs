@@ -114,6 +114,10 @@ pub enum Verdict {
         comment: Option<String>,
         /// When the approval was given, if known (MaintenanceApproval creation).
         at: Option<Timestamp>,
+        /// The digest approved, where it is not the object's own: a run
+        /// approved by its schedule's standing approval records the
+        /// template digest its approver saw.
+        digest: Option<String>,
     },
     NotApproved {
         reason: &'static str,
@@ -164,6 +168,7 @@ pub fn evaluate(
             source: Some(format!("namespace {namespace} does not require approval")),
             comment: None,
             at: None,
+            digest: None,
         };
     }
     let mine: Vec<&MaintenanceApproval> = approvals
@@ -218,6 +223,7 @@ pub fn evaluate(
                 source: Some(name),
                 comment: approval.spec.comment.clone(),
                 at: approval.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                digest: None,
             };
         }
     }
@@ -246,6 +252,7 @@ pub fn evaluate(
                 source: Some(inline.reference.clone()),
                 comment: None,
                 at: None,
+                digest: None,
             };
         }
     }

@@ -1,31 +1,38 @@
 //! The approval digest: a hash of the object it belongs to and of exactly the
-//! spec fields that decide what the maintenance does to computers. An
-//! approver approves a digest; any change to those fields changes it and so
-//! revokes the approval.
+//! spec fields its kind's declaration (`api::approval_coverage`) says an
+//! approval covers. An approver approves a digest; any change to those
+//! fields changes it and so revokes the approval.
 //!
-//! In the digest: the object's uid and requester (an approval approves one
-//! object: a MaintenanceSession deleted and created again under the same name
-//! and spec has a new uid, so the old approval's digest no longer matches),
-//! target, mode, deployment, reboot, offline, priority, windows, and a
-//! rollout in waves (strategy, pilot, maxConcurrent).
-//! Not in it: reason (words, not effect), suspend/cancel/timeout/retry/resume
-//! deletionPolicy and rollout.maxFailures (controls that can only stop or
-//! repeat the same thing).
+//! In every digest: the object's uid and requester (an approval approves one
+//! object: an object deleted and created again under the same name and spec
+//! has a new uid, so the old approval's digest no longer matches), and each
+//! covered field at its spec path. Nothing here names a field: a field
+//! declared covered is digested, and nothing else is.
 
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
-use crate::api::MaintenanceSessionSpec;
+use crate::api::{KindCoverage, MaintenanceSessionSpec, session_coverage};
 
 /// `sha256:<64 hex digits>` of the canonical JSON of the destructive fields.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ApprovalDigest(String);
 
 impl ApprovalDigest {
+    /// A MaintenanceSession's digest.
     pub fn of(object_uid: &str, spec: &MaintenanceSessionSpec) -> Self {
-        let mut fields = effect_fields(spec);
+        Self::of_kind(session_coverage(), object_uid, &spec.requested_by, spec)
+    }
+
+    /// The digest of any kind's `spec`, by its declaration.
+    pub fn of_kind(coverage: &KindCoverage, object_uid: &str, requested_by: &str, spec: &impl Serialize) -> Self {
+        let mut fields = covered_fields(&to_json(spec), coverage);
         fields.insert("uid".into(), object_uid.into());
-        fields.insert("requestedBy".into(), spec.requested_by.clone().into());
+        fields.insert("requestedBy".into(), requested_by.into());
+        if let Some(kind) = coverage.digest_kind {
+            fields.insert("kind".into(), kind.into());
+        }
         Self(sha256_of(&Value::Object(fields)))
     }
 
@@ -45,36 +52,56 @@ impl std::fmt::Display for ApprovalDigest {
     }
 }
 
-/// What a session does to computers: the fields its digest covers besides
-/// its uid and requester. A MaintenanceSchedule's template digest covers the
-/// same fields of the run it would create, so a run and its template agree
-/// exactly when these do.
-pub fn effect_fields(spec: &MaintenanceSessionSpec) -> serde_json::Map<String, Value> {
-    let fields = serde_json::json!({
-        "target": spec.target,
-        "mode": spec.mode,
-        "deployment": spec.deployment,
-        "reboot": spec.reboot,
-        "offline": spec.offline,
-        "priority": spec.priority,
-        // When it may start is part of what is approved; absent when
-        // empty, so objects without windows keep their digest.
-        "windows": (!spec.windows.is_empty()).then_some(&spec.windows),
-        // How the computers are rolled out is approved too, except the
-        // failure budget (a brake: raising it continues a halted
-        // rollout without a new approval). Absent for AllAtOnce, so
-        // older digests hold.
-        "rollout": spec.rollout.as_ref().filter(|r| r.is_waves()).map(|r| serde_json::json!({
-            "strategy": r.strategy,
-            "pilot": r.pilot,
-            "maxConcurrent": r.max_concurrent,
-        })),
-    });
-    match fields {
-        Value::Object(map) => map,
-        // `json!` of an object literal is always an object.
-        _ => serde_json::Map::new(),
+/// A spec as JSON. Spec types serialise infallibly (plain data, string
+/// keys), so the `Null` fallback is never taken.
+fn to_json(spec: &impl Serialize) -> Value {
+    serde_json::to_value(spec).unwrap_or_default()
+}
+
+/// The covered fields of `spec` (JSON), nested as in the spec: what the
+/// digest hashes besides the object's identity. A field that is absent,
+/// null, or equal to its declared `digest_absent_when` is left out, and so
+/// is an object left empty by that.
+pub fn covered_fields(spec: &Value, coverage: &KindCoverage) -> Map<String, Value> {
+    let mut out = Map::new();
+    'fields: for field in coverage.covered() {
+        let Some(value) = field.segments().try_fold(spec, |node, seg| node.get(seg)) else {
+            continue;
+        };
+        let absent = field
+            .digest_absent_when
+            .and_then(|json| serde_json::from_str::<Value>(json).ok())
+            .is_some_and(|absent| &absent == value);
+        if value.is_null() || absent {
+            continue;
+        }
+        let segments: Vec<&str> = field.segments().collect();
+        let Some((last, parents)) = segments.split_last() else {
+            continue;
+        };
+        let mut node = &mut out;
+        for seg in parents {
+            let child = node
+                .entry((*seg).to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !child.is_object() {
+                *child = Value::Object(Map::new());
+            }
+            // Made an object just above if it was not one.
+            let Value::Object(map) = child else { continue 'fields };
+            node = map;
+        }
+        node.insert((*last).to_owned(), value.clone());
     }
+    out
+}
+
+/// What a session does to computers: its covered fields. A run of a
+/// MaintenanceSchedule does what its template does exactly when these agree
+/// (the template's side: `covered_fields` of `sessionTemplate.spec` with
+/// `api::session_template_coverage`).
+pub fn effect_fields(spec: &MaintenanceSessionSpec) -> Map<String, Value> {
+    covered_fields(&to_json(spec), session_coverage())
 }
 
 /// `sha256:<hex>` of any JSON value's canonical form.
@@ -200,6 +227,98 @@ mod tests {
             waves,
             "the failure budget is a control"
         );
+    }
+
+    #[test]
+    fn digests_made_before_the_declaration_still_hold() {
+        // The digest as it was computed before the declaration, field by
+        // field: approvals given then must match the derived digest.
+        let legacy = |uid: &str, spec: &MaintenanceSessionSpec| {
+            sha256_of(&serde_json::json!({
+                "uid": uid, "requestedBy": spec.requested_by,
+                "target": spec.target, "mode": spec.mode, "deployment": spec.deployment,
+                "reboot": spec.reboot, "offline": spec.offline, "priority": spec.priority,
+                "windows": (!spec.windows.is_empty()).then_some(&spec.windows),
+                "rollout": spec.rollout.as_ref().filter(|r| r.is_waves()).map(|r| serde_json::json!({
+                    "strategy": r.strategy, "pilot": r.pilot, "maxConcurrent": r.max_concurrent,
+                })),
+            }))
+        };
+        let specs = [
+            spec(),
+            serde_json::from_value(serde_json::json!({
+                "requestedBy": "alice", "reason": "CHG-1", "target": {"computers": [{"id": 5}, {"name": "pc"}]},
+                "mode": "DetectionOnly", "reboot": {"policy": "Prompt", "promptTimeoutMinutes": 5},
+                "windows": [{"days": ["Saturday"], "start": "22:00", "duration": "4h"}],
+                "rollout": {"strategy": "Waves", "pilot": {"count": 1}, "maxConcurrent": "50%", "maxFailures": 2},
+            }))
+            .unwrap(),
+            serde_json::from_value(serde_json::json!({
+                "requestedBy": "bob", "reason": "CHG-1", "target": {"tenant": {"id": 2}},
+                "deployment": {"id": 9, "type": "Local"}, "rollout": {"strategy": "AllAtOnce"},
+            }))
+            .unwrap(),
+        ];
+        for s in specs {
+            assert_eq!(ApprovalDigest::of("uid-9", &s).as_str(), legacy("uid-9", &s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn every_covered_field_changes_the_digest_and_no_other_does() {
+        for coverage in all_coverages() {
+            let mut example: serde_json::Value = serde_json::from_str(coverage.example_spec).unwrap();
+            example["requestedBy"] = "alice".into();
+            let digest = |spec: &serde_json::Value| {
+                // The digest sees what the typed spec serialises to, as the
+                // controller does.
+                let typed = typed_json(coverage.kind, spec);
+                ApprovalDigest::of_kind(coverage, "uid-1", "alice", &typed)
+            };
+            let base = digest(&example);
+            for f in &coverage.fields {
+                let Some(edit) = &f.sample_edit else { continue };
+                let mut edited = example.clone();
+                json_merge(&mut edited, &serde_json::from_str(edit).unwrap());
+                let changed = digest(&edited) != base;
+                assert_eq!(
+                    changed,
+                    f.class == FieldClass::Covered,
+                    "{} {}: a covered field must change the digest, words must not",
+                    coverage.kind,
+                    f.path
+                );
+            }
+        }
+    }
+
+    /// `spec` through its typed form and back, defaults filled in.
+    fn typed_json(kind: &str, spec: &serde_json::Value) -> serde_json::Value {
+        match kind {
+            "MaintenanceSession" => {
+                serde_json::to_value(serde_json::from_value::<MaintenanceSessionSpec>(spec.clone()).unwrap())
+            }
+            "ImmyBotSchedule" => {
+                serde_json::to_value(serde_json::from_value::<ImmyBotScheduleSpec>(spec.clone()).unwrap())
+            }
+            _ => serde_json::to_value(serde_json::from_value::<MaintenanceScheduleSpec>(spec.clone()).unwrap()),
+        }
+        .unwrap()
+    }
+
+    fn json_merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+        match (target, patch) {
+            (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        json_merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+            }
+            (t, p) => *t = p.clone(),
+        }
     }
 
     #[test]

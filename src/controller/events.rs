@@ -54,6 +54,21 @@ pub async fn publish<K: kube::Resource<DynamicType = ()>>(
     reason: &str,
     note: &str,
 ) {
+    publish_action(ctx, obj, type_, reason, reason, note).await
+}
+
+/// `publish` with an action of its own. kube's recorder folds events with
+/// the same type, reason and action on one object into a series that keeps
+/// the first note, so events whose notes must all be read (who used which
+/// control) need distinct actions.
+pub async fn publish_action<K: kube::Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
     let Some(place) = ctx.pending_events.enter() else {
         ctx.observer.event_dropped();
         tracing::debug!(reason, "too many events waiting; this one is dropped");
@@ -63,7 +78,8 @@ pub async fn publish<K: kube::Resource<DynamicType = ()>>(
         type_,
         reason: reason.into(),
         note: Some(note.chars().take(1000).collect()),
-        action: reason.into(),
+        // The API server allows 128 characters.
+        action: action.chars().take(128).collect(),
         secondary: None,
     };
     let recorder = ctx.recorder.clone();
@@ -80,6 +96,31 @@ pub async fn publish<K: kube::Resource<DynamicType = ()>>(
             tracing::debug!(error = %e, reason, "could not publish an event");
         }
     });
+}
+
+/// One `ControlChanged` event per control a person changed, naming them and
+/// the approver, so that the event stream alone tells who approved what and
+/// who stopped it.
+pub async fn announce_controls<K: kube::Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    changed: &[crate::api::ControlRecord],
+    approver: Option<&str>,
+) {
+    let approver = approver.map(|a| format!(" (approved by {a})")).unwrap_or_default();
+    for record in changed {
+        // One action per change: the same change twice is one series.
+        let action = format!("Set {}={} by {}", record.field, record.value, record.by);
+        publish_action(
+            ctx,
+            obj,
+            EventType::Normal,
+            "ControlChanged",
+            &action,
+            &format!("{}{approver}", super::controls::describe(record)),
+        )
+        .await;
+    }
 }
 
 #[cfg(test)]

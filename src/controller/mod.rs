@@ -16,6 +16,7 @@ mod attempts;
 mod clock;
 mod conditions;
 mod context;
+mod controls;
 mod deferrable;
 mod digest;
 mod error;

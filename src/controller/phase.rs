@@ -46,23 +46,28 @@ pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_
             source,
             comment,
             at,
+            digest,
         } => {
+            // The digest the approver saw: this object's, or for a run
+            // of a MaintenanceSchedule approved by a standing approval,
+            // its template's.
+            let approved = digest.clone().unwrap_or_else(|| o.digest.to_string());
             conditions::set(
                 &mut st.conditions,
                 APPROVED,
                 true,
                 method.as_str(),
-                format!("approved by {approved_by} for {}", o.digest),
+                format!("approved by {approved_by} for {approved}"),
                 generation,
                 o.now,
             );
             let same = st
                 .approval
                 .as_ref()
-                .is_some_and(|r| r.digest == o.digest.as_str() && r.approved_by == *approved_by);
+                .is_some_and(|r| r.digest == approved && r.approved_by == *approved_by);
             if !same {
                 st.approval = Some(ApprovalRecord {
-                    digest: o.digest.to_string(),
+                    digest: approved,
                     approved_by: approved_by.clone(),
                     approved_at: Time(at.unwrap_or(o.now)),
                     method: method.as_str().into(),

@@ -17,7 +17,7 @@ use super::context::Context;
 use super::deferrable::only_progress_changed;
 use super::digest::ApprovalDigest;
 use super::error::Error;
-use super::events::publish;
+use super::events::{announce_controls, publish};
 use super::session_reader::{observe_logs, observe_sessions, worth_logs};
 use super::state_machine::{Observed, Step, decide, is_settled};
 use super::status_writer::{SessionApi, add_finalizer, replace_status};
@@ -110,7 +110,7 @@ pub fn error_policy(obj: Arc<MaintenanceSession>, error: &Error, _ctx: Arc<Conte
 
 async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Result<Action, Error> {
     if is_settled(obj) {
-        return settled(obj, api).await;
+        return settled(obj, ctx, api).await;
     }
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
@@ -144,7 +144,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
     let now = super::status_mapping::stored_time(ctx.clock.now()).0;
     let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
     let verdict = super::maintenance_schedule::run_approval::with_standing_approval(ctx, obj, verdict, now).await?;
-    let decision = decide(&Observed {
+    let mut decision = decide(&Observed {
         object: obj,
         digest: &digest,
         verdict: &verdict,
@@ -156,13 +156,14 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
         start_grace: ctx.timing.start_grace,
         busy_retry: ctx.timing.busy_retry,
     });
+    let control_changes = record_controls(obj, &mut decision.status, now);
     // A start's own event names the approver, so an approval that starts
     // the object at once needs no event of its own.
     if !matches!(decision.step, Step::None) {
         let starting = matches!(decision.step, Step::Start(_));
         announce(ctx, obj, &decision.status, starting).await;
     }
-    match decision.step {
+    let done = match decision.step {
         Step::None => {
             // Announced once written: a write that conflicts is decided
             // again, and announcing before it would repeat the event.
@@ -205,7 +206,40 @@ async fn apply(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Res
         }
         Step::Resume { session_ids } => Box::pin(resume(ctx, api, obj, decision.status, session_ids)).await,
         Step::Cancel { session_ids } => Box::pin(cancel(ctx, api, obj, decision.status, session_ids)).await,
+    };
+    if done.is_ok() {
+        announce_controls(ctx, obj, &control_changes, approver(obj)).await;
     }
+    done
+}
+
+/// The session's controls as they stand (`status.controls`), and those a
+/// person changed since the last look. Decided once per reconcile, after
+/// the state machine (it does not decide from them).
+fn record_controls(
+    obj: &MaintenanceSession,
+    status: &mut crate::api::MaintenanceSessionStatus,
+    now: jiff::Timestamp,
+) -> Vec<crate::api::ControlRecord> {
+    static DEFAULTS: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        super::controls::defaults_of::<crate::api::MaintenanceSessionSpec>(
+            serde_json::json!({"requestedBy": "", "reason": "", "target": {}}),
+        )
+    });
+    super::controls::observe_object(
+        &mut status.controls,
+        crate::api::session_coverage(),
+        &obj.spec,
+        &DEFAULTS,
+        &obj.metadata,
+        &obj.spec.requested_by,
+        now,
+    )
+}
+
+/// Who approved the session, for the events that name who used a control.
+fn approver(obj: &MaintenanceSession) -> Option<&str> {
+    obj.status.as_ref()?.approval.as_ref().map(|a| a.approved_by.as_str())
 }
 
 /// Resumes the postponed sessions `spec.resume` asked for. Recorded first:
@@ -270,11 +304,14 @@ async fn cancel(
 /// A settled object (see `is_settled`): no ImmyBot call, no approval list;
 /// a spec change (a control) only moves `observedGeneration`, so that kstatus
 /// and GitOps tools see the change observed.
-async fn settled(obj: &MaintenanceSession, api: &SessionApi) -> Result<Action, Error> {
+async fn settled(obj: &MaintenanceSession, ctx: &Context, api: &SessionApi) -> Result<Action, Error> {
     let mut status = obj.status.clone().unwrap_or_default();
-    if status.observed_generation != obj.metadata.generation {
+    let now = super::status_mapping::stored_time(ctx.clock.now()).0;
+    let changed = record_controls(obj, &mut status, now);
+    if status.observed_generation != obj.metadata.generation || !changed.is_empty() {
         status.observed_generation = obj.metadata.generation;
         replace_status(api, obj, status).await?;
+        announce_controls(ctx, obj, &changed, approver(obj)).await;
     }
     Ok(Action::await_change())
 }

@@ -2,10 +2,9 @@
 //! time: the admission policies. The Helm chart installs them in production;
 //! the local run and the tests install them with this.
 
-use k8s_openapi::api::admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 
-use crate::api::admission_policies;
+use crate::api::{admission_policies, control_audit_policies};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -15,28 +14,29 @@ pub enum BootstrapError {
     Apply(String, kube::Error),
 }
 
-/// Server-side applies the ValidatingAdmissionPolicies and their bindings.
+/// Server-side applies the admission policies and their bindings: the
+/// validating ones, then the ones that stamp who used a control (the API
+/// server must serve `admissionregistration.k8s.io/v1`
+/// MutatingAdmissionPolicy, Kubernetes 1.36 or later).
 pub async fn install_admission_policies(client: &kube::Client) -> Result<(), BootstrapError> {
     let pp = PatchParams::apply("immybot-operator").force();
-    for object in admission_policies() {
+    for object in admission_policies().into_iter().chain(control_audit_policies()) {
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_owned();
         let kind = object["kind"].as_str().unwrap_or_default().to_owned();
         let what = format!("{kind} {name}");
-        if kind == "ValidatingAdmissionPolicy" {
-            let p: ValidatingAdmissionPolicy =
-                serde_json::from_value(object).map_err(|e| BootstrapError::Decode(what.clone(), e))?;
-            Api::<ValidatingAdmissionPolicy>::all(client.clone())
-                .patch(&name, &pp, &Patch::Apply(&p))
-                .await
-                .map_err(|e| BootstrapError::Apply(what, e))?;
-        } else {
-            let b: ValidatingAdmissionPolicyBinding =
-                serde_json::from_value(object).map_err(|e| BootstrapError::Decode(what.clone(), e))?;
-            Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
-                .patch(&name, &pp, &Patch::Apply(&b))
-                .await
-                .map_err(|e| BootstrapError::Apply(what, e))?;
-        }
+        let gvk = GroupVersionKind::gvk("admissionregistration.k8s.io", "v1", &kind);
+        let lower = kind.to_ascii_lowercase();
+        let plural = match lower.strip_suffix('y') {
+            Some(stem) => format!("{stem}ies"),
+            None => format!("{lower}s"),
+        };
+        let resource = ApiResource::from_gvk_with_plural(&gvk, &plural);
+        let typed: DynamicObject =
+            serde_json::from_value(object).map_err(|e| BootstrapError::Decode(what.clone(), e))?;
+        Api::<DynamicObject>::all_with(client.clone(), &resource)
+            .patch(&name, &pp, &Patch::Apply(&typed))
+            .await
+            .map_err(|e| BootstrapError::Apply(what, e))?;
     }
     Ok(())
 }

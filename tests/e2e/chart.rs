@@ -130,6 +130,71 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             String::from_utf8_lossy(&out.stderr)
         ));
     }
+    // The control audit policies: rendered only where the API server
+    // serves MutatingAdmissionPolicy v1 (as helm's capabilities say), and
+    // then accepted by it. The test bed's does; an older one gets none.
+    let served = kube::discovery::Discovery::new(ctx.client.clone())
+        .filter(&["admissionregistration.k8s.io"])
+        .run()
+        .await
+        .ctx("discovery")?
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .any(|(r, _)| r.kind == "MutatingAdmissionPolicy" && r.version == "v1");
+    if !served {
+        return Err("the test bed's API server (1.36) must serve MutatingAdmissionPolicy v1".into());
+    }
+    let render_audit = |api_versions: &[&str]| {
+        let mut args = vec![
+            "template",
+            release,
+            "charts/immybot-operator",
+            "--namespace",
+            &ns,
+            "-f",
+            "charts/immybot-operator/ci/test-values.yaml",
+            "--show-only",
+            "templates/control-audit-policies.yaml",
+            "--kube-version",
+            &server_version,
+        ];
+        for v in api_versions {
+            args.extend(["--api-versions", v]);
+        }
+        helm(&ctx, &args)
+    };
+    let audit = render_audit(&["admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"])?;
+    // helm refuses --show-only of a template that renders nothing.
+    if render_audit(&[]).is_ok_and(|older| older.contains("kind:")) {
+        return Err("without MutatingAdmissionPolicy v1 the chart must render no control audit policies".into());
+    }
+    let audit_want = immybot_operator::api::control_audit_policies().len();
+    let audit_kinds = audit.lines().filter(|l| l.starts_with("kind: ")).count();
+    if audit_kinds != audit_want {
+        return Err(format!(
+            "the chart must render {audit_want} control audit objects, got {audit_kinds}:\n{audit}"
+        ));
+    }
+    let file = std::env::temp_dir().join(format!("immybot-e2e-audit-{}.yaml", std::process::id()));
+    std::fs::write(&file, &audit).ctx("audit policies file")?;
+    let out = ctx
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            &file.display().to_string(),
+        ])
+        .ctx("kubectl")?;
+    let _ = std::fs::remove_file(&file);
+    if !out.status.success() || String::from_utf8_lossy(&out.stdout).matches("(server dry run)").count() != audit_want {
+        return Err(format!(
+            "the API server must accept the chart's control audit policies: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
     let status = helm(&ctx, &["status", release, "--namespace", &ns])?;
     if !status.contains("STATUS: deployed") {
         return Err(format!("release not deployed: {status}"));

@@ -9,6 +9,7 @@
 mod harness;
 
 mod admission;
+mod approval_coverage;
 mod chart;
 mod crash_safety;
 mod crd;
@@ -40,6 +41,7 @@ fn main() {
     let args = Arguments::from_args();
     let all = [
         admission::tests(),
+        approval_coverage::tests(),
         crd::tests(),
         lifecycle::tests(),
         crash_safety::tests(),

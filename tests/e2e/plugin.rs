@@ -10,6 +10,14 @@ use tokio::io::AsyncWriteExt as _;
 use crate::harness::{Context as _, TEST_USERS_GROUP, TestContext, TestFn, TestResult, simulator};
 use crate::lifecycle::create_session;
 
+/// Whether the approval prompt shows `label` (a field path) with `text`.
+fn shows(out: &str, label: &str, text: &str) -> bool {
+    out.lines().any(|l| {
+        let l = l.trim_start();
+        l.split_whitespace().next() == Some(label) && l.contains(text)
+    })
+}
+
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         the_plugin_approves_reports_and_controls_sessions,
@@ -61,8 +69,8 @@ async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> 
     }
     let (ok, out) = plugin(&ctx, "bob", &["approve", "plug"], Some("n\n")).await?;
     if !ok
-        || !out.contains("reboots       IfRequired")
-        || !out.contains("target        computer RECEPTION-PC")
+        || !shows(&out, "reboot", "IfRequired")
+        || !shows(&out, "target", "computer RECEPTION-PC")
         || !out.contains("not approved")
     {
         return Err(format!("declining at the prompt: {out}"));
@@ -233,8 +241,9 @@ async fn the_plugin_approves_runs_and_cancels_schedules(ctx: TestContext) -> Tes
     let (ok, out) = plugin(&ctx, "bob", &["approve", "schedule/nightly"], Some("n\n")).await?;
     if !ok
         || !out.contains("ImmyBotSchedule nightly")
-        || !out.contains("runs          30 22 * * * Europe/Berlin")
-        || !out.contains("target        tenant #2, WorkstationsAndPortableDevices")
+        || !shows(&out, "daily", "every day at 22:30")
+        || !shows(&out, "timeZone", "Europe/Berlin")
+        || !shows(&out, "target", "tenant #2, WorkstationsAndPortableDevices")
         || !out.contains("not approved")
     {
         return Err(format!("declining at the prompt: {out}"));

@@ -223,7 +223,7 @@ async fn an_ambiguous_interrupted_create_stalls_until_a_person_resolves_it(ctx: 
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::AfterStart)
         .await?;
     create(&ctx, "twice", nightly(serde_json::json!({"deletionPolicy": "Orphan"}))).await?;
-    approve(&ctx, "twice", None).await?;
+    let approved = approve(&ctx, "twice", None).await?;
     let first = one_schedule(&sim, "the first create", |_| true).await?;
     drop(crashing);
     // Meanwhile someone made an identical one by hand.
@@ -256,7 +256,9 @@ async fn an_ambiguous_interrupted_create_stalls_until_a_person_resolves_it(ctx: 
             "{creates} creates; nothing more may be created while ambiguous"
         ));
     }
-    // The person keeps the copy (the requester's own field: no approval).
+    // The requester keeps the copy. Which ImmyBot schedule is taken over
+    // is covered by the approval: naming it revokes the approval, and
+    // someone else approves again.
     patch_spec(
         &ctx,
         "alice",
@@ -264,6 +266,15 @@ async fn an_ambiguous_interrupted_create_stalls_until_a_person_resolves_it(ctx: 
         serde_json::json!({"adopt": {"scheduleId": copy.id}}),
     )
     .await?;
+    wait_for("the approval revoked by spec.adopt", LONG, || async {
+        let o = api.get("twice").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Approved") {
+            Some((s, r, _)) if s == "False" && r == "DigestMismatch" => Ok(Some(())),
+            other => Err(format!("Approved {other:?}")),
+        }
+    })
+    .await?;
+    approve(&ctx, "twice", Some(&approved)).await?;
     let o = ready(&ctx, "twice").await?;
     let st = o.status.unwrap_or_default();
     if st.schedule_id != Some(copy.id) || st.pending_create.is_some() {

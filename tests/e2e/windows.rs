@@ -54,9 +54,11 @@ async fn a_session_waits_for_its_window_and_starts_inside_one(ctx: TestContext) 
         return Err("nothing may start outside the window".into());
     }
     // A window open now (opened a minute ago, for an hour): the changed
-    // windows need a new approval, then it starts.
+    // windows (the requester's to change) need a new approval, then it
+    // starts.
     let open = jiff::Timestamp::from_second((now.as_second() / 60 - 1) * 60).ctx("time")?;
-    ctx.api::<MaintenanceSession>()
+    ctx.api_as::<MaintenanceSession>("alice")
+        .await?
         .patch(
             "windowed",
             &PatchParams::default(),

@@ -4,11 +4,12 @@
 use std::io::{BufRead as _, Write as _};
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{ApprovedKind, MaintenanceApproval, MaintenanceSession, Phase};
+use immybot_operator::api::{ApprovedKind, MaintenanceApproval, MaintenanceSession, NamedId, Phase, session_coverage};
 use immybot_operator::controller::parse_duration;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
+use super::approval_prompt::{self, Approving};
 use super::render;
 
 pub struct Ctx {
@@ -77,7 +78,10 @@ pub async fn approve(
         bail!("you ({me}) requested {name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
-    print!("{}", render::approval_prompt(&session, &digest, &me));
+    print!(
+        "{}",
+        approval_prompt::render(&session_approving(&session, &digest, &me)?)
+    );
     if !yes && !ask("Approve?")? {
         println!("not approved");
         return Ok(());
@@ -100,6 +104,41 @@ pub async fn approve(
     .await?;
     println!("approved {name} as {me} (maintenanceapproval/{created})");
     Ok(())
+}
+
+/// A session as its approver sees it: the computers (to size the waves)
+/// are the planned rollout's, or the computers target's as resolved.
+fn session_approving<'a>(
+    session: &'a MaintenanceSession,
+    digest: &'a str,
+    me: &'a str,
+) -> anyhow::Result<Approving<'a>> {
+    let status = session.status.clone().unwrap_or_default();
+    let computers = match (&status.rollout, &session.spec.target.computers) {
+        (Some(plan), _) if !plan.computer_ids.is_empty() => {
+            Some(plan.computer_ids.iter().map(|&id| NamedId { id, name: None }).collect())
+        }
+        (_, Some(list)) => {
+            let resolved = status.resolved_target.map(|r| r.computers).unwrap_or_default();
+            list.iter()
+                .map(|c| {
+                    c.id.or_else(|| resolved.iter().find(|r| r.name == c.name).map(|r| r.id))
+                })
+                .map(|id| id.map(|id| NamedId { id, name: None }))
+                .collect::<Option<Vec<_>>>()
+        }
+        _ => None,
+    };
+    Ok(Approving {
+        coverage: session_coverage(),
+        name: session.metadata.name.as_deref().unwrap_or_default(),
+        spec: serde_json::to_value(&session.spec)?,
+        digest,
+        approver: me,
+        now: jiff::Timestamp::now(),
+        computers,
+        target_summary: status.target_summary,
+    })
 }
 
 /// `--expires-in` as a point in time.

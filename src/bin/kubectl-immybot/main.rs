@@ -2,6 +2,7 @@
 //! Installed on PATH, kubectl runs it as `kubectl immybot ...`.
 #![forbid(unsafe_code)]
 
+mod approval_prompt;
 mod commands;
 mod maintenance_schedule_commands;
 mod object_ref;

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{ApprovedKind, MaintenanceSchedule};
+use immybot_operator::api::{ApprovedKind, MaintenanceSchedule, maintenance_schedule_coverage};
+
+use super::approval_prompt::{self, Approving};
 
 use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, whoami};
 
@@ -31,7 +33,19 @@ pub async fn approve(
         bail!("you ({me}) requested maintenanceschedule/{name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
-    print!("{}", approval_prompt(&schedule, &digest, &me));
+    print!(
+        "{}",
+        approval_prompt::render(&Approving {
+            coverage: maintenance_schedule_coverage(),
+            name,
+            spec: serde_json::to_value(&schedule.spec)?,
+            digest: &digest,
+            approver: &me,
+            now: jiff::Timestamp::now(),
+            computers: None,
+            target_summary: None,
+        })
+    );
     if !yes && !ask("Approve every run of this template until it changes or the approval expires?")? {
         println!("not approved");
         return Ok(());
@@ -54,38 +68,6 @@ pub async fn approve(
     .await?;
     println!("approved maintenanceschedule/{name} as {me} (maintenanceapproval/{created})");
     Ok(())
-}
-
-fn approval_prompt(s: &MaintenanceSchedule, digest: &str, me: &str) -> String {
-    let t = &s.spec.session_template.spec;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "MaintenanceSchedule {}",
-        s.metadata.name.as_deref().unwrap_or_default()
-    );
-    let _ = writeln!(out, "  requested by: {}", s.spec.requested_by);
-    let _ = writeln!(out, "  runs:         {} ({})", s.spec.schedule, s.spec.time_zone);
-    let _ = writeln!(
-        out,
-        "  target:       {}",
-        serde_json::to_string(&t.target).unwrap_or_default()
-    );
-    let _ = writeln!(out, "  mode:         {:?}, reboot {:?}", t.mode, t.reboot.policy);
-    if let Some(r) = &t.rollout {
-        let _ = writeln!(out, "  rollout:      {}", serde_json::to_string(r).unwrap_or_default());
-    }
-    if !t.windows.is_empty() {
-        let _ = writeln!(
-            out,
-            "  windows:      {}",
-            serde_json::to_string(&t.windows).unwrap_or_default()
-        );
-    }
-    let _ = writeln!(out, "  reason:       {}", t.reason);
-    let _ = writeln!(out, "  digest:       {digest}");
-    let _ = writeln!(out, "  approver:     {me}");
-    out
 }
 
 pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {

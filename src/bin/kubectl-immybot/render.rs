@@ -1,35 +1,9 @@
-//! Text for people: what an approver sees, and the status summary.
+//! Text for people: a session's status summary and logs (what an approver
+//! sees is `approval_prompt.rs`).
 
 use std::fmt::Write as _;
 
 use immybot_operator::api::MaintenanceSession;
-
-pub fn approval_prompt(s: &MaintenanceSession, digest: &str, me: &str) -> String {
-    let status = s.status.clone().unwrap_or_default();
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "MaintenanceSession {}",
-        s.metadata.name.clone().unwrap_or_default()
-    );
-    let _ = writeln!(out, "  requested by  {}", s.spec.requested_by);
-    let _ = writeln!(out, "  reason        {}", s.spec.reason);
-    let _ = writeln!(
-        out,
-        "  target        {}",
-        status.target_summary.unwrap_or_else(|| format!("{:?}", s.spec.target))
-    );
-    let _ = writeln!(out, "  mode          {:?}", s.spec.mode);
-    let _ = writeln!(out, "  reboots       {:?}", s.spec.reboot.policy);
-    let _ = writeln!(out, "  offline       {:?}", s.spec.offline);
-    let _ = writeln!(out, "  priority      {:?}", s.spec.priority);
-    if let Some(d) = &s.spec.deployment {
-        let _ = writeln!(out, "  deployment    {} ({:?})", d.id, d.deployment_type);
-    }
-    let _ = writeln!(out, "  digest        {digest}");
-    let _ = writeln!(out, "  approver      {me}");
-    out
-}
 
 /// Where a rollout in waves stands, in one line.
 pub fn rollout_line(r: &immybot_operator::api::RolloutStatus) -> String {

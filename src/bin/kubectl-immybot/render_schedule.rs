@@ -1,10 +1,9 @@
-//! Text for people about an ImmyBotSchedule: what an approver sees, and its
-//! status with the runs ImmyBot made from it.
+//! Text for people about an ImmyBotSchedule: its status with the runs
+//! ImmyBot made from it (what an approver sees is `approval_prompt.rs`).
 
 use std::fmt::Write as _;
 
 use immybot_operator::api::{ImmyBotSchedule, ScheduleRun};
-use immybot_operator::controller::schedule::definition::cron_of;
 
 /// `computer #7`, `tenant Contoso (and child tenants), Workstations`.
 fn target(s: &ImmyBotSchedule) -> String {
@@ -31,52 +30,6 @@ fn target(s: &ImmyBotSchedule) -> String {
 fn named(name: Option<&str>, id: Option<i32>) -> String {
     name.map(str::to_owned)
         .unwrap_or_else(|| format!("#{}", id.unwrap_or_default()))
-}
-
-pub fn approval_prompt(s: &ImmyBotSchedule, digest: &str, me: &str) -> String {
-    let spec = &s.spec;
-    let mut out = String::new();
-    let _ = writeln!(out, "ImmyBotSchedule {}", s.metadata.name.clone().unwrap_or_default());
-    let _ = writeln!(out, "  requested by  {}", spec.requested_by);
-    let _ = writeln!(out, "  reason        {}", spec.reason);
-    let _ = writeln!(out, "  target        {}", target(s));
-    let _ = writeln!(
-        out,
-        "  runs          {} {}{}{}",
-        cron_of(spec).unwrap_or_else(|| "-".into()),
-        spec.time_zone,
-        if spec.use_computers_time_zone {
-            ", in each computer's time zone"
-        } else {
-            ""
-        },
-        if spec.after_active_hours {
-            ", after active hours"
-        } else {
-            ""
-        }
-    );
-    match &spec.maintenance_item {
-        Some(item) => {
-            let _ = writeln!(out, "  what          {:?} {}", item.item_type, item.identifier);
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "  what          full maintenance{}",
-                if spec.apply_windows_updates {
-                    " and Windows updates"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
-    let _ = writeln!(out, "  reboots       {:?}", spec.reboot.policy);
-    let _ = writeln!(out, "  offline       {:?}", spec.offline);
-    let _ = writeln!(out, "  digest        {digest}");
-    let _ = writeln!(out, "  approver      {me}");
-    out
 }
 
 pub fn status(s: &ImmyBotSchedule) -> String {

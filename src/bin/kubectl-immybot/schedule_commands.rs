@@ -3,7 +3,9 @@
 //! counters in spec that the operator acts on once per increment.
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{ApprovedKind, ImmyBotSchedule};
+use immybot_operator::api::{ApprovedKind, ImmyBotSchedule, immybot_schedule_coverage};
+
+use super::approval_prompt::{self, Approving};
 
 use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, whoami};
 use super::render_schedule;
@@ -25,7 +27,19 @@ pub async fn approve(
         bail!("you ({me}) requested schedule/{name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
-    print!("{}", render_schedule::approval_prompt(&schedule, &digest, &me));
+    print!(
+        "{}",
+        approval_prompt::render(&Approving {
+            coverage: immybot_schedule_coverage(),
+            name,
+            spec: serde_json::to_value(&schedule.spec)?,
+            digest: &digest,
+            approver: &me,
+            now: jiff::Timestamp::now(),
+            computers: None,
+            target_summary: None,
+        })
+    );
     if status.applied_digest.as_deref() == Some(digest.as_str()) {
         println!("(ImmyBot already has this definition; an approval keeps it approved)");
     }

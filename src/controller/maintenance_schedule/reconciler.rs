@@ -24,7 +24,7 @@ use crate::controller::approval::Verdict;
 use crate::controller::conditions;
 use crate::controller::context::{Context, CrashPoint};
 use crate::controller::error::Error;
-use crate::controller::events::publish;
+use crate::controller::events::{announce_controls, publish};
 use crate::controller::status_mapping::stored_time;
 use crate::controller::status_writer::replace_status_if_changed;
 
@@ -60,7 +60,7 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
     let digest = template_digest(&uid, &obj.spec);
     let observed_status = obj.status.clone().unwrap_or_default();
     let created = obj.metadata.creation_timestamp.as_ref().map_or(now, |t| t.0);
-    let decision = decide(&Observed {
+    let mut decision = decide(&Observed {
         name: &name,
         spec: &obj.spec,
         generation: obj.metadata.generation,
@@ -73,6 +73,20 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
         now,
     });
 
+    static DEFAULTS: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        crate::controller::controls::defaults_of::<crate::api::MaintenanceScheduleSpec>(serde_json::json!({
+            "requestedBy": "", "schedule": "", "sessionTemplate": {"spec": {"reason": "", "target": {}}}
+        }))
+    });
+    let control_changes = crate::controller::controls::observe_object(
+        &mut decision.status.controls,
+        crate::api::maintenance_schedule_coverage(),
+        &obj.spec,
+        &DEFAULTS,
+        &obj.metadata,
+        &obj.spec.requested_by,
+        now,
+    );
     let sessions: Api<MaintenanceSession> = Api::namespaced(ctx.client.clone(), &ns);
     let api: Api<MaintenanceSchedule> = Api::namespaced(ctx.client.clone(), &ns);
     let standing_by = decision
@@ -122,6 +136,12 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
             };
             publish(&ctx, &*obj, type_, note.reason, &note.message).await;
         }
+        let approver = decision
+            .status
+            .standing_approval
+            .as_ref()
+            .map(|s| s.approved_by.as_str());
+        announce_controls(&ctx, &*obj, &control_changes, approver).await;
     }
     Ok(decision
         .requeue_after

@@ -87,6 +87,7 @@ pub fn run_verdict(
             source,
             comment,
             at,
+            ..
         } => Ok(Verdict::Approved {
             approved_by,
             // Policy (a namespace without approval) stays what it is.
@@ -101,6 +102,8 @@ pub fn run_verdict(
             )),
             comment,
             at,
+            // What the approver saw: the template's digest, not the run's.
+            digest: Some(template_digest(&by.uid, &schedule.spec).to_string()),
         }),
         Verdict::NotApproved { message, .. } => Err(format!("MaintenanceSchedule {}: {message}", by.schedule)),
     }
@@ -157,8 +160,8 @@ mod tests {
         let s = schedule();
         let v = verdict(&run(&s), &s, &[standing("bob", &s, 24)]).unwrap();
         assert!(
-            matches!(&v, Verdict::Approved { approved_by, method: ApprovalMethod::Standing, source: Some(src), .. }
-                if approved_by == "bob" && src.contains("nightly-bob")),
+            matches!(&v, Verdict::Approved { approved_by, method: ApprovalMethod::Standing, source: Some(src), digest: Some(d), .. }
+                if approved_by == "bob" && src.contains("nightly-bob") && *d == template_digest("s-1", &s.spec).to_string()),
             "{v:?}"
         );
     }

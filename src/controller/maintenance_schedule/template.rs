@@ -7,8 +7,11 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use serde_json::Value;
 
-use crate::api::{MaintenanceSchedule, MaintenanceScheduleSpec, MaintenanceSession, ScheduledBy, SessionTemplateSpec};
-use crate::controller::digest::{ApprovalDigest, effect_fields, sha256_of};
+use crate::api::{
+    MaintenanceSchedule, MaintenanceScheduleSpec, MaintenanceSession, ScheduledBy, SessionTemplateSpec,
+    maintenance_schedule_coverage, session_template_coverage,
+};
+use crate::controller::digest::{ApprovalDigest, covered_fields};
 use crate::controller::status_mapping::stored_time;
 
 /// The label every run carries: its schedule's name.
@@ -23,24 +26,22 @@ pub fn run_name(schedule: &str, scheduled: Timestamp) -> String {
     format!("{schedule}-{}", scheduled.as_second().div_euclid(60))
 }
 
-/// What the template's runs do to computers (see `digest::effect_fields`).
+/// What the template's runs do to computers: the template's covered
+/// fields, classified as a session's (see `digest::effect_fields`).
 pub fn template_effect(template: &SessionTemplateSpec) -> serde_json::Map<String, Value> {
-    effect_fields(&template.to_session_spec("", None))
+    covered_fields(
+        &serde_json::to_value(template).unwrap_or_default(),
+        session_template_coverage(),
+    )
 }
 
-/// The digest a standing approval must name: the effect of the runs, when
-/// they recur, and which object asked for them (uid and requester, so that
-/// an approval never carries over to a new object of the same name).
+/// The digest a standing approval must name: every field
+/// `api::maintenance_schedule_coverage` declares covered (when the runs
+/// recur and what each does), and which object asked for them (uid and
+/// requester, so that an approval never carries over to a new object of
+/// the same name).
 pub fn template_digest(schedule_uid: &str, spec: &MaintenanceScheduleSpec) -> ApprovalDigest {
-    let fields = serde_json::json!({
-        "kind": "MaintenanceSchedule",
-        "uid": schedule_uid,
-        "requestedBy": spec.requested_by,
-        "schedule": spec.schedule.trim(),
-        "timeZone": spec.time_zone,
-        "session": Value::Object(template_effect(&spec.session_template.spec)),
-    });
-    ApprovalDigest::from_string(sha256_of(&fields))
+    ApprovalDigest::of_kind(maintenance_schedule_coverage(), schedule_uid, &spec.requested_by, spec)
 }
 
 /// The run for `scheduled`: the template's spec requested by the operator
@@ -85,6 +86,7 @@ pub fn run_for(schedule: &MaintenanceSchedule, requested_by: &str, scheduled: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::digest::effect_fields;
 
     fn schedule() -> MaintenanceSchedule {
         serde_json::from_value(serde_json::json!({

@@ -16,7 +16,7 @@
 //! - `timeZoneInfoId` is sent as the IANA name (.NET 6+ resolves it).
 //! - Fields we do not set are ImmyBot's: they are neither sent nor compared.
 
-use crate::api::{DeviceFilter, ImmyBotScheduleSpec, MaintenanceItemType, Weekday};
+use crate::api::{DeviceFilter, ImmyBotScheduleSpec, MaintenanceItemType, Weekday, immybot_schedule_coverage};
 use crate::controller::start_request::{offline_behavior, prompt_timeout_action, reboot_preference};
 use crate::immybot::{self, ScheduleDefinition, TargetCategory, TargetGroupFilter, TargetType};
 
@@ -123,30 +123,13 @@ pub fn definition(spec: &ImmyBotScheduleSpec, target: ResolvedTarget) -> Schedul
     }
 }
 
-/// The approval digest: the object's uid and requester and every spec field
-/// that decides what the schedule does to computers and when. Not in it:
-/// `suspend` (disabling needs no approval), `reason`, the policies, `adopt`
-/// and the request counters.
+/// The approval digest: the object's uid and requester and every field
+/// `api::immybot_schedule_coverage` declares covered (what the schedule
+/// does to computers, when, and which existing schedule it takes over).
 pub fn approval_digest(uid: &str, spec: &ImmyBotScheduleSpec) -> String {
-    super::super::digest::sha256_of(&serde_json::json!({
-        "kind": "ImmyBotSchedule",
-        "uid": uid,
-        "requestedBy": spec.requested_by,
-        "target": spec.target,
-        "daily": spec.daily,
-        "weekly": spec.weekly,
-        "monthly": spec.monthly,
-        "cron": spec.cron,
-        "timeZone": spec.time_zone,
-        "useComputersTimeZone": spec.use_computers_time_zone,
-        "afterActiveHours": spec.after_active_hours,
-        "maintenanceItem": spec.maintenance_item,
-        "applyWindowsUpdates": spec.apply_windows_updates,
-        "reboot": spec.reboot,
-        "offline": spec.offline,
-        "prompts": spec.prompts,
-        "emails": spec.emails,
-    }))
+    crate::controller::digest::ApprovalDigest::of_kind(immybot_schedule_coverage(), uid, &spec.requested_by, spec)
+        .as_str()
+        .to_owned()
 }
 
 /// The digest of a definition (what `status.appliedDigest` records).

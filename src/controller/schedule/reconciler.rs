@@ -19,7 +19,7 @@ use crate::controller::approval::{Subject, Verdict, evaluate};
 use crate::controller::conditions::{self, APPROVED, READY, RECONCILING, STALLED};
 use crate::controller::context::{Context, CrashPoint};
 use crate::controller::error::Error;
-use crate::controller::events::publish;
+use crate::controller::events::{announce_controls, publish};
 use crate::controller::status_mapping::stored_time;
 use crate::controller::status_writer::replace_status_if_changed;
 use crate::cron::{Cron, time_zone};
@@ -207,6 +207,24 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
     }
     set_timing(obj, &mut next, now);
     set_conditions(&mut next, &verdict, &standing, obj.metadata.generation, now);
+    static DEFAULTS: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        crate::controller::controls::defaults_of::<crate::api::ImmyBotScheduleSpec>(
+            serde_json::json!({"requestedBy": "", "reason": "", "target": {}}),
+        )
+    });
+    let control_changes = crate::controller::controls::observe_object(
+        &mut next.controls,
+        crate::api::immybot_schedule_coverage(),
+        &obj.spec,
+        &DEFAULTS,
+        &obj.metadata,
+        &obj.spec.requested_by,
+        now,
+    );
+    let approver = match &verdict {
+        Verdict::Approved { approved_by, .. } => Some(approved_by.as_str()),
+        Verdict::NotApproved { .. } => None,
+    };
     let key = format!("{ns}/{name}");
     ctx.observer.schedule_standing(&key, Some(standing_label(&standing)));
 
@@ -237,6 +255,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             done.applied_digest = Some(def_digest);
             set_conditions(&mut done, &verdict, &Standing::InSync, obj.metadata.generation, now);
             write_status(api, &written, &done).await?;
+            announce_controls(ctx, obj, &control_changes, approver).await;
             publish(
                 ctx,
                 obj,
@@ -293,6 +312,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
             next.run_now_pending = None;
             next.run_now_handled = request;
             write_status(api, &written, &next).await?;
+            announce_controls(ctx, obj, &control_changes, approver).await;
             publish(
                 ctx,
                 obj,
@@ -319,6 +339,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &Context, api: &Api<ImmyBotSchedule>)
         }
     }
     write_status(api, obj, &next).await?;
+    announce_controls(ctx, obj, &control_changes, approver).await;
     let every = if next.running {
         ctx.timing.poll_active
     } else {
