@@ -7,9 +7,11 @@ FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-# The operator binary does not need the envtest crate (a dev-dependency), so
-# no Go toolchain is needed here.
-RUN cargo build --release --locked --bin immybot-operator --bin kubectl-immybot
+COPY crates ./crates
+# Only the operator package: the simulator and the quickstart (which needs
+# the envtest crate and a Go toolchain) are other workspace members, and
+# the test hooks are a feature only the tests turn on.
+RUN cargo build --release --locked -p immybot-operator --bin immybot-operator --bin kubectl-immybot
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/immybot-operator /usr/local/bin/immybot-operator

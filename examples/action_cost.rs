@@ -12,11 +12,11 @@
 
 use std::time::{Duration, Instant};
 
-use immybot_operator::controller::{ImmyBotCache, attach_actions};
-use immybot_operator::immybot::{
+use immybot_client::{
     ImmyBotClient, Limits, MaintenanceSession, Secret, StartEndpoint, StartOutcome, StartRequest, TenantTarget,
 };
-use immybot_operator::sim::{ClockMode, FleetSeed, RunningSim, SimConfig};
+use immybot_operator::controller::{ImmyBotCache, attach_actions};
+use immybot_sim::{ClockMode, FleetSeed, RunningSim, SimConfig};
 
 const ACTIONS: &str = "GET /api/v1/maintenance-actions/dx";
 

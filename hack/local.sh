@@ -24,4 +24,4 @@ args=()
 for a in "$@"; do
   if [ "$a" = "--no-demo" ]; then demo=(); else args+=("$a"); fi
 done
-exec cargo run --quiet --features local --bin immybot-local -- "${demo[@]}" "${args[@]}"
+exec cargo run --quiet -p immybot-local -- "${demo[@]}" "${args[@]}"

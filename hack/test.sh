@@ -11,7 +11,7 @@ eval "$(testbed/build.sh --env)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --no-fail-fast --all-targets -- "$@" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --no-fail-fast --all-targets -- "$@" 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"
 exit "$status"

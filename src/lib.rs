@@ -2,19 +2,20 @@
 //!
 //! The crate is laid out so that its architecture shows in the tree:
 //! - [`api`]: the custom resource types and their documentation; no I/O.
-//! - [`immybot`]: the ImmyBot HTTP API (wire types, client, auth); no Kubernetes types.
-//! - [`controller`]: decides what to do (pure) and does it (a thin shell).
+//! - [`controller`]: decides what to do (pure) and does it (a thin shell),
+//!   what every kind shares, and one folder per kind.
 //! - [`runtime`]: the operator as a process: config, admin server, metrics, leader election.
-//! - [`sim`]: a stateful ImmyBot simulator that every test and demo runs against.
+//!
+//! Beside it in the workspace: `immybot-client` (the ImmyBot HTTP API: wire
+//! types, client, auth, cron; no Kubernetes types), `immybot-sim` (the
+//! simulator every test and demo runs against; never linked into the
+//! operator) and `immybot-local` (the quickstart).
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
 pub mod api;
 pub mod controller;
-pub mod cron;
-pub mod immybot;
 pub mod runtime;
-pub mod sim;
 
 #[cfg(test)]
 mod test_fixtures;

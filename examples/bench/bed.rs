@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use immybot_operator::sim::{FleetSeed, RunningSim, SimConfig};
+use immybot_sim::{FleetSeed, RunningSim, SimConfig};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
@@ -94,7 +94,7 @@ pub async fn namespace(client: &kube::Client, name: &str) -> anyhow::Result<()> 
 /// change the steady measurement must not see.
 pub async fn simulator(seed: FleetSeed, stage_ms: u64) -> anyhow::Result<RunningSim> {
     let mut config = SimConfig::sped_up(seed, stage_ms);
-    if let immybot_operator::sim::ClockMode::Real { speed } = config.clock {
+    if let immybot_sim::ClockMode::Real { speed } = config.clock {
         let real_max = Duration::from_millis(200).mul_f64(speed);
         config.engine.queue_delay = config.engine.queue_delay.min(real_max);
     }

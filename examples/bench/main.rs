@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use immybot_operator::api::Phase;
-use immybot_operator::sim::FleetSeed;
+use immybot_sim::FleetSeed;
 use measure::{Objects, Sessions};
 use workload::Target;
 

@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use immybot_client::SessionStatus;
 use immybot_operator::api::{MaintenanceSession, Phase};
-use immybot_operator::immybot::SessionStatus;
-use immybot_operator::sim::RunningSim;
+use immybot_sim::RunningSim;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt as _, watcher};
 

@@ -48,7 +48,7 @@ pub fn set_raw(
         .iter()
         .find(|c| c.type_ == type_ && c.status == status)
         .map(|c| c.last_transition_time.clone())
-        .unwrap_or_else(|| super::status_mapping::stored_time(now));
+        .unwrap_or_else(|| super::clock::stored_time(now));
     conditions.retain(|c| c.type_ != type_);
     conditions.push(Condition {
         type_: type_.into(),

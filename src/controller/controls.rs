@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::status_mapping::stored_time;
+use super::clock::stored_time;
 use crate::api::{ControlRecord, KindCoverage, control_annotation};
 
 /// What the controller knows when it looks at an object's controls.

@@ -1,7 +1,7 @@
 //! The controller's errors. The variant names the failure in logs and is the
 //! `error` label of the reconcile-failure metric.
 
-use crate::immybot::ImmyBotError;
+use immybot_client::ImmyBotError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,7 +15,8 @@ pub enum Error {
     /// Deletion waits for ImmyBot to confirm cancelled sessions.
     #[error("waiting for ImmyBot to confirm that sessions {0:?} are cancelled")]
     AwaitingCancellation(Vec<i32>),
-    /// A test stopped the reconcile inside the start protocol.
+    /// A test stopped the reconcile at a crash point (`test_hooks`).
+    #[cfg(any(test, feature = "test-hooks"))]
     #[error("simulated crash at {0}")]
     SimulatedCrash(&'static str),
     /// The operator could not learn its own user name (SelfSubjectReview),
@@ -36,6 +37,7 @@ impl Error {
             Error::ImmyBot(e) => e.kind().label(),
             Error::Conflict => "conflict",
             Error::AwaitingCancellation(_) => "awaiting_cancellation",
+            #[cfg(any(test, feature = "test-hooks"))]
             Error::SimulatedCrash(_) => "simulated_crash",
             Error::Identity(_) => "identity",
             Error::RunNameTaken(_) => "run_name_taken",

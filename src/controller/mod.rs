@@ -1,62 +1,58 @@
-//! The MaintenanceSession controller.
+//! The controllers: what every kind shares, and one folder per kind.
 //!
-//! The core decides and touches no client: `state_machine` (observed state
-//! in, next status and step out), with `attempts` (attempt bookkeeping, the
-//! timeout) and `phase` (phase, conditions, approval record), `approval`,
-//! `status_mapping`, `deferrable` (which writes can wait), `start_request`,
-//! `digest`, `group_id`. The shell performs what it decides: `reconciler`
-//! (inside `finalizer()`), `session_reader` and `action_reader` (what
-//! ImmyBot shows, through `immybot_cache`), `start_protocol`,
-//! `target_resolution`, `status_writer` and `write_gate` (API-server writes
-//! in order of importance), `poller`, `run`.
+//! Shared (no arrow from here up into a kind): `context` (clients, policy,
+//! timing, and [`KindContext`], which adds the state a kind owns), `error`,
+//! `events` and `event_backlog`, `clock` (the controllers' "now", whole
+//! seconds as stored, durations as written), `conditions`, `approval` (the
+//! approval model: the verdict, digests, standing approvals, where
+//! approvals are read from), `controls` (who used a control),
+//! `status_writer` and `write_gate` (API-server writes in order of
+//! importance), `store_slot`, `spec_mapping` and `windows` (what the kinds'
+//! specs share, in ImmyBot's words and in time), `observer` (metrics
+//! hooks), `scope` (the namespaces served), `test_hooks` (crash points,
+//! tests only), and `run`, which only joins the kinds and feeds them the
+//! one approval watch.
+//!
+//! Each kind has the same shape: `machine` (the pure decision: observed
+//! state in, next status and step out, split into named stages),
+//! `reconciler` (the shell that observes, decides and performs), its
+//! readers, its tests, and a `mod.rs` with its `run` and the state it owns.
+//! - `session`: MaintenanceSession.
+//! - `immybot_schedule`: ImmyBotSchedule (one of ImmyBot's own schedules).
+//! - `maintenance_schedule`: MaintenanceSchedule (sessions on a cron).
 
-mod action_reader;
-mod approval;
-mod attempts;
+pub mod approval;
 mod clock;
 mod conditions;
 mod context;
 mod controls;
-mod deferrable;
-mod digest;
 mod error;
+mod event_backlog;
 mod events;
-mod group_id;
-mod immybot_cache;
+pub mod immybot_schedule;
 pub mod maintenance_schedule;
 mod observer;
-mod phase;
-mod poller;
-mod reconciler;
-pub mod rollout;
-mod rollout_planning;
 mod run;
-pub mod schedule;
-mod session_reader;
-mod start_protocol;
-mod start_request;
-mod state_machine;
-mod status_mapping;
+mod scope;
+pub mod session;
+mod spec_mapping;
 mod status_writer;
-mod target_resolution;
+mod store_slot;
+mod test_hooks;
 pub mod windows;
 pub mod write_gate;
 
-#[cfg(test)]
-mod properties;
-
-pub use action_reader::attach_actions;
+pub use approval::digest::ApprovalDigest;
 pub use approval::{ApprovalMethod, ApprovalPolicy, Verdict, evaluate as evaluate_approval};
-pub use clock::Clock;
-pub use context::{Context, CrashPoint, Timing};
-pub use digest::ApprovalDigest;
+pub use clock::{Clock, parse_duration, stored_time};
+pub use context::{Context, KindContext, Timing};
 pub use error::Error;
-pub use group_id::SessionGroupId;
-pub use immybot_cache::{ActiveSessions, ImmyBotCache};
 pub use observer::{ControllerObserver, NoObserver};
-pub use reconciler::FINALIZER;
-pub use run::{Scope, run};
-pub use start_request::{StartTargets, start_request};
-pub use state_machine::{Decision, Observed, Step, decide, is_settled, needs_resolution, parse_duration};
-pub use status_mapping::{Aggregate, Mapped, log_tail, map_sessions};
+pub use run::run;
+pub use scope::Scope;
+pub use session::group_id::SessionGroupId;
+pub use session::reconciler::FINALIZER;
+pub use session::{ActiveSessions, ImmyBotCache, attach_actions};
+#[cfg(any(test, feature = "test-hooks"))]
+pub use test_hooks::{CrashHooks, CrashPoint};
 pub use write_gate::{WriteGate, WritePriority};

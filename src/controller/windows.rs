@@ -13,7 +13,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::api::{MaintenanceWindow, Weekday};
-use crate::controller::parse_duration;
+use crate::controller::clock::parse_duration;
 
 /// The longest window: a week (a longer one would always be open).
 const MAX_DURATION: SignedDuration = SignedDuration::from_hours(7 * 24);
@@ -46,7 +46,7 @@ pub fn parse(windows: &[MaintenanceWindow]) -> Result<Vec<Window>, String> {
         .enumerate()
         .map(|(i, w)| {
             let at = |why: String| format!("spec.windows[{i}]: {why}");
-            let zone = crate::cron::time_zone(&w.time_zone).map_err(|e| at(format!("timeZone: {e}")))?;
+            let zone = immybot_client::cron::time_zone(&w.time_zone).map_err(|e| at(format!("timeZone: {e}")))?;
             let (h, m) = w
                 .start
                 .split_once(':')

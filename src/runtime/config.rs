@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::controller::{ApprovalPolicy, Timing};
-use crate::immybot::{AuthConfig, ClientConfig, ImmyBotError, Limits, SecretSource};
+use immybot_client::{AuthConfig, ClientConfig, ImmyBotError, Limits, SecretSource};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

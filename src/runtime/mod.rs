@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use crate::controller::{self, Context, Scope, WriteGate};
-use crate::immybot::{ImmyBotClient, ImmyBotError};
+use immybot_client::{ImmyBotClient, ImmyBotError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {

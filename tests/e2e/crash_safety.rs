@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use immybot_operator::api::{Attempt, MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint, SessionGroupId};
-use immybot_operator::sim::RunningSim;
+use immybot_sim::RunningSim;
 use kube::ResourceExt as _;
 
 use crate::harness::{TestContext, TestFn, TestResult, lose_next_start_answer, simulator, wait_for};

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use immybot_operator::api::{MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalDigest, ApprovalPolicy, CrashPoint, SessionGroupId};
-use immybot_operator::sim::{FaultKind, FaultRule, FleetSeed, RunningSim};
+use immybot_sim::{FaultKind, FaultRule, FleetSeed, RunningSim};
 use kube::ResourceExt as _;
 use rand::Rng as _;
 

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use immybot_client::{MaintenanceActionResult, MaintenanceActionType};
 use immybot_operator::api::{ActionStatus, ItemSummary, MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_operator::immybot::{MaintenanceActionResult, MaintenanceActionType};
-use immybot_operator::sim::{FleetSeed, ResponseShape, RunningSim};
+use immybot_sim::{FleetSeed, ResponseShape, RunningSim};
 
 use crate::harness::{
     Context as _, TestContext, TestFn, TestResult, lose_next_start_answer, simulator, simulator_of,

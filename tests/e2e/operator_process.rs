@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser as _;
 use immybot_operator::api::Phase;
 use immybot_operator::runtime::{self, OperatorArgs};
-use immybot_operator::sim::RunningSim;
+use immybot_sim::RunningSim;
 
 use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
 use crate::lifecycle::{approve, create_session};
@@ -211,9 +211,9 @@ async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext)
 /// call failing, the leader stays Ready and the outage shows in `immybot_up`.
 async fn an_immybot_outage_does_not_make_the_operator_unready(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
-    sim.state.add_fault(immybot_operator::sim::FaultRule {
+    sim.state.add_fault(immybot_sim::FaultRule {
         route: "*".into(),
-        fault: immybot_operator::sim::FaultKind::Status { status: 503 },
+        fault: immybot_sim::FaultKind::Status { status: 503 },
         times: None,
         probability: None,
     });

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use immybot_operator::api::{MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_operator::sim::FleetSeed;
+use immybot_sim::FleetSeed;
 
 use crate::harness::{TestContext, TestFn, TestResult, apiserver_requests, manual_simulator, wait_for};
 use crate::lifecycle::create_session;

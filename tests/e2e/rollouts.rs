@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use immybot_operator::api::{MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_operator::sim::FleetSeed;
+use immybot_sim::FleetSeed;
 use kube::api::{Patch, PatchParams};
 
 use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator_of};
@@ -30,7 +30,7 @@ const LONG: Duration = Duration::from_secs(60);
 
 /// Sessions per computer, and the computers in the order their sessions
 /// were created.
-fn ledger(sim: &immybot_operator::sim::RunningSim) -> (BTreeMap<i32, usize>, Vec<i32>) {
+fn ledger(sim: &immybot_sim::RunningSim) -> (BTreeMap<i32, usize>, Vec<i32>) {
     let mut entries = sim.state.ledger();
     entries.sort_by_key(|e| e.id);
     let mut per = BTreeMap::new();
@@ -106,7 +106,7 @@ async fn a_tenant_rolls_out_in_waves_halts_on_a_failure_and_resumes(ctx: TestCon
 }
 
 /// Every computer of tenant 1 (1..=12) exactly once in the ledger.
-fn each_once(sim: &immybot_operator::sim::RunningSim) -> TestResult {
+fn each_once(sim: &immybot_sim::RunningSim) -> TestResult {
     let (per, _) = ledger(sim);
     if per.keys().copied().collect::<Vec<_>>() != (1..=12).collect::<Vec<_>>() || per.values().any(|n| *n != 1) {
         return Err(format!("every computer of tenant 1 exactly once, ledger {per:?}"));

@@ -6,12 +6,10 @@
 
 use std::time::Duration;
 
+use immybot_client::{ComputerOfflineMaintenanceSessionBehavior, ComputerTarget, RebootPreference, StartRequest};
 use immybot_operator::api::{MaintenanceApproval, MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_operator::immybot::{
-    ComputerOfflineMaintenanceSessionBehavior, ComputerTarget, RebootPreference, StartRequest,
-};
-use immybot_operator::sim::RunningSim;
+use immybot_sim::RunningSim;
 use kube::ResourceExt as _;
 use kube::api::{Patch, PatchParams};
 
@@ -101,7 +99,7 @@ fn foreign_session(sim: &RunningSim, computer: i32) -> Result<i32, String> {
         .ok_or_else(|| "the foreign session did not start".into())
 }
 
-fn sessions_on(sim: &RunningSim, computer: i32) -> Vec<immybot_operator::sim::LedgerEntry> {
+fn sessions_on(sim: &RunningSim, computer: i32) -> Vec<immybot_sim::LedgerEntry> {
     sim.state
         .ledger()
         .into_iter()
@@ -624,7 +622,7 @@ async fn a_postponed_session_is_resumed_through_the_api(ctx: TestContext) -> Tes
 async fn a_computer_name_is_confirmed_before_it_is_targeted(ctx: TestContext) -> TestResult {
     // One computer, and a computers/dx that ignores its filter: the only row
     // it returns is not the computer the spec names.
-    let seed: immybot_operator::sim::FleetSeed = serde_json::from_value(serde_json::json!({
+    let seed: immybot_sim::FleetSeed = serde_json::from_value(serde_json::json!({
         "tenants": [{"id": 1, "name": "Solo"}],
         "computers": [{"id": 7, "name": "ONLY-PC", "tenantId": 1,
                        "software": [{"name": "7-Zip", "installed": "23.01", "desired": "24.08"}]}],

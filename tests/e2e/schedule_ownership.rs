@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
+use immybot_client::ScheduleDefinition;
 use immybot_operator::api::ImmyBotSchedule;
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_operator::immybot::ScheduleDefinition;
 use kube::api::DeleteParams;
 
 use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
@@ -123,7 +123,7 @@ async fn adopt_watches_an_existing_schedule_until_approved(ctx: TestContext) -> 
     let sim = simulator(150).await?;
     // Made by hand in ImmyBot's UI, long before Kubernetes.
     let hand_made = ScheduleDefinition {
-        target_type: Some(immybot_operator::immybot::TargetType::AllForTenant),
+        target_type: Some(immybot_client::TargetType::AllForTenant),
         tenant_id: Some(3),
         custom_cron_expression: Some("0 2 * * 6".into()),
         time_zone_info_id: Some("W. Europe Standard Time".into()),

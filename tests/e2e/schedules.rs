@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use immybot_client::{RebootPreference, Schedule};
 use immybot_operator::api::{ImmyBotSchedule, MaintenanceApproval};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_operator::immybot::{RebootPreference, Schedule};
-use immybot_operator::sim::{FaultKind, FaultRule, RunningSim};
+use immybot_sim::{FaultKind, FaultRule, RunningSim};
 use kube::ResourceExt as _;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use immybot_operator::api::{FieldClass, KindCoverage, MaintenanceWindow, NamedId, RolloutSpec, TEMPLATE_SPEC_PATH};
-use immybot_operator::controller::rollout::plan;
+use immybot_operator::controller::session::rollout::plan;
 use immybot_operator::controller::windows::{WindowState, parse, state_at};
 use jiff::Timestamp;
 use serde_json::Value;

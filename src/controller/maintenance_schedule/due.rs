@@ -7,7 +7,7 @@
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::cron::Cron;
+use immybot_client::cron::Cron;
 
 /// How far back the latest time is looked for, widening until one is
 /// found: a minute-by-minute cron is found in the first hour without
@@ -42,7 +42,7 @@ pub fn latest_due(cron: &Cron, tz: &TimeZone, after: Timestamp, now: Timestamp) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cron::time_zone;
+    use immybot_client::cron::time_zone;
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()

@@ -26,9 +26,9 @@ use crate::api::{
     ConcurrencyPolicy, MaintenanceScheduleSpec, MaintenanceScheduleStatus, Phase, RunRef, StandingApprovalRecord,
 };
 use crate::controller::approval::Verdict;
+use crate::controller::clock::stored_time;
 use crate::controller::conditions::{self, READY, STALLED};
-use crate::controller::status_mapping::stored_time;
-use crate::cron::{Cron, time_zone};
+use immybot_client::cron::{Cron, time_zone};
 
 pub const STANDING_APPROVAL: &str = "StandingApproval";
 
@@ -389,3 +389,6 @@ fn until(now: Timestamp, t: Timestamp) -> Duration {
     let d = Duration::try_from(t.duration_since(now)).unwrap_or(Duration::ZERO);
     (d + Duration::from_secs(1)).min(Duration::from_secs(3600))
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,9 +2,7 @@
 //! cron, CronJob-style, each one a run with the session's own safety.
 //!
 //! - `due`: which scheduled time is due now (pure, cron and time zone).
-//! - `template`: a run's name, object and the template digest (pure).
-//! - `standing`: whether a run is covered by a standing approval of its
-//!   schedule's template (pure; the session controller asks it).
+//! - `template`: a run's name and object (pure).
 //! - `machine`: the pure decision (observed state in, steps out).
 //! - `reconciler`: the shell that observes, decides and performs.
 //!
@@ -13,12 +11,65 @@
 //! AlreadyExists; `lastScheduleTime` moves only after the create, and no
 //! run newer than it is ever pruned); nothing starts unapproved (a run is a
 //! MaintenanceSession and starts only through its own approval check).
+//! Whether a run is covered by a standing approval of its schedule is the
+//! approval model's rule (`controller::approval::standing`).
 
 pub mod due;
 pub mod machine;
-#[cfg(test)]
-mod machine_tests;
 pub mod reconciler;
-pub mod run_approval;
-pub mod standing;
 pub mod template;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use kube::runtime::{Controller, watcher};
+
+use super::approval::watch::{ApprovalTriggers, named_by};
+use super::context::{Context, KindContext};
+use super::scope::{Scope, report};
+use crate::api::{ApprovedKind, MaintenanceSchedule, MaintenanceSession};
+
+/// A MaintenanceSchedule reconcile's context. The kind keeps no state of
+/// its own: every reconcile lists the schedule's runs afresh (a cache of
+/// them could lag behind a run just created, and `Forbid` must see it).
+pub type MaintenanceScheduleContext = KindContext<()>;
+
+/// The MaintenanceSchedule controller: its objects, their runs (a watch
+/// that only triggers), the approvals that name one, and every move of a
+/// test's clock, until `shutdown`.
+pub async fn run(
+    shared: Arc<Context>,
+    scope: Scope,
+    approvals: ApprovalTriggers,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ctx = Arc::new(MaintenanceScheduleContext::new(shared, ()));
+    let observer = ctx.observer.clone();
+    let controller = Controller::new(
+        scope.api::<MaintenanceSchedule>(&ctx.client),
+        watcher::Config::default(),
+    );
+    // Standing approvals are judged against the schedules this watch keeps.
+    ctx.approvals.schedules.set(controller.store());
+    let clock_moves = ctx.clock.moves();
+    controller
+        // Only sessions with the label: a cluster's other sessions are not
+        // this controller's business (and are not decoded twice).
+        .owns(
+            scope.api::<MaintenanceSession>(&ctx.client),
+            watcher::Config::default()
+                .labels(template::SCHEDULE_LABEL)
+                .streaming_lists(),
+        )
+        .watches_stream(approvals, named_by(ApprovedKind::MaintenanceSchedule))
+        .reconcile_all_on(clock_moves)
+        .graceful_shutdown_on(shutdown)
+        .run(reconciler::reconcile, reconciler::error_policy, ctx.clone())
+        .for_each(|result| {
+            report(&*observer, &result);
+            futures::future::ready(())
+        })
+        .await;
+    ctx.approvals.schedules.clear();
+}

@@ -16,19 +16,20 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
+use super::MaintenanceScheduleContext;
 use super::machine::{DeleteWhy, Observed, RunView, Step, count_active, decide};
-use super::standing::template_verdict;
-use super::template::{SCHEDULE_LABEL, run_for, template_digest};
+use super::template::{SCHEDULE_LABEL, run_for};
 use crate::api::{ApprovedKind, MaintenanceSchedule, MaintenanceScheduleStatus, MaintenanceSession};
 use crate::controller::approval::Verdict;
+use crate::controller::approval::digest::template_digest;
+use crate::controller::approval::standing::template_verdict;
+use crate::controller::clock::stored_time;
 use crate::controller::conditions;
-use crate::controller::context::{Context, CrashPoint};
 use crate::controller::error::Error;
 use crate::controller::events::{announce_controls, publish};
-use crate::controller::status_mapping::stored_time;
 use crate::controller::status_writer::replace_status_if_changed;
 
-pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<MaintenanceScheduleContext>) -> Result<Action, Error> {
     if ctx.is_crashed() {
         return Ok(Action::await_change());
     }
@@ -124,7 +125,7 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
         }
         done?;
         if matches!(step, Step::Create { .. }) {
-            ctx.crash_at(CrashPoint::AfterRunCreated, "after creating a run, before recording it")?;
+            crate::crash_point!(ctx, AfterRunCreated, "after creating a run, before recording it");
         }
     }
     if write_status(&api, &obj, &decision.status).await? {
@@ -149,7 +150,7 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<Context>) -> Resu
         .unwrap_or_else(Action::await_change))
 }
 
-pub fn error_policy(obj: Arc<MaintenanceSchedule>, error: &Error, _ctx: Arc<Context>) -> Action {
+pub fn error_policy(obj: Arc<MaintenanceSchedule>, error: &Error, _ctx: Arc<MaintenanceScheduleContext>) -> Action {
     if matches!(error, Error::Conflict) {
         return Action::requeue(Duration::from_millis(200));
     }
@@ -158,22 +159,18 @@ pub fn error_policy(obj: Arc<MaintenanceSchedule>, error: &Error, _ctx: Arc<Cont
 }
 
 /// The schedule's runs: the sessions that name it (`spec.scheduledBy`
-/// with its uid), from the store of runs once synced, else one LIST by the
-/// schedule label.
-async fn runs_of(ctx: &Context, ns: &str, name: &str, uid: &str) -> Result<Vec<RunView>, Error> {
+/// with its uid), listed by the schedule label.
+async fn runs_of(ctx: &MaintenanceScheduleContext, ns: &str, name: &str, uid: &str) -> Result<Vec<RunView>, Error> {
     let ours = |s: &MaintenanceSession| {
         s.metadata.namespace.as_deref() == Some(ns) && s.spec.scheduled_by.as_ref().is_some_and(|b| b.uid == uid)
     };
-    let sessions = match ctx.schedule_runs.select(ours) {
-        Some(cached) => cached,
-        None => Api::<MaintenanceSession>::namespaced(ctx.client.clone(), ns)
-            .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={name}")))
-            .await?
-            .items
-            .into_iter()
-            .filter(ours)
-            .collect(),
-    };
+    let sessions: Vec<MaintenanceSession> = Api::<MaintenanceSession>::namespaced(ctx.client.clone(), ns)
+        .list(&ListParams::default().labels(&format!("{SCHEDULE_LABEL}={name}")))
+        .await?
+        .items
+        .into_iter()
+        .filter(ours)
+        .collect();
     Ok(sessions.iter().filter_map(run_view).collect())
 }
 
@@ -190,7 +187,7 @@ fn run_view(s: &MaintenanceSession) -> Option<RunView> {
 }
 
 async fn create_run(
-    ctx: &Context,
+    ctx: &MaintenanceScheduleContext,
     obj: &MaintenanceSchedule,
     sessions: &Api<MaintenanceSession>,
     run: &str,
@@ -233,7 +230,7 @@ async fn create_run(
 }
 
 async fn delete_run(
-    ctx: &Context,
+    ctx: &MaintenanceScheduleContext,
     obj: &MaintenanceSchedule,
     sessions: &Api<MaintenanceSession>,
     run: &str,

@@ -5,14 +5,9 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use serde_json::Value;
 
-use crate::api::{
-    MaintenanceSchedule, MaintenanceScheduleSpec, MaintenanceSession, ScheduledBy, SessionTemplateSpec,
-    maintenance_schedule_coverage, session_template_coverage,
-};
-use crate::controller::digest::{ApprovalDigest, covered_fields};
-use crate::controller::status_mapping::stored_time;
+use crate::api::{MaintenanceSchedule, MaintenanceSession, ScheduledBy};
+use crate::controller::clock::stored_time;
 
 /// The label every run carries: its schedule's name.
 pub const SCHEDULE_LABEL: &str = "immybot.io/schedule";
@@ -24,24 +19,6 @@ pub const SCHEDULED_AT_ANNOTATION: &str = "immybot.io/scheduled-at";
 /// by the API server.
 pub fn run_name(schedule: &str, scheduled: Timestamp) -> String {
     format!("{schedule}-{}", scheduled.as_second().div_euclid(60))
-}
-
-/// What the template's runs do to computers: the template's covered
-/// fields, classified as a session's (see `digest::effect_fields`).
-pub fn template_effect(template: &SessionTemplateSpec) -> serde_json::Map<String, Value> {
-    covered_fields(
-        &serde_json::to_value(template).unwrap_or_default(),
-        session_template_coverage(),
-    )
-}
-
-/// The digest a standing approval must name: every field
-/// `api::maintenance_schedule_coverage` declares covered (when the runs
-/// recur and what each does), and which object asked for them (uid and
-/// requester, so that an approval never carries over to a new object of
-/// the same name).
-pub fn template_digest(schedule_uid: &str, spec: &MaintenanceScheduleSpec) -> ApprovalDigest {
-    ApprovalDigest::of_kind(maintenance_schedule_coverage(), schedule_uid, &spec.requested_by, spec)
 }
 
 /// The run for `scheduled`: the template's spec requested by the operator
@@ -86,7 +63,7 @@ pub fn run_for(schedule: &MaintenanceSchedule, requested_by: &str, scheduled: Ti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::digest::effect_fields;
+    use crate::controller::approval::digest::{effect_fields, template_digest, template_effect};
 
     fn schedule() -> MaintenanceSchedule {
         serde_json::from_value(serde_json::json!({

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use immybot_client::{ImmyBotClient, Secret};
 use immybot_operator::api::{MaintenanceSession, Phase};
-use immybot_operator::controller::{self, ApprovalPolicy, Context, CrashPoint, Scope, Timing};
-use immybot_operator::immybot::{ImmyBotClient, Secret};
-use immybot_operator::sim::{ClockMode, FleetSeed, RunningSim, SimConfig};
+use immybot_operator::controller::{self, ApprovalPolicy, Context, CrashHooks, CrashPoint, Scope, Timing};
+use immybot_sim::{ClockMode, FleetSeed, RunningSim, SimConfig};
 use kube::Api;
 
 use super::{TestContext, wait_for};
@@ -49,9 +49,9 @@ pub async fn manual_simulator(seed: FleetSeed) -> Result<RunningSim, String> {
 /// The next answer to a start is lost on the way back (ImmyBot did the
 /// work): the operator must find the sessions instead of starting again.
 pub fn lose_next_start_answer(sim: &RunningSim) {
-    sim.state.add_fault(immybot_operator::sim::FaultRule {
+    sim.state.add_fault(immybot_sim::FaultRule {
         route: "POST /api/v1/run-immy-service".into(),
-        fault: immybot_operator::sim::FaultKind::DropResponse,
+        fault: immybot_sim::FaultKind::DropResponse,
         times: Some(1),
         probability: None,
     });
@@ -135,8 +135,10 @@ impl TestContext {
         policy: ApprovalPolicy,
         crash_point: CrashPoint,
     ) -> Result<Controller, String> {
-        self.controller_on(sim, self.client.clone(), policy, |ctx| ctx.crash_point = crash_point)
-            .await
+        self.controller_on(sim, self.client.clone(), policy, |ctx| {
+            ctx.crash = CrashHooks::at(crash_point)
+        })
+        .await
     }
 
     /// Starts a controller whose "now" is `clock` (the test moves it).
@@ -148,7 +150,7 @@ impl TestContext {
         clock: Arc<immybot_operator::controller::Clock>,
     ) -> Result<Controller, String> {
         self.controller_on(sim, self.client.clone(), policy, |ctx| {
-            ctx.crash_point = crash_point;
+            ctx.crash = CrashHooks::at(crash_point);
             ctx.clock = clock;
         })
         .await

@@ -1,0 +1,57 @@
+//! The ImmyBotSchedule controller: one ImmyBot schedule per object, created
+//! once approved, kept as approved, deleted or left on deletion.
+//!
+//! - `definition`: the spec as ImmyBot's schedule definition, and its
+//!   digests (pure; every guess about ImmyBot's schedule semantics is there).
+//! - `machine`: the pure decision (observed state in, one step out).
+//! - `reconciler`: observes ImmyBot, decides, performs one step.
+//! - `runs`: the runs, from the sessions carrying the schedule's id.
+//! - `running`: ImmyBot's running-schedule ids, one call shared by all.
+
+pub mod definition;
+pub mod machine;
+pub mod reconciler;
+pub mod running;
+pub mod runs;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use kube::runtime::{Controller, watcher};
+
+use super::approval::watch::{ApprovalTriggers, named_by};
+use super::context::{Context, KindContext};
+use super::scope::{Scope, report};
+use crate::api::{ApprovedKind, ImmyBotSchedule};
+
+/// What the ImmyBotSchedule kind owns: ImmyBot's running-schedule ids,
+/// asked once for all its reconciles of a short while.
+#[derive(Default)]
+pub struct ScheduleState {
+    pub running_schedules: running::RunningSchedules,
+}
+
+/// An ImmyBotSchedule reconcile's context.
+pub type ScheduleContext = KindContext<ScheduleState>;
+
+/// The ImmyBotSchedule controller: its objects, and the approvals that
+/// name one, until `shutdown`.
+pub async fn run(
+    shared: Arc<Context>,
+    scope: Scope,
+    approvals: ApprovalTriggers,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ctx = Arc::new(ScheduleContext::new(shared, ScheduleState::default()));
+    let observer = ctx.observer.clone();
+    Controller::new(scope.api::<ImmyBotSchedule>(&ctx.client), watcher::Config::default())
+        .watches_stream(approvals, named_by(ApprovedKind::ImmyBotSchedule))
+        .graceful_shutdown_on(shutdown)
+        .run(reconciler::reconcile, reconciler::error_policy, ctx)
+        .for_each(|result| {
+            report(&*observer, &result);
+            futures::future::ready(())
+        })
+        .await;
+}

@@ -1,0 +1,133 @@
+//! Attempt bookkeeping and the other small pure questions `decide` asks:
+//! whether an object is settled, which attempts count as reruns, when busy
+//! computers are tried again, what the first attempt targets, the timeout.
+//! No clients, no clock: `now` comes in.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::group_id::SessionGroupId;
+use crate::api::{
+    Attempt, MaintenanceSession, MaintenanceSessionSpec, MaintenanceSessionStatus, Phase, attempt_purpose,
+};
+pub use crate::controller::clock::parse_duration;
+
+/// A final object that nothing can reopen: no rerun left or asked for, no
+/// resume asked for. ImmyBot cannot change what its status says, so the
+/// shell reads nothing from ImmyBot for it (a fleet's finished work costs no
+/// calls); a spec change only moves `observedGeneration`.
+pub fn is_settled(obj: &MaintenanceSession) -> bool {
+    let Some(st) = obj.status.as_ref() else {
+        return false;
+    };
+    let Some(phase) = st.phase.filter(|p| p.is_final()) else {
+        return false;
+    };
+    let spec = &obj.spec;
+    let resume_asked = spec.resume.requests > st.resume.as_ref().map(|r| r.requests).unwrap_or(0);
+    let attempts = st.immybot.as_ref().map(|r| r.attempts.as_slice()).unwrap_or_default();
+    let used = 1 + attempts.iter().filter(|a| is_rerun(a)).count() as i32;
+    let allowed = 1 + spec.retry.limit.max(0) + spec.retry.requests.max(0);
+    let rerun_possible =
+        matches!(phase, Phase::PartiallySucceeded | Phase::Failed) && used < allowed && spec.cancel.is_none();
+    !resume_asked && !rerun_possible
+}
+
+/// Whether an attempt reran failed computers (and so counts against
+/// `spec.retry`). Attempts recorded before `purpose` existed: every one after
+/// the first was a rerun.
+pub(super) fn is_rerun(a: &Attempt) -> bool {
+    match a.purpose.as_deref() {
+        Some(p) => p == attempt_purpose::RERUN,
+        None => a.number > 1,
+    }
+}
+
+/// When computers found busy are tried again: a minute after the answer,
+/// doubling with every round that found all of them still busy.
+pub(super) fn busy_retry_after(attempt: &Attempt, base: Duration) -> Duration {
+    let factor = 1u32 << attempt.busy_round.clamp(0, 8);
+    base.saturating_mul(factor).min(base.saturating_mul(10))
+}
+
+pub(super) fn age(attempt: &Attempt, now: Timestamp) -> Duration {
+    Duration::try_from(now.duration_since(attempt.intent_time.0)).unwrap_or(Duration::ZERO)
+}
+
+pub(super) fn new_attempt(uid: &str, number: i32, now: Timestamp, computer_ids: Vec<i32>, purpose: &str) -> Attempt {
+    Attempt {
+        number,
+        session_group_id: SessionGroupId::for_attempt(uid, number).to_string(),
+        intent_time: Time(now),
+        computer_ids,
+        session_ids: vec![],
+        ids_from: None,
+        busy_computer_ids: vec![],
+        purpose: Some(purpose.into()),
+        busy_round: 0,
+    }
+}
+
+/// The computer ids of the first attempt (empty for a tenant target).
+pub(super) fn first_targets(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> Vec<i32> {
+    let refs: Vec<&crate::api::ComputerRef> = spec
+        .target
+        .computer
+        .iter()
+        .chain(spec.target.computers.iter().flatten())
+        .collect();
+    let resolved = st
+        .resolved_target
+        .as_ref()
+        .map(|r| r.computers.clone())
+        .unwrap_or_default();
+    refs.iter()
+        .filter_map(|r| {
+            r.id.or_else(|| {
+                resolved
+                    .iter()
+                    .find(|n| {
+                        n.name
+                            .as_deref()
+                            .is_some_and(|x| r.name.as_deref().is_some_and(|y| x.eq_ignore_ascii_case(y)))
+                    })
+                    .map(|n| n.id)
+            })
+        })
+        .collect()
+}
+
+/// Whether any name in the target still lacks an id.
+pub fn needs_resolution(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> bool {
+    let computers = spec
+        .target
+        .computer
+        .iter()
+        .chain(spec.target.computers.iter().flatten());
+    let named_computers = computers.filter(|c| c.id.is_none()).count();
+    let named_tenant = spec.target.tenant.as_ref().is_some_and(|t| t.id.is_none());
+    let resolved = st.resolved_target.as_ref();
+    let have_computers = resolved.map(|r| r.computers.len()).unwrap_or(0);
+    let have_tenant = resolved.is_some_and(|r| r.tenant.is_some());
+    named_computers > have_computers || (named_tenant && !have_tenant)
+}
+
+pub(super) fn timeout_passed(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus, now: Timestamp) -> bool {
+    match (parse_duration(spec.timeout.as_deref()), &st.start_time) {
+        (Some(limit), Some(start)) => now.duration_since(start.0).as_secs_f64() >= limit.as_secs_f64(),
+        _ => false,
+    }
+}
+
+pub(super) fn timeout_recheck(
+    spec: &MaintenanceSessionSpec,
+    old: &Option<MaintenanceSessionStatus>,
+    now: Timestamp,
+) -> Option<Duration> {
+    let start = old.as_ref()?.start_time.as_ref()?;
+    let limit = parse_duration(spec.timeout.as_deref())?;
+    let elapsed = Duration::try_from(now.duration_since(start.0)).unwrap_or(Duration::ZERO);
+    limit.checked_sub(elapsed)
+}

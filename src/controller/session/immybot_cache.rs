@@ -1,0 +1,240 @@
+//! What ImmyBot told that cannot change, or has not changed since: the
+//! reason a reconcile costs no ImmyBot call for work that is done.
+//!
+//! - Ended sessions, their actions and logs: read once, kept.
+//! - Running sessions, their actions and logs: kept with the session's
+//!   status and `updatedDateUTC` as read; served while the poller's last
+//!   cycle ([`ActiveSessions`]) shows the session with the same two values.
+//! - The compliant (`NoAction`) counts of large objects.
+//!
+//! Lives as long as the process; a restarted operator reads each session
+//! once more. Bounded: past [`CACHE_MAX_SESSIONS`] it starts afresh.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use immybot_client::{MaintenanceAction, MaintenanceSession, SessionLog, SessionStatus, WireTime};
+
+/// A bound on the cache: past it, it starts afresh (each session is then
+/// read once more).
+const CACHE_MAX_SESSIONS: usize = 200_000;
+
+/// A session as a `dx` row or a read showed it: what tells that it changed.
+pub type Seen = (Option<SessionStatus>, Option<WireTime>);
+
+fn seen(s: &MaintenanceSession) -> Seen {
+    (s.session_status.clone(), s.updated_date_utc)
+}
+
+pub(super) fn ended(s: &MaintenanceSession) -> bool {
+    s.session_status.as_ref().is_some_and(|x| x.is_terminal())
+}
+
+#[derive(Default)]
+pub struct ImmyBotCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Ended sessions as last read (without actions): they never change.
+    ended_sessions: HashMap<i32, Arc<MaintenanceSession>>,
+    ended: HashMap<i32, Arc<Vec<MaintenanceAction>>>,
+    /// Running sessions as last read (without actions).
+    running_sessions: HashMap<i32, Arc<MaintenanceSession>>,
+    /// Running sessions' actions as last read, with the session's
+    /// `updatedDateUTC` then: re-read only when it moved.
+    running: HashMap<i32, (WireTime, Arc<Vec<MaintenanceAction>>)>,
+    /// Log lines per session, with what the session looked like when read.
+    logs: HashMap<i32, (Seen, Arc<Vec<SessionLog>>)>,
+    /// Per object uid: `NoAction` rows per maintenance item.
+    compliant: HashMap<String, BTreeMap<String, i64>>,
+}
+
+impl Inner {
+    fn bound(&mut self) {
+        let size = self.ended_sessions.len() + self.running_sessions.len() + self.ended.len() + self.running.len();
+        if size >= CACHE_MAX_SESSIONS {
+            *self = Inner::default();
+        }
+    }
+}
+
+impl ImmyBotCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The session as last read, if that still holds: ended (for good), or
+    /// running and shown unchanged by the poller's last cycle.
+    pub fn session(&self, id: i32, active: &ActiveSessions) -> Option<MaintenanceSession> {
+        let inner = self.lock();
+        if let Some(s) = inner.ended_sessions.get(&id) {
+            return Some(s.as_ref().clone());
+        }
+        let s = inner.running_sessions.get(&id)?;
+        active.unchanged(id, &seen(s)).then(|| s.as_ref().clone())
+    }
+
+    /// Keeps a session as read from ImmyBot (without its actions).
+    pub fn remember_session(&self, session: &MaintenanceSession) {
+        let mut inner = self.lock();
+        inner.bound();
+        let mut kept = session.clone();
+        kept.maintenance_actions = None;
+        if ended(session) {
+            inner.running_sessions.remove(&session.id);
+            inner.ended_sessions.insert(session.id, Arc::new(kept));
+        } else {
+            inner.running_sessions.insert(session.id, Arc::new(kept));
+        }
+    }
+
+    /// The actions known for this session as ImmyBot describes it now: an
+    /// ended session's for good, a running one's while it has not changed.
+    pub(super) fn actions(&self, session: &MaintenanceSession) -> Option<Arc<Vec<MaintenanceAction>>> {
+        let inner = self.lock();
+        if let Some(actions) = inner.ended.get(&session.id) {
+            return Some(actions.clone());
+        }
+        match (inner.running.get(&session.id), session.updated_date_utc) {
+            (Some((seen, actions)), Some(now)) if *seen == now && !ended(session) => Some(actions.clone()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn remember_actions(&self, session: &MaintenanceSession, actions: Vec<MaintenanceAction>) {
+        let mut inner = self.lock();
+        inner.bound();
+        if ended(session) {
+            inner.running.remove(&session.id);
+            inner.ended.insert(session.id, Arc::new(actions));
+        } else if let Some(updated) = session.updated_date_utc {
+            inner.running.insert(session.id, (updated, Arc::new(actions)));
+        }
+    }
+
+    /// The logs read for this session when it looked as it does now. Only
+    /// with an update time: without one, a change could not be told.
+    pub(super) fn logs(&self, session: &MaintenanceSession) -> Option<Arc<Vec<SessionLog>>> {
+        let inner = self.lock();
+        let (when, logs) = inner.logs.get(&session.id)?;
+        (session.updated_date_utc.is_some() && *when == seen(session)).then(|| logs.clone())
+    }
+
+    pub(super) fn remember_logs(&self, session: &MaintenanceSession, logs: Vec<SessionLog>) {
+        let mut inner = self.lock();
+        if inner.logs.len() >= CACHE_MAX_SESSIONS {
+            inner.logs.clear();
+        }
+        inner.logs.insert(session.id, (seen(session), Arc::new(logs)));
+    }
+
+    pub(super) fn compliant(&self, object_uid: &str) -> Option<BTreeMap<String, i64>> {
+        self.lock().compliant.get(object_uid).cloned()
+    }
+
+    pub(super) fn remember_compliant(&self, object_uid: &str, counts: BTreeMap<String, i64>) {
+        self.lock().compliant.insert(object_uid.to_owned(), counts);
+    }
+}
+
+/// ImmyBot's active sessions as the poller's last cycle listed them. Empty
+/// (nothing is taken as unchanged) until the first cycle, and for rows that
+/// lack `sessionStatus` or `updatedDateUTC` (the document does not promise
+/// them in `dx` rows): such sessions are always read.
+#[derive(Default)]
+pub struct ActiveSessions {
+    last: RwLock<Arc<HashMap<i32, Seen>>>,
+    wake: tokio::sync::Notify,
+}
+
+impl ActiveSessions {
+    /// A start is being sent: the poller's next cycle should come now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sleeps `interval`; an idle sleep ends early if [`wake`](Self::wake)
+    /// is called. An active sleep does not: its next cycle comes within the
+    /// active interval anyway, and in a burst of starts every wake ending
+    /// it made the poller list ImmyBot 27 times a second (1,000 starts).
+    pub async fn sleep_or_wake(&self, interval: std::time::Duration, idle: bool) {
+        if !idle {
+            tokio::time::sleep(interval).await;
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = self.wake.notified() => {}
+        }
+    }
+
+    pub fn replace(&self, sessions: HashMap<i32, Seen>) {
+        *self.last.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(sessions);
+    }
+
+    /// Whether the last cycle showed session `id` exactly as `as_read`.
+    pub fn unchanged(&self, id: i32, as_read: &Seen) -> bool {
+        let last = self.last.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        as_read.0.is_some() && as_read.1.is_some() && last.get(&id) == Some(as_read)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(id: i32, updated: &str) -> MaintenanceSession {
+        MaintenanceSession {
+            id,
+            session_status: Some(SessionStatus::Running),
+            updated_date_utc: WireTime::parse(updated),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_running_session_is_served_only_while_the_poller_shows_it_unchanged() {
+        let cache = ImmyBotCache::default();
+        let active = ActiveSessions::default();
+        let s = running(7, "2026-11-24T09:00:00Z");
+        cache.remember_session(&s);
+        // No cycle yet: read it.
+        assert_eq!(cache.session(7, &active), None);
+        active.replace([(7, seen(&s))].into());
+        assert_eq!(cache.session(7, &active).map(|s| s.id), Some(7));
+        // It moved: read it again.
+        active.replace([(7, seen(&running(7, "2026-11-24T09:00:05Z")))].into());
+        assert_eq!(cache.session(7, &active), None);
+        // It left the active list (it ended): read it again.
+        active.replace(HashMap::new());
+        assert_eq!(cache.session(7, &active), None);
+    }
+
+    #[test]
+    fn rows_without_status_or_update_time_never_count_as_unchanged() {
+        let cache = ImmyBotCache::default();
+        let active = ActiveSessions::default();
+        let mut s = running(8, "2026-11-24T09:00:00Z");
+        s.updated_date_utc = None;
+        cache.remember_session(&s);
+        active.replace([(8, seen(&s))].into());
+        assert_eq!(cache.session(8, &active), None);
+        assert!(cache.logs(&s).is_none());
+        cache.remember_logs(&s, vec![]);
+        assert!(cache.logs(&s).is_none(), "without an update time, logs are read again");
+    }
+
+    #[test]
+    fn an_ended_session_is_kept_for_good() {
+        let cache = ImmyBotCache::default();
+        let active = ActiveSessions::default();
+        let mut s = running(9, "2026-11-24T09:00:00Z");
+        s.session_status = Some(SessionStatus::Passed);
+        cache.remember_session(&s);
+        assert_eq!(cache.session(9, &active).map(|s| s.id), Some(9));
+        cache.remember_logs(&s, vec![]);
+        assert!(cache.logs(&s).is_some());
+    }
+}

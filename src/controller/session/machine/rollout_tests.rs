@@ -1,0 +1,325 @@
+//! Rollouts in waves through the state machine: a driver plays the shell
+//! (records the plan, records each start's intent and sessions) and a fake
+//! ImmyBot ends every session at once with the outcome chosen per computer.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::*;
+use crate::api::RolloutSpec;
+use crate::controller::conditions::{READY, RECONCILING, STALLED};
+use crate::test_fixtures::*;
+use immybot_client::{MaintenanceSession as ImmySession, SessionStatus};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+struct Drive {
+    obj: MaintenanceSession,
+    sessions: Vec<ImmySession>,
+    outcome: BTreeMap<i32, SessionStatus>,
+    /// Every computer ever started, in order.
+    started: Vec<i32>,
+    verdict: crate::controller::approval::Verdict,
+}
+
+impl Drive {
+    fn new(computers: &[i32], rollout: serde_json::Value) -> Self {
+        let mut obj = session().computers(computers).build();
+        obj.spec.rollout = Some(serde_json::from_value::<RolloutSpec>(rollout).unwrap());
+        Self {
+            obj,
+            sessions: vec![],
+            outcome: BTreeMap::new(),
+            started: vec![],
+            verdict: approved(),
+        }
+    }
+
+    fn failing(mut self, computers: &[i32]) -> Self {
+        for c in computers {
+            self.outcome.insert(*c, SessionStatus::Failed);
+        }
+        self
+    }
+
+    /// One reconcile: decide, then do what the shell would.
+    fn step(&mut self) -> Decision {
+        let digest = ApprovalDigest::of("uid-1", &self.obj.spec);
+        let d = decide(&Observed {
+            object: &self.obj,
+            digest: &digest,
+            verdict: &self.verdict,
+            sessions: &self.sessions,
+            compliant_by_item: None,
+            logs: &[],
+            now: now(),
+            instance: "https://acme.immy.bot/",
+            start_grace: Duration::from_secs(90),
+            busy_retry: Duration::from_secs(60),
+        });
+        let mut st = d.status.clone();
+        match &d.step {
+            Step::PlanRollout => {
+                let candidates: Vec<_> = first_targets(&self.obj.spec, &st)
+                    .into_iter()
+                    .map(|id| crate::api::NamedId { id, name: None })
+                    .collect();
+                st.rollout = Some(rollout::plan(self.obj.spec.rollout.as_ref().unwrap(), &candidates).unwrap());
+            }
+            Step::Start(a) => {
+                let mut a = a.clone();
+                for &c in &a.computer_ids {
+                    let id = 1000 + self.sessions.len() as i32;
+                    let status = self.outcome.get(&c).cloned().unwrap_or(SessionStatus::Passed);
+                    self.sessions.push(ImmySession {
+                        id,
+                        computer_id: Some(c),
+                        session_status: Some(status),
+                        ..Default::default()
+                    });
+                    a.session_ids.push(id);
+                    self.started.push(c);
+                }
+                st.immybot.get_or_insert_with(Default::default).attempts.push(a);
+            }
+            _ => {}
+        }
+        self.obj.status = Some(st);
+        d
+    }
+
+    /// Steps until nothing more happens on its own.
+    fn settle(&mut self) -> Decision {
+        for _ in 0..50 {
+            let d = self.step();
+            if d.step == Step::None {
+                return d;
+            }
+        }
+        panic!("no fixed point after 50 steps");
+    }
+
+    fn status(&self) -> &MaintenanceSessionStatus {
+        self.obj.status.as_ref().unwrap()
+    }
+
+    fn rollout(&self) -> &crate::api::RolloutStatus {
+        self.status().rollout.as_ref().unwrap()
+    }
+}
+
+fn condition(st: &MaintenanceSessionStatus, t: &str) -> Option<String> {
+    conditions::get(&st.conditions, t).map(|c| c.status.clone())
+}
+
+#[test]
+fn a_pilot_then_waves_run_every_computer_once_in_order() {
+    let computers: Vec<i32> = (101..=107).collect();
+    let mut drive = Drive::new(
+        &computers,
+        serde_json::json!({
+            "strategy": "Waves", "pilot": {"count": 1}, "maxConcurrent": 3
+        }),
+    );
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::Succeeded), "{:?}", d.status.conditions);
+    assert_eq!(drive.started, computers, "each computer once, pilot first, by id");
+    let purposes: Vec<_> = drive
+        .status()
+        .immybot
+        .as_ref()
+        .unwrap()
+        .attempts
+        .iter()
+        .map(|a| (a.purpose.clone().unwrap(), a.computer_ids.len()))
+        .collect();
+    assert_eq!(
+        purposes,
+        vec![("Pilot".into(), 1), ("Wave".into(), 3), ("Wave".into(), 3)]
+    );
+    let r = drive.rollout();
+    assert_eq!(
+        (r.current_wave, r.waves, r.started, r.passed, r.failed, r.remaining),
+        (3, 3, 7, 7, 0, 0)
+    );
+    assert_eq!(d.status.summary.as_ref().unwrap().computers, 7);
+}
+
+#[test]
+fn a_failed_pilot_halts_before_any_wave_and_resume_continues() {
+    let mut drive = Drive::new(
+        &[1, 2, 3, 4, 5],
+        serde_json::json!({
+            "strategy": "Waves", "pilot": {"count": 1}, "maxConcurrent": 2, "maxFailures": 3
+        }),
+    )
+    .failing(&[1]);
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::Halted));
+    assert_eq!(
+        drive.started,
+        vec![1],
+        "no wave after a failed pilot, whatever the budget"
+    );
+    assert_eq!(condition(&d.status, STALLED).as_deref(), Some("True"));
+    assert_eq!(condition(&d.status, RECONCILING), None);
+    let message = &conditions::get(&d.status.conditions, STALLED).unwrap().message;
+    assert!(
+        message.contains("kubectl immybot resume") && message.contains("cancel"),
+        "{message}"
+    );
+    // Nothing moves on its own.
+    assert_eq!(drive.step().step, Step::None);
+    assert_eq!(drive.started, vec![1]);
+    // `kubectl immybot resume`: one more request.
+    drive.obj.spec.resume.requests += 1;
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::PartiallySucceeded));
+    assert_eq!(drive.started, vec![1, 2, 3, 4, 5]);
+    assert_eq!(drive.rollout().accepted_failures, 1);
+}
+
+#[test]
+fn the_failure_budget_halts_between_waves_and_raising_it_continues() {
+    let mut drive = Drive::new(
+        &[1, 2, 3, 4, 5, 6],
+        serde_json::json!({
+            "strategy": "Waves", "maxConcurrent": 2, "maxFailures": 1
+        }),
+    )
+    .failing(&[1, 3]);
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::Halted));
+    assert_eq!(
+        conditions::get(&d.status.conditions, STALLED).unwrap().reason,
+        "FailureBudgetExhausted"
+    );
+    assert_eq!(
+        drive.started,
+        vec![1, 2, 3, 4],
+        "the wave that crossed the budget finished, no more"
+    );
+    let r = drive.rollout();
+    assert_eq!((r.failed, r.failure_budget, r.budget_left, r.remaining), (2, 1, 0, 2));
+    // Raising the budget (no new approval: it is not in the digest) continues.
+    let before = ApprovalDigest::of("uid-1", &drive.obj.spec);
+    drive.obj.spec.rollout.as_mut().unwrap().max_failures = Some(IntOrString::Int(2));
+    assert_eq!(ApprovalDigest::of("uid-1", &drive.obj.spec), before);
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::PartiallySucceeded));
+    assert_eq!(drive.started, vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn cancelling_a_halted_rollout_ends_it_and_starts_nothing() {
+    let mut drive = Drive::new(
+        &[1, 2, 3, 4],
+        serde_json::json!({
+            "strategy": "Waves", "maxConcurrent": 2
+        }),
+    )
+    .failing(&[2]);
+    assert_eq!(drive.settle().status.phase, Some(Phase::Halted));
+    drive.obj.spec.cancel = Some(crate::api::CancelRequest {
+        reason: "CHG-9 rolled back".into(),
+    });
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::Cancelled));
+    assert_eq!(drive.started, vec![1, 2]);
+}
+
+#[test]
+fn suspend_holds_the_next_wave_and_lifting_it_continues() {
+    let mut drive = Drive::new(
+        &[1, 2, 3, 4],
+        serde_json::json!({
+            "strategy": "Waves", "maxConcurrent": 2
+        }),
+    );
+    // The first wave starts, then the person suspends.
+    while drive.started.is_empty() {
+        drive.step();
+    }
+    drive.obj.spec.suspend = true;
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::Suspended));
+    assert_eq!(drive.started, vec![1, 2]);
+    assert!(
+        conditions::get(&d.status.conditions, READY)
+            .unwrap()
+            .message
+            .contains("next wave"),
+        "{:?}",
+        d.status.conditions
+    );
+    drive.obj.spec.suspend = false;
+    assert_eq!(drive.settle().status.phase, Some(Phase::Succeeded));
+    assert_eq!(drive.started, vec![1, 2, 3, 4]);
+}
+
+#[test]
+fn a_closed_window_holds_the_next_wave() {
+    use crate::api::Weekday;
+    let mut drive = Drive::new(
+        &[1, 2, 3, 4],
+        serde_json::json!({
+            "strategy": "Waves", "maxConcurrent": 2
+        }),
+    );
+    while drive.started.is_empty() {
+        drive.step();
+    }
+    // now() is Sunday 10:00 UTC: a Monday window is closed.
+    drive.obj = {
+        let mut b = session()
+            .computers(&[1, 2, 3, 4])
+            .window(&[Weekday::Monday], "01:00", "2h", "UTC")
+            .build();
+        b.spec.rollout = drive.obj.spec.rollout.clone();
+        b.status = drive.obj.status.clone();
+        b
+    };
+    let d = drive.settle();
+    assert_eq!(d.status.phase, Some(Phase::WaitingForWindow));
+    assert!(d.status.next_window_opening.is_some());
+    assert_eq!(drive.started, vec![1, 2], "the wave that ran finished; the next waits");
+}
+
+#[test]
+fn a_restart_between_the_intent_and_the_answer_neither_repeats_nor_skips() {
+    // The controller "dies" after recording wave 2's intent (no sessions
+    // yet): the next reconcile must adopt that attempt, not plan a new wave.
+    let mut drive = Drive::new(
+        &[1, 2, 3, 4],
+        serde_json::json!({
+            "strategy": "Waves", "maxConcurrent": 2
+        }),
+    );
+    while drive.started.len() < 2 {
+        drive.step();
+    }
+    let d = drive.step();
+    let Step::Start(wave2) = d.step else {
+        panic!("{:?}", d.step)
+    };
+    assert_eq!(wave2.computer_ids, vec![3, 4]);
+    // The intent landed (the driver already played the start; undo the
+    // sessions, as if the start's answer was lost).
+    drive.sessions.retain(|s| s.computer_id.is_some_and(|c| c <= 2));
+    drive.started.truncate(2);
+    let mut st = drive.obj.status.clone().unwrap();
+    st.immybot
+        .as_mut()
+        .unwrap()
+        .attempts
+        .last_mut()
+        .unwrap()
+        .session_ids
+        .clear();
+    drive.obj.status = Some(st);
+    let d = drive.step();
+    assert!(
+        matches!(d.step, Step::None | Step::Adopt { .. }),
+        "an unanswered wave is waited for or adopted, never started afresh: {:?}",
+        d.step
+    );
+}

@@ -1,0 +1,164 @@
+//! The MaintenanceSession controller.
+//!
+//! The core decides and touches no client: `machine` (observed state in,
+//! next status and step out, in named stages), with `attempts` (attempt
+//! bookkeeping, the timeout), `phase` (phase, conditions, approval record),
+//! `status_mapping` (ImmyBot's sessions as status), `rollout` (waves),
+//! `deferrable` (which writes can wait), `start_request` (the start body)
+//! and `group_id`. The shell performs what it decides: `reconciler`
+//! (inside `finalizer()`), its readers `session_reader` and
+//! `action_reader` (what ImmyBot shows, through `immybot_cache`),
+//! `start_protocol`, `target_resolution`, `rollout_planning`, and `poller`
+//! (ImmyBot's active sessions, which trigger reconciles).
+
+mod action_reader;
+pub mod attempts;
+mod deferrable;
+pub mod group_id;
+mod immybot_cache;
+pub mod machine;
+mod phase;
+mod poller;
+pub mod reconciler;
+pub mod rollout;
+mod rollout_planning;
+mod session_reader;
+mod start_protocol;
+mod start_request;
+pub mod status_mapping;
+mod target_resolution;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt as _;
+use kube::ResourceExt as _;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt as _, watcher};
+
+pub use action_reader::attach_actions;
+pub use immybot_cache::{ActiveSessions, ImmyBotCache};
+pub use start_request::{StartTargets, start_request};
+
+use super::approval::watch::ApprovalTriggers;
+use super::context::{Context, KindContext};
+use super::scope::{Scope, report};
+use super::write_gate::DeferralBackoff;
+use crate::api::{MaintenanceApproval, MaintenanceSession};
+
+/// What the session kind owns: what ImmyBot told that has not changed
+/// since, the poller's last listing, and which objects' progress writes
+/// were put off.
+#[derive(Default)]
+pub struct SessionState {
+    pub immybot_cache: ImmyBotCache,
+    pub active_sessions: Arc<ActiveSessions>,
+    pub deferrals: DeferralBackoff,
+}
+
+/// A session reconcile's context: the shared one and the kind's state.
+pub type SessionContext = KindContext<SessionState>;
+
+/// The MaintenanceSession controller and its poller, until `shutdown`.
+pub async fn run(
+    shared: Arc<Context>,
+    scope: Scope,
+    approvals: ApprovalTriggers,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
+    let ctx = Arc::new(SessionContext::new(shared, SessionState::default()));
+    // Our own reflector rather than `Controller::new`'s, to drop what no
+    // reconcile reads before it is stored: `managedFields` was a third of
+    // each cached object, and the cache holds every object (10,000 is an
+    // MSP's year of sessions).
+    let (session_store, session_writer) = reflector::store::<MaintenanceSession>();
+    let session_events = watcher(scope.api::<MaintenanceSession>(&ctx.client), watcher::Config::default())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(session_writer)
+        .touched_objects();
+    let controller = Controller::for_stream(session_events, session_store);
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let poller = tokio::spawn(poller::run(
+        ctx.poll_immybot.clone().unwrap_or_else(|| ctx.immybot.clone()),
+        controller.store(),
+        ctx.timing.clone(),
+        ctx.observer.clone(),
+        ctx.state.active_sessions.clone(),
+        tx,
+    ));
+    let synced = tokio::spawn(announce_synced(controller.store(), ctx.observer.clone()));
+    let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
+    let observer = ctx.observer.clone();
+    let sessions = controller.store();
+    let clock_moves = ctx.clock.moves();
+    controller
+        .watches_stream(approvals, sessions_approved_by(sessions))
+        .reconcile_on(triggers)
+        // A test that moves the clock (never in production) re-decides every
+        // session at once, as windows and timeouts are read from it.
+        .reconcile_all_on(clock_moves)
+        .graceful_shutdown_on(shutdown)
+        .run(reconciler::reconcile, reconciler::error_policy, ctx)
+        .for_each(|result| {
+            report(&*observer, &result);
+            futures::future::ready(())
+        })
+        .await;
+    poller.abort();
+    synced.abort();
+}
+
+/// Tells the observer (readiness) once the session cache has synced.
+async fn announce_synced(store: reflector::Store<MaintenanceSession>, observer: Arc<dyn super::ControllerObserver>) {
+    // kube-runtime's store readiness (a `DelayedInit`) wakes only the last
+    // task that waited, and the Controller waits on the same store, so a
+    // plain `.await` here can sleep forever. Re-polling is cheap and each
+    // poll sees the value once it is set.
+    loop {
+        match tokio::time::timeout(std::time::Duration::from_millis(250), store.wait_until_ready()).await {
+            Ok(Ok(())) => {
+                tracing::info!("controller caches synced");
+                observer.caches_synced();
+                return;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the controller's cache will never be ready");
+                return;
+            }
+            Err(_) => continue,
+        }
+    }
+}
+
+/// The sessions an approval may start: the one it names, or (a standing
+/// approval of a MaintenanceSchedule) that schedule's unfinished runs.
+fn sessions_approved_by(
+    sessions: reflector::Store<MaintenanceSession>,
+) -> impl Fn(MaintenanceApproval) -> Vec<ObjectRef<MaintenanceSession>> {
+    use crate::api::ApprovedKind;
+    move |a| {
+        let Some(ns) = a.namespace() else { return vec![] };
+        match a.spec.kind {
+            ApprovedKind::MaintenanceSession => vec![ObjectRef::new(&a.spec.session_name).within(&ns)],
+            ApprovedKind::ImmyBotSchedule => vec![],
+            ApprovedKind::MaintenanceSchedule => sessions
+                .state()
+                .iter()
+                .filter(|s| {
+                    s.metadata.namespace.as_deref() == Some(ns.as_str())
+                        && s.spec
+                            .scheduled_by
+                            .as_ref()
+                            .is_some_and(|b| b.schedule == a.spec.session_name)
+                        && !s
+                            .status
+                            .as_ref()
+                            .and_then(|st| st.phase)
+                            .is_some_and(crate::api::Phase::is_final)
+                })
+                .map(|s| ObjectRef::from_obj(&**s))
+                .collect(),
+        }
+    }
+}

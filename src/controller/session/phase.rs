@@ -1,0 +1,178 @@
+//! The status fields that follow from a decision: the phase and the kstatus
+//! conditions that go with it, the Approved condition and approval record,
+//! the one-line target summary. Pure.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::machine::Observed;
+use crate::api::{ApprovalRecord, ImmyBotRefs, MaintenanceSessionSpec, MaintenanceSessionStatus, Phase};
+use crate::controller::approval::Verdict;
+use crate::controller::conditions::{self, APPROVED, READY, RECONCILING, STALLED, SUCCEEDED};
+
+pub(super) fn target_summary(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> String {
+    let name = |c: &crate::api::ComputerRef| {
+        c.name
+            .clone()
+            .unwrap_or_else(|| format!("#{}", c.id.unwrap_or_default()))
+    };
+    if let Some(c) = &spec.target.computer {
+        return format!("computer {}", name(c));
+    }
+    if let Some(list) = &spec.target.computers {
+        return format!("{} computers", list.len());
+    }
+    if let Some(t) = &spec.target.tenant {
+        let label = t
+            .name
+            .clone()
+            .or_else(|| st.resolved_target.as_ref()?.tenant.as_ref()?.name.clone());
+        let label = label.unwrap_or_else(|| format!("#{}", t.id.unwrap_or_default()));
+        return format!(
+            "tenant {label}{}",
+            if t.include_child_tenants { " (+children)" } else { "" }
+        );
+    }
+    "nothing".into()
+}
+
+/// Sets the Approved condition and keeps the approval record in step with
+/// the digest. Returns whether the session is approved now.
+pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_>) -> bool {
+    let generation = o.object.metadata.generation;
+    match o.verdict {
+        Verdict::Approved {
+            approved_by,
+            method,
+            source,
+            comment,
+            at,
+            digest,
+        } => {
+            // The digest the approver saw: this object's, or for a run
+            // of a MaintenanceSchedule approved by a standing approval,
+            // its template's.
+            let approved = digest.clone().unwrap_or_else(|| o.digest.to_string());
+            conditions::set(
+                &mut st.conditions,
+                APPROVED,
+                true,
+                method.as_str(),
+                format!("approved by {approved_by} for {approved}"),
+                generation,
+                o.now,
+            );
+            let same = st
+                .approval
+                .as_ref()
+                .is_some_and(|r| r.digest == approved && r.approved_by == *approved_by);
+            if !same {
+                st.approval = Some(ApprovalRecord {
+                    digest: approved,
+                    approved_by: approved_by.clone(),
+                    approved_at: Time(at.unwrap_or(o.now)),
+                    method: method.as_str().into(),
+                    source: source.clone(),
+                    comment: comment.clone(),
+                });
+            }
+            true
+        }
+        Verdict::NotApproved { reason, message } => {
+            conditions::set(
+                &mut st.conditions,
+                APPROVED,
+                false,
+                reason,
+                message.clone(),
+                generation,
+                o.now,
+            );
+            // A record for another digest no longer describes this spec; the
+            // record of what started the sessions stays in the attempts' events.
+            if st.approval.as_ref().is_some_and(|r| r.digest != o.digest.as_str())
+                || st.immybot.as_ref().is_none_or(|r| r.attempts.is_empty())
+            {
+                st.approval = None;
+            }
+            false
+        }
+    }
+}
+
+pub(super) fn phase_reason(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Pending => "Pending",
+        Phase::AwaitingApproval => "AwaitingApproval",
+        Phase::WaitingForWindow => "WaitingForWindow",
+        Phase::Suspended => "Suspended",
+        Phase::Starting => "Starting",
+        Phase::Queued => "Queued",
+        Phase::Running => "Running",
+        Phase::Postponed => "Postponed",
+        Phase::Halted => "Halted",
+        Phase::Succeeded => "Succeeded",
+        Phase::PartiallySucceeded => "PartiallySucceeded",
+        Phase::Failed => "Failed",
+        Phase::Cancelled => "Cancelled",
+        Phase::TimedOut => "TimedOut",
+    }
+}
+
+/// Sets the phase and the kstatus conditions that follow from it:
+/// - in progress: `Reconciling=True`, `Ready=False`, `Succeeded=Unknown`;
+/// - `Succeeded`: `Ready=True`, `Succeeded=True`;
+/// - any other final phase: `Stalled=True`, `Ready=False`, `Succeeded=False`;
+/// - waiting on a person (approval, suspend): `Ready=False` only, so that
+///   kstatus reports it as in progress without a controller working on it.
+pub(super) fn set_phase(
+    st: &mut MaintenanceSessionStatus,
+    o: &Observed<'_>,
+    phase: Phase,
+    reason: &str,
+    message: impl Into<String>,
+) {
+    let message = message.into();
+    let (g, now) = (o.object.metadata.generation, o.now);
+    st.phase = Some(phase);
+    if st.immybot.is_none() {
+        st.immybot = Some(ImmyBotRefs {
+            instance: o.instance.into(),
+            attempts: vec![],
+        });
+    }
+    let c = &mut st.conditions;
+    match phase {
+        Phase::Succeeded => {
+            conditions::set(c, READY, true, reason, message.clone(), g, now);
+            conditions::remove(c, RECONCILING);
+            conditions::remove(c, STALLED);
+            conditions::set_raw(c, SUCCEEDED, "True", reason, message, g, now);
+        }
+        p if p.is_final() => {
+            conditions::set(c, READY, false, reason, message.clone(), g, now);
+            conditions::remove(c, RECONCILING);
+            conditions::set(c, STALLED, true, reason, message.clone(), g, now);
+            conditions::set_raw(c, SUCCEEDED, "False", reason, message, g, now);
+        }
+        Phase::Halted => {
+            // Not final (a person may continue it), but nothing will happen
+            // until someone acts: kstatus reads Stalled as Failed.
+            conditions::set(c, READY, false, reason, message.clone(), g, now);
+            conditions::remove(c, RECONCILING);
+            conditions::set(c, STALLED, true, reason, message.clone(), g, now);
+            conditions::set_raw(c, SUCCEEDED, "Unknown", reason, message, g, now);
+        }
+        Phase::AwaitingApproval | Phase::Suspended | Phase::WaitingForWindow => {
+            conditions::set(c, READY, false, reason, message.clone(), g, now);
+            conditions::remove(c, RECONCILING);
+            conditions::remove(c, STALLED);
+            conditions::set_raw(c, SUCCEEDED, "Unknown", reason, message, g, now);
+        }
+        _ => {
+            conditions::set(c, READY, false, reason, message.clone(), g, now);
+            conditions::set(c, RECONCILING, true, reason, message.clone(), g, now);
+            conditions::remove(c, STALLED);
+            conditions::set_raw(c, SUCCEEDED, "Unknown", reason, message, g, now);
+        }
+    }
+}

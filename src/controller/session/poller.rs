@@ -1,0 +1,146 @@
+//! One poller per ImmyBot instance. ImmyBot has no push channel, and polling
+//! every session on its own would cost one call per session per cycle.
+//! Instead each cycle pages through the *active* sessions (`dx`, filtered on
+//! status), compares them with the last cycle, and triggers a reconcile of
+//! only the MaintenanceSessions whose sessions changed or finished. Those
+//! reconciles fetch full details. Calls per cycle: the page count.
+//!
+//! The interval adapts: short while anything runs, long when idle.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::runtime::reflector::{ObjectRef, Store};
+use tokio::sync::mpsc;
+
+use std::sync::Arc;
+
+use super::immybot_cache::ActiveSessions;
+use crate::api::{MaintenanceSession, Phase};
+use crate::controller::context::Timing;
+use crate::controller::observer::ControllerObserver;
+use immybot_client::{ImmyBotClient, SessionStatus, WireTime};
+
+const PAGE: u32 = 200;
+
+/// Runs until the receiver is dropped.
+pub async fn run(
+    immybot: ImmyBotClient,
+    store: Store<MaintenanceSession>,
+    timing: Timing,
+    observer: Arc<dyn ControllerObserver>,
+    snapshot: Arc<ActiveSessions>,
+    tx: mpsc::Sender<ObjectRef<MaintenanceSession>>,
+) {
+    let mut last: BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)> = BTreeMap::new();
+    loop {
+        let started = tokio::time::Instant::now();
+        let current = match active_sessions(&immybot).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "polling ImmyBot's active sessions failed");
+                observer.poll_cycle(started.elapsed(), last.len(), false);
+                tokio::time::sleep(timing.poll_active).await;
+                continue;
+            }
+        };
+        observer.poll_cycle(started.elapsed(), current.len(), true);
+        // Published before the triggers go out, so that the reconciles they
+        // cause see this cycle.
+        snapshot.replace(current.iter().map(|(id, seen)| (*id, seen.clone())).collect());
+        let mut phases: BTreeMap<String, i64> = BTreeMap::new();
+        let mut in_progress = false;
+        for obj in store.state() {
+            let phase = obj.status.as_ref().and_then(|s| s.phase);
+            in_progress |= waits_on_sessions(phase);
+            let phase = phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
+            *phases.entry(phase).or_default() += 1;
+        }
+        observer.phases(&phases);
+        let changed: BTreeSet<i32> = current
+            .iter()
+            .filter(|(id, v)| last.get(id) != Some(v))
+            .map(|(id, _)| *id)
+            .chain(last.keys().filter(|id| !current.contains_key(id)).copied())
+            .collect();
+        for obj_ref in to_trigger(&store, &changed, &current) {
+            tracing::debug!(name = %obj_ref.name, "poll: sessions changed");
+            if tx.send(obj_ref).await.is_err() {
+                return;
+            }
+        }
+        // Idle only when ImmyBot shows nothing active and no object waits on
+        // a session: a start made since the last cycle must not wait for the
+        // idle interval (it also wakes the poller at once).
+        let idle = current.is_empty() && !in_progress;
+        last = current;
+        // The interval runs from cycle start to cycle start: a cycle that
+        // took long (a large listing, a slow ImmyBot) does not push the next
+        // one back by its own length.
+        let interval = if idle { timing.poll_idle } else { timing.poll_active };
+        snapshot
+            .sleep_or_wake(interval.saturating_sub(started.elapsed()), idle)
+            .await;
+    }
+}
+
+async fn active_sessions(
+    immybot: &ImmyBotClient,
+) -> Result<BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>, immybot_client::ImmyBotError> {
+    let mut out = BTreeMap::new();
+    let mut skip = 0;
+    loop {
+        // One row more than the page: it says whether another page exists,
+        // so a count that is a multiple of the page size costs no extra
+        // (empty) call. The row is listed again as the next page's first.
+        let page = immybot.active_sessions(skip, PAGE + 1).await?;
+        for s in &page.items {
+            out.insert(s.id, (s.session_status.clone(), s.updated_date_utc));
+        }
+        if !page.full {
+            return Ok(out);
+        }
+        skip += PAGE;
+    }
+}
+
+/// The objects to reconcile: those owning a changed session, and those still
+/// in progress none of whose sessions is active any more (they finished
+/// between two cycles, perhaps before the poller ever saw them run).
+fn to_trigger(
+    store: &Store<MaintenanceSession>,
+    changed: &BTreeSet<i32>,
+    active: &BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>,
+) -> Vec<ObjectRef<MaintenanceSession>> {
+    let mut out = Vec::new();
+    for obj in store.state() {
+        let Some(status) = obj.status.as_ref() else { continue };
+        let ids: Vec<i32> = status
+            .immybot
+            .iter()
+            .flat_map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()))
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let in_progress = waits_on_sessions(status.phase);
+        let touched = ids.iter().any(|id| changed.contains(id));
+        // An object whose computers wait for other sessions has its own
+        // requeue (the busy backoff); triggering it every cycle would cost a
+        // full read of its sessions each time for nothing.
+        let waiting = status
+            .immybot
+            .as_ref()
+            .and_then(|r| r.attempts.last())
+            .is_some_and(|a| !a.busy_computer_ids.is_empty());
+        let silently_finished = in_progress && !waiting && !ids.iter().any(|id| active.contains_key(id));
+        if touched || silently_finished {
+            out.push(ObjectRef::from(&*obj));
+        }
+    }
+    out
+}
+
+/// Phases in which an object waits on ImmyBot sessions.
+fn waits_on_sessions(phase: Option<Phase>) -> bool {
+    phase.is_some_and(|p| matches!(p, Phase::Starting | Phase::Queued | Phase::Running | Phase::Postponed))
+}
