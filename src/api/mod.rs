@@ -11,6 +11,7 @@ mod maintenance_schedule;
 mod maintenance_session;
 mod maintenance_session_status;
 mod maintenance_window;
+mod names;
 mod reference;
 mod rollout;
 

@@ -86,13 +86,13 @@ impl Context {
                 let answer = api
                     .create(&kube::api::PostParams::default(), &SelfSubjectReview::default())
                     .await
-                    .map_err(|e| super::Error::Identity(e.to_string()))?;
+                    .map_err(super::error::IdentityError::Review)?;
                 answer
                     .status
                     .and_then(|s| s.user_info)
                     .and_then(|u| u.username)
                     .filter(|u| !u.is_empty())
-                    .ok_or_else(|| super::Error::Identity("the API server's answer names no user".into()))
+                    .ok_or(super::Error::Identity(super::error::IdentityError::NoUserName))
             })
             .await
             .cloned()

@@ -22,10 +22,12 @@ pub enum Error {
     /// The operator could not learn its own user name (SelfSubjectReview),
     /// which the runs it creates must carry as `requestedBy`.
     #[error("cannot learn the operator's own Kubernetes user name: {0}")]
-    Identity(String),
+    Identity(#[from] IdentityError),
     /// A run's name is taken by an object this schedule does not own.
-    #[error("{0}")]
-    RunNameTaken(String),
+    #[error(
+        "the run due at {scheduled} would be MaintenanceSession {run}, but a session of that name exists that this schedule did not create; rename or delete it"
+    )]
+    RunNameTaken { run: String, scheduled: jiff::Timestamp },
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
@@ -40,7 +42,7 @@ impl Error {
             #[cfg(any(test, feature = "test-hooks"))]
             Error::SimulatedCrash(_) => "simulated_crash",
             Error::Identity(_) => "identity",
-            Error::RunNameTaken(_) => "run_name_taken",
+            Error::RunNameTaken { .. } => "run_name_taken",
             Error::Finalizer(inner) => match &**inner {
                 kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
                     e.metric_label()
@@ -49,6 +51,15 @@ impl Error {
             },
         }
     }
+}
+
+/// Why the operator's own user name is unknown.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("the SelfSubjectReview failed: {0}")]
+    Review(#[source] kube::Error),
+    #[error("the API server's answer names no user")]
+    NoUserName,
 }
 
 /// Whether a Kubernetes error is a 409 Conflict (a failed precondition).

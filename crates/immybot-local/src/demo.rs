@@ -72,7 +72,7 @@ pub async fn run(
             rows.insert(
                 name.clone(),
                 (
-                    status.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "-".into()),
+                    status.phase.map_or("-", Phase::as_str).to_owned(),
                     status
                         .conditions
                         .iter()

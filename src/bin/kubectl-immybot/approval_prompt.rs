@@ -290,7 +290,7 @@ fn windows(w: &Value, now: Timestamp) -> String {
     let each: Vec<String> = list
         .iter()
         .map(|w| {
-            let days: Vec<String> = w.days.iter().map(|d| format!("{d:?}")[..3].to_owned()).collect();
+            let days: Vec<&str> = w.days.iter().map(|d| &d.as_str()[..3]).collect();
             format!("{} {} for {} ({})", days.join(","), w.start, w.duration, w.time_zone)
         })
         .collect();

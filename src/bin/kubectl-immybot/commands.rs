@@ -69,8 +69,8 @@ pub async fn approve(
     };
     if status.immybot.as_ref().is_some_and(|r| !r.attempts.is_empty()) && status.phase.is_some_and(Phase::is_final) {
         bail!(
-            "{name} has already finished ({:?}); there is nothing to approve",
-            status.phase
+            "{name} has already finished ({}); there is nothing to approve",
+            status.phase.map_or("-", Phase::as_str)
         );
     }
     let me = whoami(&ctx.client).await?;

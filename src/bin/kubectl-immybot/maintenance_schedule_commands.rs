@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{ApprovedKind, MaintenanceSchedule, maintenance_schedule_coverage};
+use immybot_operator::api::{ApprovedKind, MaintenanceSchedule, Phase, maintenance_schedule_coverage};
 
 use super::approval_prompt::{self, Approving};
 
@@ -85,10 +85,20 @@ pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     let _ = writeln!(out, "  last schedule: {}", time(&st.last_schedule_time));
     let _ = writeln!(out, "  next schedule: {}", time(&st.next_schedule_time));
     if let Some(last) = &st.last_run {
-        let _ = writeln!(out, "  last run:      {} {:?}", last.name, last.phase);
+        let _ = writeln!(
+            out,
+            "  last run:      {} {}",
+            last.name,
+            last.phase.map_or("-", Phase::as_str)
+        );
     }
     for run in &st.active {
-        let _ = writeln!(out, "  active:        {} {:?}", run.name, run.phase);
+        let _ = writeln!(
+            out,
+            "  active:        {} {}",
+            run.name,
+            run.phase.map_or("Pending", Phase::as_str)
+        );
     }
     for c in &st.conditions {
         let _ = writeln!(out, "  {}={} ({}): {}", c.type_, c.status, c.reason, c.message);

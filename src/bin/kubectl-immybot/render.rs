@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use immybot_operator::api::MaintenanceSession;
+use immybot_operator::api::{MaintenanceSession, Phase};
 
 /// Where a rollout in waves stands, in one line.
 pub fn rollout_line(r: &immybot_operator::api::RolloutStatus) -> String {
@@ -30,7 +30,7 @@ pub fn status(s: &MaintenanceSession) -> String {
         out,
         "{}  {}",
         s.metadata.name.clone().unwrap_or_default(),
-        st.phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into())
+        st.phase.map_or("Pending", Phase::as_str)
     );
     let _ = writeln!(out, "  target    {}", st.target_summary.clone().unwrap_or_default());
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));

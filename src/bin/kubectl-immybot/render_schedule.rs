@@ -23,7 +23,7 @@ fn target(s: &ImmyBotSchedule) -> String {
     } else {
         "-".into()
     };
-    format!("{who}, {:?}", t.device_filter)
+    format!("{who}, {}", t.device_filter)
 }
 
 /// A name if given, else `#id`.

@@ -190,7 +190,7 @@ pub fn evaluate(
                 4,
                 "ApprovalForAnotherObject",
                 format!(
-                    "MaintenanceApproval {name} by {} approved an earlier {kind:?} named {session_name} (uid {}), not this one (uid {uid}); an approval does not carry over to a new object: review this one and approve it",
+                    "MaintenanceApproval {name} by {} approved an earlier {kind} named {session_name} (uid {}), not this one (uid {uid}); an approval does not carry over to a new object: review this one and approve it",
                     approval.spec.approver, approval.spec.session_uid
                 ),
             ));

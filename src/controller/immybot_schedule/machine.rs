@@ -10,6 +10,9 @@
 //!    current digest, except `disabled` following `suspend`, and putting
 //!    back the approved definition (drift, deletion in ImmyBot).
 //! 4. One ImmyBot write per reconcile: update, else run now, else cancel.
+//!
+//! `decide` takes them stage by stage: `interrupted_create`,
+//! `not_created`, `gone`, `keep_in_sync`, `requests`.
 
 use super::definition::definition_digest;
 use crate::api::{DriftPolicy, ImmyBotScheduleSpec, ImmyBotScheduleStatus};
@@ -96,297 +99,316 @@ pub struct Decision {
     pub event: Option<(&'static str, String, bool)>,
 }
 
-pub fn decide(o: &Observed<'_>) -> Decision {
-    let mut status = o.status.clone();
-    let mut event = None;
-    let stalled = |reason, message: String| Standing::Stalled { reason, message };
-    let done = |step, standing, status, event| Decision {
-        step,
-        standing,
-        status,
-        event,
-    };
-    let wanted = match &o.wanted {
-        Ok(w) => w.clone(),
-        Err(why) => return done(Step::None, stalled("InvalidSpec", why.clone()), status, None),
-    };
-    let approved = o.approved.is_ok();
-    // 2. An interrupted create.
-    if status.schedule_id.is_none()
-        && let Some(pending) = status.pending_create.clone()
-    {
-        let mut matches = o.pending_matches.clone().unwrap_or_default();
-        // A person resolving an ambiguous create names the one to keep.
-        if let Some(keep) = o.spec.adopt.as_ref().map(|a| a.schedule_id)
-            && matches.contains(&keep)
-        {
-            matches = vec![keep];
-        }
-        match matches.as_slice() {
-            [one] => {
-                status.schedule_id = Some(*one);
-                status.applied_digest = Some(pending.digest.clone());
-                status.pending_create = None;
-                event = Some((
-                    "FoundAfterInterruptedCreate",
-                    format!(
-                        "the create of ImmyBot schedule {one} was interrupted before its answer was recorded; found it by its exact definition and took it over"
-                    ),
-                    false,
-                ));
-                return done(
-                    Step::None,
-                    Standing::Progressing {
-                        reason: "Adopted",
-                        message: format!("ImmyBot schedule {one}"),
-                    },
-                    status,
-                    event,
-                );
-            }
-            [] => {
-                let definition = status
-                    .applied_definition
-                    .clone()
-                    .and_then(|v| serde_json::from_value(v).ok())
-                    .unwrap_or(wanted);
-                return done(
-                    Step::Create(definition),
-                    Standing::Progressing {
-                        reason: "Creating",
-                        message: "an interrupted create left no schedule in ImmyBot; creating it again".into(),
-                    },
-                    status,
-                    None,
-                );
-            }
-            many => {
-                let ids: Vec<String> = many.iter().map(i32::to_string).collect();
-                return done(
-                    Step::None,
-                    stalled(
-                        "AmbiguousCreate",
-                        format!(
-                            "a create was interrupted and ImmyBot now has {} schedules with exactly this definition (ids {}); nothing more is created. Delete the extra ones in ImmyBot (the one left is taken over), or set spec.adopt.scheduleId to the one to keep",
-                            many.len(),
-                            ids.join(", ")
-                        ),
-                    ),
-                    status,
-                    None,
-                );
-            }
+impl Decision {
+    fn new(step: Step, standing: Standing, status: ImmyBotScheduleStatus) -> Self {
+        Self {
+            step,
+            standing,
+            status,
+            event: None,
         }
     }
-    let Some(id) = status.schedule_id else {
-        // 3. Not created yet.
-        if let Some(adopt) = &o.spec.adopt {
-            return match &o.remote {
-                Remote::Found(_) => {
-                    status.schedule_id = Some(adopt.schedule_id);
-                    done(
-                        Step::None,
-                        Standing::Progressing {
-                            reason: "Adopted",
-                            message: format!("took over ImmyBot schedule {}", adopt.schedule_id),
-                        },
-                        status,
-                        Some((
-                            "Adopted",
-                            format!("took over ImmyBot schedule {}", adopt.schedule_id),
-                            false,
-                        )),
-                    )
-                }
-                _ => done(
-                    Step::None,
-                    stalled(
-                        "AdoptedScheduleMissing",
-                        format!(
-                            "spec.adopt.scheduleId {} is not a schedule of this ImmyBot instance",
-                            adopt.schedule_id
-                        ),
-                    ),
-                    status,
-                    None,
-                ),
+
+    fn event(mut self, reason: &'static str, message: String, warning: bool) -> Self {
+        self.event = Some((reason, message, warning));
+        self
+    }
+}
+
+fn progressing(reason: &'static str, message: impl Into<String>) -> Standing {
+    Standing::Progressing {
+        reason,
+        message: message.into(),
+    }
+}
+
+fn waiting(message: String) -> Standing {
+    Standing::Waiting {
+        reason: "AwaitingApproval",
+        message,
+    }
+}
+
+/// The rules above, in order: each stage decides or passes.
+pub fn decide(o: &Observed<'_>) -> Decision {
+    let status = o.status.clone();
+    // 1. A spec that is no definition.
+    let wanted = match &o.wanted {
+        Ok(w) => w.clone(),
+        Err(why) => {
+            let stalled = Standing::Stalled {
+                reason: "InvalidSpec",
+                message: why.clone(),
             };
+            return Decision::new(Step::None, stalled, status);
         }
-        return match &o.approved {
-            Ok(_) => done(
-                Step::Create(wanted),
-                Standing::Progressing {
-                    reason: "Creating",
-                    message: "creating the schedule in ImmyBot".into(),
-                },
-                status,
-                None,
-            ),
-            Err(why) => done(
-                Step::None,
-                Standing::Waiting {
-                    reason: "AwaitingApproval",
-                    message: format!("nothing is created in ImmyBot before approval: {why}"),
-                },
-                status,
-                None,
-            ),
-        };
+    };
+    // 2. An interrupted create.
+    let mut status = status;
+    if let Some(decided) = interrupted_create(o, &mut status, &wanted) {
+        return decided;
+    }
+    // 3. Not created yet.
+    let Some(id) = status.schedule_id else {
+        return not_created(o, status, wanted);
     };
     // What ImmyBot should hold: the spec if approved; otherwise the
     // definition approved before, `disabled` following `suspend`.
-    let applied: Option<ScheduleDefinition> = status
-        .applied_definition
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok());
-    let desired = if approved {
-        Some(wanted.clone())
-    } else {
-        applied.clone().map(|mut d| {
-            d.disabled = Some(o.spec.suspend);
-            d
-        })
-    };
-    let waiting_for_change = !approved
-        && applied.is_some_and(|a| {
-            let mut a = a;
-            a.disabled = wanted.disabled;
-            a != wanted
-        });
+    let held = Held::of(o, &status, &wanted);
     let remote = match &o.remote {
         Remote::Found(r) => r,
-        Remote::Gone => {
-            return match (o.spec.drift_policy, desired) {
-                (DriftPolicy::Correct, Some(d)) => {
-                    status.schedule_id = None;
-                    status.applied_definition = None;
-                    done(
-                        Step::Create(d),
-                        Standing::Progressing {
-                            reason: "Recreating",
-                            message: format!(
-                                "ImmyBot schedule {id} was deleted in ImmyBot; recreating the approved definition"
-                            ),
-                        },
-                        status,
-                        Some((
-                            "RecreatedAfterDeletion",
-                            format!("ImmyBot schedule {id} was deleted in ImmyBot; recreating the approved definition"),
-                            true,
-                        )),
-                    )
-                }
-                _ => done(
-                    Step::None,
-                    Standing::Drifted {
-                        message: format!(
-                            "ImmyBot schedule {id} was deleted in ImmyBot (driftPolicy Report: not recreated)"
-                        ),
-                    },
-                    status,
-                    None,
+        Remote::Gone => return gone(o, status, id, held.desired),
+        Remote::NotCreated => return Decision::new(Step::None, Standing::InSync, status),
+    };
+    let Some(desired) = held.desired else {
+        // Adopted, never approved: watch only.
+        let message = format!(
+            "ImmyBot schedule {id} is adopted as it is; its definition is replaced once approved: {}",
+            o.approved.clone().err().unwrap_or_default()
+        );
+        return Decision::new(Step::None, waiting(message), status);
+    };
+    // 4. One write per reconcile: the definition first.
+    if let Some(decided) = keep_in_sync(o, &status, id, remote, desired) {
+        return decided;
+    }
+    // 5. In sync: the requests, then where the approval stands.
+    requests(o, status, id, held.waiting_for_change)
+}
+
+/// With a create whose answer was never recorded: exactly one match is
+/// taken over, none is created again, several stop with Stalled (unless a
+/// person named the one to keep with `spec.adopt`). `None` when there is
+/// no such create.
+fn interrupted_create(
+    o: &Observed<'_>,
+    status: &mut ImmyBotScheduleStatus,
+    wanted: &ScheduleDefinition,
+) -> Option<Decision> {
+    let pending = match (&status.pending_create, status.schedule_id) {
+        (Some(p), None) => p.clone(),
+        _ => return None,
+    };
+    let mut status = std::mem::take(status);
+    let mut matches = o.pending_matches.clone().unwrap_or_default();
+    // A person resolving an ambiguous create names the one to keep.
+    if let Some(keep) = o.spec.adopt.as_ref().map(|a| a.schedule_id)
+        && matches.contains(&keep)
+    {
+        matches = vec![keep];
+    }
+    Some(match matches.as_slice() {
+        [one] => {
+            status.schedule_id = Some(*one);
+            status.applied_digest = Some(pending.digest.clone());
+            status.pending_create = None;
+            Decision::new(Step::None, progressing("Adopted", format!("ImmyBot schedule {one}")), status).event(
+                "FoundAfterInterruptedCreate",
+                format!(
+                    "the create of ImmyBot schedule {one} was interrupted before its answer was recorded; found it by its exact definition and took it over"
+                ),
+                false,
+            )
+        }
+        [] => {
+            let definition = status
+                .applied_definition
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_else(|| wanted.clone());
+            Decision::new(
+                Step::Create(definition),
+                progressing(
+                    "Creating",
+                    "an interrupted create left no schedule in ImmyBot; creating it again",
+                ),
+                status,
+            )
+        }
+        many => {
+            let ids: Vec<String> = many.iter().map(i32::to_string).collect();
+            let stalled = Standing::Stalled {
+                reason: "AmbiguousCreate",
+                message: format!(
+                    "a create was interrupted and ImmyBot now has {} schedules with exactly this definition (ids {}); nothing more is created. Delete the extra ones in ImmyBot (the one left is taken over), or set spec.adopt.scheduleId to the one to keep",
+                    many.len(),
+                    ids.join(", ")
                 ),
             };
+            Decision::new(Step::None, stalled, status)
         }
-        Remote::NotCreated => return done(Step::None, Standing::InSync, status, None),
-    };
-    let Some(desired) = desired else {
-        // Adopted, never approved: watch only.
-        return done(
-            Step::None,
-            Standing::Waiting {
-                reason: "AwaitingApproval",
-                message: format!(
-                    "ImmyBot schedule {id} is adopted as it is; its definition is replaced once approved: {}",
-                    o.approved.clone().err().unwrap_or_default()
-                ),
-            },
-            status,
-            None,
-        );
-    };
-    let differing = remote.differences(&desired);
-    if !differing.is_empty() {
-        let ours = status.applied_digest.as_deref() != Some(definition_digest(&desired).as_str());
-        if ours || o.spec.drift_policy == DriftPolicy::Correct {
-            return done(
-                Step::Update {
-                    id,
-                    definition: desired,
-                    fields: differing,
-                    drift: !ours,
-                },
-                Standing::Progressing {
-                    reason: "Updating",
-                    message: format!("updating ImmyBot schedule {id}"),
-                },
-                status,
-                None,
-            );
-        }
-        return done(
-            Step::None,
-            Standing::Drifted {
-                message: format!(
-                    "ImmyBot schedule {id} differs from the approved definition in {} (driftPolicy Report: not corrected)",
-                    differing.join(", ")
-                ),
-            },
-            status,
-            None,
-        );
+    })
+}
+
+/// No schedule yet: take over the one `spec.adopt` names, or create one
+/// once approved.
+fn not_created(o: &Observed<'_>, mut status: ImmyBotScheduleStatus, wanted: ScheduleDefinition) -> Decision {
+    if let Some(adopt) = &o.spec.adopt {
+        let id = adopt.schedule_id;
+        return match &o.remote {
+            Remote::Found(_) => {
+                status.schedule_id = Some(id);
+                let message = format!("took over ImmyBot schedule {id}");
+                Decision::new(Step::None, progressing("Adopted", message.clone()), status)
+                    .event("Adopted", message, false)
+            }
+            _ => {
+                let stalled = Standing::Stalled {
+                    reason: "AdoptedScheduleMissing",
+                    message: format!("spec.adopt.scheduleId {id} is not a schedule of this ImmyBot instance"),
+                };
+                Decision::new(Step::None, stalled, status)
+            }
+        };
     }
-    // In sync: the requests.
-    if o.spec.run_now.requests > status.run_now_handled {
-        if let Some(pending) = status.run_now_pending {
-            // Interrupted: it may have run. Never repeated.
-            status.run_now_handled = pending.max(status.run_now_handled);
-            status.run_now_pending = None;
-            event = Some((
-                "RunNowUnconfirmed",
-                format!(
-                    "run-now request {pending} was interrupted before ImmyBot's answer was recorded; it is not sent again (it may have run). Ask again if it did not"
-                ),
-                true,
-            ));
+    match &o.approved {
+        Ok(_) => Decision::new(
+            Step::Create(wanted),
+            progressing("Creating", "creating the schedule in ImmyBot"),
+            status,
+        ),
+        Err(why) => Decision::new(
+            Step::None,
+            waiting(format!("nothing is created in ImmyBot before approval: {why}")),
+            status,
+        ),
+    }
+}
+
+/// What ImmyBot should hold, and whether a changed spec waits for approval.
+struct Held {
+    /// The spec if approved; else the definition approved before with
+    /// `disabled` following `suspend`; `None` if nothing was ever approved.
+    desired: Option<ScheduleDefinition>,
+    /// The spec differs from what was approved (beyond `disabled`).
+    waiting_for_change: bool,
+}
+
+impl Held {
+    fn of(o: &Observed<'_>, status: &ImmyBotScheduleStatus, wanted: &ScheduleDefinition) -> Self {
+        let approved = o.approved.is_ok();
+        let applied: Option<ScheduleDefinition> = status
+            .applied_definition
+            .clone()
+            .and_then(|v| serde_json::from_value(v).ok());
+        let desired = if approved {
+            Some(wanted.clone())
         } else {
-            return done(
-                Step::RunNow {
-                    id,
-                    request: o.spec.run_now.requests,
-                },
-                Standing::InSync,
-                status,
-                None,
-            );
+            applied.clone().map(|mut d| {
+                d.disabled = Some(o.spec.suspend);
+                d
+            })
+        };
+        let waiting_for_change = !approved
+            && applied.is_some_and(|mut a| {
+                a.disabled = wanted.disabled;
+                a != *wanted
+            });
+        Self {
+            desired,
+            waiting_for_change,
         }
     }
-    if o.spec.cancel_running.requests > status.cancel_running_handled {
-        return done(
-            Step::CancelRunning {
+}
+
+/// The schedule was deleted in ImmyBot: recreate the approved definition
+/// (`Correct`) or report it (`Report`).
+fn gone(o: &Observed<'_>, mut status: ImmyBotScheduleStatus, id: i32, desired: Option<ScheduleDefinition>) -> Decision {
+    match (o.spec.drift_policy, desired) {
+        (DriftPolicy::Correct, Some(d)) => {
+            status.schedule_id = None;
+            status.applied_definition = None;
+            let message = format!("ImmyBot schedule {id} was deleted in ImmyBot; recreating the approved definition");
+            Decision::new(Step::Create(d), progressing("Recreating", message.clone()), status).event(
+                "RecreatedAfterDeletion",
+                message,
+                true,
+            )
+        }
+        _ => {
+            let drifted = Standing::Drifted {
+                message: format!("ImmyBot schedule {id} was deleted in ImmyBot (driftPolicy Report: not recreated)"),
+            };
+            Decision::new(Step::None, drifted, status)
+        }
+    }
+}
+
+/// ImmyBot's schedule differs from what it should hold: our change goes
+/// out; a change made in ImmyBot is put back (`Correct`) or reported.
+fn keep_in_sync(
+    o: &Observed<'_>,
+    status: &ImmyBotScheduleStatus,
+    id: i32,
+    remote: &Schedule,
+    desired: ScheduleDefinition,
+) -> Option<Decision> {
+    let differing = remote.differences(&desired);
+    if differing.is_empty() {
+        return None;
+    }
+    let ours = status.applied_digest.as_deref() != Some(definition_digest(&desired).as_str());
+    if ours || o.spec.drift_policy == DriftPolicy::Correct {
+        return Some(Decision::new(
+            Step::Update {
                 id,
-                request: o.spec.cancel_running.requests,
+                definition: desired,
+                fields: differing,
+                drift: !ours,
             },
-            Standing::InSync,
-            status,
-            event,
-        );
+            progressing("Updating", format!("updating ImmyBot schedule {id}")),
+            status.clone(),
+        ));
     }
-    if waiting_for_change {
+    let drifted = Standing::Drifted {
+        message: format!(
+            "ImmyBot schedule {id} differs from the approved definition in {} (driftPolicy Report: not corrected)",
+            differing.join(", ")
+        ),
+    };
+    Some(Decision::new(Step::None, drifted, status.clone()))
+}
+
+/// In sync: a run-now request (never repeated after an interruption), then
+/// a cancel-running request, then where the approval stands.
+fn requests(o: &Observed<'_>, mut status: ImmyBotScheduleStatus, id: i32, waiting_for_change: bool) -> Decision {
+    let mut event = None;
+    if o.spec.run_now.requests > status.run_now_handled {
+        let Some(pending) = status.run_now_pending else {
+            let run = Step::RunNow {
+                id,
+                request: o.spec.run_now.requests,
+            };
+            return Decision::new(run, Standing::InSync, status);
+        };
+        // Interrupted: it may have run. Never repeated.
+        status.run_now_handled = pending.max(status.run_now_handled);
+        status.run_now_pending = None;
+        event = Some((
+            "RunNowUnconfirmed",
+            format!(
+                "run-now request {pending} was interrupted before ImmyBot's answer was recorded; it is not sent again (it may have run). Ask again if it did not"
+            ),
+            true,
+        ));
+    }
+    let mut decided = if o.spec.cancel_running.requests > status.cancel_running_handled {
+        let cancel = Step::CancelRunning {
+            id,
+            request: o.spec.cancel_running.requests,
+        };
+        Decision::new(cancel, Standing::InSync, status)
+    } else if waiting_for_change {
         let why = o.approved.clone().err().unwrap_or_default();
-        return done(
-            Step::None,
-            Standing::Waiting {
-                reason: "AwaitingApproval",
-                message: format!(
-                    "the spec changed; ImmyBot keeps the previously approved definition until the new digest is approved: {why}"
-                ),
-            },
-            status,
-            event,
+        let message = format!(
+            "the spec changed; ImmyBot keeps the previously approved definition until the new digest is approved: {why}"
         );
-    }
-    done(Step::None, Standing::InSync, status, event)
+        Decision::new(Step::None, waiting(message), status)
+    } else {
+        Decision::new(Step::None, Standing::InSync, status)
+    };
+    decided.event = event;
+    decided
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@
 //!    `Allow` goes on.
 //! 6. Create the run, named after the time; `lastScheduleTime` moves to it
 //!    in the status written after the create.
+//!
+//! `decide` takes them stage by stage: `when`, `prune`, `missed`,
+//! `make_room`, `create`.
 
 use std::time::Duration;
 
@@ -100,166 +103,170 @@ pub struct Decision {
     pub requeue_after: Option<Duration>,
 }
 
+/// The rules above, in order: each stage decides or passes.
 pub fn decide(o: &Observed<'_>) -> Decision {
     let mut status = o.status.clone();
     status.observed_generation = o.generation;
     status.template_digest = Some(o.template_digest.to_owned());
-    let mut steps = Vec::new();
-    let mut notes = Vec::new();
     record_runs(&mut status, o.runs);
     let standing_wake = record_standing(&mut status, o);
-
-    let parsed = Cron::parse(&o.spec.schedule)
-        .map_err(|e| ("InvalidSchedule", format!("spec.schedule {:?}: {e}", o.spec.schedule)))
-        .and_then(|cron| {
-            time_zone(&o.spec.time_zone)
-                .map(|tz| (cron, tz))
-                .map_err(|e| ("InvalidTimeZone", format!("spec.timeZone {:?}: {e}", o.spec.time_zone)))
-        });
-    let (cron, tz) = match parsed {
-        Ok(ok) => ok,
+    let mut d = Decision {
+        status,
+        steps: Vec::new(),
+        notes: Vec::new(),
+        requeue_after: standing_wake,
+    };
+    // 1. An unreadable schedule or time zone.
+    let (cron, tz) = match when(o) {
+        Ok(when) => when,
         Err((reason, message)) => {
             let message = format!("{message}; fix the spec, nothing runs until then");
-            status.next_schedule_time = None;
-            set(&mut status, o, STALLED, true, reason, &message);
-            set(&mut status, o, READY, false, reason, &message);
-            return Decision {
-                status,
-                steps,
-                notes,
-                requeue_after: standing_wake,
-            };
+            d.status.next_schedule_time = None;
+            set(&mut d.status, o, STALLED, true, reason, &message);
+            set(&mut d.status, o, READY, false, reason, &message);
+            return d;
         }
     };
-    conditions::remove(&mut status.conditions, STALLED);
-
-    steps.extend(prune(o));
-
-    let last = o.status.last_schedule_time.as_ref().map(|t| t.0);
-    let after = last.unwrap_or(o.created).max(o.created);
+    conditions::remove(&mut d.status.conditions, STALLED);
+    // 2. History beyond the limits.
+    d.steps.extend(prune(o));
     let next = cron.next_after(o.now, &tz);
-    status.next_schedule_time = if o.spec.suspend { None } else { next.map(stored_time) };
-    let wake = next.map(|n| until(o.now, n));
-    let requeue_after = [wake, standing_wake].into_iter().flatten().min();
+    d.status.next_schedule_time = if o.spec.suspend { None } else { next.map(stored_time) };
     let next_text = next.map_or_else(|| "no later time matches".to_owned(), |n| format!("next run at {n}"));
-
+    // 3. Suspended.
     if o.spec.suspend {
-        set(
-            &mut status,
-            o,
-            READY,
-            true,
-            "Suspended",
-            "spec.suspend is true: no run is created; times missed meanwhile are subject to startingDeadlineSeconds",
-        );
-        return Decision {
-            status,
-            steps,
-            notes,
-            requeue_after: standing_wake,
-        };
+        let message =
+            "spec.suspend is true: no run is created; times missed meanwhile are subject to startingDeadlineSeconds";
+        set(&mut d.status, o, READY, true, "Suspended", message);
+        return d;
     }
-
+    d.requeue_after = [next.map(|n| until(o.now, n)), standing_wake]
+        .into_iter()
+        .flatten()
+        .min();
+    // 4. The time due, if any, unless missed.
+    let after = o
+        .status
+        .last_schedule_time
+        .as_ref()
+        .map_or(o.created, |t| t.0)
+        .max(o.created);
     let Some(due) = latest_due(&cron, &tz, after, o.now) else {
-        set(&mut status, o, READY, true, "Scheduled", &next_text);
-        return Decision {
-            status,
-            steps,
-            notes,
-            requeue_after,
-        };
+        set(&mut d.status, o, READY, true, "Scheduled", &next_text);
+        return d;
     };
-
-    if let Some(deadline) = o.spec.starting_deadline_seconds {
-        let late = o.now.duration_since(due);
-        if late > SignedDuration::from_secs(deadline) {
-            let message = format!(
-                "missed the run due at {due}: {}s late, past startingDeadlineSeconds ({deadline}s); {next_text}",
-                late.as_secs()
-            );
-            set(&mut status, o, READY, true, "MissedSchedule", &message);
-            notes.push(Note {
-                warning: true,
-                reason: "MissedSchedule",
-                message,
-            });
-            return Decision {
-                status,
-                steps,
-                notes,
-                requeue_after,
-            };
-        }
+    if let Some(message) = missed(o, due, &next_text) {
+        set(&mut d.status, o, READY, true, "MissedSchedule", &message);
+        d.notes.push(Note {
+            warning: true,
+            reason: "MissedSchedule",
+            message,
+        });
+        return d;
     }
-
-    let active: Vec<&RunView> = o.runs.iter().filter(|r| !r.is_final() && !r.deleting).collect();
     let name = run_name(o.name, due);
     if o.runs.iter().any(|r| r.name == name) {
         // Created by an earlier reconcile whose status write was lost or
         // not yet seen: record it, do not create it again.
-        status.last_schedule_time = Some(stored_time(due));
-        set(&mut status, o, READY, true, "Scheduled", &next_text);
-        return Decision {
-            status,
-            steps,
-            notes,
-            requeue_after,
-        };
+        d.status.last_schedule_time = Some(stored_time(due));
+        set(&mut d.status, o, READY, true, "Scheduled", &next_text);
+        return d;
     }
-    if !active.is_empty() {
-        let names: Vec<&str> = active.iter().map(|r| r.name.as_str()).collect();
-        match o.spec.concurrency_policy {
-            ConcurrencyPolicy::Allow => {}
-            ConcurrencyPolicy::Forbid => {
-                let message = format!(
-                    "the run due at {due} waits: concurrencyPolicy Forbid and {} still active; it is created if they end {}",
-                    names.join(", "),
-                    o.spec
-                        .starting_deadline_seconds
-                        .map_or("before the next time".to_owned(), |d| format!("within {d}s of {due}"))
-                );
-                set(&mut status, o, READY, true, "RunSkipped", &message);
-                notes.push(Note {
-                    warning: false,
-                    reason: "RunSkipped",
-                    message,
-                });
-                return Decision {
-                    status,
-                    steps,
-                    notes,
-                    requeue_after,
-                };
-            }
-            ConcurrencyPolicy::Replace => {
-                for run in &active {
-                    steps.push(Step::Delete {
-                        name: run.name.clone(),
-                        why: DeleteWhy::Replaced,
-                    });
-                }
-                status.active.clear();
-            }
+    // 5. Active runs, by the concurrency policy.
+    if let Err(message) = make_room(o, &mut d, due) {
+        set(&mut d.status, o, READY, true, "RunSkipped", &message);
+        d.notes.push(Note {
+            warning: false,
+            reason: "RunSkipped",
+            message,
+        });
+        return d;
+    }
+    // 6. The run.
+    create(&mut d, name, due);
+    set(&mut d.status, o, READY, true, "Scheduled", &next_text);
+    d
+}
+
+/// The cron and its zone, or the condition reason and message that say
+/// which cannot be read.
+fn when(o: &Observed<'_>) -> Result<(Cron, jiff::tz::TimeZone), (&'static str, String)> {
+    let cron = Cron::parse(&o.spec.schedule).map_err(|e| {
+        (
+            "InvalidSchedule",
+            format!("spec.schedule {}: {e}", quoted(&o.spec.schedule)),
+        )
+    })?;
+    let tz = time_zone(&o.spec.time_zone).map_err(|e| {
+        (
+            "InvalidTimeZone",
+            format!("spec.timeZone {}: {e}", quoted(&o.spec.time_zone)),
+        )
+    })?;
+    Ok((cron, tz))
+}
+
+/// `"text"`, as a person wrote it.
+fn quoted(text: &str) -> String {
+    format!("\"{text}\"")
+}
+
+/// Why `due` is missed (later than `startingDeadlineSeconds`), if it is.
+fn missed(o: &Observed<'_>, due: Timestamp, next_text: &str) -> Option<String> {
+    let deadline = o.spec.starting_deadline_seconds?;
+    let late = o.now.duration_since(due);
+    (late > SignedDuration::from_secs(deadline)).then(|| {
+        format!(
+            "missed the run due at {due}: {}s late, past startingDeadlineSeconds ({deadline}s); {next_text}",
+            late.as_secs()
+        )
+    })
+}
+
+/// Active runs and the concurrency policy: `Allow` goes on, `Replace`
+/// deletes them first, `Forbid` skips (the message says why).
+fn make_room(o: &Observed<'_>, d: &mut Decision, due: Timestamp) -> Result<(), String> {
+    let active: Vec<&RunView> = o.runs.iter().filter(|r| !r.is_final() && !r.deleting).collect();
+    if active.is_empty() {
+        return Ok(());
+    }
+    match o.spec.concurrency_policy {
+        ConcurrencyPolicy::Allow => Ok(()),
+        ConcurrencyPolicy::Forbid => {
+            let names: Vec<&str> = active.iter().map(|r| r.name.as_str()).collect();
+            Err(format!(
+                "the run due at {due} waits: concurrencyPolicy Forbid and {} still active; it is created if they end {}",
+                names.join(", "),
+                o.spec
+                    .starting_deadline_seconds
+                    .map_or("before the next time".to_owned(), |d| format!("within {d}s of {due}"))
+            ))
+        }
+        ConcurrencyPolicy::Replace => {
+            d.steps.extend(active.iter().map(|run| Step::Delete {
+                name: run.name.clone(),
+                why: DeleteWhy::Replaced,
+            }));
+            d.status.active.clear();
+            Ok(())
         }
     }
-    steps.push(Step::Create {
+}
+
+/// The run for `due`, and `lastScheduleTime` moved to it (written after the
+/// create).
+fn create(d: &mut Decision, name: String, due: Timestamp) {
+    d.steps.push(Step::Create {
         name: name.clone(),
         scheduled: due,
     });
-    status.last_schedule_time = Some(stored_time(due));
-    status.active.push(RunRef {
+    d.status.last_schedule_time = Some(stored_time(due));
+    d.status.active.push(RunRef {
         name,
         scheduled_time: stored_time(due),
         phase: None,
     });
-    count_active(&mut status);
-    set(&mut status, o, READY, true, "Scheduled", &next_text);
-    Decision {
-        status,
-        steps,
-        notes,
-        requeue_after,
-    }
+    count_active(&mut d.status);
 }
 
 /// `active`, `lastRun` and `lastSuccessfulTime` from the runs.

@@ -102,7 +102,8 @@ pub async fn reconcile(obj: Arc<MaintenanceSchedule>, ctx: Arc<MaintenanceSchedu
                 create_run(&ctx, &obj, &sessions, run, *scheduled, standing_by).await
             }
         };
-        if let Err(Error::RunNameTaken(message)) = done {
+        if let Err(taken @ Error::RunNameTaken { .. }) = done {
+            let message = taken.to_string();
             // A person must act: say so where they look, and keep the time due.
             let mut status = decision.status.clone();
             status.last_schedule_time = observed_status.last_schedule_time.clone();
@@ -220,9 +221,10 @@ async fn create_run(
             if ours {
                 Ok(())
             } else {
-                Err(Error::RunNameTaken(format!(
-                    "the run due at {scheduled} would be MaintenanceSession {run}, but a session of that name exists that this schedule did not create; rename or delete it"
-                )))
+                Err(Error::RunNameTaken {
+                    run: run.to_owned(),
+                    scheduled,
+                })
             }
         }
         Err(e) => Err(e.into()),

@@ -4,9 +4,9 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::machine::Observed;
 use crate::api::{ApprovalRecord, ImmyBotRefs, MaintenanceSessionSpec, MaintenanceSessionStatus, Phase};
 use crate::controller::approval::Verdict;
+use crate::controller::approval::digest::ApprovalDigest;
 use crate::controller::conditions::{self, APPROVED, READY, RECONCILING, STALLED, SUCCEEDED};
 
 pub(super) fn target_summary(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> String {
@@ -35,11 +35,25 @@ pub(super) fn target_summary(spec: &MaintenanceSessionSpec, st: &MaintenanceSess
     "nothing".into()
 }
 
+/// When and where a decision is made: what every status change is stamped
+/// with (the generation it observed, the time, the ImmyBot instance).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct At<'a> {
+    pub generation: Option<i64>,
+    pub now: jiff::Timestamp,
+    pub instance: &'a str,
+}
+
 /// Sets the Approved condition and keeps the approval record in step with
 /// the digest. Returns whether the session is approved now.
-pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_>) -> bool {
-    let generation = o.object.metadata.generation;
-    match o.verdict {
+pub(super) fn record_approval(
+    st: &mut MaintenanceSessionStatus,
+    verdict: &Verdict,
+    own_digest: &ApprovalDigest,
+    when: At<'_>,
+) -> bool {
+    let generation = when.generation;
+    match verdict {
         Verdict::Approved {
             approved_by,
             method,
@@ -51,7 +65,7 @@ pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_
             // The digest the approver saw: this object's, or for a run
             // of a MaintenanceSchedule approved by a standing approval,
             // its template's.
-            let approved = digest.clone().unwrap_or_else(|| o.digest.to_string());
+            let approved = digest.clone().unwrap_or_else(|| own_digest.to_string());
             conditions::set(
                 &mut st.conditions,
                 APPROVED,
@@ -59,7 +73,7 @@ pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_
                 method.as_str(),
                 format!("approved by {approved_by} for {approved}"),
                 generation,
-                o.now,
+                when.now,
             );
             let same = st
                 .approval
@@ -69,7 +83,7 @@ pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_
                 st.approval = Some(ApprovalRecord {
                     digest: approved,
                     approved_by: approved_by.clone(),
-                    approved_at: Time(at.unwrap_or(o.now)),
+                    approved_at: Time(at.unwrap_or(when.now)),
                     method: method.as_str().into(),
                     source: source.clone(),
                     comment: comment.clone(),
@@ -85,36 +99,17 @@ pub(super) fn record_approval(st: &mut MaintenanceSessionStatus, o: &Observed<'_
                 reason,
                 message.clone(),
                 generation,
-                o.now,
+                when.now,
             );
             // A record for another digest no longer describes this spec; the
             // record of what started the sessions stays in the attempts' events.
-            if st.approval.as_ref().is_some_and(|r| r.digest != o.digest.as_str())
+            if st.approval.as_ref().is_some_and(|r| r.digest != own_digest.as_str())
                 || st.immybot.as_ref().is_none_or(|r| r.attempts.is_empty())
             {
                 st.approval = None;
             }
             false
         }
-    }
-}
-
-pub(super) fn phase_reason(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Pending => "Pending",
-        Phase::AwaitingApproval => "AwaitingApproval",
-        Phase::WaitingForWindow => "WaitingForWindow",
-        Phase::Suspended => "Suspended",
-        Phase::Starting => "Starting",
-        Phase::Queued => "Queued",
-        Phase::Running => "Running",
-        Phase::Postponed => "Postponed",
-        Phase::Halted => "Halted",
-        Phase::Succeeded => "Succeeded",
-        Phase::PartiallySucceeded => "PartiallySucceeded",
-        Phase::Failed => "Failed",
-        Phase::Cancelled => "Cancelled",
-        Phase::TimedOut => "TimedOut",
     }
 }
 
@@ -126,17 +121,17 @@ pub(super) fn phase_reason(phase: Phase) -> &'static str {
 ///   kstatus reports it as in progress without a controller working on it.
 pub(super) fn set_phase(
     st: &mut MaintenanceSessionStatus,
-    o: &Observed<'_>,
+    at: At<'_>,
     phase: Phase,
     reason: &str,
     message: impl Into<String>,
 ) {
     let message = message.into();
-    let (g, now) = (o.object.metadata.generation, o.now);
+    let (g, now) = (at.generation, at.now);
     st.phase = Some(phase);
     if st.immybot.is_none() {
         st.immybot = Some(ImmyBotRefs {
-            instance: o.instance.into(),
+            instance: at.instance.into(),
             attempts: vec![],
         });
     }

@@ -52,7 +52,7 @@ pub async fn run(
         for obj in store.state() {
             let phase = obj.status.as_ref().and_then(|s| s.phase);
             in_progress |= waits_on_sessions(phase);
-            let phase = phase.map(|p| format!("{p:?}")).unwrap_or_else(|| "Pending".into());
+            let phase = phase.map_or("Pending", Phase::as_str).to_owned();
             *phases.entry(phase).or_default() += 1;
         }
         observer.phases(&phases);

@@ -391,7 +391,7 @@ async fn announce(
             Phase::Failed | Phase::PartiallySucceeded | Phase::TimedOut => EventType::Warning,
             _ => EventType::Normal,
         };
-        publish(ctx, obj, type_, &format!("{phase:?}"), &message).await;
+        publish(ctx, obj, type_, phase.as_str(), &message).await;
     }
 }
 

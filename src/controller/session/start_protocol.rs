@@ -84,14 +84,14 @@ pub async fn start(
     // no event before it: the intent in status is the durable record, and an
     // event write there would delay every start.
     let what = format!(
-        "attempt {} ({}) for {scope}: mode {:?}{}, reboot policy {:?}, approved by {}, reason: {}; sessionGroupId {}",
+        "attempt {} ({}) for {scope}: mode {}{}, reboot policy {}, approved by {}, reason: {}; sessionGroupId {}",
         attempt.number,
         attempt.purpose.as_deref().unwrap_or("Start"),
         obj.spec.mode,
         obj.spec
             .deployment
             .as_ref()
-            .map(|d| format!(" of deployment {} ({:?})", d.id, d.deployment_type))
+            .map(|d| format!(" of deployment {} ({})", d.id, d.deployment_type))
             .unwrap_or_default(),
         obj.spec.reboot.policy,
         approver.unwrap_or_else(|| "nobody".into()),

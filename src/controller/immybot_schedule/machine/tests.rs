@@ -313,3 +313,95 @@ fn fields_immybot_does_not_answer_are_not_drift() {
     assert_eq!(d.step, Step::None);
     assert_eq!(d.standing, Standing::InSync);
 }
+
+/// Each stage alone.
+mod stages {
+    use super::*;
+
+    fn observed<'a>(c: &'a Case, wanted_def: &ScheduleDefinition) -> Observed<'a> {
+        Observed {
+            spec: &c.spec,
+            status: &c.status,
+            wanted: Ok(wanted_def.clone()),
+            approved: if c.approved {
+                Ok("approved by bob".into())
+            } else {
+                Err("not approved".into())
+            },
+            remote: c.remote.clone(),
+            pending_matches: c.pending_matches.clone(),
+        }
+    }
+
+    #[test]
+    fn interrupted_create_passes_without_a_pending_create() {
+        let c = Case::new().approved();
+        let def = wanted(&c.spec);
+        let mut status = c.status.clone();
+        assert!(interrupted_create(&observed(&c, &def), &mut status, &def).is_none());
+        assert_eq!(status, c.status, "a stage that passes leaves the status as it was");
+    }
+
+    #[test]
+    fn not_created_creates_only_once_approved() {
+        let c = Case::new();
+        let def = wanted(&c.spec);
+        assert_eq!(
+            not_created(&observed(&c, &def), c.status.clone(), def.clone()).step,
+            Step::None
+        );
+        let c = Case::new().approved();
+        assert_eq!(
+            not_created(&observed(&c, &def), c.status.clone(), def.clone()).step,
+            Step::Create(def)
+        );
+    }
+
+    #[test]
+    fn held_keeps_the_approved_definition_while_a_change_waits() {
+        let c = Case::new();
+        let old = wanted(&c.spec);
+        let mut changed = c.spec.clone();
+        changed.time_zone = "UTC".into();
+        let new = wanted(&changed);
+        let status = created(4, &old);
+        let held = Held::of(&observed(&c, &new), &status, &new);
+        assert_eq!(held.desired.map(|d| d.time_zone_info_id), Some(old.time_zone_info_id));
+        assert!(held.waiting_for_change);
+    }
+
+    #[test]
+    fn keep_in_sync_passes_when_immybot_holds_what_it_should() {
+        let c = Case::new().approved();
+        let def = wanted(&c.spec);
+        let Remote::Found(schedule) = remote(4, &def) else {
+            unreachable!()
+        };
+        assert_eq!(
+            keep_in_sync(&observed(&c, &def), &created(4, &def), 4, &schedule, def.clone()),
+            None
+        );
+    }
+
+    #[test]
+    fn gone_recreates_under_correct_and_reports_under_report() {
+        let c = Case::new().approved();
+        let def = wanted(&c.spec);
+        let recreated = gone(&observed(&c, &def), created(4, &def), 4, Some(def.clone()));
+        assert_eq!(recreated.step, Step::Create(def.clone()));
+        let mut reported = Case::new().approved();
+        reported.spec.drift_policy = DriftPolicy::Report;
+        let d = gone(&observed(&reported, &def), created(4, &def), 4, Some(def));
+        assert!(matches!(d.standing, Standing::Drifted { .. }), "{d:?}");
+    }
+
+    #[test]
+    fn requests_run_now_before_cancel_running() {
+        let mut c = Case::new().approved();
+        c.spec.run_now.requests = 1;
+        c.spec.cancel_running.requests = 1;
+        let def = wanted(&c.spec);
+        let d = requests(&observed(&c, &def), created(4, &def), 4, false);
+        assert_eq!(d.step, Step::RunNow { id: 4, request: 1 });
+    }
+}

@@ -432,3 +432,89 @@ fn the_standing_approval_shows_and_its_expiry_wakes_the_controller() {
     );
     assert_eq!(d.requeue_after, Some(std::time::Duration::from_secs(601)));
 }
+
+/// Each stage alone.
+mod stages {
+    use super::super::{create, make_room, missed, when};
+    use super::*;
+
+    fn observed<'a>(bed: &'a Bed) -> Observed<'a> {
+        Observed {
+            name: "nightly",
+            spec: &bed.schedule.spec,
+            generation: Some(1),
+            created: bed.created,
+            status: &bed.status,
+            runs: &bed.runs,
+            template_digest: "sha256:00",
+            standing: &bed.standing,
+            standing_expires: None,
+            now: bed.now,
+        }
+    }
+
+    fn empty() -> Decision {
+        Decision {
+            status: Default::default(),
+            steps: vec![],
+            notes: vec![],
+            requeue_after: None,
+        }
+    }
+
+    fn active(name: &str) -> RunView {
+        RunView {
+            name: name.into(),
+            scheduled: at("2026-05-04T00:00:00Z"),
+            phase: Some(Phase::Running),
+            completed: None,
+            deleting: false,
+        }
+    }
+
+    #[test]
+    fn when_names_what_cannot_be_read() {
+        let bed = Bed::new("0 61 * * *", "2026-05-04T00:00:00Z");
+        assert_eq!(when(&observed(&bed)).err().map(|e| e.0), Some("InvalidSchedule"));
+        let bed = Bed::new("0 2 * * *", "2026-05-04T00:00:00Z").with(|s| s.time_zone = "Mars/Olympus".into());
+        let (reason, message) = when(&observed(&bed)).err().unwrap();
+        assert_eq!(reason, "InvalidTimeZone");
+        assert!(message.contains("\"Mars/Olympus\""), "{message}");
+    }
+
+    #[test]
+    fn missed_only_past_the_deadline() {
+        let mut bed = Bed::new("0 2 * * *", "2026-05-04T00:00:00Z").with(|s| s.starting_deadline_seconds = Some(60));
+        let due = at("2026-05-04T02:00:00Z");
+        bed.now = at("2026-05-04T02:00:30Z");
+        assert_eq!(missed(&observed(&bed), due, "next"), None);
+        bed.now = at("2026-05-04T02:05:00Z");
+        assert!(missed(&observed(&bed), due, "next").is_some_and(|m| m.contains("300s late")));
+    }
+
+    #[test]
+    fn make_room_follows_the_concurrency_policy() {
+        let due = at("2026-05-05T00:00:00Z");
+        for (policy, room, deletes) in [
+            (ConcurrencyPolicy::Allow, true, 0),
+            (ConcurrencyPolicy::Forbid, false, 0),
+            (ConcurrencyPolicy::Replace, true, 1),
+        ] {
+            let mut bed = Bed::new("0 2 * * *", "2026-05-04T00:00:00Z").with(|s| s.concurrency_policy = policy);
+            bed.runs = vec![active("nightly-1")];
+            let mut d = empty();
+            assert_eq!(make_room(&observed(&bed), &mut d, due).is_ok(), room, "{policy:?}");
+            assert_eq!(d.steps.len(), deletes, "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn create_moves_last_schedule_time_with_the_run() {
+        let mut d = empty();
+        let due = at("2026-05-05T00:00:00Z");
+        create(&mut d, "nightly-29632320".into(), due);
+        assert_eq!(d.status.last_schedule_time.map(|t| t.0), Some(due));
+        assert_eq!(d.status.active_count, 1);
+        assert!(matches!(&d.steps[..], [Step::Create { scheduled, .. }] if *scheduled == due));
+    }
+}

@@ -8,6 +8,8 @@ use std::time::Duration;
 use super::*;
 use crate::api::RolloutSpec;
 use crate::controller::conditions::{READY, RECONCILING, STALLED};
+use crate::controller::session::attempts::first_targets;
+use crate::controller::session::rollout;
 use crate::test_fixtures::*;
 use immybot_client::{MaintenanceSession as ImmySession, SessionStatus};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;

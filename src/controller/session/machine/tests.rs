@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::api::{NamedId, ResolvedTarget, Weekday};
-use crate::controller::conditions::{READY, RECONCILING, STALLED, SUCCEEDED};
+use crate::controller::conditions::{APPROVED, READY, RECONCILING, STALLED, SUCCEEDED};
 use crate::controller::session::group_id::SessionGroupId;
 use crate::test_fixtures::*;
 use immybot_client::{MaintenanceSession as ImmySession, SessionStatus};
@@ -27,7 +27,40 @@ fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession])
     })
 }
 
-fn immy(id: i32, computer: i32, status: SessionStatus) -> ImmySession {
+/// One stage alone, on `object` approved by bob, with `sessions` observed.
+pub(super) fn observe(
+    object: &MaintenanceSession,
+    sessions: &[ImmySession],
+    stage: impl Fn(&mut MaintenanceSessionStatus, &Observed<'_>, &super::seen::Seen<'_>) -> Option<Next>,
+) -> Option<Next> {
+    observe_with(object, &approved(), sessions, stage)
+}
+
+/// `observe` with another verdict.
+pub(super) fn observe_with(
+    object: &MaintenanceSession,
+    verdict: &Verdict,
+    sessions: &[ImmySession],
+    stage: impl Fn(&mut MaintenanceSessionStatus, &Observed<'_>, &super::seen::Seen<'_>) -> Option<Next>,
+) -> Option<Next> {
+    let digest = ApprovalDigest::of("uid-1", &object.spec);
+    let o = Observed {
+        object,
+        digest: &digest,
+        verdict,
+        sessions,
+        compliant_by_item: None,
+        logs: &[],
+        now: now(),
+        instance: "https://acme.immy.bot/",
+        start_grace: GRACE,
+        busy_retry: Duration::from_secs(60),
+    };
+    let (mut st, seen) = super::seen::refresh(&o);
+    stage(&mut st, &o, &seen)
+}
+
+pub(super) fn immy(id: i32, computer: i32, status: SessionStatus) -> ImmySession {
     ImmySession {
         id,
         computer_id: Some(computer),

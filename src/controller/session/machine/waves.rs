@@ -1,44 +1,41 @@
-//! The state machine's decisions for a rollout in waves (`spec.rollout`):
-//! plan before the first wave, then between waves halt, hold or start the
-//! next one. Pure, like the rest of `decide`; `rollout.rs` holds the plan's
-//! arithmetic.
+//! A rollout in waves (`spec.rollout`): plan before the first wave, then
+//! between waves halt, hold or start the next one. Pure, like the rest of
+//! `decide`; `session/rollout.rs` holds the plan's arithmetic.
 
-use super::{Decision, Observed, Step, new_attempt, rollout, set_phase, settle, timeout_recheck, window_gate};
-use crate::api::{Attempt, MaintenanceSessionStatus, Phase, attempt_purpose};
+use super::seen::Seen;
+use super::{Next, Observed, Step, window_gate};
+use crate::api::{Attempt, MaintenanceSessionStatus, Phase, RolloutStatus, attempt_purpose};
+use crate::controller::session::attempts::{new_attempt, timeout_recheck};
+use crate::controller::session::rollout::{self, Halt};
+use crate::controller::session::status_mapping::Mapped;
 
 /// The first start of a rollout in waves: plan it (once), then start the
 /// first wave (the pilot, if there is one).
-pub(super) fn first_wave(mut st: MaintenanceSessionStatus, o: &Observed<'_>, uid: &str) -> Decision {
+pub(super) fn first_wave(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, uid: &str) -> Next {
     let Some(plan) = st.rollout.clone() else {
-        set_phase(
-            &mut st,
-            o,
+        return Next::show(
             Phase::Pending,
             "PlanningRollout",
             "listing the target's computers to plan the waves",
-        );
-        return Decision {
-            status: st,
-            step: Step::PlanRollout,
-            requeue_after: None,
-        };
+        )
+        .step(Step::PlanRollout);
     };
     start_wave(st, o, &plan, &[], 1, uid)
 }
 
 /// Starts the next wave of `plan` as attempt `number`.
 fn start_wave(
-    mut st: MaintenanceSessionStatus,
+    st: &mut MaintenanceSessionStatus,
     o: &Observed<'_>,
-    plan: &crate::api::RolloutStatus,
+    plan: &RolloutStatus,
     attempts: &[Attempt],
     number: i32,
     uid: &str,
-) -> Decision {
+) -> Next {
     let Some((purpose, ids)) = rollout::next_wave(plan, attempts) else {
-        // Unreachable by construction (callers ask `next_wave` first); settle
+        // Unreachable by construction (callers ask `next_wave` first); keep
         // rather than start anything.
-        return settle(st, o, None);
+        return Next::keep();
     };
     let wave = rollout::started(attempts).0 + 1;
     let attempt = new_attempt(uid, number, o.now, ids.clone(), purpose);
@@ -47,73 +44,107 @@ fn start_wave(
     } else {
         "wave"
     };
-    set_phase(
-        &mut st,
-        o,
-        if number == 1 { Phase::Starting } else { Phase::Running },
-        "StartingWave",
-        format!("starting {what} {wave} of {} ({} computer(s))", plan.waves, ids.len()),
-    );
     if let Some(r) = st.rollout.as_mut() {
         r.current_wave = wave;
         r.started += ids.len() as i32;
         r.remaining = (r.computer_ids.len() as i32 - r.started).max(0);
     }
-    Decision {
-        status: st,
-        step: Step::Start(attempt),
-        requeue_after: None,
-    }
+    Next::show(
+        if number == 1 { Phase::Starting } else { Phase::Running },
+        "StartingWave",
+        format!("starting {what} {wave} of {} ({} computer(s))", plan.waves, ids.len()),
+    )
+    .step(Step::Start(attempt))
 }
 
 /// A wave has finished and more are to come: halt on the pilot's or the
 /// budget's failures, hold for suspend, approval or the windows, or start
 /// the next wave.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn between_waves(
-    mut st: MaintenanceSessionStatus,
+    st: &mut MaintenanceSessionStatus,
     o: &Observed<'_>,
-    mut plan: crate::api::RolloutStatus,
-    rollout_spec: &crate::api::RolloutSpec,
-    mapped: &crate::controller::session::status_mapping::Mapped,
-    current: &Attempt,
-    uid: &str,
-    approved: bool,
+    seen: &Seen<'_>,
+    mut plan: RolloutStatus,
+    mapped: &Mapped,
     continue_halted: bool,
-) -> Decision {
-    let spec = &o.object.spec;
-    let attempts: Vec<Attempt> = st.immybot.as_ref().map(|r| r.attempts.clone()).unwrap_or_default();
-    let budget = rollout::budget_of(rollout_spec, plan.computer_ids.len());
-    let mut halt = rollout::assess(
-        &mut plan,
-        &attempts,
-        &mapped.failed_computer_ids,
-        mapped.summary.passed,
-        budget,
-    );
-    if continue_halted && halt.is_some() {
-        plan.accepted_failures = plan.failed;
-        halt = rollout::assess(
-            &mut plan,
-            &attempts,
-            &mapped.failed_computer_ids,
-            mapped.summary.passed,
-            budget,
-        );
-    }
+) -> Next {
+    let spec = seen.spec;
+    let halt = assess(&mut plan, seen, mapped, continue_halted);
     let done = format!(
         "wave {} of {} finished ({} passed, {} failed, {} not started)",
         plan.current_wave, plan.waves, plan.passed, plan.failed, plan.remaining
     );
     st.rollout = Some(plan.clone());
+    let hold = |phase, reason, message: String| {
+        Next::show(phase, reason, message).requeue(timeout_recheck(spec, &o.object.status, o.now))
+    };
     if let Some(halt) = halt {
-        let why = match halt {
-            rollout::Halt::PilotFailed { failed } => format!(
-                "the pilot failed on {} computer(s) {:?}",
-                failed.len(),
-                failed.iter().take(10).collect::<Vec<_>>()
+        let name = o.object.metadata.name.as_deref().unwrap_or_default();
+        let (reason, why) = halted(&halt, &plan);
+        return hold(
+            Phase::Halted,
+            reason,
+            format!(
+                "{done}; halted: {why}. To continue: raise spec.rollout.maxFailures or run `kubectl immybot resume {name}`; to stop: `kubectl immybot cancel {name}`"
             ),
-            rollout::Halt::BudgetExhausted { failed, budget } => format!(
+        );
+    }
+    if spec.suspend {
+        return hold(
+            Phase::Suspended,
+            "SuspendedBetweenWaves",
+            format!("{done}; spec.suspend is true: the next wave starts when it is false"),
+        );
+    }
+    if !seen.approved {
+        return hold(
+            Phase::AwaitingApproval,
+            "AwaitingApproval",
+            format!("{done}; the next wave starts once the session is approved again"),
+        );
+    }
+    if let Some(wait) = window_gate::hold(st, o) {
+        return wait;
+    }
+    let number = seen.current().map_or(1, |a| a.number + 1);
+    start_wave(st, o, &plan, &seen.attempts, number, &seen.uid)
+}
+
+/// Where the plan stands after this wave; a halt unless the failures are
+/// within the budget (or a person continued, accepting them).
+fn assess(plan: &mut RolloutStatus, seen: &Seen<'_>, mapped: &Mapped, continue_halted: bool) -> Option<Halt> {
+    let rollout_spec = seen.waves?;
+    let budget = rollout::budget_of(rollout_spec, plan.computer_ids.len());
+    let check = |plan: &mut RolloutStatus| {
+        rollout::assess(
+            plan,
+            &seen.attempts,
+            &mapped.failed_computer_ids,
+            mapped.summary.passed,
+            budget,
+        )
+    };
+    let halt = check(plan);
+    if continue_halted && halt.is_some() {
+        plan.accepted_failures = plan.failed;
+        return check(plan);
+    }
+    halt
+}
+
+/// The condition reason and the words of a halt.
+fn halted(halt: &Halt, plan: &RolloutStatus) -> (&'static str, String) {
+    match halt {
+        Halt::PilotFailed { failed } => {
+            let ids: Vec<String> = failed.iter().take(10).map(i32::to_string).collect();
+            (
+                "PilotFailed",
+                format!("the pilot failed on {} computer(s) ({})", failed.len(), ids.join(", ")),
+            )
+        }
+        Halt::BudgetExhausted { failed, budget } => (
+            "FailureBudgetExhausted",
+            format!(
                 "{failed} computer(s) failed, more than spec.rollout.maxFailures allows ({budget}{})",
                 if plan.accepted_failures > 0 {
                     format!(" beyond the {} accepted", plan.accepted_failures)
@@ -121,41 +152,26 @@ pub(super) fn between_waves(
                     String::new()
                 }
             ),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_halt_names_its_reason_and_the_failed_computers() {
+        let plan = RolloutStatus::default();
+        let (reason, why) = halted(&Halt::PilotFailed { failed: vec![3, 4] }, &plan);
+        assert_eq!(reason, "PilotFailed");
+        assert_eq!(why, "the pilot failed on 2 computer(s) (3, 4)");
+        let accepted = RolloutStatus {
+            accepted_failures: 1,
+            ..Default::default()
         };
-        let reason = if why.starts_with("the pilot") {
-            "PilotFailed"
-        } else {
-            "FailureBudgetExhausted"
-        };
-        let message = format!(
-            "{done}; halted: {why}. To continue: raise spec.rollout.maxFailures or run `kubectl immybot resume {name}`; to stop: `kubectl immybot cancel {name}`",
-            name = o.object.metadata.name.as_deref().unwrap_or_default()
-        );
-        set_phase(&mut st, o, Phase::Halted, reason, message);
-        return settle(st, o, timeout_recheck(spec, &o.object.status, o.now));
+        let (reason, why) = halted(&Halt::BudgetExhausted { failed: 3, budget: 1 }, &accepted);
+        assert_eq!(reason, "FailureBudgetExhausted");
+        assert!(why.ends_with("(1 beyond the 1 accepted)"), "{why}");
     }
-    if spec.suspend {
-        set_phase(
-            &mut st,
-            o,
-            Phase::Suspended,
-            "SuspendedBetweenWaves",
-            format!("{done}; spec.suspend is true: the next wave starts when it is false"),
-        );
-        return settle(st, o, timeout_recheck(spec, &o.object.status, o.now));
-    }
-    if !approved {
-        set_phase(
-            &mut st,
-            o,
-            Phase::AwaitingApproval,
-            "AwaitingApproval",
-            format!("{done}; the next wave starts once the session is approved again"),
-        );
-        return settle(st, o, timeout_recheck(spec, &o.object.status, o.now));
-    }
-    if let Some(wait) = window_gate(&mut st, o) {
-        return wait;
-    }
-    start_wave(st, o, &plan, &attempts, current.number + 1, uid)
 }

@@ -1,0 +1,92 @@
+//! Stage 2: nothing started yet. In order: a person's hold (suspend), the
+//! approval, names to resolve, the windows, a rollout's plan and first
+//! wave, else the first start.
+
+use super::seen::Seen;
+use super::{Next, Observed, Step, waves, window_gate};
+use crate::api::{MaintenanceSessionStatus, Phase, attempt_purpose};
+use crate::controller::conditions::{self, APPROVED};
+use crate::controller::session::attempts::{first_targets, needs_resolution, new_attempt};
+
+pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
+    if seen.current().is_some() {
+        return None;
+    }
+    let spec = seen.spec;
+    // Suspend is the person's explicit hold, so it shows before approval;
+    // the Approved condition still says where the approval stands.
+    if spec.suspend {
+        return Some(Next::show(
+            Phase::Suspended,
+            "Suspended",
+            "spec.suspend is true: nothing will start until it is false",
+        ));
+    }
+    if !seen.approved {
+        let message = conditions::get(&st.conditions, APPROVED)
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        return Some(Next::show(Phase::AwaitingApproval, "AwaitingApproval", message));
+    }
+    if needs_resolution(spec, st) {
+        return Some(
+            Next::show(
+                Phase::Pending,
+                "ResolvingTargets",
+                "looking up computer and tenant names in ImmyBot",
+            )
+            .step(Step::ResolveTargets),
+        );
+    }
+    if let Some(wait) = window_gate::hold(st, o) {
+        return Some(wait);
+    }
+    if seen.waves.is_some() {
+        return Some(waves::first_wave(st, o, &seen.uid));
+    }
+    let attempt = new_attempt(&seen.uid, 1, o.now, first_targets(spec, st), attempt_purpose::START);
+    Some(Next::show(Phase::Starting, "Starting", "starting the maintenance in ImmyBot").step(Step::Start(attempt)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{observe, observe_with};
+    use super::*;
+    use crate::test_fixtures::*;
+
+    fn shown(next: Option<Next>) -> Option<(Phase, &'static str)> {
+        next?.shown.map(|s| (s.phase, s.reason))
+    }
+
+    #[test]
+    fn something_started_passes() {
+        assert_eq!(observe(&session().attempt(1, 30, &[7]).build(), &[], begin), None);
+    }
+
+    #[test]
+    fn suspend_shows_before_the_approval_and_the_approval_before_anything_else() {
+        let suspended = session().suspended().build();
+        assert_eq!(
+            shown(observe_with(&suspended, &refused(), &[], begin)),
+            Some((Phase::Suspended, "Suspended"))
+        );
+        assert_eq!(
+            shown(observe_with(&session().build(), &refused(), &[], begin)),
+            Some((Phase::AwaitingApproval, "AwaitingApproval"))
+        );
+    }
+
+    #[test]
+    fn names_are_resolved_before_a_start() {
+        let named = session().computer_named("RECEPTION-PC").build();
+        assert_eq!(observe(&named, &[], begin).map(|n| n.step), Some(Step::ResolveTargets));
+    }
+
+    #[test]
+    fn an_approved_object_starts_attempt_one() {
+        match observe(&session().build(), &[], begin).map(|n| n.step) {
+            Some(Step::Start(a)) => assert_eq!((a.number, a.computer_ids), (1, vec![101])),
+            other => panic!("{other:?}"),
+        }
+    }
+}
