@@ -40,6 +40,7 @@ async fn measure(size: u32) -> anyhow::Result<()> {
         requests_per_second: 100_000.0,
         burst: 100_000,
         max_concurrent: 16,
+        ..Default::default()
     };
     let client = ImmyBotClient::new(client_config)?;
     let request = StartRequest {
@@ -71,7 +72,7 @@ async fn measure(size: u32) -> anyhow::Result<()> {
         let mut observed = sessions(&client, &ids).await?;
         sim.state.reset_calls();
         let started = Instant::now();
-        attach_actions(&client, &cache, "object-uid", &mut observed).await?;
+        attach_actions(&client, &cache, "object-uid", &mut observed, None).await?;
         let took = started.elapsed();
         let rows: usize = observed
             .iter()

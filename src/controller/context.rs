@@ -45,9 +45,6 @@ impl Default for Timing {
 pub struct Context {
     pub client: kube::Client,
     pub immybot: ImmyBotClient,
-    /// A second client with its own share of the ImmyBot budget, for the
-    /// session poller; `None` means it shares `immybot`'s.
-    pub poll_immybot: Option<ImmyBotClient>,
     /// The ImmyBot instance's base URL, recorded in status.
     pub instance: String,
     pub policy: ApprovalPolicy,
@@ -126,7 +123,6 @@ impl Context {
         Self {
             client,
             immybot,
-            poll_immybot: None,
             instance,
             policy,
             timing,

@@ -108,18 +108,11 @@ pub struct OperatorArgs {
 }
 
 impl OperatorArgs {
-    /// The client configurations of the reconciles and of the poller: one
-    /// ImmyBot budget (`--requests-per-second`), a fifth of it the poller's.
-    pub fn client_configs(&self) -> Result<(ClientConfig, ClientConfig), ImmyBotError> {
-        let whole = self.client_config()?;
-        let (poll_limits, rest) = whole.limits.split(0.2);
-        let mut reconciles = whole.clone();
-        reconciles.limits = rest;
-        let mut poller = whole;
-        poller.limits = poll_limits;
-        Ok((reconciles, poller))
-    }
-
+    /// The ImmyBot client's configuration: one budget
+    /// (`--requests-per-second`) for every call, served by priority (starts
+    /// and cancels first, reads of ended sessions, the poller's listing,
+    /// progress reads last); a call waits at most the idle poll interval
+    /// before it goes next, so nothing starves.
     pub fn client_config(&self) -> Result<ClientConfig, ImmyBotError> {
         let source = match &self.client_secret_file {
             Some(path) => SecretSource::File(path.clone()),
@@ -141,6 +134,7 @@ impl OperatorArgs {
             requests_per_second: self.requests_per_second,
             burst: self.request_burst,
             max_concurrent: self.max_concurrent_requests,
+            max_wait: Duration::from_secs(self.poll_idle_seconds.max(1)),
         };
         config.validate()?;
         Ok(config)

@@ -57,9 +57,7 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), RuntimeError> {
     let readiness = Arc::new(Readiness::default());
-    let (reconcile_config, poll_config) = args.client_configs()?;
-    let immybot = ImmyBotClient::new(reconcile_config)?.with_observer(metrics.clone());
-    let poll_immybot = ImmyBotClient::new(poll_config)?.with_observer(metrics.clone());
+    let immybot = ImmyBotClient::new(args.client_config()?)?.with_observer(metrics.clone());
 
     let admin_addr = args.admin_addr;
     let listener = tokio::net::TcpListener::bind(admin_addr)
@@ -80,7 +78,6 @@ pub async fn run(
         args.approval_policy(),
         args.timing(),
     );
-    ctx.poll_immybot = Some(poll_immybot);
     ctx.write_gate = WriteGate::new(args.max_concurrent_api_writes);
     ctx.observer = Arc::new(observer::RuntimeObserver {
         metrics: metrics.clone(),

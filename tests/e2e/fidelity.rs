@@ -40,6 +40,7 @@ fn shapes() -> [(&'static str, ResponseShape); 2] {
                 actions_in_get: true,
                 actions_dx_as_array: true,
                 dx_rows_with_job_args: true,
+                dx_rows_with_stages: true,
                 ..Default::default()
             },
         ),
@@ -114,6 +115,17 @@ async fn per_action_outcomes_of_one_computer_in_the_live_and_the_document_shape(
         );
         if got != want {
             return Err(format!("{label}: mirrored {got:?}, want {want:?}"));
+        }
+        // Where it failed shows in any shape: read with the session when
+        // the listing's rows lack the stages; and its log lines are kept.
+        if computer.stages.execution.is_none() {
+            return Err(format!(
+                "{label}: the failed computer's stages are missing: {:?}",
+                computer.stages
+            ));
+        }
+        if done.status.as_ref().is_none_or(|s| s.log_tail.is_empty()) {
+            return Err(format!("{label}: a session that did not pass keeps its log lines"));
         }
         println!("{label}: {reads} action-list calls for one single-computer session");
         // At most one read per change of the session (queued, detection,

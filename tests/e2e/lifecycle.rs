@@ -104,6 +104,9 @@ fn condition(obj: &MaintenanceSession, t: &str) -> Option<(String, String, Strin
 
 async fn one_computer_from_approval_to_succeeded(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
+    // The stages of a computer that passed are mirrored where the listing
+    // carries them (a failed one's are read in any shape: fidelity.rs).
+    sim.state.update_shape(|s| s.dx_rows_with_stages = true);
     let _controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
@@ -172,12 +175,11 @@ async fn one_computer_from_approval_to_succeeded(ctx: TestContext) -> TestResult
     if ready.0 != "True" || succeeded.0 != "True" || status.start_time.is_none() || status.completion_time.is_none() {
         return Err(format!("final conditions/times wrong: {ready:?} {succeeded:?}"));
     }
-    if status.progress.as_deref() != Some("1/1") || status.log_tail.is_empty() {
-        return Err(format!(
-            "progress {:?}, log tail {} lines",
-            status.progress,
-            status.log_tail.len()
-        ));
+    // Logs are read where a person looks (failures, long runs: with the
+    // tests' half-second idle interval this run counts as long; a passed
+    // session's end costs none: poller.rs, fidelity.rs).
+    if status.progress.as_deref() != Some("1/1") {
+        return Err(format!("progress {:?}", status.progress));
     }
     // Events tell the story: what it waited for, who approved, what started
     // with which reboot policy, how it ended; no event per step in between.

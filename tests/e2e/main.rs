@@ -10,6 +10,7 @@ mod harness;
 
 mod admission;
 mod approval_coverage;
+mod budget;
 mod chart;
 mod crash_safety;
 mod crd;
@@ -42,6 +43,7 @@ fn main() {
     let all = [
         admission::tests(),
         approval_coverage::tests(),
+        budget::tests(),
         crd::tests(),
         lifecycle::tests(),
         crash_safety::tests(),

@@ -57,6 +57,9 @@ async fn plugin(ctx: &TestContext, user: &str, args: &[&str], stdin: Option<&str
 
 async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
+    // The status shows a passed computer's stages where the listing
+    // carries them.
+    sim.state.update_shape(|s| s.dx_rows_with_stages = true);
     let _controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
@@ -151,8 +154,10 @@ async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> 
             return Err(format!("status lacks {needle:?}:\n{out}"));
         }
     }
+    // A session that passed keeps no log lines (none were read); the
+    // plugin says where the full logs are.
     let (_, out) = plugin(&ctx, "alice", &["logs", "plug"], None).await?;
-    if !out.contains("Session finished: Passed") || !out.contains("full logs are in ImmyBot") {
+    if out.contains("Session finished") || !out.contains("full logs are in ImmyBot") {
         return Err(format!("logs: {out}"));
     }
 

@@ -24,7 +24,7 @@ use super::config::{ClientConfig, EnumEncoding, RetryPolicy};
 use super::dx::{ActionQuery, GroupCount, Page, SessionQuery};
 use super::enums::SessionStatus;
 use super::error::{ImmyBotError, truncate_body};
-use super::pacing::{Pacer, Sleeper, TokioSleeper, backoff, parse_retry_after};
+use super::pacing::{Pacer, Priority, Sleeper, TokioSleeper, backoff, parse_retry_after};
 use super::start::{StartOutcome, StartRequest, enums_as_names};
 use super::wire::*;
 
@@ -47,10 +47,15 @@ pub trait CallObserver: Send + Sync + 'static {
     fn observe(&self, route: &'static str, status: Option<u16>, elapsed: Duration);
 }
 
-/// A cheap-to-clone handle on one ImmyBot instance.
+/// A cheap-to-clone handle on one ImmyBot instance. Every handle on the
+/// instance shares one budget (`Limits`); [`ImmyBotClient::at`] gives a
+/// handle whose reads wait with another priority.
 #[derive(Clone)]
 pub struct ImmyBotClient {
     inner: Arc<Inner>,
+    /// The priority of this handle's reads; writes always go as
+    /// [`Priority::Write`].
+    reads: Priority,
 }
 
 struct Inner {
@@ -83,6 +88,9 @@ struct Call {
     query: Vec<(&'static str, String)>,
     body: Option<serde_json::Value>,
     idempotent: bool,
+    /// Changes something in ImmyBot (every POST, PUT and DELETE, and the
+    /// cancel that is a GET): waits as a write.
+    writes: bool,
 }
 
 impl Call {
@@ -94,6 +102,7 @@ impl Call {
             query: vec![],
             body: None,
             idempotent: true,
+            writes: false,
         }
     }
     fn post(route: &'static str, path: String, body: Option<serde_json::Value>, idempotent: bool) -> Self {
@@ -104,7 +113,13 @@ impl Call {
             query: vec![],
             body,
             idempotent,
+            writes: true,
         }
+    }
+    /// Marks a call that changes ImmyBot (a GET that cancels).
+    fn writing(mut self) -> Self {
+        self.writes = true;
+        self
     }
     fn query(mut self, key: &'static str, value: impl ToString) -> Self {
         self.query.push((key, value.to_string()));
@@ -143,6 +158,7 @@ impl ImmyBotClient {
             base.set_path(&format!("{}/", base.path()));
         }
         Ok(Self {
+            reads: Priority::Progress,
             inner: Arc::new(Inner {
                 http,
                 base,
@@ -155,6 +171,21 @@ impl ImmyBotClient {
                 observer: None,
             }),
         })
+    }
+
+    /// A handle on the same instance and budget whose reads wait as
+    /// `priority` (writes are always `Write`).
+    pub fn at(&self, priority: Priority) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            reads: priority,
+        }
+    }
+
+    /// Whether calls wait for the budget now: reads that can wait (progress)
+    /// are better put off.
+    pub fn is_busy(&self) -> bool {
+        self.inner.pacer.has_waiters()
     }
 
     /// Replaces how the client waits (tests record waits instead). Only
@@ -331,10 +362,13 @@ impl ImmyBotClient {
 
     /// Cancels one session. ImmyBot makes this a GET; it is idempotent.
     pub async fn cancel(&self, session_id: i32) -> Result<(), ImmyBotError> {
-        self.send(Call::get(
-            "GET /api/v1/maintenance-sessions/{id}/cancel",
-            format!("api/v1/maintenance-sessions/{session_id}/cancel"),
-        ))
+        self.send(
+            Call::get(
+                "GET /api/v1/maintenance-sessions/{id}/cancel",
+                format!("api/v1/maintenance-sessions/{session_id}/cancel"),
+            )
+            .writing(),
+        )
         .await
         .map(drop)
     }
@@ -488,7 +522,12 @@ impl ImmyBotClient {
         loop {
             attempt += 1;
             let last_attempt = attempt >= inner.retry.max_attempts;
-            let _permit = inner.pacer.admit(&*inner.sleeper).await;
+            let priority = if call.writes || call.method != Method::GET {
+                Priority::Write
+            } else {
+                self.reads
+            };
+            let _permit = inner.pacer.admit(priority, &inner.sleeper).await;
             let token = match inner.tokens.token().await {
                 Ok(t) => t,
                 Err(e) if e.kind() == super::ErrorKind::Transient && !last_attempt => {

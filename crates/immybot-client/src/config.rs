@@ -109,30 +109,9 @@ pub struct Limits {
     pub burst: u32,
     /// Requests in flight at once.
     pub max_concurrent: usize,
-}
-
-impl Limits {
-    /// Splits the budget in two: `share` of it (at least one request a
-    /// second, when the whole allows it) for one user, the rest for the
-    /// other. The poller gets its own share so that it never queues behind
-    /// reconciles: a starved poller is what makes status lag.
-    pub fn split(&self, share: f64) -> (Limits, Limits) {
-        let rate = self.requests_per_second;
-        let small_rate = (rate * share).max(rate.min(1.0) / 2.0).min(rate / 2.0);
-        let small_burst = ((f64::from(self.burst) * share).round() as u32).max(1);
-        (
-            Limits {
-                requests_per_second: small_rate,
-                burst: small_burst,
-                max_concurrent: 2,
-            },
-            Limits {
-                requests_per_second: rate - small_rate,
-                burst: self.burst.saturating_sub(small_burst).max(1),
-                max_concurrent: self.max_concurrent,
-            },
-        )
-    }
+    /// A call waiting longer than this is served next, whatever its
+    /// priority: nothing starves behind a long line of writes.
+    pub max_wait: Duration,
 }
 
 impl Default for Limits {
@@ -141,6 +120,7 @@ impl Default for Limits {
             requests_per_second: 10.0,
             burst: 20,
             max_concurrent: 8,
+            max_wait: Duration::from_secs(60),
         }
     }
 }
@@ -234,23 +214,6 @@ impl ClientConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_split_budget_adds_up_to_the_whole() {
-        for (rate, burst) in [(10.0, 20), (1.0, 1), (0.5, 2), (1000.0, 50)] {
-            let whole = Limits {
-                requests_per_second: rate,
-                burst,
-                max_concurrent: 8,
-            };
-            let (poll, rest) = whole.split(0.2);
-            assert!((poll.requests_per_second + rest.requests_per_second - rate).abs() < 1e-9);
-            assert!(poll.requests_per_second > 0.0 && rest.requests_per_second >= rate / 2.0 - 1e-9);
-            assert!(poll.burst >= 1 && rest.burst >= 1);
-        }
-        let (poll, _) = Limits::default().split(0.2);
-        assert_eq!(poll.requests_per_second, Limits::default().requests_per_second * 0.2);
-    }
 
     fn config(base: &str) -> ClientConfig {
         ClientConfig::new(

@@ -31,7 +31,7 @@ pub use config::{
 pub use dx::{ActionQuery, GroupCount, MAX_TAKE, Page, SessionQuery, dx_date};
 pub use enums::*;
 pub use error::{ErrorKind, ImmyBotError, MAX_BODY_IN_ERROR};
-pub use pacing::{RecordingSleeper, Sleeper, TokioSleeper};
+pub use pacing::{Priority, RecordingSleeper, Sleeper, TokioSleeper};
 pub use schedule::{DEFINITION_FIELDS, Schedule, ScheduleDefinition, UpdateScheduleRequest};
 pub use start::{ComputerTarget, StartOutcome, StartRequest, StartResponseBody, StartedSession, TenantTarget};
 pub use windows_zones::{iana_of, same_zone, windows_id};

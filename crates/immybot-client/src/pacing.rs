@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng as _;
-use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
+use std::collections::BTreeMap;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::time::Instant;
 
 use super::config::{Limits, RetryPolicy};
@@ -52,52 +54,156 @@ impl Sleeper for RecordingSleeper {
     }
 }
 
-/// Token bucket plus concurrency cap.
+/// What a call is worth, when the budget is short: a waiting call of a
+/// higher priority gets the next token first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    /// Changes something in ImmyBot: a start, a cancel, a rerun, a resume,
+    /// a schedule write. Whatever waits, these go first.
+    Write,
+    /// Reads of sessions that may have ended: their outcome is what a person
+    /// waits for.
+    Ending,
+    /// The poller's listing of active sessions: how ends are noticed.
+    Listing,
+    /// Where a running session stands: the first to be put off.
+    Progress,
+}
+
+/// Token bucket with priorities, plus a concurrency cap.
+///
+/// A caller that finds tokens and nobody waiting goes at once. Otherwise it
+/// waits in line and a ticker (a task that lives while anyone waits) hands
+/// each token, as it comes due, to the waiter of the highest priority,
+/// first come first served within one. Nothing starves: a waiter older
+/// than `max_wait` is served before any newer one, whatever its priority.
 pub(crate) struct Pacer {
-    bucket: Mutex<Bucket>,
+    state: Arc<std::sync::Mutex<State>>,
     in_flight: Arc<Semaphore>,
     rate: f64,
     burst: f64,
+    max_wait: Duration,
 }
 
-struct Bucket {
+struct State {
     tokens: f64,
     updated: Instant,
+    next_seq: u64,
+    /// Waiting callers by (priority, arrival).
+    by_priority: BTreeMap<(Priority, u64), Waiter>,
+    /// The same by arrival alone, to find the oldest.
+    by_arrival: BTreeMap<u64, Priority>,
+    /// A ticker is running.
+    ticking: bool,
+}
+
+struct Waiter {
+    since: Instant,
+    grant: oneshot::Sender<()>,
+}
+
+impl State {
+    fn refill(&mut self, rate: f64, burst: f64) {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.updated).as_secs_f64() * rate).min(burst);
+        self.updated = now;
+    }
+
+    /// The waiter to serve next: the oldest if it has waited `max_wait`,
+    /// else the first of the highest priority.
+    fn next(&self, max_wait: Duration) -> Option<(Priority, u64)> {
+        let (&seq, &priority) = self.by_arrival.iter().next()?;
+        let oldest = (priority, seq);
+        let aged = self
+            .by_priority
+            .get(&oldest)
+            .is_some_and(|w| w.since.elapsed() >= max_wait);
+        if aged {
+            return Some(oldest);
+        }
+        self.by_priority.keys().next().copied()
+    }
+
+    /// Hands out the tokens there are; a waiter that went away (its call
+    /// was dropped) takes none.
+    fn grant(&mut self, max_wait: Duration) {
+        while self.tokens >= 1.0 {
+            let Some(key) = self.next(max_wait) else { return };
+            self.by_arrival.remove(&key.1);
+            if let Some(w) = self.by_priority.remove(&key)
+                && w.grant.send(()).is_ok()
+            {
+                self.tokens -= 1.0;
+            }
+        }
+    }
 }
 
 impl Pacer {
     pub(crate) fn new(limits: &Limits) -> Self {
         Self {
-            bucket: Mutex::new(Bucket {
+            state: Arc::new(std::sync::Mutex::new(State {
                 tokens: f64::from(limits.burst),
                 updated: Instant::now(),
-            }),
+                next_seq: 0,
+                by_priority: BTreeMap::new(),
+                by_arrival: BTreeMap::new(),
+                ticking: false,
+            })),
             in_flight: Arc::new(Semaphore::new(limits.max_concurrent)),
             rate: limits.requests_per_second,
             burst: f64::from(limits.burst),
+            max_wait: limits.max_wait,
         }
     }
 
-    /// Waits for a rate token and a concurrency slot; the slot is released
-    /// when the returned permit drops.
-    ///
-    /// Tokens are reserved in arrival order: a caller that finds the bucket
-    /// empty takes the next token due (the count goes below zero) and sleeps
-    /// until it is due. Callers are served first come, first served (the
-    /// lock is fair), and each waits once, however many are queued: one
-    /// object's burst of calls queues behind the calls already waiting
-    /// instead of racing them for every token.
-    pub(crate) async fn admit(&self, sleeper: &dyn Sleeper) -> OwnedSemaphorePermit {
+    /// Whether any call waits for a token now.
+    pub(crate) fn has_waiters(&self) -> bool {
+        !self.lock().by_priority.is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for a rate token (in the order of `priority`) and a
+    /// concurrency slot; the slot is released when the permit drops.
+    pub(crate) async fn admit(&self, priority: Priority, sleeper: &Arc<dyn Sleeper>) -> OwnedSemaphorePermit {
         let wait = {
-            let mut bucket = self.bucket.lock().await;
-            let now = Instant::now();
-            let refill = now.duration_since(bucket.updated).as_secs_f64() * self.rate;
-            bucket.tokens = (bucket.tokens + refill).min(self.burst) - 1.0;
-            bucket.updated = now;
-            (bucket.tokens < 0.0).then(|| Duration::from_secs_f64(-bucket.tokens / self.rate))
+            let mut state = self.lock();
+            state.refill(self.rate, self.burst);
+            if state.by_priority.is_empty() && state.tokens >= 1.0 {
+                state.tokens -= 1.0;
+                None
+            } else {
+                let (tx, rx) = oneshot::channel();
+                let seq = state.next_seq;
+                state.next_seq += 1;
+                state.by_priority.insert(
+                    (priority, seq),
+                    Waiter {
+                        since: Instant::now(),
+                        grant: tx,
+                    },
+                );
+                state.by_arrival.insert(seq, priority);
+                if !state.ticking {
+                    state.ticking = true;
+                    tokio::spawn(tick(
+                        self.state.clone(),
+                        sleeper.clone(),
+                        self.rate,
+                        self.burst,
+                        self.max_wait,
+                    ));
+                }
+                Some(rx)
+            }
         };
-        if let Some(d) = wait {
-            sleeper.sleep(d).await;
+        if let Some(rx) = wait {
+            // The ticker sends before it removes the waiter and never drops
+            // a live one, so the sender cannot go away unanswered.
+            let _ = rx.await;
         }
         // Invariant: `in_flight` is private to the pacer and never closed, so
         // acquiring can only wait, never fail.
@@ -107,6 +213,29 @@ impl Pacer {
             .acquire_owned()
             .await
             .expect("the in-flight semaphore is never closed")
+    }
+}
+
+/// Hands out tokens as they come due while anyone waits.
+async fn tick(
+    state: Arc<std::sync::Mutex<State>>,
+    sleeper: Arc<dyn Sleeper>,
+    rate: f64,
+    burst: f64,
+    max_wait: Duration,
+) {
+    loop {
+        let wait = {
+            let mut s = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            s.refill(rate, burst);
+            s.grant(max_wait);
+            if s.by_priority.is_empty() {
+                s.ticking = false;
+                return;
+            }
+            Duration::from_secs_f64(((1.0 - s.tokens) / rate).max(0.0))
+        };
+        sleeper.sleep(wait).await;
     }
 }
 
@@ -167,22 +296,31 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
+    fn limits(rate: f64, burst: u32, max_wait: Duration) -> Limits {
+        Limits {
+            requests_per_second: rate,
+            burst,
+            max_concurrent: 100,
+            max_wait,
+        }
+    }
+
+    fn tokio_sleeper() -> Arc<dyn Sleeper> {
+        Arc::new(TokioSleeper)
+    }
+
     // Paused tokio time is a controllable clock: sleeps complete as soon as
     // the runtime is idle, and `Instant` reports exactly the virtual time spent.
     #[tokio::test(start_paused = true)]
     async fn pacer_holds_the_sustained_rate_after_the_burst() {
-        let pacer = Pacer::new(&Limits {
-            requests_per_second: 2.0,
-            burst: 3,
-            max_concurrent: 10,
-        });
+        let pacer = Pacer::new(&limits(2.0, 3, Duration::from_secs(60)));
         let started = Instant::now();
         for _ in 0..3 {
-            drop(pacer.admit(&TokioSleeper).await);
+            drop(pacer.admit(Priority::Progress, &tokio_sleeper()).await);
         }
         assert_eq!(started.elapsed(), Duration::ZERO, "the burst must pass without waiting");
         for _ in 0..4 {
-            drop(pacer.admit(&TokioSleeper).await);
+            drop(pacer.admit(Priority::Progress, &tokio_sleeper()).await);
         }
         let spent = started.elapsed();
         assert!(
@@ -191,21 +329,16 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn queued_callers_are_served_in_arrival_order_each_waiting_once() {
-        let pacer = Arc::new(Pacer::new(&Limits {
-            requests_per_second: 10.0,
-            burst: 1,
-            max_concurrent: 100,
-        }));
-        let sleeper = Arc::new(RecordingSleeper::default());
+    /// Queues `callers` (priority each) one after another, then records the
+    /// order they were served in.
+    async fn served(pacer: Arc<Pacer>, callers: Vec<Priority>) -> Vec<usize> {
         let order = Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
-        for caller in 0..20 {
-            let (pacer, sleeper, order) = (pacer.clone(), sleeper.clone(), order.clone());
+        for (i, p) in callers.into_iter().enumerate() {
+            let (pacer, order) = (pacer.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                drop(pacer.admit(&*sleeper).await);
-                order.lock().unwrap().push(caller);
+                drop(pacer.admit(p, &tokio_sleeper()).await);
+                order.lock().unwrap().push(i);
             }));
             // Let it reach the queue before the next one arrives.
             tokio::task::yield_now().await;
@@ -213,18 +346,84 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
-        // One wait per queued caller, each a tenth of a second further out.
-        let waits = sleeper.waits();
-        assert_eq!(waits.len(), 19, "{waits:?}");
-        for (i, w) in waits.iter().enumerate() {
-            let due = Duration::from_millis(100 * (i as u64 + 1));
-            assert!(
-                w.abs_diff(due) < Duration::from_millis(2),
-                "caller {} waited {w:?}, due {due:?}",
-                i + 1
-            );
+        order.lock().unwrap().clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn within_one_priority_callers_are_served_in_arrival_order() {
+        let pacer = Arc::new(Pacer::new(&limits(10.0, 1, Duration::from_secs(60))));
+        let started = Instant::now();
+        let order = served(pacer, vec![Priority::Progress; 20]).await;
+        assert_eq!(order, (0..20).collect::<Vec<_>>());
+        let spent = started.elapsed();
+        assert!(
+            spent >= Duration::from_millis(1890) && spent <= Duration::from_millis(1910),
+            "19 waited at 10/s: {spent:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_goes_before_every_read_already_waiting() {
+        let pacer = Arc::new(Pacer::new(&limits(10.0, 1, Duration::from_secs(60))));
+        let mut callers = vec![Priority::Progress; 30];
+        callers.push(Priority::Listing);
+        callers.push(Priority::Ending);
+        callers.push(Priority::Write);
+        let order = served(pacer, callers).await;
+        // The first progress read took the one token there was; then the
+        // write, the ending read, the listing, and the rest in order.
+        assert_eq!(&order[..4], &[0, 32, 31, 30], "{order:?}");
+        assert_eq!(&order[4..], &(1..30).collect::<Vec<_>>()[..]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_starves_a_caller_past_max_wait_goes_next() {
+        // 2 tokens a second, writes arriving faster than that for 30 s: the
+        // one progress read still goes within max_wait (5 s) plus a token.
+        let pacer = Arc::new(Pacer::new(&limits(2.0, 1, Duration::from_secs(5))));
+        drop(pacer.admit(Priority::Write, &tokio_sleeper()).await);
+        let reader = {
+            let pacer = pacer.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                drop(pacer.admit(Priority::Progress, &tokio_sleeper()).await);
+                started.elapsed()
+            })
+        };
+        tokio::task::yield_now().await;
+        let writers: Vec<_> = (0..90)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move { drop(pacer.admit(Priority::Write, &tokio_sleeper()).await) })
+            })
+            .collect();
+        let waited = reader.await.unwrap();
+        assert!(
+            waited >= Duration::from_secs(5) && waited <= Duration::from_millis(5600),
+            "the read waited {waited:?}"
+        );
+        for w in writers {
+            w.await.unwrap();
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_that_went_away_takes_no_token() {
+        let pacer = Arc::new(Pacer::new(&limits(1.0, 1, Duration::from_secs(60))));
+        drop(pacer.admit(Priority::Write, &tokio_sleeper()).await);
+        let gone = {
+            let pacer = pacer.clone();
+            tokio::spawn(async move { drop(pacer.admit(Priority::Write, &tokio_sleeper()).await) })
+        };
+        tokio::task::yield_now().await;
+        gone.abort();
+        let started = Instant::now();
+        drop(pacer.admit(Priority::Progress, &tokio_sleeper()).await);
+        assert!(
+            started.elapsed() <= Duration::from_millis(1010),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -233,14 +432,15 @@ mod tests {
             requests_per_second: 1000.0,
             burst: 1000,
             max_concurrent: 2,
+            max_wait: Duration::from_secs(60),
         });
-        let sleeper = TokioSleeper;
-        let a = pacer.admit(&sleeper).await;
-        let _b = pacer.admit(&sleeper).await;
-        let third = tokio::time::timeout(Duration::from_millis(50), pacer.admit(&sleeper)).await;
+        let sleeper = tokio_sleeper();
+        let a = pacer.admit(Priority::Write, &sleeper).await;
+        let _b = pacer.admit(Priority::Write, &sleeper).await;
+        let third = tokio::time::timeout(Duration::from_millis(50), pacer.admit(Priority::Write, &sleeper)).await;
         assert!(third.is_err(), "a third request must wait for a slot");
         drop(a);
-        let third = tokio::time::timeout(Duration::from_secs(5), pacer.admit(&sleeper)).await;
+        let third = tokio::time::timeout(Duration::from_secs(5), pacer.admit(Priority::Write, &sleeper)).await;
         assert!(third.is_ok(), "a freed slot must admit the waiting request");
     }
 }

@@ -307,6 +307,14 @@ async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<Ha
                 if !shape.dx_rows_with_job_args {
                     s.session_job_args = None;
                 }
+                if !shape.dx_rows_with_stages {
+                    s.onboarding_stage_status = None;
+                    s.detection_stage_status = None;
+                    s.execution_stage_status = None;
+                    s.agent_updates_stage_status = None;
+                    s.resolution_stage_status = None;
+                    s.inventory_stage_status = None;
+                }
                 s
             })
             .filter_map(|s| serde_json::to_value(s).ok())

@@ -59,6 +59,11 @@ pub struct ResponseShape {
     /// `GET /maintenance-sessions/{id}` answers without `sessionJobArgs`, as
     /// an instance that breaks the document would.
     pub get_without_job_args: bool,
+    /// Rows of the session `dx` list carry the per-stage statuses
+    /// (`detectionStageStatus`, ...). The document leaves `dx` rows untyped
+    /// and no live evidence shows them there: off by default, so a client
+    /// must read a session whose stages it needs.
+    pub dx_rows_with_stages: bool,
     /// `GET /computers/dx` ignores its `filter`, as some list routes ignore
     /// what they do not know.
     pub computers_dx_ignores_filter: bool,

@@ -44,6 +44,10 @@ struct Args {
     /// the document leaves `dx` rows untyped (docs/simulator.md).
     #[arg(long)]
     dx_rows_with_job_args: bool,
+    /// Rows of the session `dx` list carry the per-stage statuses. Off by
+    /// default: nothing shows them there (docs/simulator.md).
+    #[arg(long)]
+    dx_rows_with_stages: bool,
     /// `GET /maintenance-sessions/{id}?includeActions=true` carries
     /// `maintenanceActions`, as the document says. Off by default: live
     /// answers have come without them.
@@ -104,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
         token_lifetime: Duration::from_secs(3600),
         shape: immybot_sim::ResponseShape {
             dx_rows_with_job_args: args.dx_rows_with_job_args,
+            dx_rows_with_stages: args.dx_rows_with_stages,
             actions_in_get: args.actions_in_get,
             ..Default::default()
         },

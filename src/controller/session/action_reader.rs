@@ -37,19 +37,26 @@ const PAGE: u32 = 500;
 /// between the session's and the action's timestamps.
 const WINDOW_SKEW: SignedDuration = SignedDuration::from_secs(600);
 /// Sets `maintenance_actions` of every session from the actions list (or the
-/// cache), replacing whatever `GET {id}` carried. Answers, for a large
-/// object, the `NoAction` count per maintenance item (its rows are not read).
+/// cache), replacing whatever `GET {id}` carried. Only the sessions in
+/// `fresh` (read or known ended this time; `None`: all) may be read; the
+/// others keep the actions last read, if any (their progress was put off).
+/// Answers, for a large object, the `NoAction` count per maintenance item
+/// (its rows are not read).
 pub async fn attach_actions(
     client: &ImmyBotClient,
     cache: &ImmyBotCache,
     object_uid: &str,
     sessions: &mut [MaintenanceSession],
+    fresh: Option<&std::collections::BTreeSet<i32>>,
 ) -> Result<Option<BTreeMap<String, i64>>, Error> {
     let large = sessions.len() > PER_SESSION_MAX;
     let mut needing: Vec<usize> = Vec::new();
     for (i, s) in sessions.iter_mut().enumerate() {
         match cache.actions(s) {
             Some(actions) => s.maintenance_actions = Some(actions.as_ref().clone()),
+            None if fresh.is_some_and(|f| !f.contains(&s.id)) => {
+                s.maintenance_actions = cache.last_actions(s.id).map(|a| a.as_ref().clone());
+            }
             None => needing.push(i),
         }
     }

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use immybot_client::{MaintenanceAction, MaintenanceSession, SessionLog, SessionStatus, WireTime};
 
@@ -40,8 +41,8 @@ struct Inner {
     /// Ended sessions as last read (without actions): they never change.
     ended_sessions: HashMap<i32, Arc<MaintenanceSession>>,
     ended: HashMap<i32, Arc<Vec<MaintenanceAction>>>,
-    /// Running sessions as last read (without actions).
-    running_sessions: HashMap<i32, Arc<MaintenanceSession>>,
+    /// Running sessions as last read in full (without actions), and when.
+    running_sessions: HashMap<i32, (Instant, Arc<MaintenanceSession>)>,
     /// Running sessions' actions as last read, with the session's
     /// `updatedDateUTC` then: re-read only when it moved.
     running: HashMap<i32, (WireTime, Arc<Vec<MaintenanceAction>>)>,
@@ -72,8 +73,20 @@ impl ImmyBotCache {
         if let Some(s) = inner.ended_sessions.get(&id) {
             return Some(s.as_ref().clone());
         }
-        let s = inner.running_sessions.get(&id)?;
+        let (_, s) = inner.running_sessions.get(&id)?;
         active.unchanged(id, &seen(s)).then(|| s.as_ref().clone())
+    }
+
+    /// The session as it ended, if known: it never changes.
+    pub fn ended_session(&self, id: i32) -> Option<MaintenanceSession> {
+        self.lock().ended_sessions.get(&id).map(|s| s.as_ref().clone())
+    }
+
+    /// A running session's last full read and when it was made, whatever
+    /// changed since (for what a row of the listing does not carry).
+    pub fn last_read(&self, id: i32) -> Option<(Instant, MaintenanceSession)> {
+        let inner = self.lock();
+        inner.running_sessions.get(&id).map(|(at, s)| (*at, s.as_ref().clone()))
     }
 
     /// Keeps a session as read from ImmyBot (without its actions).
@@ -86,7 +99,9 @@ impl ImmyBotCache {
             inner.running_sessions.remove(&session.id);
             inner.ended_sessions.insert(session.id, Arc::new(kept));
         } else {
-            inner.running_sessions.insert(session.id, Arc::new(kept));
+            inner
+                .running_sessions
+                .insert(session.id, (Instant::now(), Arc::new(kept)));
         }
     }
 
@@ -101,6 +116,11 @@ impl ImmyBotCache {
             (Some((seen, actions)), Some(now)) if *seen == now && !ended(session) => Some(actions.clone()),
             _ => None,
         }
+    }
+
+    /// The actions last read for a running session, whatever changed since.
+    pub(super) fn last_actions(&self, id: i32) -> Option<Arc<Vec<MaintenanceAction>>> {
+        self.lock().running.get(&id).map(|(_, a)| a.clone())
     }
 
     pub(super) fn remember_actions(&self, session: &MaintenanceSession, actions: Vec<MaintenanceAction>) {
@@ -139,14 +159,24 @@ impl ImmyBotCache {
     }
 }
 
-/// ImmyBot's active sessions as the poller's last cycle listed them. Empty
-/// (nothing is taken as unchanged) until the first cycle, and for rows that
-/// lack `sessionStatus` or `updatedDateUTC` (the document does not promise
-/// them in `dx` rows): such sessions are always read.
+/// ImmyBot's active sessions as the poller's last cycle listed them (the
+/// rows), and which session ids the objects had recorded when that cycle
+/// began. Empty until the first cycle. Rows that lack `sessionStatus` or
+/// `updatedDateUTC` (the document does not promise them in `dx` rows) never
+/// count as unchanged: such sessions are read.
 #[derive(Default)]
 pub struct ActiveSessions {
-    last: RwLock<Arc<HashMap<i32, Seen>>>,
+    last: RwLock<Arc<Listing>>,
     wake: tokio::sync::Notify,
+}
+
+/// One cycle's listing.
+#[derive(Default)]
+pub struct Listing {
+    pub rows: HashMap<i32, MaintenanceSession>,
+    /// The session ids recorded in objects when the cycle began: a session
+    /// not among them could not have been listed yet.
+    pub known: std::collections::HashSet<i32>,
 }
 
 impl ActiveSessions {
@@ -170,20 +200,65 @@ impl ActiveSessions {
         }
     }
 
-    pub fn replace(&self, sessions: HashMap<i32, Seen>) {
-        *self.last.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(sessions);
+    pub fn replace(&self, listing: Listing) {
+        *self.last.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(listing);
+    }
+
+    fn last(&self) -> Arc<Listing> {
+        self.last
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether the last cycle showed session `id` exactly as `as_read`.
     pub fn unchanged(&self, id: i32, as_read: &Seen) -> bool {
-        let last = self.last.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        as_read.0.is_some() && as_read.1.is_some() && last.get(&id) == Some(as_read)
+        as_read.0.is_some() && as_read.1.is_some() && self.last().rows.get(&id).map(seen).as_ref() == Some(as_read)
     }
+
+    /// Where the last cycle saw session `id`.
+    pub fn where_is(&self, id: i32) -> Listed {
+        let last = self.last();
+        match last.rows.get(&id) {
+            Some(row) => Listed::Active(Box::new(row.clone())),
+            None if last.known.contains(&id) => Listed::NotActive,
+            None => Listed::NotYet,
+        }
+    }
+}
+
+/// A session as the poller's last cycle saw it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Listed {
+    /// Listed as active, with its row.
+    Active(Box<MaintenanceSession>),
+    /// Known when the cycle began, and not listed: it ended (or is gone).
+    NotActive,
+    /// Recorded after the cycle began: not listed yet.
+    NotYet,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn listing(rows: &[MaintenanceSession]) -> Listing {
+        Listing {
+            rows: rows.iter().map(|r| (r.id, r.clone())).collect(),
+            known: rows.iter().map(|r| r.id).collect(),
+        }
+    }
+
+    #[test]
+    fn where_a_session_is_says_what_a_reader_may_assume() {
+        let active = ActiveSessions::default();
+        let mut l = listing(&[running(7, "2026-11-24T09:00:00Z")]);
+        l.known.insert(8);
+        active.replace(l);
+        assert!(matches!(active.where_is(7), Listed::Active(r) if r.id == 7));
+        assert_eq!(active.where_is(8), Listed::NotActive, "known and not listed: it ended");
+        assert_eq!(active.where_is(9), Listed::NotYet, "recorded after the cycle began");
+    }
 
     fn running(id: i32, updated: &str) -> MaintenanceSession {
         MaintenanceSession {
@@ -202,13 +277,13 @@ mod tests {
         cache.remember_session(&s);
         // No cycle yet: read it.
         assert_eq!(cache.session(7, &active), None);
-        active.replace([(7, seen(&s))].into());
+        active.replace(listing(std::slice::from_ref(&s)));
         assert_eq!(cache.session(7, &active).map(|s| s.id), Some(7));
         // It moved: read it again.
-        active.replace([(7, seen(&running(7, "2026-11-24T09:00:05Z")))].into());
+        active.replace(listing(&[running(7, "2026-11-24T09:00:05Z")]));
         assert_eq!(cache.session(7, &active), None);
         // It left the active list (it ended): read it again.
-        active.replace(HashMap::new());
+        active.replace(listing(&[]));
         assert_eq!(cache.session(7, &active), None);
     }
 
@@ -219,7 +294,7 @@ mod tests {
         let mut s = running(8, "2026-11-24T09:00:00Z");
         s.updated_date_utc = None;
         cache.remember_session(&s);
-        active.replace([(8, seen(&s))].into());
+        active.replace(listing(std::slice::from_ref(&s)));
         assert_eq!(cache.session(8, &active), None);
         assert!(cache.logs(&s).is_none());
         cache.remember_logs(&s, vec![]);

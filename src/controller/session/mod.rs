@@ -14,6 +14,7 @@
 mod action_reader;
 pub mod attempts;
 mod deferrable;
+mod ended_reader;
 pub mod group_id;
 mod immybot_cache;
 pub mod machine;
@@ -51,7 +52,7 @@ use crate::api::{MaintenanceApproval, MaintenanceSession};
 /// were put off.
 #[derive(Default)]
 pub struct SessionState {
-    pub immybot_cache: ImmyBotCache,
+    pub immybot_cache: Arc<ImmyBotCache>,
     pub active_sessions: Arc<ActiveSessions>,
     pub deferrals: DeferralBackoff,
 }
@@ -79,14 +80,15 @@ pub async fn run(
         .touched_objects();
     let controller = Controller::for_stream(session_events, session_store);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let poller = tokio::spawn(poller::run(
-        ctx.poll_immybot.clone().unwrap_or_else(|| ctx.immybot.clone()),
-        controller.store(),
-        ctx.timing.clone(),
-        ctx.observer.clone(),
-        ctx.state.active_sessions.clone(),
+    let poller = tokio::spawn(poller::run(poller::Poller {
+        immybot: ctx.immybot.clone(),
+        store: controller.store(),
+        timing: ctx.timing.clone(),
+        observer: ctx.observer.clone(),
+        snapshot: ctx.state.active_sessions.clone(),
+        cache: ctx.state.immybot_cache.clone(),
         tx,
-    ));
+    }));
     let synced = tokio::spawn(announce_synced(controller.store(), ctx.observer.clone()));
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
     let observer = ctx.observer.clone();

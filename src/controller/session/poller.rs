@@ -2,8 +2,13 @@
 //! every session on its own would cost one call per session per cycle.
 //! Instead each cycle pages through the *active* sessions (`dx`, filtered on
 //! status), compares them with the last cycle, and triggers a reconcile of
-//! only the MaintenanceSessions whose sessions changed or finished. Those
-//! reconciles fetch full details. Calls per cycle: the page count.
+//! only the MaintenanceSessions whose sessions changed or finished. Calls
+//! per cycle: the page count, at the budget's `Listing` priority.
+//!
+//! Sessions of small objects that are no longer listed (they ended) are
+//! read here, for all objects at once (`ended_reader`: a listing per page
+//! of them, at `Ending` priority), before their objects are triggered: the
+//! reconciles find them in the cache instead of reading one each.
 //!
 //! The interval adapts: short while anything runs, long when idle.
 
@@ -14,27 +19,47 @@ use tokio::sync::mpsc;
 
 use std::sync::Arc;
 
-use super::immybot_cache::ActiveSessions;
+use super::action_reader::PER_SESSION_MAX;
+use super::ended_reader::{Asked, read_ended};
+use super::immybot_cache::{ActiveSessions, ImmyBotCache, Listing};
 use crate::api::{MaintenanceSession, Phase};
 use crate::controller::context::Timing;
 use crate::controller::observer::ControllerObserver;
-use immybot_client::{ImmyBotClient, SessionStatus, WireTime};
+use immybot_client::{ImmyBotClient, Priority, SessionStatus, WireTime};
 
 const PAGE: u32 = 200;
 
+/// What the poller works with.
+pub struct Poller {
+    /// The ImmyBot client (the poller sets the priority of its own reads).
+    pub immybot: ImmyBotClient,
+    pub store: Store<MaintenanceSession>,
+    pub timing: Timing,
+    pub observer: Arc<dyn ControllerObserver>,
+    pub snapshot: Arc<ActiveSessions>,
+    pub cache: Arc<ImmyBotCache>,
+    pub tx: mpsc::Sender<ObjectRef<MaintenanceSession>>,
+}
+
 /// Runs until the receiver is dropped.
-pub async fn run(
-    immybot: ImmyBotClient,
-    store: Store<MaintenanceSession>,
-    timing: Timing,
-    observer: Arc<dyn ControllerObserver>,
-    snapshot: Arc<ActiveSessions>,
-    tx: mpsc::Sender<ObjectRef<MaintenanceSession>>,
-) {
+pub async fn run(p: Poller) {
+    let Poller {
+        immybot,
+        store,
+        timing,
+        observer,
+        snapshot,
+        cache,
+        tx,
+    } = p;
+    let (listing, ending) = (immybot.at(Priority::Listing), immybot.at(Priority::Ending));
     let mut last: BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)> = BTreeMap::new();
     loop {
         let started = tokio::time::Instant::now();
-        let current = match active_sessions(&immybot).await {
+        // Which ids the objects had before this listing: one not among them
+        // could not be listed yet.
+        let known = recorded_ids(&store);
+        let (current, rows) = match active_sessions(&listing).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "polling ImmyBot's active sessions failed");
@@ -44,9 +69,17 @@ pub async fn run(
             }
         };
         observer.poll_cycle(started.elapsed(), current.len(), true);
+        // Sessions of small objects that were known and are not listed
+        // ended: read them for all objects at once, before the triggers.
+        let asked = ended_to_read(&store, &known, &current, &cache);
+        if !asked.is_empty()
+            && let Err(e) = read_ended(&ending, &cache, &asked).await
+        {
+            tracing::warn!(error = %e, sessions = asked.len(), "reading ended sessions failed; their objects read them");
+        }
         // Published before the triggers go out, so that the reconciles they
         // cause see this cycle.
-        snapshot.replace(current.iter().map(|(id, seen)| (*id, seen.clone())).collect());
+        snapshot.replace(Listing { rows, known });
         let mut phases: BTreeMap<String, i64> = BTreeMap::new();
         let mut in_progress = false;
         for obj in store.state() {
@@ -83,24 +116,79 @@ pub async fn run(
     }
 }
 
-async fn active_sessions(
-    immybot: &ImmyBotClient,
-) -> Result<BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>, immybot_client::ImmyBotError> {
+/// What the cycle compares, and the rows as listed.
+type Active = (
+    BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>,
+    std::collections::HashMap<i32, immybot_client::MaintenanceSession>,
+);
+
+async fn active_sessions(immybot: &ImmyBotClient) -> Result<Active, immybot_client::ImmyBotError> {
     let mut out = BTreeMap::new();
+    let mut rows = std::collections::HashMap::new();
     let mut skip = 0;
     loop {
         // One row more than the page: it says whether another page exists,
         // so a count that is a multiple of the page size costs no extra
         // (empty) call. The row is listed again as the next page's first.
         let page = immybot.active_sessions(skip, PAGE + 1).await?;
-        for s in &page.items {
+        for s in page.items {
             out.insert(s.id, (s.session_status.clone(), s.updated_date_utc));
+            rows.insert(s.id, s);
         }
         if !page.full {
-            return Ok(out);
+            return Ok((out, rows));
         }
         skip += PAGE;
     }
+}
+
+/// Every session id recorded in an object's status.
+fn recorded_ids(store: &Store<MaintenanceSession>) -> std::collections::HashSet<i32> {
+    store
+        .state()
+        .iter()
+        .filter_map(|o| o.status.as_ref()?.immybot.as_ref())
+        .flat_map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()))
+        .collect()
+}
+
+/// The sessions to read as ended: of objects in progress with a few
+/// sessions, known before this cycle, not listed as active, not already
+/// known to have ended.
+fn ended_to_read(
+    store: &Store<MaintenanceSession>,
+    known: &std::collections::HashSet<i32>,
+    active: &BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>,
+    cache: &ImmyBotCache,
+) -> Vec<Asked> {
+    let mut out = Vec::new();
+    for obj in store.state() {
+        let Some(status) = obj.status.as_ref() else { continue };
+        if !waits_on_sessions(status.phase) {
+            continue;
+        }
+        let attempts = status.immybot.iter().flat_map(|r| r.attempts.iter());
+        let count: usize = status
+            .immybot
+            .iter()
+            .flat_map(|r| r.attempts.iter())
+            .map(|a| a.session_ids.len())
+            .sum();
+        if count > PER_SESSION_MAX {
+            continue;
+        }
+        for a in attempts {
+            for &id in &a.session_ids {
+                if known.contains(&id) && !active.contains_key(&id) && cache.ended_session(id).is_none() {
+                    out.push(Asked {
+                        id,
+                        intent: a.intent_time.0,
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The objects to reconcile: those owning a changed session, and those still

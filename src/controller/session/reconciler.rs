@@ -17,7 +17,7 @@ use super::action_reader;
 use super::deferrable::only_progress_changed;
 use super::machine::{Observed, Step, decide, is_settled};
 use super::rollout_planning;
-use super::session_reader::{observe_logs, observe_sessions, worth_logs};
+use super::session_reader::{Need, Observation, observe_logs, observe_sessions, worth_logs};
 use super::start_protocol;
 use super::target_resolution;
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
@@ -133,12 +133,40 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         uid: &uid,
     };
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
-    let mut sessions = observe_sessions(ctx, obj).await?;
+    let observed_at = super::super::clock::stored_time(ctx.clock.now()).0;
+    // A cancel cannot wait for the poller to list what was just started.
+    let need = if obj.spec.cancel.is_some() {
+        Need::Everything
+    } else {
+        Need::Mirror
+    };
+    let Observation {
+        mut sessions,
+        fresh,
+        incomplete,
+    } = observe_sessions(ctx, obj, need, observed_at).await?;
+    if incomplete {
+        // Sessions just started are not listed yet: the poller's next
+        // cycle lists them and triggers this object; reading them one by
+        // one now was most of the calls a start cost.
+        return Ok(Action::requeue(ctx.timing.poll_active));
+    }
     // Actions and logs at once: a session that just ended needs both, and
     // one round trip after the other was most of its status lag.
-    let for_logs = if final_already { vec![] } else { worth_logs(&sessions) };
+    let for_logs = if final_already {
+        vec![]
+    } else {
+        worth_logs(&sessions, &fresh)
+    };
+    let actions_client = ctx.immybot.at(immybot_client::Priority::Ending);
     let (compliant, logs) = futures::join!(
-        action_reader::attach_actions(&ctx.immybot, &ctx.state.immybot_cache, &uid, &mut sessions),
+        action_reader::attach_actions(
+            &actions_client,
+            &ctx.state.immybot_cache,
+            &uid,
+            &mut sessions,
+            Some(&fresh)
+        ),
         observe_logs(ctx, &for_logs),
     );
     let compliant = compliant?;
@@ -425,7 +453,8 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Actio
         .await;
         return Ok(Action::await_change());
     }
-    let mut sessions = observe_sessions(ctx, obj).await?;
+    let now = super::super::clock::stored_time(ctx.clock.now()).0;
+    let mut sessions = observe_sessions(ctx, obj, Need::Everything, now).await?.sessions;
     for unanswered in attempts
         .iter()
         .filter(|a| a.session_ids.is_empty() && a.busy_computer_ids.is_empty())
@@ -445,7 +474,12 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Actio
             .await;
         }
         for id in ours {
-            sessions.push(ctx.immybot.session(id, false, false).await?);
+            sessions.push(
+                ctx.immybot
+                    .at(immybot_client::Priority::Ending)
+                    .session(id, false, false)
+                    .await?,
+            );
         }
     }
     let active: Vec<i32> = sessions

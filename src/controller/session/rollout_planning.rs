@@ -15,6 +15,7 @@ use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
 use crate::controller::conditions::{self, READY, RECONCILING, STALLED};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
+use immybot_client::Priority;
 
 pub async fn plan(
     ctx: &SessionContext,
@@ -70,7 +71,7 @@ async fn candidates(
     with_status.status = Some(status.clone());
     match tenant_id(&with_status).filter(|_| obj.spec.target.tenant.is_some()) {
         Some(id) => {
-            let (rows, unreadable) = ctx.immybot.computers_in_tenant(id).await?;
+            let (rows, unreadable) = ctx.immybot.at(Priority::Ending).computers_in_tenant(id).await?;
             if unreadable > 0 {
                 return Ok(Err(format!(
                     "{unreadable} computer row(s) of tenant {id} could not be read from ImmyBot, so the rollout cannot account for every computer"

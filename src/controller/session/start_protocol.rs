@@ -30,6 +30,7 @@ use crate::api::{Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionSta
 use crate::controller::error::Error;
 use crate::controller::events::publish;
 use crate::controller::status_writer::{SessionApi, StartResult, persist_start_result, replace_status};
+use immybot_client::Priority;
 use immybot_client::{SessionQuery, StartEndpoint, StartOutcome, StartedSession, WireTime};
 
 /// How far before the intent time sessions are searched, for clock skew
@@ -424,7 +425,7 @@ async fn find_by_group(ctx: &SessionContext, obj: &MaintenanceSession, attempt: 
     let mut candidates: Vec<i32> = Vec::new();
     for mut query in candidate_queries(ctx, obj, attempt).await? {
         loop {
-            let page = ctx.immybot.find_sessions(&query).await?;
+            let page = ctx.immybot.at(Priority::Ending).find_sessions(&query).await?;
             candidates.extend(page.items.iter().map(|s| s.id).filter(|id| *id > 0));
             if !page.full {
                 break;
@@ -438,7 +439,7 @@ async fn find_by_group(ctx: &SessionContext, obj: &MaintenanceSession, attempt: 
     let mut by_computer: BTreeMap<i32, Vec<(i32, bool)>> = BTreeMap::new();
     let mut undetermined = Vec::new();
     for id in candidates {
-        let session = match ctx.immybot.session(id, false, false).await {
+        let session = match ctx.immybot.at(Priority::Ending).session(id, false, false).await {
             Ok(s) => s,
             // Listed a moment ago, gone now: nobody can say whose it was.
             Err(e) if e.kind() == immybot_client::ErrorKind::NotFound => {
@@ -512,7 +513,7 @@ async fn candidate_queries(
         Some(StartTargets::Tenant { id, include_children }) => {
             let mut tenants = vec![id];
             if include_children {
-                let all = ctx.immybot.tenants().await?;
+                let all = ctx.immybot.at(Priority::Ending).tenants().await?;
                 let mut i = 0;
                 while i < tenants.len() {
                     let parent = tenants[i];

@@ -11,6 +11,7 @@ use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
 use crate::controller::conditions::{self, READY, RECONCILING, STALLED};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
+use immybot_client::Priority;
 
 /// The computers named `name`. The `dx` list finds candidates, but its rows
 /// are untyped and some list routes silently ignore a filter they do not
@@ -18,8 +19,8 @@ use crate::controller::status_writer::{SessionApi, replace_status};
 /// `GET /computers/{id}` before a destructive start can target it.
 async fn confirmed_computers_named(ctx: &SessionContext, name: &str) -> Result<Vec<immybot_client::Computer>, Error> {
     let mut confirmed = Vec::new();
-    for row in ctx.immybot.computers_named(name).await? {
-        let computer = ctx.immybot.computer(row.id).await?;
+    for row in ctx.immybot.at(Priority::Ending).computers_named(name).await? {
+        let computer = ctx.immybot.at(Priority::Ending).computer(row.id).await?;
         if computer
             .computer_name
             .as_deref()
@@ -70,7 +71,7 @@ pub async fn resolve(
         && let Some(name) = &tenant.name
         && resolved.tenant.is_none()
     {
-        match ctx.immybot.tenants_named(name).await?.as_slice() {
+        match ctx.immybot.at(Priority::Ending).tenants_named(name).await?.as_slice() {
             [one] => {
                 resolved.tenant = Some(NamedId {
                     id: one.id,

@@ -293,6 +293,7 @@ async fn requests_in_flight_never_exceed_the_cap() {
                 requests_per_second: 1000.0,
                 burst: 1000,
                 max_concurrent: 2,
+                ..Default::default()
             };
         },
     )
