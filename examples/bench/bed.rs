@@ -138,6 +138,9 @@ pub struct Operator {
     pub admin: String,
 }
 
+/// The operator's `--request-burst` (its default): the bench leaves it as is.
+pub const OPERATOR_BURST: u32 = 20;
+
 impl Operator {
     pub async fn spawn(plane: &ControlPlane, sim: &RunningSim, s: &OperatorSettings) -> anyhow::Result<Self> {
         let secret = std::env::temp_dir().join(format!("immybot-bench-secret-{}", std::process::id()));
@@ -152,6 +155,7 @@ impl Operator {
             .args(["--watch-namespace", &s.namespace, "--lease-namespace", &s.namespace])
             .args(["--admin-addr", &admin])
             .args(["--requests-per-second", &s.requests_per_second.to_string()])
+            .args(["--request-burst", &OPERATOR_BURST.to_string()])
             .args(["--max-concurrent-requests", &s.max_concurrent_requests.to_string()])
             .args(["--poll-active-seconds", &s.poll_seconds.to_string()])
             .args(

@@ -249,6 +249,19 @@ async fn main() -> anyhow::Result<()> {
         if let Some(floor) = report.get("floorSeconds").and_then(|v| v.as_f64()) {
             report.insert("ratioToFloor", serde_json::json!(terminal / floor));
         }
+        // ImmyBot's floor, in the same run: every start at the budget's
+        // rate (after its burst), then a session's run (the median, as
+        // measured in the simulator).
+        let durations = sessions.durations();
+        let median = measure::percentile(&durations, 50.0).unwrap_or(0.0);
+        let starts = match args.workload {
+            Workload::Tenant => 1.0,
+            _ => targets.len() as f64,
+        };
+        let immybot_floor = (starts - f64::from(bed::OPERATOR_BURST)).max(0.0) / args.immybot_rps + median;
+        report.insert("sessionMedianSeconds", serde_json::json!(median));
+        report.insert("immybotFloorSeconds", serde_json::json!(immybot_floor));
+        report.insert("ratioToImmybotFloor", serde_json::json!(terminal / immybot_floor));
         let lags = measure::terminal_lags(&snapshot, &sessions);
         report.insert("statusLagP50Ms", serde_json::json!(measure::percentile(&lags, 50.0)));
         report.insert("statusLagP99Ms", serde_json::json!(measure::percentile(&lags, 99.0)));
@@ -278,6 +291,16 @@ async fn main() -> anyhow::Result<()> {
     let total_calls: u64 = calls.values().sum();
     let sessions_n = expected_sessions.max(1) as f64;
     let per_session: BTreeMap<String, f64> = calls.iter().map(|(r, n)| (r.clone(), *n as f64 / sessions_n)).collect();
+    // ImmyBot's own calls: the token endpoint is Entra's, not ImmyBot's.
+    let immybot_calls: u64 = calls
+        .iter()
+        .filter(|(r, _)| !r.contains("oauth2"))
+        .map(|(_, n)| n)
+        .sum();
+    report.insert(
+        "immybotCallsPerSession",
+        serde_json::json!(immybot_calls as f64 / sessions_n),
+    );
     let metrics = operator.metrics().await?;
     let cycles = measure::value(&metrics, "immybot_operator_poll_cycle_seconds_count");
     report.insert("immybotCallsTotal", serde_json::json!(total_calls));

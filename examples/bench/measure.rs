@@ -120,6 +120,17 @@ impl Sessions {
         self.lock().values().map(|(s, _)| *s).max()
     }
 
+    /// How long sessions ran in the simulator (first seen to ended), sorted.
+    pub fn durations(&self) -> Vec<f64> {
+        let mut out: Vec<f64> = self
+            .lock()
+            .values()
+            .filter_map(|(seen, ended)| Some(ended.as_ref()?.duration_since(*seen).as_secs_f64()))
+            .collect();
+        out.sort_by(f64::total_cmp);
+        out
+    }
+
     pub fn ended_at(&self, id: i32) -> Option<Instant> {
         self.lock().get(&id).and_then(|(_, e)| *e)
     }

@@ -23,7 +23,13 @@ use super::approval_coverage::{
 
 /// A policy refusing `operation` on `resource` unless `expression` holds,
 /// with `message` (a CEL message expression) saying why.
-fn policy_for(name: &str, operation: &str, resource: &str, expression: String, message: String) -> Value {
+pub(super) fn policy_for(
+    name: &str,
+    operations: &[&str],
+    resources: &[&str],
+    expression: String,
+    message: String,
+) -> Value {
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicy",
@@ -34,8 +40,8 @@ fn policy_for(name: &str, operation: &str, resource: &str, expression: String, m
                 "resourceRules": [{
                     "apiGroups": ["immybot.io"],
                     "apiVersions": ["*"],
-                    "operations": [operation],
-                    "resources": [resource],
+                    "operations": operations,
+                    "resources": resources,
                 }]
             },
             "validations": [{"expression": expression, "messageExpression": message, "reason": "Forbidden"}],
@@ -47,8 +53,8 @@ fn policy_for(name: &str, operation: &str, resource: &str, expression: String, m
 fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
     policy_for(
         name,
-        "CREATE",
-        resource,
+        &["CREATE"],
+        &[resource],
         format!("object.spec.{field} == request.userInfo.username"),
         format!(
             "'spec.{field} must be the user creating this {what} (' + request.userInfo.username + '), not ' + object.spec.{field}"
@@ -56,18 +62,21 @@ fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
     )
 }
 
+/// The CEL that `spec.<path>` is present in `root` (`object` or
+/// `oldObject`): every parent of an optional field must be there too.
+pub(super) fn present(root: &str, path: &str) -> String {
+    let segments: Vec<&str> = path.split('.').collect();
+    (1..=segments.len())
+        .map(|n| format!("has({root}.spec.{})", segments[..n].join(".")))
+        .collect::<Vec<_>>()
+        .join(" && ")
+}
+
 /// The CEL that `spec.<path>` is the same in `object` and `oldObject`,
 /// counting adding or removing an optional field (or a parent of it) as a
 /// change; the API server defaults the others.
 fn unchanged(path: &str) -> String {
-    let segments: Vec<&str> = path.split('.').collect();
-    let presence = |root: &str| -> String {
-        (1..=segments.len())
-            .map(|n| format!("has({root}.spec.{})", segments[..n].join(".")))
-            .collect::<Vec<_>>()
-            .join(" && ")
-    };
-    let (new, old) = (presence("object"), presence("oldObject"));
+    let (new, old) = (present("object", path), present("oldObject", path));
     format!("(({new}) == ({old}) && (!({new}) || object.spec.{path} == oldObject.spec.{path}))")
 }
 
@@ -79,8 +88,8 @@ fn requester_only(name: &str, coverage: &KindCoverage) -> Value {
     let kind = coverage.kind;
     policy_for(
         name,
-        "UPDATE",
-        coverage.resource,
+        &["UPDATE"],
+        &[coverage.resource],
         format!(
             "request.userInfo.username == oldObject.spec.requestedBy || ({})",
             paths.iter().map(|p| unchanged(p)).collect::<Vec<_>>().join(" && ")
@@ -93,7 +102,7 @@ fn requester_only(name: &str, coverage: &KindCoverage) -> Value {
     )
 }
 
-fn binding(policy: &str) -> Value {
+pub(super) fn binding(policy: &str) -> Value {
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": "ValidatingAdmissionPolicyBinding",

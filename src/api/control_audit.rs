@@ -17,6 +17,7 @@
 
 use serde_json::{Value, json};
 
+use super::admission::{binding, policy_for, present};
 use super::approval_coverage::{KindCoverage, all_coverages};
 
 /// The annotation a control's stamp is written to.
@@ -48,14 +49,7 @@ fn stamp_policy_name(resource: &str, path: &str) -> String {
 /// The CEL that `spec.<path>` differs between `oldObject` and `object`
 /// (present on one side only counts).
 fn changed(path: &str) -> String {
-    let segments: Vec<&str> = path.split('.').collect();
-    let presence = |root: &str| -> String {
-        (1..=segments.len())
-            .map(|n| format!("has({root}.spec.{})", segments[..n].join(".")))
-            .collect::<Vec<_>>()
-            .join(" && ")
-    };
-    let (new, old) = (presence("object"), presence("oldObject"));
+    let (new, old) = (present("object", path), present("oldObject", path));
     format!("({new}) != ({old}) || (({new}) && object.spec.{path} != oldObject.spec.{path})")
 }
 
@@ -102,34 +96,20 @@ fn stamp_binding(policy: &str) -> Value {
 /// A stamp may only ever name the user writing it (or stay as it was).
 fn stamps_name_the_user() -> Value {
     let resources: Vec<&str> = all_coverages().iter().map(|c| c.resource).collect();
-    json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicy",
-        "metadata": {"name": CONTROL_STAMP_POLICY},
-        "spec": {
-            "failurePolicy": "Fail",
-            "matchConstraints": {
-                "resourceRules": [{
-                    "apiGroups": ["immybot.io"],
-                    "apiVersions": ["*"],
-                    "operations": ["CREATE", "UPDATE"],
-                    "resources": resources,
-                }]
-            },
-            "validations": [{
-                "expression": format!(
-                    "!has(object.metadata.annotations) || object.metadata.annotations.all(k, !k.startsWith('{CONTROL_ANNOTATION_PREFIX}') \
-                     || object.metadata.annotations[k] == request.userInfo.username \
-                     || (oldObject != null && has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations \
-                         && oldObject.metadata.annotations[k] == object.metadata.annotations[k]))"
-                ),
-                "messageExpression": format!(
-                    "'annotations {CONTROL_ANNOTATION_PREFIX}* record who used a control and may only name the user making the change (' + request.userInfo.username + ')'"
-                ),
-                "reason": "Forbidden",
-            }],
-        }
-    })
+    policy_for(
+        CONTROL_STAMP_POLICY,
+        &["CREATE", "UPDATE"],
+        &resources,
+        format!(
+            "!has(object.metadata.annotations) || object.metadata.annotations.all(k, !k.startsWith('{CONTROL_ANNOTATION_PREFIX}') \
+             || object.metadata.annotations[k] == request.userInfo.username \
+             || (oldObject != null && has(oldObject.metadata.annotations) && k in oldObject.metadata.annotations \
+                 && oldObject.metadata.annotations[k] == object.metadata.annotations[k]))"
+        ),
+        format!(
+            "'annotations {CONTROL_ANNOTATION_PREFIX}* record who used a control and may only name the user making the change (' + request.userInfo.username + ')'"
+        ),
+    )
 }
 
 /// The mutating policies (with bindings) that stamp every control of every
@@ -146,12 +126,7 @@ pub fn control_audit_policies() -> Vec<Value> {
         }
     }
     out.push(stamps_name_the_user());
-    out.push(json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingAdmissionPolicyBinding",
-        "metadata": {"name": CONTROL_STAMP_POLICY},
-        "spec": {"policyName": CONTROL_STAMP_POLICY, "validationActions": ["Deny"]},
-    }));
+    out.push(binding(CONTROL_STAMP_POLICY));
     out
 }
 

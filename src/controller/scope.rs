@@ -25,7 +25,7 @@ impl Scope {
 }
 
 /// One reconcile's result, to the metrics (its error as the label).
-pub fn report<T, E: std::fmt::Display>(
+fn report<T, E: std::fmt::Display>(
     observer: &dyn super::observer::ControllerObserver,
     result: &Result<T, kube::runtime::controller::Error<super::error::Error, E>>,
 ) {
@@ -34,4 +34,18 @@ pub fn report<T, E: std::fmt::Display>(
         Err(kube::runtime::controller::Error::ReconcilerFailed(e, _)) => observer.reconciled(Some(e.metric_label())),
         Err(e) => tracing::debug!(error = %e, "controller stream error"),
     }
+}
+
+/// Runs a controller's stream to its end, counting every result.
+pub async fn report_all<T, E: std::fmt::Display + 'static>(
+    results: impl futures::Stream<Item = Result<T, kube::runtime::controller::Error<super::error::Error, E>>>,
+    observer: std::sync::Arc<dyn super::observer::ControllerObserver>,
+) {
+    use futures::StreamExt as _;
+    results
+        .for_each(|result| {
+            report(&*observer, &result);
+            futures::future::ready(())
+        })
+        .await;
 }

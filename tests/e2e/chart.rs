@@ -36,6 +36,37 @@ fn helm(ctx: &TestContext, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// A server-side dry-run apply of `yaml`: the API server must accept all
+/// `objects` of it (the test bed owns identical cluster-wide objects, so
+/// they are not installed twice).
+fn server_accepts(ctx: &TestContext, yaml: &str, objects: usize, what: &str) -> Result<(), String> {
+    let file = std::env::temp_dir().join(format!(
+        "immybot-e2e-{}-{}.yaml",
+        what.replace(' ', "-"),
+        std::process::id()
+    ));
+    std::fs::write(&file, yaml).ctx("policies file")?;
+    let out = ctx
+        .kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            &file.display().to_string(),
+        ])
+        .ctx("kubectl")?;
+    let _ = std::fs::remove_file(&file);
+    if !out.status.success() || String::from_utf8_lossy(&out.stdout).matches("(server dry run)").count() != objects {
+        return Err(format!(
+            "the API server must accept the chart's {what}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(())
+}
+
 /// Asks the API server whether the impersonated client may do this.
 async fn may(
     client: &kube::Client,
@@ -110,26 +141,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             "the chart must render {want} policies and {want} bindings:\n{policies}"
         ));
     }
-    let file = std::env::temp_dir().join(format!("immybot-e2e-policies-{}.yaml", std::process::id()));
-    std::fs::write(&file, &policies).ctx("policies file")?;
-    let out = ctx
-        .kubectl(&[
-            "apply",
-            "--server-side",
-            "--dry-run=server",
-            "--force-conflicts",
-            "-f",
-            &file.display().to_string(),
-        ])
-        .ctx("kubectl")?;
-    let _ = std::fs::remove_file(&file);
-    if !out.status.success() || String::from_utf8_lossy(&out.stdout).matches("(server dry run)").count() != 2 * want {
-        return Err(format!(
-            "the API server must accept the chart's admission policies: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    server_accepts(&ctx, &policies, 2 * want, "admission policies")?;
     // The control audit policies: rendered only where the API server
     // serves MutatingAdmissionPolicy v1 (as helm's capabilities say), and
     // then accepted by it. The test bed's does; an older one gets none.
@@ -175,26 +187,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             "the chart must render {audit_want} control audit objects, got {audit_kinds}:\n{audit}"
         ));
     }
-    let file = std::env::temp_dir().join(format!("immybot-e2e-audit-{}.yaml", std::process::id()));
-    std::fs::write(&file, &audit).ctx("audit policies file")?;
-    let out = ctx
-        .kubectl(&[
-            "apply",
-            "--server-side",
-            "--dry-run=server",
-            "--force-conflicts",
-            "-f",
-            &file.display().to_string(),
-        ])
-        .ctx("kubectl")?;
-    let _ = std::fs::remove_file(&file);
-    if !out.status.success() || String::from_utf8_lossy(&out.stdout).matches("(server dry run)").count() != audit_want {
-        return Err(format!(
-            "the API server must accept the chart's control audit policies: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
+    server_accepts(&ctx, &audit, audit_want, "control audit policies")?;
     let status = helm(&ctx, &["status", release, "--namespace", &ns])?;
     if !status.contains("STATUS: deployed") {
         return Err(format!("release not deployed: {status}"));

@@ -28,6 +28,29 @@ pub struct Approving<'a> {
     pub target_summary: Option<String>,
 }
 
+impl<'a> Approving<'a> {
+    /// An object whose computers the plugin does not know (a schedule):
+    /// the spec as it is, approved now by `approver`.
+    pub fn of_spec(
+        coverage: &'a KindCoverage,
+        name: &'a str,
+        spec: &impl serde::Serialize,
+        digest: &'a str,
+        approver: &'a str,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            coverage,
+            name,
+            spec: serde_json::to_value(spec)?,
+            digest,
+            approver,
+            now: Timestamp::now(),
+            computers: None,
+            target_summary: None,
+        })
+    }
+}
+
 pub fn render(a: &Approving<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} {}", a.coverage.kind, a.name);

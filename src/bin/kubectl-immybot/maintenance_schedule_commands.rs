@@ -33,19 +33,8 @@ pub async fn approve(
         bail!("you ({me}) requested maintenanceschedule/{name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
-    print!(
-        "{}",
-        approval_prompt::render(&Approving {
-            coverage: maintenance_schedule_coverage(),
-            name,
-            spec: serde_json::to_value(&schedule.spec)?,
-            digest: &digest,
-            approver: &me,
-            now: jiff::Timestamp::now(),
-            computers: None,
-            target_summary: None,
-        })
-    );
+    let approving = Approving::of_spec(maintenance_schedule_coverage(), name, &schedule.spec, &digest, &me)?;
+    print!("{}", approval_prompt::render(&approving));
     if !yes && !ask("Approve every run of this template until it changes or the approval expires?")? {
         println!("not approved");
         return Ok(());

@@ -27,19 +27,8 @@ pub async fn approve(
         bail!("you ({me}) requested schedule/{name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
-    print!(
-        "{}",
-        approval_prompt::render(&Approving {
-            coverage: immybot_schedule_coverage(),
-            name,
-            spec: serde_json::to_value(&schedule.spec)?,
-            digest: &digest,
-            approver: &me,
-            now: jiff::Timestamp::now(),
-            computers: None,
-            target_summary: None,
-        })
-    );
+    let approving = Approving::of_spec(immybot_schedule_coverage(), name, &schedule.spec, &digest, &me)?;
+    print!("{}", approval_prompt::render(&approving));
     if status.applied_digest.as_deref() == Some(digest.as_str()) {
         println!("(ImmyBot already has this definition; an approval keeps it approved)");
     }

@@ -17,12 +17,11 @@ pub mod runs;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt as _;
 use kube::runtime::{Controller, watcher};
 
 use super::approval::watch::{ApprovalTriggers, named_by};
 use super::context::{Context, KindContext};
-use super::scope::{Scope, report};
+use super::scope::{Scope, report_all};
 use crate::api::{ApprovedKind, ImmyBotSchedule};
 
 /// What the ImmyBotSchedule kind owns: ImmyBot's running-schedule ids,
@@ -45,13 +44,9 @@ pub async fn run(
 ) {
     let ctx = Arc::new(ScheduleContext::new(shared, ScheduleState::default()));
     let observer = ctx.observer.clone();
-    Controller::new(scope.api::<ImmyBotSchedule>(&ctx.client), watcher::Config::default())
+    let results = Controller::new(scope.api::<ImmyBotSchedule>(&ctx.client), watcher::Config::default())
         .watches_stream(approvals, named_by(ApprovedKind::ImmyBotSchedule))
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, ctx)
-        .for_each(|result| {
-            report(&*observer, &result);
-            futures::future::ready(())
-        })
-        .await;
+        .run(reconciler::reconcile, reconciler::error_policy, ctx);
+    report_all(results, observer).await;
 }

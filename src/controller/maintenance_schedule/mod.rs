@@ -22,12 +22,11 @@ pub mod template;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt as _;
 use kube::runtime::{Controller, watcher};
 
 use super::approval::watch::{ApprovalTriggers, named_by};
 use super::context::{Context, KindContext};
-use super::scope::{Scope, report};
+use super::scope::{Scope, report_all};
 use crate::api::{ApprovedKind, MaintenanceSchedule, MaintenanceSession};
 
 /// A MaintenanceSchedule reconcile's context. The kind keeps no state of
@@ -53,7 +52,7 @@ pub async fn run(
     // Standing approvals are judged against the schedules this watch keeps.
     ctx.approvals.schedules.set(controller.store());
     let clock_moves = ctx.clock.moves();
-    controller
+    let results = controller
         // Only sessions with the label: a cluster's other sessions are not
         // this controller's business (and are not decoded twice).
         .owns(
@@ -65,11 +64,7 @@ pub async fn run(
         .watches_stream(approvals, named_by(ApprovedKind::MaintenanceSchedule))
         .reconcile_all_on(clock_moves)
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, ctx.clone())
-        .for_each(|result| {
-            report(&*observer, &result);
-            futures::future::ready(())
-        })
-        .await;
+        .run(reconciler::reconcile, reconciler::error_policy, ctx.clone());
+    report_all(results, observer).await;
     ctx.approvals.schedules.clear();
 }

@@ -32,7 +32,6 @@ mod target_resolution;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt as _;
 use kube::ResourceExt as _;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt as _, watcher};
@@ -43,7 +42,7 @@ pub use start_request::{StartTargets, start_request};
 
 use super::approval::watch::ApprovalTriggers;
 use super::context::{Context, KindContext};
-use super::scope::{Scope, report};
+use super::scope::{Scope, report_all};
 use super::write_gate::DeferralBackoff;
 use crate::api::{MaintenanceApproval, MaintenanceSession};
 
@@ -94,19 +93,15 @@ pub async fn run(
     let observer = ctx.observer.clone();
     let sessions = controller.store();
     let clock_moves = ctx.clock.moves();
-    controller
+    let results = controller
         .watches_stream(approvals, sessions_approved_by(sessions))
         .reconcile_on(triggers)
         // A test that moves the clock (never in production) re-decides every
         // session at once, as windows and timeouts are read from it.
         .reconcile_all_on(clock_moves)
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, ctx)
-        .for_each(|result| {
-            report(&*observer, &result);
-            futures::future::ready(())
-        })
-        .await;
+        .run(reconciler::reconcile, reconciler::error_policy, ctx);
+    report_all(results, observer).await;
     poller.abort();
     synced.abort();
 }
