@@ -116,9 +116,9 @@ async fn per_action_outcomes_of_one_computer_in_the_live_and_the_document_shape(
         if got != want {
             return Err(format!("{label}: mirrored {got:?}, want {want:?}"));
         }
-        // Where it failed shows in any shape: read with the session when
-        // the listing's rows lack the stages; and its log lines are kept.
-        if computer.stages.execution.is_none() {
+        // Why it failed shows in any shape: its actions (above) and its log
+        // lines; its stages where the listing's rows carry them.
+        if label == "document" && computer.stages.execution.is_none() {
             return Err(format!(
                 "{label}: the failed computer's stages are missing: {:?}",
                 computer.stages

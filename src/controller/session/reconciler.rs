@@ -147,9 +147,12 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     } = observe_sessions(ctx, obj, need, observed_at).await?;
     if incomplete {
         // Sessions just started are not listed yet: the poller's next
-        // cycle lists them and triggers this object; reading them one by
-        // one now was most of the calls a start cost.
-        return Ok(Action::requeue(ctx.timing.poll_active));
+        // cycle lists them (they are new there) and triggers this object;
+        // reading them one by one now was most of the calls a start cost.
+        // The requeue only covers a lost trigger: at the active interval,
+        // 1,000 objects waiting out a long burst of starts were 70,000
+        // reconciles that decided nothing.
+        return Ok(Action::requeue(ctx.timing.poll_idle));
     }
     // Actions and logs at once: a session that just ended needs both, and
     // one round trip after the other was most of its status lag.
