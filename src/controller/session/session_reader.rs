@@ -5,9 +5,12 @@
 //!   objects at once: `ended_reader`);
 //! - a running session is what the poller's last listing shows (its row),
 //!   with what was last read in full; it is read in full (`GET {id}` at
-//!   `Progress`, the lowest priority) only once it has run the idle poll
-//!   interval, then at most once per that interval, and never while the
-//!   budget has calls waiting: progress is the first thing put off;
+//!   `Progress`, the lowest priority) only for news: its row moved since
+//!   the last full read (or, never read, ImmyBot updated it after it had
+//!   run the idle poll interval), at most once per that interval, and
+//!   never while the budget has calls waiting: progress is the first thing
+//!   put off, and a fleet of sessions sitting in a long stage costs the
+//!   listing's pages and nothing else;
 //! - a session the listing no longer shows (and the poller has not read as
 //!   ended) is read at `Ending` priority: one `GET {id}` each for a few, one
 //!   paged `dx` listing of the attempt's id range for more (a tenant),
@@ -98,7 +101,7 @@ pub async fn observe_sessions(
                 (Listed::Active(row), Need::Mirror) => {
                     if let Some(s) = cache.session(id, active) {
                         seen.sessions.push(s);
-                    } else if progress_due(ctx, attempt, id, now) {
+                    } else if progress_due(ctx, attempt, &row, now) {
                         progress.push(id);
                     } else {
                         seen.sessions.push(as_listed(*row, cache.last_read(id).map(|(_, s)| s)));
@@ -145,15 +148,40 @@ pub async fn observe_sessions(
     Ok(seen)
 }
 
-/// Whether a running session's full read is due: it has run (or was last
-/// read) the idle poll interval ago, and no call waits in the budget.
-fn progress_due(ctx: &SessionContext, attempt: &Attempt, id: i32, now: Timestamp) -> bool {
-    let every = ctx.timing.poll_idle;
-    let due = match ctx.state.immybot_cache.last_read(id) {
-        Some((at, _)) => at.elapsed() >= every,
-        None => now.duration_since(attempt.intent_time.0) >= SignedDuration::try_from(every).unwrap_or_default(),
-    };
-    due && !ctx.immybot.is_busy()
+/// Whether a running session's full read is due: there is news of it
+/// (`has_news`) and the budget has no call waiting.
+fn progress_due(ctx: &SessionContext, attempt: &Attempt, row: &ImmySession, now: Timestamp) -> bool {
+    let last = ctx.state.immybot_cache.last_read(row.id);
+    let last = last.as_ref().map(|(at, s)| (at.elapsed(), s));
+    has_news(row, last, attempt.intent_time.0, ctx.timing.poll_idle, now) && !ctx.immybot.is_busy()
+}
+
+/// Whether a running session's row says more than its last full read
+/// (`last`: how long ago, and what it read), at most once per `every`:
+/// its status or update time moved since that read; never read, ImmyBot
+/// updated it after it had run `every` since `intent` (what happened
+/// before is what a start looks like, and the row shows it). A row without
+/// an update time only has news when its status moves.
+fn has_news(
+    row: &ImmySession,
+    last: Option<(std::time::Duration, &ImmySession)>,
+    intent: Timestamp,
+    every: std::time::Duration,
+    now: Timestamp,
+) -> bool {
+    let every_signed = SignedDuration::try_from(every).unwrap_or(SignedDuration::MAX);
+    match last {
+        Some((ago, read)) => {
+            ago >= every
+                && (row.session_status != read.session_status
+                    || (row.updated_date_utc.is_some() && row.updated_date_utc != read.updated_date_utc))
+        }
+        None => {
+            let ran = now.duration_since(intent) >= every_signed;
+            let since_intent = |t: &WireTime| t.0.duration_since(intent) >= every_signed;
+            ran && row.updated_date_utc.as_ref().is_some_and(since_intent)
+        }
+    }
 }
 
 /// A running session as the listing shows it: its row, with what the last
@@ -246,4 +274,74 @@ pub async fn observe_logs(ctx: &SessionContext, worth: &[ImmySession]) -> Vec<Se
         }
     }
     logs
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn at(minutes: i64) -> Timestamp {
+        Timestamp::UNIX_EPOCH + SignedDuration::from_mins(minutes)
+    }
+
+    fn row(status: SessionStatus, updated_minutes: Option<i64>) -> ImmySession {
+        ImmySession {
+            id: 7,
+            session_status: Some(status),
+            updated_date_utc: updated_minutes.map(|m| WireTime(at(m))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_session_sitting_in_a_long_stage_has_no_news() {
+        // Asked for at 0, updated at 1 (it began running), now at 90, read
+        // every 5 minutes at most: read never.
+        let r = row(SessionStatus::Running, Some(1));
+        assert!(!has_news(&r, None, at(0), MINUTE * 5, at(90)));
+        // Read in full an hour ago, the row unchanged since: nothing.
+        let read = r.clone();
+        assert!(!has_news(&r, Some((MINUTE * 60, &read)), at(0), MINUTE * 5, at(90)));
+    }
+
+    #[test]
+    fn a_session_that_moves_is_read_at_most_once_per_interval() {
+        let read = row(SessionStatus::Running, Some(1));
+        let moved = row(SessionStatus::Running, Some(5));
+        assert!(has_news(&moved, Some((MINUTE, &read)), at(0), MINUTE, at(6)));
+        assert!(!has_news(&moved, Some((MINUTE / 2, &read)), at(0), MINUTE, at(6)));
+        let status_moved = row(SessionStatus::Pending, Some(1));
+        assert!(has_news(&status_moved, Some((MINUTE, &read)), at(0), MINUTE, at(6)));
+    }
+
+    #[test]
+    fn a_session_never_read_is_read_once_immybot_moved_it_after_the_interval() {
+        let early = row(SessionStatus::Running, Some(0));
+        let later = row(SessionStatus::Running, Some(3));
+        assert!(
+            !has_news(&later, None, at(0), MINUTE * 5, at(4)),
+            "not run the interval yet"
+        );
+        assert!(has_news(&later, None, at(0), MINUTE, at(4)));
+        assert!(!has_news(&early, None, at(0), MINUTE, at(4)));
+    }
+
+    #[test]
+    fn a_row_without_an_update_time_has_news_only_when_its_status_moves() {
+        let read = row(SessionStatus::Running, None);
+        assert!(!has_news(
+            &read.clone(),
+            Some((MINUTE * 9, &read)),
+            at(0),
+            MINUTE,
+            at(10)
+        ));
+        assert!(!has_news(&read.clone(), None, at(0), MINUTE, at(10)));
+        let moved = row(SessionStatus::Pending, None);
+        assert!(has_news(&moved, Some((MINUTE, &read)), at(0), MINUTE, at(10)));
+    }
 }
