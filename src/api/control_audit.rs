@@ -33,16 +33,7 @@ pub const CONTROL_STAMP_POLICY: &str = "immybot.io-control-stamps-name-the-user"
 
 /// The name of the mutating policy stamping `path` of `resource`.
 fn stamp_policy_name(resource: &str, path: &str) -> String {
-    let slug: String = path
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let slug = super::name_slug(path);
     format!("immybot.io-stamp-{resource}-{slug}")
 }
 

@@ -28,6 +28,7 @@ pub use maintenance_approval::*;
 pub use maintenance_schedule::*;
 pub use maintenance_session::*;
 pub use maintenance_window::*;
+pub use names::name_slug;
 pub use reference::api_reference_markdown;
 pub use rollout::*;
 

@@ -64,3 +64,19 @@ names! {
     Phase { Pending, AwaitingApproval, WaitingForWindow, Suspended, Starting, Queued, Running, Postponed, Halted, Succeeded, PartiallySucceeded, Failed, Cancelled, TimedOut }
     RolloutStrategy { AllAtOnce, Waves }
 }
+
+/// `text` as a fragment of a Kubernetes object name: ASCII letters and
+/// digits lowercased, everything else a dash (`system:serviceaccount:x:y`
+/// -> `system-serviceaccount-x-y`). Callers trim and cut it to their
+/// length.
+pub fn name_slug(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}

@@ -205,16 +205,7 @@ pub async fn create_approval(
 
 /// A name fragment from a user name (`system:serviceaccount:x:y` -> `system-serviceaccount-x-y`).
 fn sanitize(user: &str) -> String {
-    let s: String = user
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let s = immybot_operator::api::name_slug(user);
     s.trim_matches('-').chars().take(40).collect()
 }
 

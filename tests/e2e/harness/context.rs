@@ -21,16 +21,7 @@ impl TestContext {
     /// Creates a fresh namespace named after the test.
     pub async fn new(testbed: &'static Testbed, test_name: &str) -> Result<Self, String> {
         let client = testbed.client().await?;
-        let slug: String = test_name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let slug = immybot_operator::api::name_slug(test_name);
         let slug = slug.trim_matches('-');
         let suffix: u32 = rand::random::<u32>() % 100_000;
         let namespace = format!("{}-{suffix}", &slug[..slug.len().min(40)]).replace("--", "-");
