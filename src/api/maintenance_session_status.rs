@@ -362,6 +362,13 @@ pub struct ActionStatus {
     pub start_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<Time>,
+    /// Why it failed, from its own log in ImmyBot: for a failed action of
+    /// the computers listed here, the last few lines (error lines first
+    /// kept), read once when it failed. Script parameters are blanked out
+    /// (`[redacted]`); the operator's `--action-log-excerpts=false` leaves
+    /// this empty. `kubectl immybot logs` prints it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_excerpt: Vec<String>,
 }
 
 /// A log line.

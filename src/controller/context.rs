@@ -68,6 +68,9 @@ pub struct Context {
     /// This process's API-server writes, at most so many at once, the write
     /// that ends a session first (`--max-concurrent-api-writes`).
     pub write_gate: super::write_gate::WriteGate,
+    /// Whether a failed action's status carries an excerpt of its log
+    /// (`--action-log-excerpts`, on by default).
+    pub action_log_excerpts: bool,
     /// Events spawned and not yet sent (bounded, see `events`).
     pub pending_events: super::event_backlog::PendingEvents,
 }
@@ -135,6 +138,7 @@ impl Context {
             clock: Default::default(),
             identity: Default::default(),
             write_gate: super::write_gate::WriteGate::new(super::write_gate::DEFAULT_SLOTS),
+            action_log_excerpts: true,
             pending_events: Default::default(),
         }
     }

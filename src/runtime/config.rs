@@ -45,6 +45,11 @@ pub struct OperatorArgs {
     #[arg(long, env = "IMMYBOT_ALLOW_INSECURE_HTTP")]
     pub allow_insecure_http: bool,
 
+    /// Keep an excerpt of each failed action's log in status (its last lines,
+    /// script parameters blanked out); `false` reads no action logs at all.
+    #[arg(long, env = "IMMYBOT_ACTION_LOG_EXCERPTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub action_log_excerpts: bool,
+
     /// Namespaces where spec.approval (GitOps inline approval) counts. Comma-separated.
     #[arg(long, env = "IMMYBOT_INLINE_APPROVAL_NAMESPACES", value_delimiter = ',')]
     pub inline_approval_namespaces: Vec<String>,

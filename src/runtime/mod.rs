@@ -79,6 +79,7 @@ pub async fn run(
         args.timing(),
     );
     ctx.write_gate = WriteGate::new(args.max_concurrent_api_writes);
+    ctx.action_log_excerpts = args.action_log_excerpts;
     ctx.observer = Arc::new(observer::RuntimeObserver {
         metrics: metrics.clone(),
         readiness: readiness.clone(),

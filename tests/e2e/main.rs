@@ -14,6 +14,7 @@ mod budget;
 mod chart;
 mod crash_safety;
 mod crd;
+mod diagnosis;
 mod faults;
 mod fidelity;
 mod kstatus;
@@ -49,6 +50,7 @@ fn main() {
         crash_safety::tests(),
         safety::tests(),
         fidelity::tests(),
+        diagnosis::tests(),
         poller::tests(),
         faults::tests(),
         plugin::tests(),

@@ -28,7 +28,12 @@ pub fn tests() -> Vec<(String, TestFn)> {
 const LONG: Duration = Duration::from_secs(40);
 
 /// Runs the plugin as `user`; returns (success, stdout + stderr).
-async fn plugin(ctx: &TestContext, user: &str, args: &[&str], stdin: Option<&str>) -> Result<(bool, String), String> {
+pub async fn plugin(
+    ctx: &TestContext,
+    user: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<(bool, String), String> {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-immybot"));
     cmd.env("KUBECONFIG", ctx.kubeconfig_path())
         .args(args)

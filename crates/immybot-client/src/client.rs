@@ -19,6 +19,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
+use super::action_log::ActionLogLine;
 use super::auth::TokenSource;
 use super::config::{ClientConfig, EnumEncoding, RetryPolicy};
 use super::dx::{ActionQuery, GroupCount, Page, SessionQuery};
@@ -424,12 +425,16 @@ impl ImmyBotClient {
         .map(drop)
     }
 
-    pub async fn action_logs(&self, action_id: i32) -> Result<Vec<SessionLog>, ImmyBotError> {
-        self.json(Call::get(
-            "GET /api/v1/maintenance-actions/{actionId}/logs",
-            format!("api/v1/maintenance-actions/{action_id}/logs"),
-        ))
-        .await
+    /// One action's log lines, as `action_log` may show them: messages
+    /// with every parameter value blanked out, nothing else of the rows.
+    pub async fn action_logs(&self, action_id: i32) -> Result<Vec<ActionLogLine>, ImmyBotError> {
+        let rows: Vec<serde_json::Value> = self
+            .json(Call::get(
+                "GET /api/v1/maintenance-actions/{actionId}/logs",
+                format!("api/v1/maintenance-actions/{action_id}/logs"),
+            ))
+            .await?;
+        Ok(crate::action_log::shown_lines(&rows))
     }
 
     // ---- look-ups -------------------------------------------------------

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
+mod action_log;
 mod auth;
 mod client;
 mod config;
@@ -24,6 +25,7 @@ mod start;
 mod windows_zones;
 mod wire;
 
+pub use action_log::{ActionLogLine, REDACTED, shown_lines};
 pub use client::{CallObserver, ImmyBotClient, StartEndpoint};
 pub use config::{
     AuthConfig, ClientConfig, DEFAULT_AUTHORITY_HOST, EnumEncoding, Limits, RetryPolicy, Secret, SecretSource,

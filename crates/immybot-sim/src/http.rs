@@ -467,10 +467,48 @@ async fn last_log(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Re
 }
 
 async fn action_logs(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Response {
+    let shape = state.shape();
     match state.with_engine(|e, _| e.action_logs(id)) {
-        Some(l) => json(&l),
+        Some(l) => {
+            let mut rows: Vec<serde_json::Value> = l.iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
+            plant_secret_in_action_log(&mut rows, &shape);
+            json(&rows)
+        }
         None => problem(StatusCode::NOT_FOUND, &format!("Action {id} was not found")),
     }
+}
+
+/// The document's action log rows carry the script's parameters in clear
+/// text (`scriptParameters`, `paramBlockParameters`); with a planted secret
+/// every row carries it there, and a first `Command` row echoes it the way
+/// a script printing its arguments would.
+fn plant_secret_in_action_log(rows: &mut Vec<serde_json::Value>, shape: &super::ResponseShape) {
+    let Some(secret) = &shape.job_args_secret else { return };
+    let parameters = serde_json::json!({"ApiKey": secret, "AdminPassword": secret});
+    for row in rows.iter_mut() {
+        if let Some(row) = row.as_object_mut() {
+            row.insert("scriptParameters".into(), parameters.clone());
+            row.insert(
+                "paramBlockParameters".into(),
+                serde_json::json!({"ApiKey": {"value": secret}}),
+            );
+            row.insert(
+                "scriptOutput".into(),
+                serde_json::json!(format!("connecting with {secret}")),
+            );
+        }
+    }
+    let first = rows.first().cloned().unwrap_or_else(|| serde_json::json!({}));
+    let mut echo = first;
+    if let Some(echo) = echo.as_object_mut() {
+        echo.insert(
+            "message".into(),
+            serde_json::json!(format!("Running script with -ApiKey {secret}")),
+        );
+        echo.insert("sessionLogType".into(), serde_json::json!(2));
+        echo.insert("scriptParameters".into(), parameters);
+    }
+    rows.insert(0, echo);
 }
 
 async fn cancel(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Response {

@@ -214,8 +214,8 @@ pub async fn status(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn logs(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    print!("{}", render::logs(&ctx.get::<MaintenanceSession>(name).await?));
+pub async fn logs(ctx: &Ctx, name: &str, filter: &render::LogFilter) -> anyhow::Result<()> {
+    print!("{}", render::logs(&ctx.get::<MaintenanceSession>(name).await?, filter));
     Ok(())
 }
 

@@ -57,9 +57,19 @@ enum Command {
     /// actions, failures first. A schedule: next run, conditions and its
     /// recent runs, worst computers first.
     Status { object: String },
-    /// The latest log lines the operator keeps in status. Full session logs
-    /// live in ImmyBot: open the session ids this prints there.
-    Logs { session: String },
+    /// The latest log lines the operator keeps in status, then why each
+    /// failed action failed (the last lines of its own log, script
+    /// parameters blanked out). Full logs live in ImmyBot: open the session
+    /// ids this prints there.
+    Logs {
+        session: String,
+        /// Only this computer's failed actions (its name or ImmyBot id).
+        #[arg(long)]
+        computer: Option<String>,
+        /// Only failed actions of this name (e.g. "Google Chrome").
+        #[arg(long)]
+        action: Option<String>,
+    },
     /// Hold it. A session: nothing new starts (running ImmyBot sessions go
     /// on). A schedule: disabled in ImmyBot (no approval needed).
     Suspend { object: String },
@@ -131,7 +141,11 @@ async fn main() -> anyhow::Result<()> {
                 name,
             } => maintenance_schedule_commands::status(&ctx, &name).await,
         },
-        Command::Logs { session } => commands::logs(&ctx, &session_name(&session)?).await,
+        Command::Logs {
+            session,
+            computer,
+            action,
+        } => commands::logs(&ctx, &session_name(&session)?, &render::LogFilter { computer, action }).await,
         Command::Suspend { object } => match ObjectRef::parse(&object)? {
             ObjectRef {
                 kind: Kind::Session,

@@ -110,12 +110,61 @@ pub fn status(s: &MaintenanceSession) -> String {
     out
 }
 
-pub fn logs(s: &MaintenanceSession) -> String {
+/// Which failed actions `logs` shows: a computer (name, any case, or id)
+/// and an action (its name, any case); none shows them all.
+#[derive(Default)]
+pub struct LogFilter {
+    pub computer: Option<String>,
+    pub action: Option<String>,
+}
+
+impl LogFilter {
+    fn narrows(&self) -> bool {
+        self.computer.is_some() || self.action.is_some()
+    }
+
+    fn computer_matches(&self, c: &immybot_operator::api::ComputerStatus) -> bool {
+        self.computer.as_deref().is_none_or(|want| {
+            c.id.to_string() == want || c.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(want))
+        })
+    }
+
+    fn action_matches(&self, name: &str) -> bool {
+        self.action
+            .as_deref()
+            .is_none_or(|want| name.eq_ignore_ascii_case(want))
+    }
+}
+
+/// The session's log tail (unless the filter narrows to failed actions),
+/// then each failed action's own log excerpt.
+pub fn logs(s: &MaintenanceSession, filter: &LogFilter) -> String {
     let st = s.status.clone().unwrap_or_default();
     let mut out = String::new();
-    for line in &st.log_tail {
-        let time = line.time.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
-        let _ = writeln!(out, "{time}  [session {}] {}", line.session_id, line.message);
+    if !filter.narrows() {
+        for line in &st.log_tail {
+            let time = line.time.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
+            let _ = writeln!(out, "{time}  [session {}] {}", line.session_id, line.message);
+        }
+    }
+    let mut failed = 0;
+    for c in st.computers.iter().filter(|c| filter.computer_matches(c)) {
+        for a in c.actions.iter().filter(|a| filter.action_matches(&a.name)) {
+            if a.log_excerpt.is_empty() {
+                continue;
+            }
+            failed += 1;
+            let computer = c.name.clone().unwrap_or_else(|| format!("computer {}", c.id));
+            let why = a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            let result = a.result.as_deref().unwrap_or("?");
+            let _ = writeln!(out, "\n{computer} [session {}] {} {result}{why}", c.session_id, a.name);
+            for line in &a.log_excerpt {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+    }
+    if filter.narrows() && failed == 0 {
+        let _ = writeln!(out, "no failed action with a log excerpt matches");
     }
     let ids: Vec<i32> = st
         .immybot
@@ -132,6 +181,69 @@ pub fn logs(s: &MaintenanceSession) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn failed_session() -> MaintenanceSession {
+        let mut s = MaintenanceSession::new(
+            "why",
+            serde_json::from_value(
+                serde_json::json!({"requestedBy": "alice", "reason": "r", "target": {"computer": {"id": 102}}}),
+            )
+            .unwrap(),
+        );
+        s.status = Some(
+            serde_json::from_value(serde_json::json!({
+                "logTail": [{"sessionId": 7, "message": "session line"}],
+                "computers": [
+                    {"id": 102, "name": "FINANCE-LT", "sessionId": 7, "sessionStatus": "PartialPassed", "actions": [
+                        {"name": "Legacy VPN", "result": "Failed", "message": "exit 1603",
+                         "logExcerpt": ["Running script with -ApiKey [redacted]", "exit code 1603"]},
+                        {"name": "Adobe Acrobat Reader", "result": "Success"}
+                    ]},
+                    {"id": 103, "name": "RECEPTION-PC", "sessionId": 8, "sessionStatus": "Failed", "actions": [
+                        {"name": "Chrome", "result": "Failed", "logExcerpt": ["disk full"]}
+                    ]}
+                ]
+            }))
+            .unwrap(),
+        );
+        s
+    }
+
+    #[test]
+    fn logs_show_the_tail_then_each_failed_actions_excerpt() {
+        let out = logs(&failed_session(), &LogFilter::default());
+        assert!(out.contains("[session 7] session line"), "{out}");
+        assert!(out.contains("FINANCE-LT [session 7] Legacy VPN Failed: exit 1603\n  Running script with -ApiKey [redacted]\n  exit code 1603\n"), "{out}");
+        assert!(
+            out.contains("RECEPTION-PC [session 8] Chrome Failed\n  disk full"),
+            "{out}"
+        );
+        assert!(!out.contains("Adobe"), "{out}");
+    }
+
+    #[test]
+    fn logs_narrow_to_a_computer_and_an_action() {
+        let by_computer = LogFilter {
+            computer: Some("reception-pc".into()),
+            action: None,
+        };
+        let out = logs(&failed_session(), &by_computer);
+        assert!(
+            out.contains("disk full") && !out.contains("1603") && !out.contains("session line"),
+            "{out}"
+        );
+        let by_id_and_action = LogFilter {
+            computer: Some("102".into()),
+            action: Some("legacy vpn".into()),
+        };
+        let out = logs(&failed_session(), &by_id_and_action);
+        assert!(out.contains("exit code 1603") && !out.contains("disk full"), "{out}");
+        let nothing = LogFilter {
+            computer: None,
+            action: Some("Firefox".into()),
+        };
+        assert!(logs(&failed_session(), &nothing).contains("no failed action with a log excerpt matches"));
+    }
 
     #[test]
     fn a_rollout_reads_as_one_line() {

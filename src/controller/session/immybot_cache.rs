@@ -50,11 +50,18 @@ struct Inner {
     logs: HashMap<i32, (Seen, Arc<Vec<SessionLog>>)>,
     /// Per object uid: `NoAction` rows per maintenance item.
     compliant: HashMap<String, BTreeMap<String, i64>>,
+    /// Log excerpts of failed actions, by action id: an ended action's log
+    /// does not change.
+    excerpts: HashMap<i32, Arc<Vec<String>>>,
 }
 
 impl Inner {
     fn bound(&mut self) {
-        let size = self.ended_sessions.len() + self.running_sessions.len() + self.ended.len() + self.running.len();
+        let size = self.ended_sessions.len()
+            + self.running_sessions.len()
+            + self.ended.len()
+            + self.running.len()
+            + self.excerpts.len();
         if size >= CACHE_MAX_SESSIONS {
             *self = Inner::default();
         }
@@ -87,6 +94,18 @@ impl ImmyBotCache {
     pub fn last_read(&self, id: i32) -> Option<(Instant, MaintenanceSession)> {
         let inner = self.lock();
         inner.running_sessions.get(&id).map(|(at, s)| (*at, s.as_ref().clone()))
+    }
+
+    /// A failed action's log excerpt, if it was read.
+    pub fn excerpt(&self, action_id: i32) -> Option<Arc<Vec<String>>> {
+        self.lock().excerpts.get(&action_id).cloned()
+    }
+
+    /// Keeps a failed action's log excerpt.
+    pub fn remember_excerpt(&self, action_id: i32, excerpt: Vec<String>) {
+        let mut inner = self.lock();
+        inner.bound();
+        inner.excerpts.insert(action_id, Arc::new(excerpt));
     }
 
     /// Keeps a session as read from ImmyBot (without its actions).

@@ -51,6 +51,8 @@ pub struct Observed<'a> {
     pub compliant_by_item: Option<&'a std::collections::BTreeMap<String, i64>>,
     /// Recent log lines of some of those sessions.
     pub logs: &'a [SessionLog],
+    /// Log excerpts of failed actions, by action id (`action_excerpts`).
+    pub action_excerpts: &'a std::collections::BTreeMap<i32, Vec<String>>,
     pub now: Timestamp,
     /// The ImmyBot instance, as recorded in status.
     pub instance: &'a str,

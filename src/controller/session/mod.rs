@@ -11,10 +11,12 @@
 //! `start_protocol`, `target_resolution`, `rollout_planning`, and `poller`
 //! (ImmyBot's active sessions, which trigger reconciles).
 
+mod action_excerpts;
 mod action_reader;
 pub mod attempts;
 mod deferrable;
 mod ended_reader;
+mod excerpt_reader;
 pub mod group_id;
 mod immybot_cache;
 pub mod machine;

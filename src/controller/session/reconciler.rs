@@ -159,7 +159,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     let for_logs = if final_already {
         vec![]
     } else {
-        worth_logs(&sessions, &fresh)
+        worth_logs(&sessions, &fresh, ctx.action_log_excerpts)
     };
     let actions_client = ctx.immybot.at(immybot_client::Priority::Ending);
     let (compliant, logs) = futures::join!(
@@ -173,6 +173,9 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         observe_logs(ctx, &for_logs),
     );
     let compliant = compliant?;
+    // Why what failed failed, read once per failed action, before the
+    // status that reports the failure is written.
+    let action_excerpts = super::excerpt_reader::read_excerpts(ctx, &sessions).await;
     // "Now" is read after ImmyBot was observed, so that a decision never
     // pairs what ImmyBot shows with an older time (a window that closed
     // while the observation was under way is closed for this decision).
@@ -187,6 +190,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         sessions: &sessions,
         compliant_by_item: compliant.as_ref(),
         logs: &logs,
+        action_excerpts: &action_excerpts,
         now,
         instance: &ctx.instance,
         start_grace: ctx.timing.start_grace,

@@ -237,11 +237,18 @@ async fn list(
 /// this time, the ones a person will look at: ended without passing, or
 /// running (a full read of a running one is already a long run's), the
 /// least successful and newest first, at most `LOG_SESSIONS`. A session
-/// that passed costs no log read.
-pub fn worth_logs(sessions: &[ImmySession], fresh: &BTreeSet<i32>) -> Vec<ImmySession> {
+/// that passed costs no log read; nor, when `excerpts` are kept, one that
+/// partly passed: what failed in it failed in actions, and their own log
+/// excerpts say why (at default budget, the session's log read was what
+/// the excerpts' reads would have added to a burst).
+pub fn worth_logs(sessions: &[ImmySession], fresh: &BTreeSet<i32>, excerpts: bool) -> Vec<ImmySession> {
+    let explained = |s: &ImmySession| {
+        s.session_status == Some(SessionStatus::Passed)
+            || (excerpts && s.session_status == Some(SessionStatus::PartialPassed))
+    };
     let mut worth: Vec<&ImmySession> = sessions
         .iter()
-        .filter(|s| fresh.contains(&s.id) && s.session_status != Some(SessionStatus::Passed))
+        .filter(|s| fresh.contains(&s.id) && !explained(s))
         .collect();
     worth.sort_by_key(|s| {
         (

@@ -98,11 +98,44 @@ fn severity(s: &SessionStatus) -> u8 {
 /// `compliant`, when given, is ImmyBot's count of `NoAction` rows per item
 /// (for large objects, whose `NoAction` rows are counted, not read): it sets
 /// each item's `compliant` figure.
+/// The newest session of each computer, worst first: the order status
+/// lists computers in (by session severity, then failed actions, then
+/// computer id).
+pub fn listing_order(sessions: &[MaintenanceSession]) -> Vec<&MaintenanceSession> {
+    let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
+    for s in sessions {
+        let key = s.computer_id.unwrap_or(-s.id);
+        if latest.get(&key).is_none_or(|existing| existing.id < s.id) {
+            latest.insert(key, s);
+        }
+    }
+    let mut order: Vec<&MaintenanceSession> = latest.into_values().collect();
+    order.sort_by_key(|s| {
+        let failed = s
+            .maintenance_actions
+            .iter()
+            .flatten()
+            .filter(|a| {
+                matches!(
+                    a.result,
+                    Some(MaintenanceActionResult::Failed | MaintenanceActionResult::Indeterminable)
+                )
+            })
+            .count() as i32;
+        let status = s.session_status.clone().unwrap_or(SessionStatus::Created);
+        (severity(&status), -failed, s.computer_id.unwrap_or_default())
+    });
+    order
+}
+
+/// `excerpts`: log excerpts of failed actions by action id
+/// (`action_excerpts`).
 pub fn map_sessions(
     sessions: &[MaintenanceSession],
     targeted: Option<&[i32]>,
     waiting: &[i32],
     compliant: Option<&BTreeMap<String, i64>>,
+    excerpts: &BTreeMap<i32, Vec<String>>,
 ) -> Option<Mapped> {
     let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
     for s in sessions {
@@ -188,6 +221,7 @@ pub fn map_sessions(
                     desired_version: a.desired_version_string.clone(),
                     start_time: a.start_time.map(|t| stored_time(t.0)),
                     end_time: a.end_time.map(|t| stored_time(t.0)),
+                    log_excerpt: excerpts.get(&a.id).cloned().unwrap_or_default(),
                 }
             })
             .collect();
@@ -341,7 +375,7 @@ mod tests {
                 ],
             ),
         ];
-        let m = map_sessions(&sessions, None, &[], None).unwrap();
+        let m = map_sessions(&sessions, None, &[], None, &BTreeMap::new()).unwrap();
         assert_eq!(m.aggregate, Aggregate::Partial);
         assert_eq!((m.summary.passed, m.summary.partially_passed), (1, 1));
         assert_eq!(m.progress, "2/2");
@@ -358,7 +392,7 @@ mod tests {
             session(1, 10, SessionStatus::Failed, vec![]),
             session(5, 10, SessionStatus::Passed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(&[10]), &[], None).unwrap();
+        let m = map_sessions(&sessions, Some(&[10]), &[], None, &BTreeMap::new()).unwrap();
         assert_eq!(m.aggregate, Aggregate::AllPassed);
         assert_eq!(m.computers[0].session_id, 5);
     }
@@ -374,7 +408,7 @@ mod tests {
             vec![action("7-Zip", T::Update, R::Success)],
         )];
         let counts: BTreeMap<String, i64> = [("7-Zip".to_string(), 40), ("Chrome".to_string(), 41)].into();
-        let m = map_sessions(&sessions, None, &[], Some(&counts)).unwrap();
+        let m = map_sessions(&sessions, None, &[], Some(&counts), &BTreeMap::new()).unwrap();
         let zip = m.items.iter().find(|i| i.name == "7-Zip").unwrap();
         assert_eq!((zip.succeeded, zip.compliant), (1, 40));
         assert_eq!(m.items.iter().find(|i| i.name == "Chrome").unwrap().compliant, 41);
@@ -388,7 +422,7 @@ mod tests {
                 .enumerate()
                 .map(|(i, st)| session(i as i32 + 1, i as i32 + 10, st.clone(), vec![]))
                 .collect();
-            map_sessions(&s, None, &[], None).unwrap().aggregate
+            map_sessions(&s, None, &[], None, &BTreeMap::new()).unwrap().aggregate
         };
         assert_eq!(m(&[SessionStatus::Passed, SessionStatus::Running]), Aggregate::Running);
         assert_eq!(
@@ -398,14 +432,14 @@ mod tests {
         assert_eq!(m(&[SessionStatus::Created, SessionStatus::Pending]), Aggregate::Queued);
         assert_eq!(m(&[SessionStatus::Failed, SessionStatus::Missed]), Aggregate::AllFailed);
         assert_eq!(m(&[SessionStatus::Cancelled]), Aggregate::AllCancelled);
-        assert!(map_sessions(&[], None, &[], None).is_none());
+        assert!(map_sessions(&[], None, &[], None, &BTreeMap::new()).is_none());
     }
 
     #[test]
     fn waiting_computers_keep_the_session_from_finishing() {
         // Computer 10 passed; 11 and 12 were busy with someone else's session.
         let sessions = vec![session(1, 10, SessionStatus::Passed, vec![])];
-        let m = map_sessions(&sessions, None, &[11, 12], None).unwrap();
+        let m = map_sessions(&sessions, None, &[11, 12], None, &BTreeMap::new()).unwrap();
         assert_eq!(m.aggregate, Aggregate::Queued, "not AllPassed while two have not run");
         assert_eq!((m.summary.computers, m.summary.passed, m.summary.waiting), (3, 1, 2));
         assert_eq!(m.progress, "1/3");
@@ -415,12 +449,12 @@ mod tests {
             session(1, 10, SessionStatus::Passed, vec![]),
             session(2, 11, SessionStatus::Failed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(&[10, 11]), &[11], None).unwrap();
+        let m = map_sessions(&sessions, Some(&[10, 11]), &[11], None, &BTreeMap::new()).unwrap();
         assert_eq!((m.summary.failed, m.summary.waiting), (0, 1));
         assert!(m.failed_computer_ids.is_empty());
         assert!(!m.aggregate.is_finished());
         // Nothing started at all, everything busy.
-        let m = map_sessions(&[], None, &[5], None).unwrap();
+        let m = map_sessions(&[], None, &[5], None, &BTreeMap::new()).unwrap();
         assert_eq!((m.aggregate, m.progress.as_str()), (Aggregate::Queued, "0/1"));
     }
 
@@ -432,7 +466,7 @@ mod tests {
             session(1, 10, SessionStatus::Passed, vec![]),
             session(2, 11, SessionStatus::Passed, vec![]),
         ];
-        let m = map_sessions(&sessions, Some(&[10, 11, 12]), &[], None).unwrap();
+        let m = map_sessions(&sessions, Some(&[10, 11, 12]), &[], None, &BTreeMap::new()).unwrap();
         assert_eq!(
             m.aggregate,
             Aggregate::Partial,
@@ -459,7 +493,7 @@ mod tests {
                 )
             })
             .collect();
-        let m = map_sessions(&sessions, None, &[], None).unwrap();
+        let m = map_sessions(&sessions, None, &[], None, &BTreeMap::new()).unwrap();
         assert_eq!(m.computers.len(), MAX_COMPUTERS_IN_STATUS);
         assert!(m.computers[..10].iter().all(|c| c.session_status == "Failed"));
         assert_eq!(m.summary.computers, 100);
@@ -507,7 +541,27 @@ mod tests {
                 )
             })
             .collect();
-        let m = map_sessions(&sessions, None, &[], None).unwrap();
+        let mut sessions = sessions;
+        for s in &mut sessions {
+            let base = s.id * 10;
+            for (i, a) in s.maintenance_actions.iter_mut().flatten().enumerate() {
+                a.id = base + i as i32;
+            }
+        }
+        // Every excerpt as long as the bounds let it be.
+        use super::super::action_excerpts::{MAX_ACTIONS, MAX_LINE_CHARS, MAX_LINES, worth_excerpts};
+        let excerpts: BTreeMap<i32, Vec<String>> = worth_excerpts(&sessions)
+            .into_iter()
+            .map(|id| (id, vec!["e".repeat(MAX_LINE_CHARS); MAX_LINES]))
+            .collect();
+        let m = map_sessions(&sessions, None, &[], None, &excerpts).unwrap();
+        let shown = m
+            .computers
+            .iter()
+            .flat_map(|c| c.actions.iter())
+            .filter(|a| !a.log_excerpt.is_empty())
+            .count();
+        assert_eq!(shown, MAX_ACTIONS, "the excerpts belong to listed computers");
         let status = MaintenanceSessionStatus {
             phase: Some(Phase::PartiallySucceeded),
             summary: Some(m.summary),

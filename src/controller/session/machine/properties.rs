@@ -146,6 +146,7 @@ proptest! {
             verdict: &verdict,
             sessions: &sessions,
             compliant_by_item: None,
+            action_excerpts: &std::collections::BTreeMap::new(),
             logs: &[],
             now: now(),
             instance: "https://acme.immy.bot/",

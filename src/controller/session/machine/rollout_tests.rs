@@ -52,6 +52,7 @@ impl Drive {
             verdict: &self.verdict,
             sessions: &self.sessions,
             compliant_by_item: None,
+            action_excerpts: &std::collections::BTreeMap::new(),
             logs: &[],
             now: now(),
             instance: "https://acme.immy.bot/",

@@ -60,7 +60,13 @@ pub(super) fn refresh<'a>(o: &Observed<'a>) -> (MaintenanceSessionStatus, Seen<'
     // the last attempt can hold them (see `busy`).
     let waiting: Vec<i32> = attempts.last().map(|a| a.busy_computer_ids.clone()).unwrap_or_default();
     st.waiting_computers.retain(|w| waiting.contains(&w.id));
-    let mapped = map_sessions(o.sessions, targeted.as_deref(), &waiting, o.compliant_by_item);
+    let mapped = map_sessions(
+        o.sessions,
+        targeted.as_deref(),
+        &waiting,
+        o.compliant_by_item,
+        o.action_excerpts,
+    );
     if let Some(m) = &mapped {
         st.summary = Some(m.summary.clone());
         st.items = m.items.clone();
@@ -117,6 +123,7 @@ mod tests {
             verdict: &approved(),
             sessions,
             compliant_by_item: None,
+            action_excerpts: &std::collections::BTreeMap::new(),
             logs: &[],
             now: now(),
             instance: "https://acme.immy.bot/",
