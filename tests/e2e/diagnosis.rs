@@ -1,6 +1,7 @@
 //! Why it failed, from Kubernetes: a failed action carries an excerpt of its
 //! own log, read once, with the script's parameters blanked out, and a
-//! setting turns excerpts (and their reads) off.
+//! setting turns excerpts (and their reads) off; then the session's own log
+//! explains it, blanked the same way.
 
 use std::time::Duration;
 
@@ -114,6 +115,7 @@ async fn a_failed_actions_log_excerpt_is_read_once_and_blanks_its_parameters(ctx
 
 async fn with_excerpts_off_no_action_log_is_read(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
+    sim.state.update_shape(|s| s.job_args_secret = Some(SECRET.into()));
     let controller = ctx
         .controller_customized(&sim, ApprovalPolicy::default(), |c| c.action_log_excerpts = false)
         .await?;
@@ -130,6 +132,19 @@ async fn with_excerpts_off_no_action_log_is_read(ctx: TestContext) -> TestResult
     let reads = sim.state.call_count(ACTION_LOGS);
     if vpn.result.as_deref() != Some("Failed") || !vpn.log_excerpt.is_empty() || reads != 0 {
         return Err(format!("excerpts off: {reads} log reads, {vpn:?}"));
+    }
+    // Then the session's own log explains it, blanked the same way.
+    let tail: Vec<String> = done
+        .status
+        .iter()
+        .flat_map(|s| s.log_tail.iter().map(|l| l.message.clone()))
+        .collect();
+    if !tail.iter().any(|l| l.contains("1603")) || !tail.iter().any(|l| l.contains("-ApiKey [redacted]")) {
+        return Err(format!("the session's log tail should explain it, blanked: {tail:?}"));
+    }
+    let status = serde_json::to_string(&done.status).map_err(|e| e.to_string())?;
+    if status.contains(SECRET) {
+        return Err("the planted secret reached status".into());
     }
     Ok(())
 }

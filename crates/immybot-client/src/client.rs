@@ -19,12 +19,12 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::action_log::ActionLogLine;
 use super::auth::TokenSource;
 use super::config::{ClientConfig, EnumEncoding, RetryPolicy};
 use super::dx::{ActionQuery, GroupCount, Page, SessionQuery};
 use super::enums::SessionStatus;
 use super::error::{ImmyBotError, truncate_body};
+use super::log_lines::{ActionLogLine, blank_parameters, shown_lines};
 use super::pacing::{Pacer, Priority, Sleeper, TokioSleeper, backoff, parse_retry_after};
 use super::start::{StartOutcome, StartRequest, enums_as_names};
 use super::wire::*;
@@ -340,15 +340,23 @@ impl ImmyBotClient {
         .await
     }
 
+    /// A session's log, every parameter value blanked out of its messages
+    /// (`log_lines`); a row that does not decode is left out.
     pub async fn logs(&self, session_id: i32) -> Result<Vec<SessionLog>, ImmyBotError> {
-        self.json(Call::get(
-            "GET /api/v1/maintenance-sessions/{id}/logs",
-            format!("api/v1/maintenance-sessions/{session_id}/logs"),
-        ))
-        .await
+        let rows: Vec<serde_json::Value> = self
+            .json(Call::get(
+                "GET /api/v1/maintenance-sessions/{id}/logs",
+                format!("api/v1/maintenance-sessions/{session_id}/logs"),
+            ))
+            .await?;
+        Ok(blank_parameters(rows)
+            .into_iter()
+            .filter_map(|row| serde_json::from_value(row).ok())
+            .collect())
     }
 
-    /// The newest log line, or `None` for a session that has none yet.
+    /// The newest log line (its parameters blanked out, `log_lines`), or
+    /// `None` for a session that has none yet.
     pub async fn last_log(&self, session_id: i32) -> Result<Option<SessionLog>, ImmyBotError> {
         let call = Call::get(
             "GET /api/v1/maintenance-sessions/{id}/last-log",
@@ -358,7 +366,10 @@ impl ImmyBotClient {
         if answer.body.iter().all(u8::is_ascii_whitespace) || answer.status == StatusCode::NO_CONTENT {
             return Ok(None);
         }
-        decode(&answer)
+        let row: serde_json::Value = decode(&answer)?;
+        Ok(blank_parameters(vec![row])
+            .pop()
+            .and_then(|row| serde_json::from_value(row).ok()))
     }
 
     /// Cancels one session. ImmyBot makes this a GET; it is idempotent.
@@ -425,7 +436,7 @@ impl ImmyBotClient {
         .map(drop)
     }
 
-    /// One action's log lines, as `action_log` may show them: messages
+    /// One action's log lines, as `log_lines` may show them: messages
     /// with every parameter value blanked out, nothing else of the rows.
     pub async fn action_logs(&self, action_id: i32) -> Result<Vec<ActionLogLine>, ImmyBotError> {
         let rows: Vec<serde_json::Value> = self
@@ -434,7 +445,7 @@ impl ImmyBotClient {
                 format!("api/v1/maintenance-actions/{action_id}/logs"),
             ))
             .await?;
-        Ok(crate::action_log::shown_lines(&rows))
+        Ok(shown_lines(rows))
     }
 
     // ---- look-ups -------------------------------------------------------

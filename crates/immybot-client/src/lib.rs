@@ -11,7 +11,6 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 
-mod action_log;
 mod auth;
 mod client;
 mod config;
@@ -19,13 +18,13 @@ pub mod cron;
 mod dx;
 mod enums;
 mod error;
+mod log_lines;
 mod pacing;
 mod schedule;
 mod start;
 mod windows_zones;
 mod wire;
 
-pub use action_log::{ActionLogLine, REDACTED, shown_lines};
 pub use client::{CallObserver, ImmyBotClient, StartEndpoint};
 pub use config::{
     AuthConfig, ClientConfig, DEFAULT_AUTHORITY_HOST, EnumEncoding, Limits, RetryPolicy, Secret, SecretSource,
@@ -33,6 +32,7 @@ pub use config::{
 pub use dx::{ActionQuery, GroupCount, MAX_TAKE, Page, SessionQuery, dx_date};
 pub use enums::*;
 pub use error::{ErrorKind, ImmyBotError, MAX_BODY_IN_ERROR};
+pub use log_lines::{ActionLogLine, REDACTED, blank_parameters, shown_lines};
 pub use pacing::{Priority, RecordingSleeper, Sleeper, TokioSleeper};
 pub use schedule::{DEFINITION_FIELDS, Schedule, ScheduleDefinition, UpdateScheduleRequest};
 pub use start::{ComputerTarget, StartOutcome, StartRequest, StartResponseBody, StartedSession, TenantTarget};

@@ -450,8 +450,13 @@ async fn phases(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Resp
 }
 
 async fn logs(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Response {
+    let shape = state.shape();
     match state.with_engine(|e, _| e.logs(id)) {
-        Some(l) => json(&l),
+        Some(l) => {
+            let mut rows: Vec<serde_json::Value> = l.iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
+            plant_secret_in_log(&mut rows, &shape);
+            json(&rows)
+        }
         None => problem(StatusCode::NOT_FOUND, &format!("Session {id} was not found")),
     }
 }
@@ -471,18 +476,19 @@ async fn action_logs(State(state): State<Arc<SimState>>, Path(id): Path<i32>) ->
     match state.with_engine(|e, _| e.action_logs(id)) {
         Some(l) => {
             let mut rows: Vec<serde_json::Value> = l.iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
-            plant_secret_in_action_log(&mut rows, &shape);
+            plant_secret_in_log(&mut rows, &shape);
             json(&rows)
         }
         None => problem(StatusCode::NOT_FOUND, &format!("Action {id} was not found")),
     }
 }
 
-/// The document's action log rows carry the script's parameters in clear
-/// text (`scriptParameters`, `paramBlockParameters`); with a planted secret
-/// every row carries it there, and a first `Command` row echoes it the way
-/// a script printing its arguments would.
-fn plant_secret_in_action_log(rows: &mut Vec<serde_json::Value>, shape: &super::ResponseShape) {
+/// The document's log rows (a session's and an action's) carry the
+/// script's parameters in clear text (`scriptParameters`,
+/// `paramBlockParameters`); with a planted secret every row carries it
+/// there, and a `Command` row before the first error echoes it the way a
+/// script printing its arguments would.
+fn plant_secret_in_log(rows: &mut Vec<serde_json::Value>, shape: &super::ResponseShape) {
     let Some(secret) = &shape.job_args_secret else { return };
     let parameters = serde_json::json!({"ApiKey": secret, "AdminPassword": secret});
     for row in rows.iter_mut() {
@@ -498,8 +504,13 @@ fn plant_secret_in_action_log(rows: &mut Vec<serde_json::Value>, shape: &super::
             );
         }
     }
-    let first = rows.first().cloned().unwrap_or_else(|| serde_json::json!({}));
-    let mut echo = first;
+    // Just before the first error (what a failing script prints last), at
+    // its time.
+    let at = rows
+        .iter()
+        .position(|r| r.get("sessionLogType").is_some_and(|t| t == 1 || t == "Error"))
+        .unwrap_or(0);
+    let mut echo = rows.get(at).cloned().unwrap_or_else(|| serde_json::json!({}));
     if let Some(echo) = echo.as_object_mut() {
         echo.insert(
             "message".into(),
@@ -508,7 +519,7 @@ fn plant_secret_in_action_log(rows: &mut Vec<serde_json::Value>, shape: &super::
         echo.insert("sessionLogType".into(), serde_json::json!(2));
         echo.insert("scriptParameters".into(), parameters);
     }
-    rows.insert(0, echo);
+    rows.insert(at, echo);
 }
 
 async fn cancel(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Response {

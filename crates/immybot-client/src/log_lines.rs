@@ -1,14 +1,15 @@
-//! One maintenance action's log (`GET /maintenance-actions/{actionId}/logs`)
-//! as the operator may show it: each row's `message`, its time and its
-//! type, and nothing else.
+//! Log rows as the operator may show them: a session's
+//! (`GET /maintenance-sessions/{id}/logs`) and one action's
+//! (`GET /maintenance-actions/{actionId}/logs`).
 //!
-//! The document's rows (`GetMaintenanceSessionLogResponse`) also carry the
-//! script, its output and its parameters (`scriptParameters`,
-//! `paramBlockParameters`), and the notes warn that parameter values come
-//! back in clear text. A script may echo its parameters into a message, so
-//! every string found among any row's parameters is blanked out of every
-//! message before a line leaves this module; the parameters themselves are
-//! never decoded into a type.
+//! The document's rows (`GetSessionLogResponse`,
+//! `GetMaintenanceSessionLogResponse`) also carry the script, its output
+//! and its parameters (`scriptParameters`, `paramBlockParameters`), and the
+//! notes warn that parameter values come back in clear text. A script may
+//! echo its parameters into a message, so every string found among any
+//! row's parameters is blanked out of every message before a row leaves
+//! this module, and the script, its output and its parameters are dropped
+//! from the rows; the parameters are never decoded into a type.
 
 use serde::Deserialize;
 
@@ -42,12 +43,11 @@ struct Shown {
     session_log_type: Option<SessionLogType>,
 }
 
-/// The rows as the operator may show them, in the order they came: rows
-/// without a message are dropped, and a row that does not decode is
-/// dropped rather than losing the others.
-pub fn shown_lines(rows: &[serde_json::Value]) -> Vec<ActionLogLine> {
+/// The rows with every parameter value blanked out of their messages, and
+/// the script, its output and its parameters dropped.
+pub fn blank_parameters(mut rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
     let mut secrets: Vec<String> = Vec::new();
-    for row in rows {
+    for row in &rows {
         for field in ["scriptParameters", "paramBlockParameters"] {
             if let Some(v) = row.get(field) {
                 collect_strings(v, &mut secrets);
@@ -57,19 +57,37 @@ pub fn shown_lines(rows: &[serde_json::Value]) -> Vec<ActionLogLine> {
     // Longest first, so that a value containing another is blanked whole.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     secrets.dedup();
-    rows.iter()
-        .filter_map(|row| serde_json::from_value::<Shown>(row.clone()).ok())
-        .filter_map(|shown| {
-            let mut message = shown.message?;
+    for row in &mut rows {
+        let Some(row) = row.as_object_mut() else { continue };
+        for field in DROPPED {
+            row.remove(field);
+        }
+        if let Some(serde_json::Value::String(message)) = row.get_mut("message") {
             for secret in &secrets {
                 if message.contains(secret.as_str()) {
-                    message = message.replace(secret.as_str(), REDACTED);
+                    *message = message.replace(secret.as_str(), REDACTED);
                 }
             }
+        }
+    }
+    rows
+}
+
+/// What of a row is never kept.
+const DROPPED: [&str; 4] = ["scriptParameters", "paramBlockParameters", "script", "scriptOutput"];
+
+/// An action's rows as the operator may show them, in the order they
+/// came: rows without a message are dropped, and a row that does not
+/// decode is dropped rather than losing the others.
+pub fn shown_lines(rows: Vec<serde_json::Value>) -> Vec<ActionLogLine> {
+    blank_parameters(rows)
+        .into_iter()
+        .filter_map(|row| serde_json::from_value::<Shown>(row).ok())
+        .filter_map(|shown| {
             Some(ActionLogLine {
+                message: shown.message?,
                 time: shown.time,
                 log_type: shown.session_log_type,
-                message,
             })
         })
         .collect()
@@ -101,7 +119,7 @@ mod tests {
             json!({"id": 2, "message": "exit 1603 (key sk-live-7f3c9a1e rejected)", "sessionLogType": "Error",
                    "time": "2026-12-04T06:00:00Z"}),
         ];
-        let lines = shown_lines(&rows);
+        let lines = shown_lines(rows.to_vec());
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].message, "Running Install with -ApiKey [redacted]");
         assert_eq!(lines[1].message, "exit 1603 (key [redacted] rejected)");
@@ -118,8 +136,22 @@ mod tests {
         })];
         // `1` is under four characters and stays; every other value goes.
         assert_eq!(
-            shown_lines(&rows)[0].message,
+            shown_lines(rows.to_vec())[0].message,
             "pin [redacted] for user [redacted]; 1 try; password [redacted]"
+        );
+    }
+
+    #[test]
+    fn a_session_logs_rows_keep_their_fields_but_lose_the_script_and_its_parameters() {
+        let rows = vec![
+            json!({"id": 9, "maintenanceSessionId": 4, "message": "using sk-live-7f3c9a1e",
+                               "scriptParameters": {"Key": SECRET}, "script": "param($Key)",
+                               "scriptOutput": "sk-live-7f3c9a1e"}),
+        ];
+        let blanked = blank_parameters(rows);
+        assert_eq!(
+            blanked[0],
+            json!({"id": 9, "maintenanceSessionId": 4, "message": "using [redacted]"})
         );
     }
 
@@ -130,7 +162,7 @@ mod tests {
             json!({"id": 2, "message": 42}),
             json!({"id": 3, "message": "kept"}),
         ];
-        let lines = shown_lines(&rows);
+        let lines = shown_lines(rows.to_vec());
         assert_eq!(lines.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["kept"]);
     }
 }
