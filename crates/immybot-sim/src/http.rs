@@ -22,6 +22,7 @@ use serde::Deserialize;
 use super::SimState;
 
 /// ImmyBot's own schedules: their routes.
+mod planted_secret;
 mod schedules;
 use super::dx_filter;
 use super::engine::EngineError;
@@ -29,6 +30,7 @@ use super::faults::{FaultKind, FaultRule};
 use immybot_client::{
     CancelSessionsRequest, LoadResult, SessionStatusCounts, StartRequest, StartResponseBody, WireEnum as _,
 };
+use planted_secret::{plant_secret, plant_secret_in_log};
 use schedules::*;
 
 /// How the start endpoint shapes its answer (all three are seen in the wild).
@@ -336,19 +338,6 @@ async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<Ha
     dx_answer(rows, &params, &shape)
 }
 
-/// Live instances echo task parameter values in `sessionJobArgs` in clear
-/// text; with a planted secret, every session carries one there.
-fn plant_secret(session: &mut serde_json::Value, shape: &super::ResponseShape) {
-    if let (Some(secret), Some(args)) = (&shape.job_args_secret, session.get_mut("sessionJobArgs"))
-        && let Some(args) = args.as_object_mut()
-    {
-        args.insert(
-            "maintenanceItem".into(),
-            serde_json::json!({"taskParameterValues": {"ApiKey": {"value": secret}, "AdminPassword": {"value": secret}}}),
-        );
-    }
-}
-
 /// Every action of every session, as live `dx` rows carry them: with
 /// `createdDateUTC` and the `*Name` fields. The document types the answer
 /// as a bare array (`actionsDxAsArray`); live clients page a `LoadResult`.
@@ -481,45 +470,6 @@ async fn action_logs(State(state): State<Arc<SimState>>, Path(id): Path<i32>) ->
         }
         None => problem(StatusCode::NOT_FOUND, &format!("Action {id} was not found")),
     }
-}
-
-/// The document's log rows (a session's and an action's) carry the
-/// script's parameters in clear text (`scriptParameters`,
-/// `paramBlockParameters`); with a planted secret every row carries it
-/// there, and a `Command` row before the first error echoes it the way a
-/// script printing its arguments would.
-fn plant_secret_in_log(rows: &mut Vec<serde_json::Value>, shape: &super::ResponseShape) {
-    let Some(secret) = &shape.job_args_secret else { return };
-    let parameters = serde_json::json!({"ApiKey": secret, "AdminPassword": secret});
-    for row in rows.iter_mut() {
-        if let Some(row) = row.as_object_mut() {
-            row.insert("scriptParameters".into(), parameters.clone());
-            row.insert(
-                "paramBlockParameters".into(),
-                serde_json::json!({"ApiKey": {"value": secret}}),
-            );
-            row.insert(
-                "scriptOutput".into(),
-                serde_json::json!(format!("connecting with {secret}")),
-            );
-        }
-    }
-    // Just before the first error (what a failing script prints last), at
-    // its time.
-    let at = rows
-        .iter()
-        .position(|r| r.get("sessionLogType").is_some_and(|t| t == 1 || t == "Error"))
-        .unwrap_or(0);
-    let mut echo = rows.get(at).cloned().unwrap_or_else(|| serde_json::json!({}));
-    if let Some(echo) = echo.as_object_mut() {
-        echo.insert(
-            "message".into(),
-            serde_json::json!(format!("Running script with -ApiKey {secret}")),
-        );
-        echo.insert("sessionLogType".into(), serde_json::json!(2));
-        echo.insert("scriptParameters".into(), parameters);
-    }
-    rows.insert(at, echo);
 }
 
 async fn cancel(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Response {

@@ -82,6 +82,47 @@ fn severity(s: &SessionStatus) -> u8 {
     }
 }
 
+/// The newest session of each computer (a session without one stands
+/// alone), leaving out computers in `skip`.
+fn latest_by_computer<'a>(sessions: &'a [MaintenanceSession], skip: &[i32]) -> BTreeMap<i32, &'a MaintenanceSession> {
+    let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
+    for s in sessions {
+        if s.computer_id.is_some_and(|c| skip.contains(&c)) {
+            continue;
+        }
+        let key = s.computer_id.unwrap_or(-s.id);
+        if latest.get(&key).is_none_or(|existing| existing.id <= s.id) {
+            latest.insert(key, s);
+        }
+    }
+    latest
+}
+
+/// Where a computer's newest session stands in status's list: worst
+/// first, by session severity, then failed actions, then computer id.
+fn listing_key(s: &MaintenanceSession) -> (u8, i32, i32) {
+    let failed = s
+        .maintenance_actions
+        .iter()
+        .flatten()
+        .filter(|a| {
+            matches!(
+                a.result,
+                Some(MaintenanceActionResult::Failed | MaintenanceActionResult::Indeterminable)
+            )
+        })
+        .count() as i32;
+    let status = s.session_status.clone().unwrap_or(SessionStatus::Created);
+    (severity(&status), -failed, s.computer_id.unwrap_or_default())
+}
+
+/// The newest session of each computer in the order status lists them.
+pub fn listing_order(sessions: &[MaintenanceSession]) -> Vec<&MaintenanceSession> {
+    let mut order: Vec<&MaintenanceSession> = latest_by_computer(sessions, &[]).into_values().collect();
+    order.sort_by_key(|s| listing_key(s));
+    order
+}
+
 /// Maps sessions (any number of attempts) to status, keeping per computer
 /// only the newest session.
 ///
@@ -97,38 +138,7 @@ fn severity(s: &SessionStatus) -> u8 {
 ///
 /// `compliant`, when given, is ImmyBot's count of `NoAction` rows per item
 /// (for large objects, whose `NoAction` rows are counted, not read): it sets
-/// each item's `compliant` figure.
-/// The newest session of each computer, worst first: the order status
-/// lists computers in (by session severity, then failed actions, then
-/// computer id).
-pub fn listing_order(sessions: &[MaintenanceSession]) -> Vec<&MaintenanceSession> {
-    let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
-    for s in sessions {
-        let key = s.computer_id.unwrap_or(-s.id);
-        if latest.get(&key).is_none_or(|existing| existing.id < s.id) {
-            latest.insert(key, s);
-        }
-    }
-    let mut order: Vec<&MaintenanceSession> = latest.into_values().collect();
-    order.sort_by_key(|s| {
-        let failed = s
-            .maintenance_actions
-            .iter()
-            .flatten()
-            .filter(|a| {
-                matches!(
-                    a.result,
-                    Some(MaintenanceActionResult::Failed | MaintenanceActionResult::Indeterminable)
-                )
-            })
-            .count() as i32;
-        let status = s.session_status.clone().unwrap_or(SessionStatus::Created);
-        (severity(&status), -failed, s.computer_id.unwrap_or_default())
-    });
-    order
-}
-
-/// `excerpts`: log excerpts of failed actions by action id
+/// each item's `compliant` figure. `excerpts`: log excerpts of failed actions by action id
 /// (`action_excerpts`).
 pub fn map_sessions(
     sessions: &[MaintenanceSession],
@@ -137,19 +147,7 @@ pub fn map_sessions(
     compliant: Option<&BTreeMap<String, i64>>,
     excerpts: &BTreeMap<i32, Vec<String>>,
 ) -> Option<Mapped> {
-    let mut latest: BTreeMap<i32, &MaintenanceSession> = BTreeMap::new();
-    for s in sessions {
-        if s.computer_id.is_some_and(|c| waiting.contains(&c)) {
-            continue;
-        }
-        let key = s.computer_id.unwrap_or(-s.id);
-        match latest.get(&key) {
-            Some(existing) if existing.id > s.id => {}
-            _ => {
-                latest.insert(key, s);
-            }
-        }
-    }
+    let latest = latest_by_computer(sessions, waiting);
     let mut waiting: Vec<i32> = waiting.to_vec();
     waiting.sort_unstable();
     waiting.dedup();
@@ -163,7 +161,7 @@ pub fn map_sessions(
     };
     let mut items: BTreeMap<String, ItemSummary> = BTreeMap::new();
     let mut failed_computer_ids = Vec::new();
-    let mut all: Vec<(u8, i32, ComputerStatus)> = Vec::with_capacity(latest.len());
+    let mut all: Vec<((u8, i32, i32), ComputerStatus)> = Vec::with_capacity(latest.len());
     for (computer, s) in &latest {
         let status = s.session_status.clone().unwrap_or(SessionStatus::Created);
         match &status {
@@ -180,7 +178,6 @@ pub fn map_sessions(
         if is_failure(&status) && *computer > 0 {
             failed_computer_ids.push(*computer);
         }
-        let mut failed_actions = 0;
         let actions: Vec<ActionStatus> = s
             .maintenance_actions
             .iter()
@@ -202,10 +199,7 @@ pub fn map_sessions(
                         item.compliant += 1
                     }
                     Some(MaintenanceActionResult::Success | MaintenanceActionResult::Resolved) => item.succeeded += 1,
-                    Some(MaintenanceActionResult::Failed | MaintenanceActionResult::Indeterminable) => {
-                        item.failed += 1;
-                        failed_actions += 1;
-                    }
+                    Some(MaintenanceActionResult::Failed | MaintenanceActionResult::Indeterminable) => item.failed += 1,
                     Some(MaintenanceActionResult::Pending) | None => item.pending += 1,
                     _ => item.other += 1,
                 }
@@ -241,15 +235,10 @@ pub fn map_sessions(
             },
             actions,
         };
-        // Worst first: by session severity, then by failed actions.
-        all.push((severity(&status), -failed_actions, computer_status));
+        all.push((listing_key(s), computer_status));
     }
-    all.sort_by_key(|(severity, failed, c)| (*severity, *failed, c.id));
-    let computers = all
-        .into_iter()
-        .take(MAX_COMPUTERS_IN_STATUS)
-        .map(|(_, _, c)| c)
-        .collect();
+    all.sort_by_key(|(key, _)| *key);
+    let computers = all.into_iter().take(MAX_COMPUTERS_IN_STATUS).map(|(_, c)| c).collect();
 
     for (name, count) in compliant.into_iter().flatten() {
         let item = items.entry(name.clone()).or_insert_with(|| ItemSummary {

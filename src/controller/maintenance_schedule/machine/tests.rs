@@ -63,8 +63,9 @@ impl Bed {
         self
     }
 
-    fn decide(&self) -> Decision {
-        decide(&Observed {
+    /// What a reconcile of the bed's schedule observes.
+    fn observed(&self) -> Observed<'_> {
+        Observed {
             name: "nightly",
             spec: &self.schedule.spec,
             generation: Some(1),
@@ -75,7 +76,11 @@ impl Bed {
             standing: &self.standing,
             standing_expires: None,
             now: self.now,
-        })
+        }
+    }
+
+    fn decide(&self) -> Decision {
+        decide(&self.observed())
     }
 
     /// One reconcile at `now`: steps performed, then the status written
@@ -412,16 +417,8 @@ fn the_standing_approval_shows_and_its_expiry_wakes_the_controller() {
     };
     bed.now = at("2026-05-04T00:32:00Z");
     let d = decide(&Observed {
-        name: "nightly",
-        spec: &bed.schedule.spec,
-        generation: Some(1),
-        created: bed.created,
-        status: &bed.status,
-        runs: &bed.runs,
-        template_digest: "sha256:00",
-        standing: &bed.standing,
         standing_expires: Some(at("2026-05-04T00:42:00Z")),
-        now: bed.now,
+        ..bed.observed()
     });
     let c = conditions::get(&d.status.conditions, STANDING_APPROVAL).unwrap();
     assert_eq!(c.status, "True");
@@ -437,21 +434,6 @@ fn the_standing_approval_shows_and_its_expiry_wakes_the_controller() {
 mod stages {
     use super::super::{create, make_room, missed, when};
     use super::*;
-
-    fn observed<'a>(bed: &'a Bed) -> Observed<'a> {
-        Observed {
-            name: "nightly",
-            spec: &bed.schedule.spec,
-            generation: Some(1),
-            created: bed.created,
-            status: &bed.status,
-            runs: &bed.runs,
-            template_digest: "sha256:00",
-            standing: &bed.standing,
-            standing_expires: None,
-            now: bed.now,
-        }
-    }
 
     fn empty() -> Decision {
         Decision {
@@ -475,9 +457,9 @@ mod stages {
     #[test]
     fn when_names_what_cannot_be_read() {
         let bed = Bed::new("0 61 * * *", "2026-05-04T00:00:00Z");
-        assert_eq!(when(&observed(&bed)).err().map(|e| e.0), Some("InvalidSchedule"));
+        assert_eq!(when(&bed.observed()).err().map(|e| e.0), Some("InvalidSchedule"));
         let bed = Bed::new("0 2 * * *", "2026-05-04T00:00:00Z").with(|s| s.time_zone = "Mars/Olympus".into());
-        let (reason, message) = when(&observed(&bed)).err().unwrap();
+        let (reason, message) = when(&bed.observed()).err().unwrap();
         assert_eq!(reason, "InvalidTimeZone");
         assert!(message.contains("\"Mars/Olympus\""), "{message}");
     }
@@ -487,9 +469,9 @@ mod stages {
         let mut bed = Bed::new("0 2 * * *", "2026-05-04T00:00:00Z").with(|s| s.starting_deadline_seconds = Some(60));
         let due = at("2026-05-04T02:00:00Z");
         bed.now = at("2026-05-04T02:00:30Z");
-        assert_eq!(missed(&observed(&bed), due, "next"), None);
+        assert_eq!(missed(&bed.observed(), due, "next"), None);
         bed.now = at("2026-05-04T02:05:00Z");
-        assert!(missed(&observed(&bed), due, "next").is_some_and(|m| m.contains("300s late")));
+        assert!(missed(&bed.observed(), due, "next").is_some_and(|m| m.contains("300s late")));
     }
 
     #[test]
@@ -503,7 +485,7 @@ mod stages {
             let mut bed = Bed::new("0 2 * * *", "2026-05-04T00:00:00Z").with(|s| s.concurrency_policy = policy);
             bed.runs = vec![active("nightly-1")];
             let mut d = empty();
-            assert_eq!(make_room(&observed(&bed), &mut d, due).is_ok(), room, "{policy:?}");
+            assert_eq!(make_room(&bed.observed(), &mut d, due).is_ok(), room, "{policy:?}");
             assert_eq!(d.steps.len(), deletes, "{policy:?}");
         }
     }

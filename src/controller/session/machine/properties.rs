@@ -141,17 +141,8 @@ proptest! {
         let digest = ApprovalDigest::of("uid-1", &obj.spec);
         let verdict = if approved { crate::test_fixtures::approved() } else { refused() };
         let d = decide(&Observed {
-            object: &obj,
-            digest: &digest,
-            verdict: &verdict,
-            sessions: &sessions,
-            compliant_by_item: None,
-            action_excerpts: &std::collections::BTreeMap::new(),
-            logs: &[],
-            now: now(),
-            instance: "https://acme.immy.bot/",
             start_grace: Duration::from_secs(start_grace),
-            busy_retry: Duration::from_secs(60),
+            ..super::tests::observed(&obj, &digest, &verdict, &sessions)
         });
         let status = serde_json::to_value(&d.status).unwrap();
         let validator = status_validator();

@@ -3,7 +3,6 @@
 //! ImmyBot ends every session at once with the outcome chosen per computer.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use super::*;
 use crate::api::RolloutSpec;
@@ -46,19 +45,12 @@ impl Drive {
     /// One reconcile: decide, then do what the shell would.
     fn step(&mut self) -> Decision {
         let digest = ApprovalDigest::of("uid-1", &self.obj.spec);
-        let d = decide(&Observed {
-            object: &self.obj,
-            digest: &digest,
-            verdict: &self.verdict,
-            sessions: &self.sessions,
-            compliant_by_item: None,
-            action_excerpts: &std::collections::BTreeMap::new(),
-            logs: &[],
-            now: now(),
-            instance: "https://acme.immy.bot/",
-            start_grace: Duration::from_secs(90),
-            busy_retry: Duration::from_secs(60),
-        });
+        let d = decide(&super::tests::observed(
+            &self.obj,
+            &digest,
+            &self.verdict,
+            &self.sessions,
+        ));
         let mut st = d.status.clone();
         match &d.step {
             Step::PlanRollout => {

@@ -105,7 +105,6 @@ pub(super) fn refresh<'a>(o: &Observed<'a>) -> (MaintenanceSessionStatus, Seen<'
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::controller::approval::digest::ApprovalDigest;
@@ -117,19 +116,8 @@ mod tests {
         sessions: &[ImmySession],
     ) -> (MaintenanceSessionStatus, bool, Vec<i32>) {
         let digest = ApprovalDigest::of("uid-1", &object.spec);
-        let o = Observed {
-            object,
-            digest: &digest,
-            verdict: &approved(),
-            sessions,
-            compliant_by_item: None,
-            action_excerpts: &std::collections::BTreeMap::new(),
-            logs: &[],
-            now: now(),
-            instance: "https://acme.immy.bot/",
-            start_grace: Duration::from_secs(90),
-            busy_retry: Duration::from_secs(60),
-        };
+        let verdict = approved();
+        let o = super::super::tests::observed(object, &digest, &verdict, sessions);
         let (st, seen) = refresh(&o);
         (st, seen.approved, seen.active_ids)
     }

@@ -9,23 +9,37 @@ use crate::controller::session::group_id::SessionGroupId;
 use crate::test_fixtures::*;
 use immybot_client::{MaintenanceSession as ImmySession, SessionStatus};
 
-const GRACE: Duration = Duration::from_secs(90);
+pub(super) const GRACE: Duration = Duration::from_secs(90);
 
-fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession]) -> Decision {
-    let digest = ApprovalDigest::of("uid-1", &object.spec);
-    decide(&Observed {
+/// Nothing read for excerpts.
+static NO_EXCERPTS: std::collections::BTreeMap<i32, Vec<String>> = std::collections::BTreeMap::new();
+
+/// What a reconcile observes, with the fixtures' instance, clock and
+/// intervals: the one place the tests build an `Observed`.
+pub(super) fn observed<'a>(
+    object: &'a MaintenanceSession,
+    digest: &'a ApprovalDigest,
+    verdict: &'a Verdict,
+    sessions: &'a [ImmySession],
+) -> Observed<'a> {
+    Observed {
         object,
-        digest: &digest,
+        digest,
         verdict,
         sessions,
         compliant_by_item: None,
-        action_excerpts: &std::collections::BTreeMap::new(),
+        action_excerpts: &NO_EXCERPTS,
         logs: &[],
         now: now(),
         instance: "https://acme.immy.bot/",
         start_grace: GRACE,
         busy_retry: Duration::from_secs(60),
-    })
+    }
+}
+
+fn run(object: &MaintenanceSession, verdict: &Verdict, sessions: &[ImmySession]) -> Decision {
+    let digest = ApprovalDigest::of("uid-1", &object.spec);
+    decide(&observed(object, &digest, verdict, sessions))
 }
 
 /// One stage alone, on `object` approved by bob, with `sessions` observed.
@@ -45,19 +59,7 @@ pub(super) fn observe_with(
     stage: impl Fn(&mut MaintenanceSessionStatus, &Observed<'_>, &super::seen::Seen<'_>) -> Option<Next>,
 ) -> Option<Next> {
     let digest = ApprovalDigest::of("uid-1", &object.spec);
-    let o = Observed {
-        object,
-        digest: &digest,
-        verdict,
-        sessions,
-        compliant_by_item: None,
-        action_excerpts: &std::collections::BTreeMap::new(),
-        logs: &[],
-        now: now(),
-        instance: "https://acme.immy.bot/",
-        start_grace: GRACE,
-        busy_retry: Duration::from_secs(60),
-    };
+    let o = observed(object, &digest, verdict, sessions);
     let (mut st, seen) = super::seen::refresh(&o);
     stage(&mut st, &o, &seen)
 }
