@@ -218,6 +218,36 @@ pub struct RetrySpec {
     #[serde(default)]
     #[schemars(range(min = 0, max = 100))]
     pub requests: i32,
+    /// Reruns of single failed maintenance actions instead of whole
+    /// computers (`kubectl immybot retry --failed-actions`): each increment
+    /// of `requests` reruns, once, the failed actions that match, through
+    /// ImmyBot's rerun of one action. Only actions this object's sessions
+    /// ran and that failed, on their own computers: nothing the approval
+    /// did not cover. Recorded in `status.actionReruns`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_actions: Option<FailedActionsRetry>,
+}
+
+/// A request to rerun failed maintenance actions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedActionsRetry {
+    /// Increment to rerun the failed actions that match (once per
+    /// increment, whatever restarts). Set with the filters below, which
+    /// are read when the increment is acted on.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub requests: i32,
+    /// Only this computer's failed actions: its ImmyBot id, or its name as
+    /// status shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub computer: Option<String>,
+    /// Only failed actions of this maintenance item: its name as status
+    /// shows it (`status.computers[].actions[].name`), any case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub action: Option<String>,
 }
 
 /// Requests to resume postponed ImmyBot sessions.

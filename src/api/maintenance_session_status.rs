@@ -83,6 +83,10 @@ pub struct MaintenanceSessionStatus {
     /// approved what and who stopped it, from the object alone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub controls: Vec<super::ControlRecord>,
+    /// Reruns of failed actions (`spec.retry.failedActions`): the last
+    /// request acted on and every action rerun so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action_reruns: Option<ActionReruns>,
     /// The latest log lines, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<LogLine>,
@@ -238,6 +242,9 @@ pub mod attempt_purpose {
     pub const PILOT: &str = "Pilot";
     /// A wave of a rollout (after the pilot, if any).
     pub const WAVE: &str = "Wave";
+    /// Not an attempt: how the session reader follows an action rerun's
+    /// session (`status.actionReruns`); never recorded.
+    pub const ACTION_RERUN: &str = "ActionRerun";
 }
 
 /// A targeted computer that has not run yet: ImmyBot reported it busy.
@@ -362,6 +369,14 @@ pub struct ActionStatus {
     pub start_time: Option<Time>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<Time>,
+    /// The ImmyBot maintenance action id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i32>,
+    /// The ImmyBot session that ran it, when that is not the computer's
+    /// `sessionId`: a rerun of the action (`spec.retry.failedActions`),
+    /// whose outcome is shown in place of the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<i32>,
     /// Why it failed, from its own log in ImmyBot: for a failed action of
     /// the computers listed here, the last few lines (error lines first
     /// kept), read once when it failed. Script parameters are blanked out
@@ -369,6 +384,78 @@ pub struct ActionStatus {
     /// this empty. `kubectl immybot logs` prints it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_excerpt: Vec<String>,
+}
+
+/// How many action reruns an object keeps (and so may make): reruns of
+/// more failures are what `spec.retry.requests` (whole computers) is for.
+pub const MAX_ACTION_RERUNS: usize = 50;
+
+/// Reruns of failed actions.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReruns {
+    /// The last `spec.retry.failedActions.requests` acted on.
+    pub requests: i32,
+    /// What the last request did, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_request: Option<String>,
+    /// Every action rerun, oldest first (at most 50 in an object's life).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRerun>,
+}
+
+/// One failed action, rerun. The call is recorded before it is sent
+/// (`Sent`, with `sentAt`): after a crash the controller looks for the
+/// rerun's session in ImmyBot before it would ever send it again, so each
+/// is sent once.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRerun {
+    /// The `spec.retry.failedActions.requests` value that asked for it.
+    pub request: i32,
+    /// Who asked (the user stamped on the change of `spec.retry`, or
+    /// `unknown`).
+    pub requested_by: String,
+    pub computer_id: i32,
+    /// The action's name as status shows it.
+    pub name: String,
+    /// The session the action failed in, and the ImmyBot action id.
+    pub session_id: i32,
+    pub action_id: i32,
+    pub state: ActionRerunState,
+    /// When the rerun call was recorded as about to be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<Time>,
+    /// The ImmyBot session that reran it, once found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_session_id: Option<i32>,
+    /// Why it did not run (ImmyBot's answer), for `NotRun`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where an action rerun is.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum ActionRerunState {
+    /// Chosen; waits for its computer to be free (one rerun at a time per
+    /// computer) and for a window.
+    Pending,
+    /// The call is recorded as sent; its session is not known yet.
+    Sent,
+    /// ImmyBot runs it (`rerunSessionId`).
+    Running,
+    /// The rerun ended; its outcome replaces the failure in
+    /// `status.computers`.
+    Ended,
+    /// ImmyBot refused it, or the object was cancelled first (`message`).
+    NotRun,
+}
+
+impl ActionRerunState {
+    /// Whether nothing more will happen to it.
+    pub fn is_done(self) -> bool {
+        matches!(self, ActionRerunState::Ended | ActionRerunState::NotRun)
+    }
 }
 
 /// A log line.

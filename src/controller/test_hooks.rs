@@ -20,6 +20,8 @@ pub enum CrashPoint {
     Never,
     /// After the intent is recorded, before the start call is sent.
     AfterIntent,
+    /// After an action rerun's intent is recorded, before the rerun call.
+    AfterRerunIntent,
     /// After ImmyBot answered, before the session ids are recorded.
     AfterStart,
     /// After a MaintenanceSchedule's run was created, before its

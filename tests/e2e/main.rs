@@ -8,6 +8,7 @@
 
 mod harness;
 
+mod action_reruns;
 mod admission;
 mod approval_coverage;
 mod budget;
@@ -51,6 +52,7 @@ fn main() {
         safety::tests(),
         fidelity::tests(),
         diagnosis::tests(),
+        action_reruns::tests(),
         poller::tests(),
         faults::tests(),
         plugin::tests(),

@@ -287,6 +287,28 @@ impl Engine {
         Ok(())
     }
 
+    /// What installing `item` (its name, any case) does on the computer
+    /// from now on: how a test "fixes the cause" of a failure.
+    pub fn set_behaviour(
+        &mut self,
+        computer_id: i32,
+        item: &str,
+        behaviour: crate::fleet::SoftwareBehaviour,
+    ) -> Result<(), EngineError> {
+        let c = self
+            .computers
+            .get_mut(&computer_id)
+            .ok_or_else(|| EngineError::NotFound(format!("computer {computer_id}")))?;
+        let software = c
+            .seed
+            .software
+            .iter_mut()
+            .find(|s| s.name.eq_ignore_ascii_case(item))
+            .ok_or_else(|| EngineError::NotFound(format!("item {item} on computer {computer_id}")))?;
+        software.behaviour = behaviour;
+        Ok(())
+    }
+
     fn active_session_of(&self, computer_id: i32) -> Option<&Session> {
         self.sessions
             .values()

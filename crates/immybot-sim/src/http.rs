@@ -93,6 +93,7 @@ pub fn router(state: Arc<SimState>) -> Router {
         )
         .route("/_sim/clock/advance", post(admin_advance))
         .route("/_sim/computers/{computerId}/online", post(admin_online))
+        .route("/_sim/computers/{computerId}/software", post(admin_software))
         .route("/_sim/tokens/revoke", post(admin_revoke_tokens))
         .route("/_sim/settings", post(admin_settings));
     api.merge(admin)
@@ -633,6 +634,19 @@ struct Online {
 
 async fn admin_online(State(state): State<Arc<SimState>>, Path(id): Path<i32>, Json(o): Json<Online>) -> Response {
     match state.with_engine(|e, _| e.set_online(id, o.online)) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => engine_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct Software {
+    name: String,
+    behaviour: crate::fleet::SoftwareBehaviour,
+}
+
+async fn admin_software(State(state): State<Arc<SimState>>, Path(id): Path<i32>, Json(s): Json<Software>) -> Response {
+    match state.with_engine(|e, _| e.set_behaviour(id, &s.name, s.behaviour)) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(e) => engine_error(e),
     }

@@ -299,3 +299,32 @@ pub async fn retry(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     println!("asked for one more rerun of {name}'s failed computers (retry.requests = {requests})");
     Ok(())
 }
+
+/// Asks for a rerun of the failed actions that match `filter`
+/// (`spec.retry.failedActions.requests` + 1, with the filters), and shows
+/// which of those the status lists.
+pub async fn retry_failed_actions(ctx: &Ctx, name: &str, filter: &crate::render::LogFilter) -> anyhow::Result<()> {
+    let session = ctx.get::<MaintenanceSession>(name).await?;
+    let asked = session.spec.retry.failed_actions.clone().unwrap_or_default();
+    let requests = asked.requests + 1;
+    let listed = crate::render::failed_actions(&session, filter);
+    patch_spec(
+        ctx,
+        name,
+        serde_json::json!({"retry": {"failedActions": {
+            "requests": requests, "computer": filter.computer, "action": filter.action
+        }}}),
+    )
+    .await?;
+    println!(
+        "asked to rerun {name}'s failed actions (retry.failedActions.requests = {requests}); the status lists these:"
+    );
+    if listed.is_empty() {
+        println!("  none (the operator reruns what ImmyBot shows failed; status lists the worst computers only)");
+    }
+    for line in listed {
+        println!("  {line}");
+    }
+    println!("follow it with: kubectl immybot status {name}");
+    Ok(())
+}

@@ -83,8 +83,22 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Ask for one more rerun of the computers that failed.
-    Retry { session: String },
+    /// Ask for one more rerun of the computers that failed, or, with
+    /// --failed-actions, of just the failed actions (optionally of one
+    /// computer, one action).
+    Retry {
+        session: String,
+        /// Rerun only the failed actions (spec.retry.failedActions), not
+        /// whole computers.
+        #[arg(long)]
+        failed_actions: bool,
+        /// With --failed-actions: only this computer's (id or name).
+        #[arg(long, requires = "failed_actions")]
+        computer: Option<String>,
+        /// With --failed-actions: only this action (its name in status).
+        #[arg(long, requires = "failed_actions")]
+        action: Option<String>,
+    },
     /// Run a schedule now, once (spec.runNow.requests + 1).
     RunNow { schedule: String },
     /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
@@ -175,7 +189,20 @@ async fn main() -> anyhow::Result<()> {
             } => maintenance_schedule_commands::set_suspend(&ctx, &name, false).await,
         },
         Command::Cancel { session, reason } => commands::cancel(&ctx, &session_name(&session)?, &reason).await,
-        Command::Retry { session } => commands::retry(&ctx, &session_name(&session)?).await,
+        Command::Retry {
+            session,
+            failed_actions: false,
+            ..
+        } => commands::retry(&ctx, &session_name(&session)?).await,
+        Command::Retry {
+            session,
+            failed_actions: true,
+            computer,
+            action,
+        } => {
+            let filter = render::LogFilter { computer, action };
+            commands::retry_failed_actions(&ctx, &session_name(&session)?, &filter).await
+        }
         Command::RunNow { schedule } => {
             schedule_commands::run_now(&ctx, &ObjectRef::parse_schedule(&schedule, "run-now")?).await
         }

@@ -61,6 +61,27 @@ pub fn status(s: &MaintenanceSession) -> String {
             sum.computers
         );
     }
+    if let Some(r) = &st.action_reruns {
+        let _ = writeln!(
+            out,
+            "  reruns    {}",
+            r.last_request
+                .clone()
+                .unwrap_or_else(|| format!("request {}", r.requests))
+        );
+        for a in &r.actions {
+            let session = a
+                .rerun_session_id
+                .map(|id| format!(" as session {id}"))
+                .unwrap_or_default();
+            let why = a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    {:?} {} on computer {} (action {}, asked by {}){session}{why}",
+                a.state, a.name, a.computer_id, a.action_id, a.requested_by
+            );
+        }
+    }
     // The status already lists the worst computers first; failed actions lead.
     for c in &st.computers {
         let _ = writeln!(
@@ -134,6 +155,22 @@ impl LogFilter {
             .as_deref()
             .is_none_or(|want| name.eq_ignore_ascii_case(want))
     }
+}
+
+/// The failed actions status lists that match `filter`, one line each.
+pub fn failed_actions(s: &MaintenanceSession, filter: &LogFilter) -> Vec<String> {
+    let st = s.status.clone().unwrap_or_default();
+    let mut out = Vec::new();
+    for c in st.computers.iter().filter(|c| filter.computer_matches(c)) {
+        for a in c.actions.iter().filter(|a| filter.action_matches(&a.name)) {
+            if a.result.as_deref() == Some("Failed") {
+                let computer = c.name.clone().unwrap_or_else(|| format!("computer {}", c.id));
+                let session = a.session_id.unwrap_or(c.session_id);
+                out.push(format!("{computer} [session {session}] {}", a.name));
+            }
+        }
+    }
+    out
 }
 
 /// The session's log tail (unless the filter narrows to failed actions),
@@ -243,6 +280,20 @@ mod tests {
             action: Some("Firefox".into()),
         };
         assert!(logs(&failed_session(), &nothing).contains("no failed action with a log excerpt matches"));
+    }
+
+    #[test]
+    fn failed_actions_are_listed_as_a_rerun_would_choose_them() {
+        let all = failed_actions(&failed_session(), &LogFilter::default());
+        assert_eq!(
+            all,
+            vec!["FINANCE-LT [session 7] Legacy VPN", "RECEPTION-PC [session 8] Chrome"]
+        );
+        let one = LogFilter {
+            computer: Some("finance-lt".into()),
+            action: None,
+        };
+        assert_eq!(failed_actions(&failed_session(), &one).len(), 1);
     }
 
     #[test]

@@ -32,7 +32,54 @@ pub fn is_settled(obj: &MaintenanceSession) -> bool {
     let allowed = 1 + spec.retry.limit.max(0) + spec.retry.requests.max(0);
     let rerun_possible =
         matches!(phase, Phase::PartiallySucceeded | Phase::Failed) && used < allowed && spec.cancel.is_none();
-    !resume_asked && !rerun_possible
+    let reruns = st.action_reruns.as_ref();
+    let action_rerun_asked = spec
+        .retry
+        .failed_actions
+        .as_ref()
+        .is_some_and(|f| f.requests > reruns.map(|r| r.requests).unwrap_or(0) && spec.cancel.is_none());
+    let action_reruns_on_their_way = reruns.is_some_and(|r| super::action_reruns::in_flight(&r.actions));
+    !resume_asked && !rerun_possible && !action_rerun_asked && !action_reruns_on_their_way
+}
+
+/// Every session id recorded in a status, each with when it was asked
+/// for: the attempts' sessions and the sessions of action reruns. What the
+/// readers (the poller, the session reader) follow; decisions look at
+/// attempts and reruns apart.
+pub fn recorded_sessions(st: &MaintenanceSessionStatus) -> impl Iterator<Item = (i32, Timestamp)> + '_ {
+    let attempts = st
+        .immybot
+        .iter()
+        .flat_map(|r| r.attempts.iter())
+        .flat_map(|a| a.session_ids.iter().map(|id| (*id, a.intent_time.0)));
+    let reruns = st.action_reruns.iter().flat_map(|r| r.actions.iter()).filter_map(|r| {
+        let at = r.sent_at.as_ref()?.0;
+        Some((r.rerun_session_id?, at))
+    });
+    attempts.chain(reruns)
+}
+
+/// The attempts whose sessions are read: the recorded ones, and one
+/// stand-in per action rerun whose session is known (purpose
+/// `ActionRerun`, number 0). For the session reader only.
+pub fn read_attempts(st: &MaintenanceSessionStatus) -> Vec<Attempt> {
+    let mut out: Vec<Attempt> = st.immybot.iter().flat_map(|r| r.attempts.iter().cloned()).collect();
+    for r in st.action_reruns.iter().flat_map(|r| r.actions.iter()) {
+        if let (Some(id), Some(at)) = (r.rerun_session_id, r.sent_at.as_ref()) {
+            out.push(Attempt {
+                number: 0,
+                session_group_id: String::new(),
+                intent_time: at.clone(),
+                computer_ids: vec![r.computer_id],
+                session_ids: vec![id],
+                ids_from: None,
+                busy_computer_ids: vec![],
+                purpose: Some(attempt_purpose::ACTION_RERUN.into()),
+                busy_round: 0,
+            });
+        }
+    }
+    out
 }
 
 /// Whether an attempt reran failed computers (and so counts against

@@ -8,13 +8,15 @@
 //! observed into the status, then `stop` (cancel and timeout), `not_started`
 //! (nothing started yet), `unanswered` (a start without its answer),
 //! `resume` (a person asked to resume), `busy` (computers ImmyBot found
-//! busy) and `mirror` (sessions exist). A stage returns a [`Next`]: the phase
+//! busy), `action_rerun` (failed actions a person asked to rerun) and
+//! `mirror` (sessions exist). A stage returns a [`Next`]: the phase
 //! to show, the step, when to look again; [`finish`] applies it once.
 //! `window_gate` and `waves` are what several stages ask.
 //!
 //! Steps are single and idempotent; after performing one, the shell decides
 //! again. See docs/design.md for the phases and the start protocol.
 
+mod action_rerun;
 mod busy;
 mod mirror;
 mod not_started;
@@ -88,6 +90,14 @@ pub enum Step {
     /// Record `status.resume` (already in the decided status), then resume
     /// these postponed ImmyBot sessions (none: report that nothing waited).
     Resume { session_ids: Vec<i32> },
+    /// Record this action rerun as `Sent` (already in the decided status),
+    /// then rerun the action in ImmyBot and find the session it made.
+    RerunAction { action_id: i32 },
+    /// A rerun recorded as sent has no session after the grace: look it up
+    /// by `actionIdToRerun`; if ImmyBot has none, send it again when
+    /// `resend` (still approved, not suspended or cancelled), else record
+    /// that it did not run.
+    FindActionRerun { action_id: i32, resend: bool },
 }
 
 /// What [`decide`] concluded.
@@ -208,7 +218,11 @@ pub fn decide(o: &Observed<'_>) -> Decision {
     if let Some(next) = busy::waiting_computers(&mut st, o, &seen) {
         return finish(st, o, next);
     }
-    // 6. Sessions exist: mirror them, start the next wave, rerun or end.
+    // 6. Reruns of failed actions a person asked for.
+    if let Some(next) = action_rerun::reruns(&mut st, o, &seen) {
+        return finish(st, o, next);
+    }
+    // 7. Sessions exist: mirror them, start the next wave, rerun or end.
     let next = mirror::sessions(&mut st, o, &seen, continue_halted);
     finish(st, o, next)
 }

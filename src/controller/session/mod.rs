@@ -13,6 +13,8 @@
 
 mod action_excerpts;
 mod action_reader;
+mod action_rerun_protocol;
+pub mod action_reruns;
 pub mod attempts;
 mod deferrable;
 mod ended_reader;

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use std::sync::Arc;
 
 use super::action_reader::PER_SESSION_MAX;
+use super::attempts::recorded_sessions;
 use super::ended_reader::{Asked, read_ended};
 use super::immybot_cache::{ActiveSessions, ImmyBotCache, Listing};
 use crate::api::{MaintenanceSession, Phase};
@@ -147,8 +148,8 @@ fn recorded_ids(store: &Store<MaintenanceSession>) -> std::collections::HashSet<
     store
         .state()
         .iter()
-        .filter_map(|o| o.status.as_ref()?.immybot.as_ref())
-        .flat_map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()))
+        .filter_map(|o| o.status.as_ref())
+        .flat_map(|st| recorded_sessions(st).map(|(id, _)| id))
         .collect()
 }
 
@@ -167,24 +168,12 @@ fn ended_to_read(
         if !waits_on_sessions(status.phase) {
             continue;
         }
-        let attempts = status.immybot.iter().flat_map(|r| r.attempts.iter());
-        let count: usize = status
-            .immybot
-            .iter()
-            .flat_map(|r| r.attempts.iter())
-            .map(|a| a.session_ids.len())
-            .sum();
-        if count > PER_SESSION_MAX {
+        if recorded_sessions(status).count() > PER_SESSION_MAX {
             continue;
         }
-        for a in attempts {
-            for &id in &a.session_ids {
-                if known.contains(&id) && !active.contains_key(&id) && cache.ended_session(id).is_none() {
-                    out.push(Asked {
-                        id,
-                        intent: a.intent_time.0,
-                    });
-                }
+        for (id, intent) in recorded_sessions(status) {
+            if known.contains(&id) && !active.contains_key(&id) && cache.ended_session(id).is_none() {
+                out.push(Asked { id, intent });
             }
         }
     }
@@ -202,11 +191,7 @@ fn to_trigger(
     let mut out = Vec::new();
     for obj in store.state() {
         let Some(status) = obj.status.as_ref() else { continue };
-        let ids: Vec<i32> = status
-            .immybot
-            .iter()
-            .flat_map(|r| r.attempts.iter().flat_map(|a| a.session_ids.iter().copied()))
-            .collect();
+        let ids: Vec<i32> = recorded_sessions(status).map(|(id, _)| id).collect();
         if ids.is_empty() {
             continue;
         }

@@ -14,6 +14,7 @@ use kube::{Resource as _, ResourceExt as _};
 
 use super::SessionContext;
 use super::action_reader;
+use super::action_rerun_protocol;
 use super::deferrable::only_progress_changed;
 use super::machine::{Observed, Step, decide, is_settled};
 use super::rollout_planning;
@@ -175,7 +176,9 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     let compliant = compliant?;
     // Why what failed failed, read once per failed action, before the
     // status that reports the failure is written.
-    let action_excerpts = super::excerpt_reader::read_excerpts(ctx, &sessions).await;
+    let reruns = obj.status.as_ref().and_then(|s| s.action_reruns.as_ref());
+    let shown = super::action_reruns::overlay(&sessions, reruns.map(|r| r.actions.as_slice()).unwrap_or_default());
+    let action_excerpts = super::excerpt_reader::read_excerpts(ctx, &shown).await;
     // "Now" is read after ImmyBot was observed, so that a decision never
     // pairs what ImmyBot shows with an older time (a window that closed
     // while the observation was under way is closed for this decision).
@@ -197,6 +200,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         busy_retry: ctx.timing.busy_retry,
     });
     let control_changes = record_controls(obj, &mut decision.status, now);
+    name_rerun_requesters(&mut decision.status);
     // A start's own event names the approver, so an approval that starts
     // the object at once needs no event of its own.
     if !matches!(decision.step, Step::None) {
@@ -246,6 +250,20 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         }
         Step::Resume { session_ids } => Box::pin(resume(ctx, api, obj, decision.status, session_ids)).await,
         Step::Cancel { session_ids } => Box::pin(cancel(ctx, api, obj, decision.status, session_ids)).await,
+        Step::RerunAction { action_id } => {
+            Box::pin(action_rerun_protocol::rerun(ctx, api, obj, decision.status, action_id)).await
+        }
+        Step::FindActionRerun { action_id, resend } => {
+            Box::pin(action_rerun_protocol::find(
+                ctx,
+                api,
+                obj,
+                decision.status,
+                action_id,
+                resend,
+            ))
+            .await
+        }
     };
     if done.is_ok() {
         announce_controls(ctx, obj, &control_changes, approver(obj)).await;
@@ -275,6 +293,22 @@ fn record_controls(
         &obj.spec.requested_by,
         now,
     )
+}
+
+/// Action reruns chosen now are asked for by whoever last changed
+/// `spec.retry` (as `status.controls` records it).
+fn name_rerun_requesters(status: &mut crate::api::MaintenanceSessionStatus) {
+    let by = status
+        .controls
+        .iter()
+        .find(|c| c.field == "retry")
+        .map(|c| c.by.clone())
+        .unwrap_or_else(|| crate::controller::controls::UNKNOWN.to_owned());
+    for r in status.action_reruns.iter_mut().flat_map(|r| r.actions.iter_mut()) {
+        if r.requested_by.is_empty() {
+            r.requested_by = by.clone();
+        }
+    }
 }
 
 /// Who approved the session, for the events that name who used a control.

@@ -74,11 +74,10 @@ pub async fn observe_sessions(
     need: Need,
     now: Timestamp,
 ) -> Result<Observation, Error> {
-    let attempts: &[Attempt] = obj
+    let attempts: Vec<Attempt> = obj
         .status
         .as_ref()
-        .and_then(|s| s.immybot.as_ref())
-        .map(|r| r.attempts.as_slice())
+        .map(super::attempts::read_attempts)
         .unwrap_or_default();
     let cache = &ctx.state.immybot_cache;
     let active = &ctx.state.active_sessions;
@@ -88,7 +87,7 @@ pub async fn observe_sessions(
         incomplete: false,
     };
     let (mut progress, mut ending) = (Vec::new(), Vec::new());
-    for attempt in attempts {
+    for attempt in &attempts {
         let mut needing = Vec::new();
         for &id in &attempt.session_ids {
             if let Some(s) = cache.ended_session(id) {

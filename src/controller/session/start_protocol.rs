@@ -31,11 +31,13 @@ use crate::controller::error::Error;
 use crate::controller::events::publish;
 use crate::controller::status_writer::{SessionApi, StartResult, persist_start_result, replace_status};
 use immybot_client::Priority;
-use immybot_client::{SessionQuery, StartEndpoint, StartOutcome, StartedSession, WireTime};
+use immybot_client::{
+    MaintenanceSession as ImmySession, SessionQuery, StartEndpoint, StartOutcome, StartedSession, WireTime,
+};
 
 /// How far before the intent time sessions are searched, for clock skew
 /// between this cluster and ImmyBot.
-const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
+pub(super) const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
 /// What a look-up by group id found.
 enum Found {
@@ -419,11 +421,22 @@ pub async fn find_ids(
     })
 }
 
-/// Finds the sessions that carry the attempt's group id: candidates from the
-/// `dx` list, each confirmed with `GET {id}` (see the module docs).
-async fn find_by_group(ctx: &SessionContext, obj: &MaintenanceSession, attempt: &Attempt) -> Result<Found, Error> {
+/// Sessions found on `queries` (paged `dx` listings), each confirmed by its
+/// own `sessionJobArgs` (`GET {id}`): those `is_ours` accepts, and those
+/// whose arguments ImmyBot did not tell (no `sessionJobArgs`, or gone since
+/// it was listed), which may be ours.
+pub(super) struct Confirmed {
+    pub ours: Vec<ImmySession>,
+    pub undetermined: Vec<i32>,
+}
+
+pub(super) async fn confirm_candidates(
+    ctx: &SessionContext,
+    queries: Vec<SessionQuery>,
+    is_ours: impl Fn(&immybot_client::SessionJobArgs) -> bool,
+) -> Result<Confirmed, Error> {
     let mut candidates: Vec<i32> = Vec::new();
-    for mut query in candidate_queries(ctx, obj, attempt).await? {
+    for mut query in queries {
         loop {
             let page = ctx.immybot.at(Priority::Ending).find_sessions(&query).await?;
             candidates.extend(page.items.iter().map(|s| s.id).filter(|id| *id > 0));
@@ -435,32 +448,47 @@ async fn find_by_group(ctx: &SessionContext, obj: &MaintenanceSession, attempt: 
     }
     candidates.sort_unstable();
     candidates.dedup();
-    let wanted = attempt.session_group_id.as_str();
-    let mut by_computer: BTreeMap<i32, Vec<(i32, bool)>> = BTreeMap::new();
-    let mut undetermined = Vec::new();
+    let mut found = Confirmed {
+        ours: Vec::new(),
+        undetermined: Vec::new(),
+    };
     for id in candidates {
         let session = match ctx.immybot.at(Priority::Ending).session(id, false, false).await {
             Ok(s) => s,
             // Listed a moment ago, gone now: nobody can say whose it was.
             Err(e) if e.kind() == immybot_client::ErrorKind::NotFound => {
-                undetermined.push(id);
+                found.undetermined.push(id);
                 continue;
             }
             Err(e) => return Err(e.into()),
         };
-        // `sessionJobArgs` present with no group id: started without one,
-        // so not by this operator. Absent: ImmyBot did not say.
-        let Some(args) = session.session_job_args.as_ref() else {
-            undetermined.push(id);
-            continue;
-        };
-        if args.session_group_id.map(|g| g.to_string()).as_deref() == Some(wanted) {
-            let cancelled = session.session_status == Some(immybot_client::SessionStatus::Cancelled);
-            by_computer
-                .entry(session.computer_id.unwrap_or(-session.id))
-                .or_default()
-                .push((session.id, cancelled));
+        // `sessionJobArgs` present without our mark: not ours. Absent:
+        // ImmyBot did not say.
+        match session.session_job_args.as_ref() {
+            None => found.undetermined.push(id),
+            Some(args) if is_ours(args) => found.ours.push(session),
+            Some(_) => {}
         }
+    }
+    Ok(found)
+}
+
+/// Finds the sessions that carry the attempt's group id: candidates from the
+/// `dx` list, each confirmed with `GET {id}` (see the module docs).
+async fn find_by_group(ctx: &SessionContext, obj: &MaintenanceSession, attempt: &Attempt) -> Result<Found, Error> {
+    let wanted = attempt.session_group_id.as_str();
+    let found = confirm_candidates(ctx, candidate_queries(ctx, obj, attempt).await?, |args| {
+        args.session_group_id.map(|g| g.to_string()).as_deref() == Some(wanted)
+    })
+    .await?;
+    let undetermined = found.undetermined;
+    let mut by_computer: BTreeMap<i32, Vec<(i32, bool)>> = BTreeMap::new();
+    for session in found.ours {
+        let cancelled = session.session_status == Some(immybot_client::SessionStatus::Cancelled);
+        by_computer
+            .entry(session.computer_id.unwrap_or(-session.id))
+            .or_default()
+            .push((session.id, cancelled));
     }
     // Duplicates a person already cancelled no longer count.
     for sessions in by_computer.values_mut() {

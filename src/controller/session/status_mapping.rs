@@ -215,6 +215,9 @@ pub fn map_sessions(
                     desired_version: a.desired_version_string.clone(),
                     start_time: a.start_time.map(|t| stored_time(t.0)),
                     end_time: a.end_time.map(|t| stored_time(t.0)),
+                    id: Some(a.id),
+                    session_id: (a.maintenance_session_id > 0 && a.maintenance_session_id != s.id)
+                        .then_some(a.maintenance_session_id),
                     log_excerpt: excerpts.get(&a.id).cloned().unwrap_or_default(),
                 }
             })

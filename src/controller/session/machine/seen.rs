@@ -6,6 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::Observed;
 use crate::api::{Attempt, MaintenanceSessionSpec, MaintenanceSessionStatus, RolloutSpec};
+use crate::controller::session::action_reruns;
 use crate::controller::session::attempts::first_targets;
 use crate::controller::session::phase::{record_approval, target_summary};
 use crate::controller::session::rollout;
@@ -26,6 +27,9 @@ pub(super) struct Seen<'a> {
     pub mapped: Option<Mapped>,
     /// The ImmyBot sessions not finished yet.
     pub active_ids: Vec<i32>,
+    /// The sessions as status shows them: reruns of failed actions folded
+    /// into the sessions whose actions they reran (`action_reruns::overlay`).
+    pub shown: Vec<immybot_client::MaintenanceSession>,
 }
 
 impl Seen<'_> {
@@ -60,8 +64,17 @@ pub(super) fn refresh<'a>(o: &Observed<'a>) -> (MaintenanceSessionStatus, Seen<'
     // the last attempt can hold them (see `busy`).
     let waiting: Vec<i32> = attempts.last().map(|a| a.busy_computer_ids.clone()).unwrap_or_default();
     st.waiting_computers.retain(|w| waiting.contains(&w.id));
+    // Reruns of failed actions: where each stands, and their sessions
+    // folded into the sessions whose actions they reran.
+    let reruns = st
+        .action_reruns
+        .as_mut()
+        .map(|r| r.actions.as_mut_slice())
+        .unwrap_or_default();
+    action_reruns::advance(reruns, o.sessions);
+    let shown = action_reruns::overlay(o.sessions, reruns);
     let mapped = map_sessions(
-        o.sessions,
+        &shown,
         targeted.as_deref(),
         &waiting,
         o.compliant_by_item,
@@ -99,6 +112,7 @@ pub(super) fn refresh<'a>(o: &Observed<'a>) -> (MaintenanceSessionStatus, Seen<'
         waiting,
         mapped,
         active_ids,
+        shown,
     };
     (st, seen)
 }

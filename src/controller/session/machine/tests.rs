@@ -64,6 +64,22 @@ pub(super) fn observe_with(
     stage(&mut st, &o, &seen)
 }
 
+/// `observe`, keeping the status the stage left (`out`).
+pub(super) fn observe_with_status(
+    object: &MaintenanceSession,
+    sessions: &[ImmySession],
+    stage: impl Fn(&mut MaintenanceSessionStatus, &Observed<'_>, &super::seen::Seen<'_>) -> Option<Next>,
+    out: &mut Option<MaintenanceSessionStatus>,
+) -> Option<Next> {
+    let digest = ApprovalDigest::of("uid-1", &object.spec);
+    let verdict = approved();
+    let o = observed(object, &digest, &verdict, sessions);
+    let (mut st, seen) = super::seen::refresh(&o);
+    let next = stage(&mut st, &o, &seen);
+    *out = Some(st);
+    next
+}
+
 pub(super) fn immy(id: i32, computer: i32, status: SessionStatus) -> ImmySession {
     ImmySession {
         id,
