@@ -142,6 +142,10 @@ fn session_fields() -> Vec<SpecField> {
     vec![
         SpecField::new("requestedBy", Identity),
         SpecField::new("scheduledBy", Identity),
+        // Which ImmyBot session an observe-only object mirrors: fixed at
+        // creation (CRD rules) like who asked; the object (its uid, which
+        // the digest names) stands for that one session for good.
+        SpecField::new("observe", Identity),
         SpecField::new("target", Covered).edit(r#"{"target":{"computers":[{"id":101},{"id":102},{"id":104}]}}"#),
         SpecField::new("mode", Covered).edit(r#"{"mode":"DetectionOnly"}"#),
         SpecField::new("deployment", Covered).edit(r#"{"deployment":{"id":7,"type":"Global"}}"#),
@@ -176,9 +180,18 @@ fn session_fields() -> Vec<SpecField> {
 }
 
 /// The session fields a MaintenanceSchedule's `sessionTemplate.spec` does
-/// not have: the operator fills them in (`requestedBy`, `scheduledBy`), or
-/// they act on one run (`approval`, `suspend`, `cancel`, `resume`).
-const NOT_IN_TEMPLATE: &[&str] = &["requestedBy", "scheduledBy", "approval", "suspend", "cancel", "resume"];
+/// not have: the operator fills them in (`requestedBy`, `scheduledBy`),
+/// runs start their own sessions (`observe`), or they act on one run
+/// (`approval`, `suspend`, `cancel`, `resume`).
+const NOT_IN_TEMPLATE: &[&str] = &[
+    "requestedBy",
+    "scheduledBy",
+    "observe",
+    "approval",
+    "suspend",
+    "cancel",
+    "resume",
+];
 
 /// Where a MaintenanceSchedule keeps what each run does.
 pub const TEMPLATE_SPEC_PATH: &str = "sessionTemplate.spec";

@@ -212,6 +212,7 @@ impl SessionTemplateSpec {
             requested_by: requested_by.to_owned(),
             scheduled_by,
             target: self.target.clone(),
+            observe: None,
             mode: self.mode,
             deployment: self.deployment.clone(),
             reboot: self.reboot.clone(),

@@ -29,10 +29,13 @@ use serde::{Deserialize, Serialize};
     validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead"),
     validation = kube::core::Rule::new(ROLLOUT_FIXED_ONCE_STARTED).message("spec.rollout (strategy, pilot, maxConcurrent) cannot change once the session has started: the rollout was planned from it; only maxFailures can"),
     validation = kube::core::Rule::new("has(self.spec.scheduledBy) == has(oldSelf.spec.scheduledBy)").message("spec.scheduledBy cannot be added or removed after creation"),
+    validation = kube::core::Rule::new("has(self.spec.observe) == has(oldSelf.spec.observe)").message("spec.observe cannot be added or removed after creation"),
     validation = kube::core::Rule::new(WAVES_NEED_MANY).message("strategy Waves needs a computers target or a tenant target without includeChildTenants")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.cancel) || has(self.cancel)").message("spec.cancel is final: it cannot be removed once set"))]
+#[x_kube(validation = kube::core::Rule::new("has(self.observe) != has(self.target)").message("set exactly one of spec.target (computers the operator starts maintenance on) or spec.observe (one ImmyBot session it only mirrors)"))]
+#[x_kube(validation = kube::core::Rule::new(OBSERVE_ONLY).message("an observed session (spec.observe) mirrors one ImmyBot session: it has no rollout or deployment, and reruns only its failed actions (spec.retry.failedActions), not whole computers (retry.limit and retry.requests stay 0)"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.deployment) || self.mode != 'InventoryOnly'").message("a single deployment cannot run in mode InventoryOnly: use Full, DetectionOnly or ResolutionOnly with spec.deployment"))]
 pub struct MaintenanceSessionSpec {
     /// The Kubernetes user who asks for this maintenance. Admission checks
@@ -54,8 +57,22 @@ pub struct MaintenanceSessionSpec {
     pub scheduled_by: Option<super::ScheduledBy>,
 
     /// The computers this session maintains: exactly one of `computer`,
-    /// `computers` or `tenant`.
+    /// `computers` or `tenant`. Not with `observe`.
+    #[serde(default, skip_serializing_if = "SessionTarget::is_empty")]
     pub target: SessionTarget,
+
+    /// Mirror one ImmyBot session the operator did not start (a schedule's,
+    /// onboarding's, a person's in ImmyBot), by its id: observe only. Its
+    /// outcomes, stages and log excerpts show as any other's; nothing is
+    /// started, so no approval is needed to observe. Cancelling it
+    /// (`spec.cancel`) or rerunning its failed actions
+    /// (`spec.retry.failedActions`) acts on ImmyBot and needs an approval as
+    /// a start does; deleting the object never cancels it. Instead of
+    /// `target`; set at creation (`kubectl immybot import <session-id>`),
+    /// cannot change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("spec.observe cannot change"))]
+    pub observe: Option<ObserveRef>,
 
     /// What the session runs. `Full` detects, executes and resolves;
     /// `DetectionOnly` reports what would change and changes nothing. With
@@ -140,10 +157,26 @@ pub struct MaintenanceSessionSpec {
     pub deletion_policy: DeletionPolicy,
 }
 
+/// An observed session is not started: nothing of a start
+/// applies to it but the controls (cancel, failed-action reruns, timeout).
+const OBSERVE_ONLY: &str = "!has(self.observe) || (!has(self.rollout) && !has(self.deployment) && \
+(!has(self.retry) || ((!has(self.retry.limit) || self.retry.limit == 0) && \
+(!has(self.retry.requests) || self.retry.requests == 0))))";
+
+/// The ImmyBot session an observe-only MaintenanceSession mirrors.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObserveRef {
+    /// The ImmyBot maintenance session id.
+    #[schemars(range(min = 1))]
+    pub session_id: i32,
+}
+
 /// The root rule that freezes what decides the maintenance once it started.
 /// A rule on the root may read `status`, which a rule on `spec` may not.
 const IMMUTABLE_ONCE_STARTED: &str = "!has(oldSelf.status) || !has(oldSelf.status.startTime) || \
-(self.spec.target == oldSelf.spec.target && self.spec.mode == oldSelf.spec.mode && \
+(has(self.spec.target) == has(oldSelf.spec.target) && \
+(!has(self.spec.target) || self.spec.target == oldSelf.spec.target) && self.spec.mode == oldSelf.spec.mode && \
 self.spec.reboot == oldSelf.spec.reboot && self.spec.offline == oldSelf.spec.offline && \
 self.spec.priority == oldSelf.spec.priority && self.spec.reason == oldSelf.spec.reason && \
 has(self.spec.deployment) == has(oldSelf.spec.deployment) && \
@@ -289,6 +322,13 @@ pub struct SessionTarget {
     /// Every computer of an ImmyBot tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tenant: Option<TenantRef>,
+}
+
+impl SessionTarget {
+    /// No computer, list or tenant: an observed session's.
+    pub fn is_empty(&self) -> bool {
+        self.computer.is_none() && self.computers.is_none() && self.tenant.is_none()
+    }
 }
 
 /// A computer, by ImmyBot id or by its name. Names are resolved through

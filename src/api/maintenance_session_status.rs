@@ -242,6 +242,9 @@ pub mod attempt_purpose {
     pub const PILOT: &str = "Pilot";
     /// A wave of a rollout (after the pilot, if any).
     pub const WAVE: &str = "Wave";
+    /// The ImmyBot session an observe-only object mirrors (`spec.observe`),
+    /// recorded as its only attempt; the operator started nothing.
+    pub const OBSERVED: &str = "Observed";
     /// Not an attempt: how the session reader follows an action rerun's
     /// session (`status.actionReruns`); never recorded.
     pub const ACTION_RERUN: &str = "ActionRerun";

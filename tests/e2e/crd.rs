@@ -12,6 +12,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         crd_is_established,
         valid_session_round_trips_with_defaults,
         target_with_two_choices_is_rejected_by_cel,
+        an_observed_session_has_no_target_and_starts_nothing_of_its_own,
         computer_with_id_and_name_is_rejected_by_cel,
         blank_reason_is_rejected,
         example_applies_with_kubectl_server_side,
@@ -120,16 +121,45 @@ async fn target_with_two_choices_is_rejected_by_cel(ctx: TestContext) -> TestRes
         "target must set exactly one of computer, computers or tenant",
     )
     .await?;
+    // An empty target is no target (serde leaves it out).
     let none = session(
         "no-target",
         serde_json::json!({"target": {}, "reason": "CHG-1", "requestedBy": "alice"}),
     )?;
-    expect_rejected(
-        &ctx,
-        none,
-        "target must set exactly one of computer, computers or tenant",
-    )
-    .await
+    expect_rejected(&ctx, none, "set exactly one of spec.target").await
+}
+
+async fn an_observed_session_has_no_target_and_starts_nothing_of_its_own(ctx: TestContext) -> TestResult {
+    let both = session(
+        "observe-and-target",
+        serde_json::json!({"observe": {"sessionId": 4711}, "target": {"computer": {"id": 1}},
+            "reason": "look", "requestedBy": "alice"}),
+    )?;
+    expect_rejected(&ctx, both, "set exactly one of spec.target").await?;
+    let rerun_whole = session(
+        "observe-retry",
+        serde_json::json!({"observe": {"sessionId": 4711}, "retry": {"requests": 1},
+            "reason": "look", "requestedBy": "alice"}),
+    )?;
+    expect_rejected(&ctx, rerun_whole, "reruns only its failed actions").await?;
+    // Observing is fixed at creation: it cannot be changed or dropped.
+    let api = ctx.api_as::<MaintenanceSession>("alice").await?;
+    let ok = session(
+        "observe-ok",
+        serde_json::json!({"observe": {"sessionId": 4711}, "reason": "look", "requestedBy": "alice"}),
+    )?;
+    api.create(&PostParams::default(), &ok).await.ctx("create observed")?;
+    let changed = api
+        .patch(
+            "observe-ok",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&serde_json::json!({"spec": {"observe": {"sessionId": 4712}}})),
+        )
+        .await;
+    match changed {
+        Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("spec.observe cannot change") => Ok(()),
+        other => Err(format!("changing spec.observe should be refused: {other:?}")),
+    }
 }
 
 async fn computer_with_id_and_name_is_rejected_by_cel(ctx: TestContext) -> TestResult {

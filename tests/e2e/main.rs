@@ -21,6 +21,7 @@ mod fidelity;
 mod kstatus;
 mod lifecycle;
 mod maintenance_schedules;
+mod observe_only;
 mod operator_process;
 mod plugin;
 mod poller;
@@ -53,6 +54,7 @@ fn main() {
         fidelity::tests(),
         diagnosis::tests(),
         action_reruns::tests(),
+        observe_only::tests(),
         poller::tests(),
         faults::tests(),
         plugin::tests(),

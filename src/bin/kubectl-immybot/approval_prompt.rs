@@ -72,6 +72,18 @@ pub fn render(a: &Approving<'_>) -> String {
             line(&mut out, &f.path, &compact(v));
         }
     }
+    if let Some(id) = a.spec["observe"]["sessionId"].as_i64() {
+        // Nothing of it was started by the operator: what the approval
+        // lets loose is acting on that session, not a start.
+        let _ = writeln!(
+            out,
+            "Observes ImmyBot session {id}, which the operator did not start. Approving lets a cancel (spec.cancel, spec.timeout) and reruns of its failed actions (spec.retry.failedActions) act on it:"
+        );
+        line(&mut out, "observe", &format!("session {id}"));
+        line(&mut out, "digest", a.digest);
+        line(&mut out, "approver", a.approver);
+        return out;
+    }
     let _ = writeln!(
         out,
         "Approving lets exactly this run; any change to it revokes the approval, and only {} may change it:",

@@ -328,3 +328,26 @@ pub async fn retry_failed_actions(ctx: &Ctx, name: &str, filter: &crate::render:
     println!("follow it with: kubectl immybot status {name}");
     Ok(())
 }
+
+/// Creates an observe-only MaintenanceSession for ImmyBot session `id`,
+/// requested by whoever runs the plugin.
+pub async fn import(ctx: &Ctx, id: i32, name: Option<String>, reason: Option<String>) -> anyhow::Result<()> {
+    if id < 1 {
+        bail!("an ImmyBot session id is a positive number");
+    }
+    let me = whoami(&ctx.client).await?;
+    let name = name.unwrap_or_else(|| format!("immybot-session-{id}"));
+    let reason = reason.unwrap_or_else(|| format!("observe ImmyBot session {id}"));
+    let spec: immybot_operator::api::MaintenanceSessionSpec = serde_json::from_value(serde_json::json!({
+        "requestedBy": me, "reason": reason, "observe": {"sessionId": id}
+    }))?;
+    let obj = MaintenanceSession::new(&name, spec);
+    Api::<MaintenanceSession>::namespaced(ctx.client.clone(), &ctx.namespace)
+        .create(&PostParams::default(), &obj)
+        .await
+        .with_context(|| format!("creating MaintenanceSession {name} in namespace {}", ctx.namespace))?;
+    println!(
+        "created {name}: it mirrors ImmyBot session {id} and starts nothing; follow it with kubectl immybot status {name}"
+    );
+    Ok(())
+}

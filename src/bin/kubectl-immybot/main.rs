@@ -99,6 +99,20 @@ enum Command {
         #[arg(long, requires = "failed_actions")]
         action: Option<String>,
     },
+    /// Mirror an ImmyBot session the operator did not start (a schedule's,
+    /// onboarding's, a person's in ImmyBot): creates an observe-only
+    /// MaintenanceSession for it. Nothing is started; cancelling it or
+    /// rerunning its failed actions needs an approval.
+    Import {
+        /// The ImmyBot maintenance session id.
+        session_id: i32,
+        /// The object's name (default: immybot-session-<id>).
+        #[arg(long)]
+        name: Option<String>,
+        /// Why you look at it, for the record (default: names the session).
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Run a schedule now, once (spec.runNow.requests + 1).
     RunNow { schedule: String },
     /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
@@ -203,6 +217,11 @@ async fn main() -> anyhow::Result<()> {
             let filter = render::LogFilter { computer, action };
             commands::retry_failed_actions(&ctx, &session_name(&session)?, &filter).await
         }
+        Command::Import {
+            session_id,
+            name,
+            reason,
+        } => commands::import(&ctx, session_id, name, reason).await,
         Command::RunNow { schedule } => {
             schedule_commands::run_now(&ctx, &ObjectRef::parse_schedule(&schedule, "run-now")?).await
         }

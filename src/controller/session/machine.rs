@@ -20,6 +20,7 @@ mod action_rerun;
 mod busy;
 mod mirror;
 mod not_started;
+mod observe_only;
 mod resume;
 mod seen;
 mod stop;
@@ -196,6 +197,10 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         };
     }
     let (mut st, seen) = seen::refresh(o);
+    // 0. An observe-only object records the session it mirrors.
+    if let Some(next) = observe_only::begin(&mut st, o, &seen) {
+        return finish(st, o, next);
+    }
     // 1. Cancel and timeout come first: they stop whatever else would happen.
     if let Some(next) = stop::cancel_or_timeout(&mut st, o, &seen) {
         return finish(st, o, next);

@@ -32,6 +32,20 @@ pub(super) fn target_summary(spec: &MaintenanceSessionSpec, st: &MaintenanceSess
             if t.include_child_tenants { " (+children)" } else { "" }
         );
     }
+    if let Some(o) = &spec.observe {
+        // The computer, once ImmyBot said which.
+        let computer = st
+            .computers
+            .first()
+            .map(|c| {
+                format!(
+                    " on {}",
+                    c.name.clone().unwrap_or_else(|| format!("computer #{}", c.id))
+                )
+            })
+            .unwrap_or_default();
+        return format!("observed session #{}{computer}", o.session_id);
+    }
     "nothing".into()
 }
 

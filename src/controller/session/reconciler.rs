@@ -523,8 +523,16 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Actio
             );
         }
     }
+    // A session the object only observes was not the operator's to start,
+    // and is not its to cancel on deletion either.
+    let observed: Vec<i32> = attempts
+        .iter()
+        .filter(|a| a.purpose.as_deref() == Some(crate::api::attempt_purpose::OBSERVED))
+        .flat_map(|a| a.session_ids.iter().copied())
+        .collect();
     let active: Vec<i32> = sessions
         .iter()
+        .filter(|s| !observed.contains(&s.id))
         .filter(|s| !s.session_status.as_ref().is_some_and(|x| x.is_terminal()))
         .map(|s| s.id)
         .collect();

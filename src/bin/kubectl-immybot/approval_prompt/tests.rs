@@ -98,3 +98,12 @@ fn windows_read_in_their_zone_and_waves_as_pilot_and_sizes() {
         "{text}"
     );
 }
+
+#[test]
+fn an_observed_session_shows_which_session_the_approval_acts_on() {
+    let spec = serde_json::json!({"requestedBy": "alice", "reason": "look", "observe": {"sessionId": 4711}});
+    let out = approving(immybot_operator::api::session_coverage(), spec, None);
+    assert!(out.contains("Observes ImmyBot session 4711"), "{out}");
+    assert!(out.contains("observe") && out.contains("session 4711"), "{out}");
+    assert!(!out.contains("Approving lets exactly this run"), "{out}");
+}

@@ -81,12 +81,30 @@ pub(super) fn reruns(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: 
         st.completion_time = None;
         return Some(Next::show(Phase::Running, "RerunningActions", message).step(Step::RerunAction { action_id }));
     }
-    let message = if busy.is_empty() && !may_send {
-        "failed actions wait to be rerun: the object is not approved, suspended or cancelled".to_owned()
-    } else {
-        progress(record)
-    };
-    Some(Next::show(Phase::Running, "RerunningActions", message).requeue(Some(RERUN_RECHECK)))
+    if busy.is_empty() && !may_send {
+        // Chosen, and nothing may be sent: say what holds them.
+        let waiting = record
+            .actions
+            .iter()
+            .filter(|r| r.state == ActionRerunState::Pending)
+            .count();
+        return Some(if seen.spec.suspend {
+            Next::show(
+                Phase::Suspended,
+                "Suspended",
+                format!("spec.suspend is true: {waiting} failed action(s) wait to be rerun"),
+            )
+        } else {
+            Next::show(
+                Phase::AwaitingApproval,
+                "AwaitingApproval",
+                format!(
+                    "{waiting} failed action(s) wait to be rerun: that acts on ImmyBot and needs an approval of this object (kubectl immybot approve)"
+                ),
+            )
+        });
+    }
+    Some(Next::show(Phase::Running, "RerunningActions", progress(record)).requeue(Some(RERUN_RECHECK)))
 }
 
 /// Acts on a new `spec.retry.failedActions.requests` once every session

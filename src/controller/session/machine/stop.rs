@@ -30,6 +30,17 @@ pub(super) fn cancel_or_timeout(st: &mut MaintenanceSessionStatus, o: &Observed<
         // never start the attempt again.
         return Some(unanswered::wait_or_adopt(o, a, &why, false));
     }
+    if !seen.active_ids.is_empty() && !super::observe_only::may_act(seen) {
+        let phase = st.phase.unwrap_or(Phase::Running);
+        return Some(Next::show(
+            phase,
+            "CancelAwaitingApproval",
+            format!(
+                "{why}; the operator did not start ImmyBot session(s) {:?} (spec.observe), so cancelling them needs an approval of this object first (kubectl immybot approve)",
+                seen.active_ids
+            ),
+        ));
+    }
     if !seen.active_ids.is_empty() {
         let phase = st.phase.unwrap_or(Phase::Running);
         let message = format!("{why}; cancelling {} ImmyBot session(s)", seen.active_ids.len());
