@@ -14,6 +14,7 @@ mod maintenance_window;
 mod names;
 mod reference;
 mod rollout;
+mod session_search;
 
 pub use admission::{APPROVER_POLICY, REQUESTER_ONLY_POLICY, REQUESTER_POLICY, admission_policies};
 pub use approval_coverage::{
@@ -31,6 +32,7 @@ pub use maintenance_window::*;
 pub use names::name_slug;
 pub use reference::api_reference_markdown;
 pub use rollout::*;
+pub use session_search::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -42,6 +44,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         MaintenanceApproval::crd(),
         ImmyBotSchedule::crd(),
         MaintenanceSchedule::crd(),
+        SessionSearch::crd(),
     ]
 }
 

@@ -20,6 +20,8 @@
 //! - `session`: MaintenanceSession.
 //! - `immybot_schedule`: ImmyBotSchedule (one of ImmyBot's own schedules).
 //! - `maintenance_schedule`: MaintenanceSchedule (sessions on a cron).
+//! - `session_search`: SessionSearch (a question about ImmyBot's sessions,
+//!   answered once).
 
 pub mod approval;
 mod clock;
@@ -35,6 +37,7 @@ mod observer;
 mod run;
 mod scope;
 pub mod session;
+pub mod session_search;
 mod spec_mapping;
 mod status_writer;
 mod store_slot;

@@ -29,6 +29,7 @@ mod rollouts;
 mod safety;
 mod schedule_ownership;
 mod schedules;
+mod search;
 mod windows;
 
 use std::sync::OnceLock;
@@ -55,6 +56,7 @@ fn main() {
         diagnosis::tests(),
         action_reruns::tests(),
         observe_only::tests(),
+        search::tests(),
         poller::tests(),
         faults::tests(),
         plugin::tests(),

@@ -23,6 +23,8 @@ pub struct SessionQuery {
     pub statuses: Vec<SessionStatus>,
     /// Only sessions created at or after this time.
     pub created_after: Option<WireTime>,
+    /// Only sessions created before this time.
+    pub created_before: Option<WireTime>,
     /// Only sessions whose id is within this range (both ends included).
     pub id_range: Option<(i32, i32)>,
     /// Only sessions this ImmyBot schedule started (`scheduledId`).
@@ -72,6 +74,9 @@ impl SessionQuery {
         }
         if let Some(after) = self.created_after {
             clauses.push(serde_json::json!(["createdDate", ">=", dx_date(after)]));
+        }
+        if let Some(before) = self.created_before {
+            clauses.push(serde_json::json!(["createdDate", "<", dx_date(before)]));
         }
         if let Some((low, high)) = self.id_range {
             clauses.push(serde_json::json!(["id", ">=", low]));
@@ -336,6 +341,7 @@ mod tests {
         let q = SessionQuery {
             statuses: vec![SessionStatus::Running, SessionStatus::Pending],
             created_after: WireTime::parse("2026-01-02T03:04:05Z"),
+            created_before: WireTime::parse("2026-01-09T00:00:00Z"),
             computer_id: Some(9),
             take: 50,
             ..Default::default()
@@ -345,7 +351,9 @@ mod tests {
             serde_json::json!([
                 [["sessionStatus", "=", 1], "or", ["sessionStatus", "=", 6]],
                 "and",
-                ["createdDate", ">=", "01/02/2026 03:04:05"]
+                ["createdDate", ">=", "01/02/2026 03:04:05"],
+                "and",
+                ["createdDate", "<", "01/09/2026 00:00:00"]
             ])
         );
         let params = q.to_params();

@@ -8,7 +8,9 @@ mod maintenance_schedule_commands;
 mod object_ref;
 mod render;
 mod render_schedule;
+mod render_search;
 mod schedule_commands;
+mod search_commands;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -112,6 +114,70 @@ enum Command {
         /// Why you look at it, for the record (default: names the session).
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// MaintenanceSessions as a table (like kubectl get ims, with the
+    /// approver; enums as manifests write them).
+    List {
+        /// All namespaces.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Only objects with these labels (e.g. team=desk).
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: render_search::Output,
+        /// Then print each change as it happens.
+        #[arg(short = 'w', long)]
+        watch: bool,
+        /// With --watch: stop after this long (e.g. 10m; default: never).
+        #[arg(long)]
+        timeout: Option<String>,
+    },
+    /// One MaintenanceSession (table, wide, name, json or yaml).
+    Get {
+        session: String,
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: render_search::Output,
+    },
+    /// Wait until a session reaches a phase: --for=phase=Succeeded[,..].
+    /// Fails at once if it ends in another final phase.
+    Wait {
+        session: String,
+        #[arg(long = "for")]
+        condition: String,
+        #[arg(long, default_value = "30m")]
+        timeout: String,
+    },
+    /// ImmyBot's sessions, whoever started them (a schedule, onboarding, a
+    /// person in ImmyBot, this operator), newest first, through a
+    /// SessionSearch the operator answers.
+    History {
+        /// Only this computer's (its ImmyBot id).
+        #[arg(long)]
+        computer: Option<i32>,
+        /// Only this tenant's (its ImmyBot id).
+        #[arg(long)]
+        tenant: Option<i32>,
+        /// Created since: an age (7d, 36h, 90m) or an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Created before: an age or an RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Only sessions that did not pass (Failed, PartialPassed, Missed, ...).
+        #[arg(long)]
+        failed: bool,
+        /// Only these ImmyBot statuses (repeat: --status Failed --status Running).
+        #[arg(long = "status", value_parser = parse_status)]
+        statuses: Vec<immybot_operator::api::SearchedStatus>,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = 100)]
+        limit: i32,
+    },
+    /// Every ImmyBot session not finished yet, across the fleet.
+    Active {
+        #[arg(long, default_value_t = 500)]
+        limit: i32,
     },
     /// Run a schedule now, once (spec.runNow.requests + 1).
     RunNow { schedule: String },
@@ -217,6 +283,47 @@ async fn main() -> anyhow::Result<()> {
             let filter = render::LogFilter { computer, action };
             commands::retry_failed_actions(&ctx, &session_name(&session)?, &filter).await
         }
+        Command::List {
+            all_namespaces,
+            selector,
+            output,
+            watch,
+            timeout,
+        } => {
+            let limit = match (watch, timeout) {
+                (false, _) => None,
+                (true, None) => Some(std::time::Duration::MAX),
+                (true, Some(t)) => Some(duration(&t)?),
+            };
+            search_commands::list(&ctx, all_namespaces, selector.as_deref(), output, limit).await
+        }
+        Command::Get { session, output } => search_commands::get(&ctx, &session_name(&session)?, output).await,
+        Command::Wait {
+            session,
+            condition,
+            timeout,
+        } => search_commands::wait(&ctx, &session_name(&session)?, &condition, duration(&timeout)?).await,
+        Command::History {
+            computer,
+            tenant,
+            since,
+            until,
+            failed,
+            statuses,
+            limit,
+        } => {
+            let args = search_commands::HistoryArgs {
+                computer,
+                tenant,
+                since,
+                until,
+                failed,
+                statuses,
+                limit,
+            };
+            search_commands::history(&ctx, args).await
+        }
+        Command::Active { limit } => search_commands::active(&ctx, limit).await,
         Command::Import {
             session_id,
             name,
@@ -247,4 +354,16 @@ fn session_name(text: &str) -> anyhow::Result<String> {
             )
         }
     }
+}
+
+/// A duration as written in manifests (`90s`, `10m`, `2h`).
+fn duration(text: &str) -> anyhow::Result<std::time::Duration> {
+    immybot_operator::controller::parse_duration(Some(text))
+        .with_context(|| format!("{text} is not a duration like 90s, 10m or 2h"))
+}
+
+/// An ImmyBot session status as manifests write it (`PartialPassed`).
+fn parse_status(text: &str) -> Result<immybot_operator::api::SearchedStatus, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("{text} is not an ImmyBot session status (Failed, PartialPassed, Running, ...)"))
 }

@@ -20,7 +20,7 @@ pub async fn install(testbed: &Testbed) -> Result<(), String> {
         "metadata": {"name": "immybot-e2e-user"},
         "rules": [{
             "apiGroups": ["immybot.io"],
-            "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "maintenanceschedules"],
+            "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "maintenanceschedules", "sessionsearches"],
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
         }],
     }))

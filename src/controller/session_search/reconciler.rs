@@ -1,0 +1,95 @@
+//! The shell around `machine::decide`: count the namespace's live searches
+//! (from the watch's store), decide, ask ImmyBot once or delete, write.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::ResourceExt as _;
+use kube::api::{Api, DeleteParams};
+use kube::runtime::controller::Action;
+
+use super::SearchContext;
+use super::machine::{Observed, Step, answered, decide, failed};
+use crate::api::{SearchPhase, SessionSearch};
+use crate::controller::clock::stored_time;
+use crate::controller::error::Error;
+use crate::controller::status_writer::replace_status_if_changed;
+use immybot_client::{ErrorKind, Priority};
+
+pub async fn reconcile(obj: Arc<SessionSearch>, ctx: Arc<SearchContext>) -> Result<Action, Error> {
+    if ctx.is_crashed() || obj.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<SessionSearch> = Api::namespaced(ctx.client.clone(), &ns);
+    let now = stored_time(ctx.clock.now()).0;
+    let o = Observed {
+        object: &obj,
+        now,
+        older_live: older_live(&ctx, &obj, &api).await?,
+    };
+    match decide(&o) {
+        Step::Wait { after } => Ok(Action::requeue(after)),
+        Step::Delete => {
+            match api.delete(&obj.name_any(), &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            Ok(Action::await_change())
+        }
+        Step::Write(status) => {
+            replace_status_if_changed(&api, &obj, &status).await?;
+            Ok(Action::requeue(super::machine::ttl(&o)))
+        }
+        Step::Search => {
+            let client = ctx.immybot.at(Priority::Progress);
+            let status = match super::reader::search(&client, &obj.spec).await {
+                Ok((sessions, truncated)) => answered(&o, sessions, truncated),
+                // Worth asking again (the controller's backoff does).
+                Err(e) if matches!(e.kind(), ErrorKind::Transient | ErrorKind::RateLimited) => {
+                    return Err(e.into());
+                }
+                Err(e) => failed(
+                    &o,
+                    "ImmyBotRefused",
+                    format!("ImmyBot could not answer the search: {e}"),
+                ),
+            };
+            replace_status_if_changed(&api, &obj, &status).await?;
+            Ok(Action::requeue(super::machine::ttl(&o)))
+        }
+    }
+}
+
+/// Searches of the namespace created before this one (by creation time,
+/// then name) that have not expired: from the store once it synced, else
+/// one LIST.
+async fn older_live(ctx: &SearchContext, obj: &SessionSearch, api: &Api<SessionSearch>) -> Result<usize, Error> {
+    let ns = obj.namespace();
+    let key = |s: &SessionSearch| (s.metadata.creation_timestamp.clone().map(|t| t.0), s.name_any());
+    let mine = key(obj);
+    let now = ctx.clock.now();
+    let counts = |s: &SessionSearch| {
+        s.namespace() == ns
+            && key(s) < mine
+            && s.metadata.deletion_timestamp.is_none()
+            && !s.status.as_ref().is_some_and(|st| {
+                matches!(st.phase, Some(SearchPhase::Complete | SearchPhase::Failed))
+                    && st.expires_at.as_ref().is_some_and(|t| t.0 <= now)
+            })
+    };
+    if let Some(found) = ctx.state.searches.select(counts) {
+        return Ok(found.len());
+    }
+    let all = api.list(&Default::default()).await?;
+    Ok(all.items.iter().filter(|s| counts(s)).count())
+}
+
+pub fn error_policy(obj: Arc<SessionSearch>, error: &Error, _ctx: Arc<SearchContext>) -> Action {
+    if matches!(error, Error::Conflict) {
+        return Action::requeue(Duration::from_millis(200));
+    }
+    tracing::warn!(search = %obj.name_any(), error = %error, label = error.metric_label(), "session search failed");
+    Action::requeue(Duration::from_secs(30))
+}
