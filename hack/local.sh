@@ -3,7 +3,8 @@
 # and admission policies, the ImmyBot simulator with examples/sim-fleet.yaml,
 # and the operator. Then alice applies examples/maintenance-session-*.yaml
 # and examples/immybot-schedule-*.yaml (moved to fire within a minute), bob
-# approves them, and live tables follow them. Pass --help for options
+# approves them, and live tables follow them; it ends with carol finding,
+# importing and repairing the schedule run's failure. Pass --help for options
 # (e.g. drop the demo with: hack/local.sh --no-demo).
 # Builds what is missing first (the control-plane binaries take ~10 minutes
 # the first time). Ctrl-C stops everything.

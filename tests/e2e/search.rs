@@ -275,16 +275,31 @@ async fn list_get_and_wait_read_sessions_as_kubectl_would(ctx: TestContext) -> T
     .await?;
     ctx.wait_phase("listed", Phase::AwaitingApproval, LONG).await?;
     // A wait for the wrong final phase fails as soon as the session ends.
-    let (waited, approved) = tokio::join!(
+    // Meanwhile a watch prints the object as it goes (its own deadline
+    // ends it; the session ends within a few seconds of the approval).
+    let (waited, watched, approved) = tokio::join!(
         crate::plugin::plugin(
             &ctx,
             "carol",
             &["wait", "listed", "--for=phase=Succeeded", "--timeout", "25s"],
             None,
         ),
+        crate::plugin::plugin(&ctx, "carol", &["list", "--watch", "--timeout", "15s"], None),
         approve(&ctx, "listed", "bob"),
     );
     approved?;
+    let (ok, out) = watched?;
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("listed ")).collect();
+    let headers = out.lines().filter(|l| l.starts_with("NAME ")).count();
+    if !ok
+        || headers != 1
+        || !rows.first().is_some_and(|r| r.contains("AwaitingApproval"))
+        || !rows.last().is_some_and(|r| r.contains("PartiallySucceeded"))
+    {
+        return Err(format!(
+            "list --watch should print the header once, then each change: {out}"
+        ));
+    }
     let (ok, out) = waited?;
     if ok || !out.contains("ended in phase PartiallySucceeded, not phase=Succeeded") {
         return Err(format!("wait should fail on another final phase: {out}"));

@@ -1,7 +1,9 @@
 //! The quickstart's story: alice requests maintenance (the examples), bob
 //! approves what alice asked for, and a live table follows the sessions.
 //! The schedule example is moved to fire a minute from now on the
-//! simulator's clock, so its first run shows within a minute.
+//! simulator's clock, so its first run shows within a minute; the run
+//! fails one action, and `investigation` finds and repairs it from
+//! Kubernetes.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,6 +38,16 @@ pub async fn run(
             .with_context(|| format!("applying {} as alice", file.display()))?;
         println!("alice applied {}", file.display());
         names.push(name);
+    }
+    // The last act: once ImmyBot's own schedule left a failure, carol
+    // investigates and repairs it from Kubernetes (investigation.rs).
+    {
+        let (carol, bob, sim) = (impersonate(&kubeconfig, "carol").await?, bob.clone(), sim.clone());
+        tokio::spawn(async move {
+            if let Err(e) = crate::investigation::run(carol, bob, sim).await {
+                eprintln!("investigation: {e:#}");
+            }
+        });
     }
     let sessions = Api::<MaintenanceSession>::namespaced(client.clone(), NAMESPACE);
     let approvals = Api::<MaintenanceApproval>::namespaced(bob, NAMESPACE);
@@ -225,7 +237,7 @@ async fn grant_demo_users(client: &kube::Client) -> anyhow::Result<()> {
     let role: ClusterRole = serde_json::from_value(serde_json::json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "immybot-demo-user"},
-        "rules": [{"apiGroups": ["immybot.io"], "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules"], "verbs": ["*"]}],
+        "rules": [{"apiGroups": ["immybot.io"], "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "sessionsearches"], "verbs": ["*"]}],
     }))?;
     Api::<ClusterRole>::all(client.clone())
         .patch("immybot-demo-user", &pp, &Patch::Apply(&role))

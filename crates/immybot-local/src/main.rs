@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod investigation;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
