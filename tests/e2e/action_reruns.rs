@@ -9,8 +9,8 @@ use immybot_operator::api::{ActionRerunState, ActionReruns, ActionStatus, Mainte
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
 use immybot_sim::SoftwareBehaviour;
 
-use crate::harness::{TestContext, TestFn, TestResult, simulator, wait_for};
-use crate::lifecycle::{approve, create_session};
+use crate::harness::{TestContext, TestFn, TestResult, simulator};
+use crate::lifecycle::{approve, approved_run, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
@@ -49,15 +49,7 @@ async fn wait_for_reruns(
     what: &str,
     done: impl Fn(&ActionReruns) -> bool,
 ) -> Result<MaintenanceSession, String> {
-    wait_for(what, LONG, || async {
-        let obj = ctx
-            .api::<MaintenanceSession>()
-            .get(name)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(done(&reruns(&obj)).then_some(obj))
-    })
-    .await
+    ctx.wait_session(name, what, LONG, |obj| done(&reruns(obj))).await
 }
 
 async fn a_failed_action_rerun_after_a_crash_between_intent_and_call_is_sent_exactly_once(
@@ -68,14 +60,7 @@ async fn a_failed_action_rerun_after_a_crash_between_intent_and_call_is_sent_exa
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::AfterRerunIntent)
         .await?;
     // Computer 102 fails "Legacy VPN" and installs the rest.
-    create_session(
-        &ctx,
-        "fixit",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-96", "target": {"computer": {"id": 102}}}),
-    )
-    .await?;
-    approve(&ctx, "fixit", "bob").await?;
-    let failed = ctx.wait_phase("fixit", Phase::PartiallySucceeded, LONG).await?;
+    let failed = approved_run(&ctx, "fixit", 102, "CHG-96", Phase::PartiallySucceeded).await?;
     let (first_session, _, vpn) = action(&failed, "Legacy VPN")?;
     if vpn.result.as_deref() != Some("Failed") || vpn.id.is_none() {
         return Err(format!("Legacy VPN should have failed, with its id: {vpn:?}"));

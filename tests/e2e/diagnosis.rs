@@ -10,7 +10,7 @@ use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
 use kube::api::{Patch, PatchParams};
 
 use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
-use crate::lifecycle::{approve, create_session};
+use crate::lifecycle::approved_run;
 
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
@@ -42,14 +42,7 @@ async fn a_failed_actions_log_excerpt_is_read_once_and_blanks_its_parameters(ctx
     let controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
-    create_session(
-        &ctx,
-        "why",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-94", "target": {"computer": {"id": 102}}}),
-    )
-    .await?;
-    approve(&ctx, "why", "bob").await?;
-    let done = ctx.wait_phase("why", Phase::PartiallySucceeded, LONG).await?;
+    let done = approved_run(&ctx, "why", 102, "CHG-94", Phase::PartiallySucceeded).await?;
     let vpn = action(&done, "Legacy VPN")?;
     if vpn.result.as_deref() != Some("Failed") {
         return Err(format!("Legacy VPN should have failed: {vpn:?}"));
@@ -119,14 +112,7 @@ async fn with_excerpts_off_no_action_log_is_read(ctx: TestContext) -> TestResult
     let controller = ctx
         .controller_customized(&sim, ApprovalPolicy::default(), |c| c.action_log_excerpts = false)
         .await?;
-    create_session(
-        &ctx,
-        "quiet",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-95", "target": {"computer": {"id": 102}}}),
-    )
-    .await?;
-    approve(&ctx, "quiet", "bob").await?;
-    let done = ctx.wait_phase("quiet", Phase::PartiallySucceeded, LONG).await?;
+    let done = approved_run(&ctx, "quiet", 102, "CHG-95", Phase::PartiallySucceeded).await?;
     controller.stop().await;
     let vpn = action(&done, "Legacy VPN")?;
     let reads = sim.state.call_count(ACTION_LOGS);

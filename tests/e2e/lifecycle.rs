@@ -48,6 +48,25 @@ pub async fn create_session(
 }
 
 /// Approves `session` as `approver` for the digest its status shows now.
+/// alice asks for maintenance of `computer`, bob approves it, and it ends
+/// in `phase`: the start most tests build on.
+pub async fn approved_run(
+    ctx: &TestContext,
+    name: &str,
+    computer: i32,
+    reason: &str,
+    phase: Phase,
+) -> Result<MaintenanceSession, String> {
+    create_session(
+        ctx,
+        name,
+        serde_json::json!({"requestedBy": "alice", "reason": reason, "target": {"computer": {"id": computer}}}),
+    )
+    .await?;
+    approve(ctx, name, "bob").await?;
+    ctx.wait_phase(name, phase, LONG).await
+}
+
 pub async fn approve(ctx: &TestContext, session: &str, approver: &str) -> Result<MaintenanceApproval, String> {
     let obj = ctx.wait_phase(session, Phase::AwaitingApproval, LONG).await?;
     let digest = obj

@@ -140,18 +140,11 @@ async fn cancelling_an_imported_session_needs_an_approval_and_deleting_it_cancel
         )
         .await
         .ctx("cancel")?;
-    wait_for("the cancel to wait for an approval", LONG, || async {
-        let obj = ctx
-            .api::<MaintenanceSession>()
-            .get(&name)
-            .await
-            .map_err(|e| e.to_string())?;
-        let held = obj
-            .status
+    ctx.wait_session(&name, "the cancel to wait for an approval", LONG, |obj| {
+        obj.status
             .iter()
             .flat_map(|s| s.conditions.iter())
-            .any(|c| c.reason == "CancelAwaitingApproval");
-        Ok(held.then_some(()))
+            .any(|c| c.reason == "CancelAwaitingApproval")
     })
     .await?;
     let cancels = sim.state.call_count(CANCEL_MANY) + sim.state.call_count(CANCEL_ONE);

@@ -15,7 +15,7 @@ use kube::api::{ListParams, PostParams};
 use crate::harness::{
     Context as _, TestContext, TestFn, TestResult, fleet, manual_simulator, simulator, simulator_of, wait_for,
 };
-use crate::lifecycle::{approve, create_session};
+use crate::lifecycle::{approve, approved_run, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
@@ -67,14 +67,7 @@ async fn history_finds_failed_sessions_immybot_started_itself(ctx: TestContext) 
         .await?;
     // One session the operator starts (101 passes), then two ImmyBot starts
     // itself: 102 fails an action, 201 (another tenant) passes.
-    create_session(
-        &ctx,
-        "mine",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-98", "target": {"computer": {"id": 101}}}),
-    )
-    .await?;
-    approve(&ctx, "mine", "bob").await?;
-    let mine = ctx.wait_phase("mine", Phase::Succeeded, LONG).await?;
+    let mine = approved_run(&ctx, "mine", 101, "CHG-98", Phase::Succeeded).await?;
     let mine_id = mine
         .status
         .iter()

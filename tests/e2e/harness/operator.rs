@@ -256,6 +256,23 @@ impl TestContext {
         .await
     }
 
+    /// Waits until the session `name` satisfies `done` (`what` names it in
+    /// the timeout's message); answers it as last read.
+    pub async fn wait_session(
+        &self,
+        name: &str,
+        what: &str,
+        deadline: Duration,
+        done: impl Fn(&MaintenanceSession) -> bool,
+    ) -> Result<MaintenanceSession, String> {
+        let api: Api<MaintenanceSession> = self.api();
+        wait_for(&format!("{name}: {what}"), deadline, || async {
+            let obj = api.get(name).await.map_err(|e| e.to_string())?;
+            Ok(done(&obj).then_some(obj))
+        })
+        .await
+    }
+
     /// Waits until the session reaches `phase`, reporting the last status seen.
     pub async fn wait_phase(&self, name: &str, phase: Phase, deadline: Duration) -> Result<MaintenanceSession, String> {
         let api: Api<MaintenanceSession> = self.api();
