@@ -50,6 +50,10 @@ pub struct MaintenanceSessionStatus {
     /// Computers finished out of computers targeted, e.g. `7/10`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<String>,
+    /// What an approval would let loose: the computers the target resolves
+    /// to in ImmyBot, by tenant, offline and busy, measured before approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<super::BlastRadius>,
     /// The target as ImmyBot resolved it (names to ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_target: Option<ResolvedTarget>,

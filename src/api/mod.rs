@@ -3,6 +3,7 @@
 
 mod admission;
 mod approval_coverage;
+mod blast_radius;
 mod control_audit;
 mod control_record;
 mod immybot_schedule;
@@ -22,6 +23,7 @@ pub use approval_coverage::{
     coverage_markdown, immybot_schedule_coverage, maintenance_schedule_coverage, session_coverage,
     session_template_coverage, with_coverage_table,
 };
+pub use blast_radius::*;
 pub use control_audit::{CONTROL_ANNOTATION_PREFIX, CONTROL_STAMP_POLICY, control_annotation, control_audit_policies};
 pub use control_record::ControlRecord;
 pub use immybot_schedule::*;

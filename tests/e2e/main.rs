@@ -11,6 +11,7 @@ mod harness;
 mod action_reruns;
 mod admission;
 mod approval_coverage;
+mod blast_radius;
 mod budget;
 mod chart;
 mod crash_safety;
@@ -57,6 +58,7 @@ fn main() {
         action_reruns::tests(),
         observe_only::tests(),
         search::tests(),
+        blast_radius::tests(),
         poller::tests(),
         faults::tests(),
         plugin::tests(),

@@ -64,9 +64,17 @@ pub async fn run(
         for name in &names {
             let Ok(obj) = sessions.get(name).await else { continue };
             let status = obj.status.clone().unwrap_or_default();
+            // bob approves once he can see what it lets loose: the blast
+            // radius measured for this digest.
+            let radius = status
+                .blast_radius
+                .as_ref()
+                .filter(|b| Some(&b.digest) == status.approval_digest.as_ref())
+                .map(immybot_operator::controller::session::blast_radius::one_line);
             if status.phase == Some(Phase::AwaitingApproval)
                 && !approved.contains(name)
                 && let Some(digest) = status.approval_digest.clone()
+                && let Some(radius) = radius
             {
                 let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
                     "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
@@ -78,7 +86,7 @@ pub async fn run(
                     .create(&PostParams::default(), &approval)
                     .await
                     .context("approving as bob")?;
-                println!("bob approved {name} ({digest})");
+                println!("bob approved {name}: {radius} ({digest})");
                 approved.insert(name.clone());
             }
             rows.insert(

@@ -6,7 +6,9 @@
 
 use std::fmt::Write as _;
 
-use immybot_operator::api::{FieldClass, KindCoverage, MaintenanceWindow, NamedId, RolloutSpec, TEMPLATE_SPEC_PATH};
+use immybot_operator::api::{
+    BlastRadius, FieldClass, KindCoverage, MaintenanceWindow, NamedId, RolloutSpec, TEMPLATE_SPEC_PATH,
+};
 use immybot_operator::controller::session::rollout::plan;
 use immybot_operator::controller::windows::{WindowState, parse, state_at};
 use jiff::Timestamp;
@@ -26,6 +28,8 @@ pub struct Approving<'a> {
     pub computers: Option<Vec<NamedId>>,
     /// `status.targetSummary`, the target with names resolved.
     pub target_summary: Option<String>,
+    /// `status.blastRadius`, when the operator measured it for this digest.
+    pub blast_radius: Option<BlastRadius>,
 }
 
 impl<'a> Approving<'a> {
@@ -47,6 +51,7 @@ impl<'a> Approving<'a> {
             now: Timestamp::now(),
             computers: None,
             target_summary: None,
+            blast_radius: None,
         })
     }
 }
@@ -83,6 +88,79 @@ pub fn render(a: &Approving<'_>) -> String {
         line(&mut out, "digest", a.digest);
         line(&mut out, "approver", a.approver);
         return out;
+    }
+    // What the approval lets loose, first: how many computers, where,
+    // which are offline or busy.
+    match a.blast_radius.as_ref().filter(|b| b.digest == a.digest) {
+        Some(b) => {
+            line(
+                &mut out,
+                "blast radius",
+                &immybot_operator::controller::session::blast_radius::one_line(b),
+            );
+            let more = |shown: usize, total: i32| {
+                let rest = total - shown as i32;
+                if rest > 0 {
+                    format!(" and {rest} more")
+                } else {
+                    String::new()
+                }
+            };
+            line(
+                &mut out,
+                "computers",
+                &format!(
+                    "{}{}",
+                    b.first_computers.join(", "),
+                    more(b.first_computers.len(), b.computers)
+                ),
+            );
+            if b.tenants.len() > 1 {
+                let tenants: Vec<String> = b
+                    .tenants
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} {}",
+                            t.name.clone().unwrap_or_else(|| format!("#{}", t.id)),
+                            t.computers
+                        )
+                    })
+                    .collect();
+                line(&mut out, "tenants", &tenants.join(", "));
+            }
+            if b.offline > 0 {
+                line(
+                    &mut out,
+                    "offline",
+                    &format!(
+                        "{}{}; {}",
+                        b.offline_computers.join(", "),
+                        more(b.offline_computers.len(), b.offline),
+                        b.offline_behavior
+                    ),
+                );
+            }
+            if b.busy > 0 {
+                line(
+                    &mut out,
+                    "busy",
+                    &format!(
+                        "{}{} (they start when their other session ends)",
+                        b.busy_computers.join(", "),
+                        more(b.busy_computers.len(), b.busy)
+                    ),
+                );
+            }
+        }
+        None if a.coverage.kind == "MaintenanceSession" => {
+            line(
+                &mut out,
+                "blast radius",
+                "not measured yet for this digest (wait a moment, or check the target)",
+            );
+        }
+        None => {}
     }
     let _ = writeln!(
         out,

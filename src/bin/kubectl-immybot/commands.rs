@@ -138,6 +138,7 @@ fn session_approving<'a>(
         now: jiff::Timestamp::now(),
         computers,
         target_summary: status.target_summary,
+        blast_radius: status.blast_radius,
     })
 }
 

@@ -33,6 +33,14 @@ pub fn status(s: &MaintenanceSession) -> String {
         st.phase.map_or("Pending", Phase::as_str)
     );
     let _ = writeln!(out, "  target    {}", st.target_summary.clone().unwrap_or_default());
+    if let Some(b) = &st.blast_radius {
+        let _ = writeln!(
+            out,
+            "  radius    {} (measured {})",
+            immybot_operator::controller::session::blast_radius::one_line(b),
+            b.measured_at.0
+        );
+    }
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
     if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
         let _ = writeln!(out, "  rollout   {}", rollout_line(r));

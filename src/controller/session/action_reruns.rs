@@ -8,6 +8,7 @@
 //! shows it stays the one the action failed in, with the rerun's action
 //! in place of the failed one, and it passes once no action of it failed.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::api::{ActionRerun, ActionRerunState, FailedActionsRetry};
@@ -85,7 +86,16 @@ pub fn choose(shown: &[MaintenanceSession], asked: &FailedActionsRetry, done: &[
 /// (the one of the same maintenance item) replaces the failed one, and a
 /// session none of whose actions failed any more shows `Passed`. A rerun
 /// session that ended without action rows changes nothing.
-pub fn overlay(sessions: &[MaintenanceSession], reruns: &[ActionRerun]) -> Vec<MaintenanceSession> {
+/// Without a rerun's session to fold in (nearly always), the sessions as
+/// they are, borrowed: a tenant's thousands are not copied per reconcile.
+pub fn overlay<'a>(sessions: &'a [MaintenanceSession], reruns: &[ActionRerun]) -> Cow<'a, [MaintenanceSession]> {
+    if reruns.iter().all(|r| r.rerun_session_id.is_none()) {
+        return Cow::Borrowed(sessions);
+    }
+    Cow::Owned(folded(sessions, reruns))
+}
+
+fn folded(sessions: &[MaintenanceSession], reruns: &[ActionRerun]) -> Vec<MaintenanceSession> {
     let by_id: BTreeMap<i32, &MaintenanceSession> = sessions.iter().map(|s| (s.id, s)).collect();
     let rerun_ids: Vec<i32> = reruns.iter().filter_map(|r| r.rerun_session_id).collect();
     let mut shown: Vec<MaintenanceSession> = sessions
@@ -277,7 +287,8 @@ mod tests {
     fn a_running_rerun_shows_the_computer_running_then_its_outcome_replaces_the_failure() {
         let running = session(20, 102, SessionStatus::Running, vec![]);
         let reruns = [rerun(70, Some(20), ActionRerunState::Running)];
-        let shown = overlay(&[partly_passed(), running], &reruns);
+        let sessions = [partly_passed(), running];
+        let shown = overlay(&sessions, &reruns);
         assert_eq!(shown.len(), 1, "the rerun session is folded in, not listed");
         assert_eq!(shown[0].session_status, Some(SessionStatus::Running));
         let vpn = &shown[0].maintenance_actions.as_ref().unwrap()[0];
@@ -292,7 +303,8 @@ mod tests {
             SessionStatus::Passed,
             vec![action(200, 20, "Legacy VPN", MaintenanceActionResult::Success)],
         );
-        let shown = overlay(&[partly_passed(), passed.clone()], &reruns);
+        let sessions = [partly_passed(), passed.clone()];
+        let shown = overlay(&sessions, &reruns);
         assert_eq!(shown[0].session_status, Some(SessionStatus::Passed));
         assert_eq!(shown[0].maintenance_actions.as_ref().unwrap()[0].id, 200);
 
@@ -302,7 +314,8 @@ mod tests {
             SessionStatus::Failed,
             vec![action(201, 20, "Legacy VPN", MaintenanceActionResult::Failed)],
         );
-        let shown = overlay(&[partly_passed(), failed_again], &reruns);
+        let sessions = [partly_passed(), failed_again];
+        let shown = overlay(&sessions, &reruns);
         assert_eq!(shown[0].session_status, Some(SessionStatus::PartialPassed));
         let again = choose(
             &shown,
@@ -325,10 +338,19 @@ mod tests {
     }
 
     #[test]
+    fn without_a_rerun_session_nothing_is_copied() {
+        let sessions = [partly_passed()];
+        assert!(matches!(overlay(&sessions, &[]), Cow::Borrowed(_)));
+        let chosen = [rerun(70, None, ActionRerunState::Pending)];
+        assert!(matches!(overlay(&sessions, &chosen), Cow::Borrowed(_)));
+    }
+
+    #[test]
     fn a_rerun_that_ended_without_rows_changes_nothing() {
         let bare = session(20, 102, SessionStatus::Passed, vec![]);
         let reruns = [rerun(70, Some(20), ActionRerunState::Ended)];
-        let shown = overlay(&[partly_passed(), bare], &reruns);
+        let sessions = [partly_passed(), bare];
+        let shown = overlay(&sessions, &reruns);
         assert_eq!(shown[0].session_status, Some(SessionStatus::PartialPassed));
         assert_eq!(shown[0].maintenance_actions.as_ref().unwrap()[0].id, 70);
     }

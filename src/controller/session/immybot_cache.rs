@@ -235,6 +235,22 @@ impl ActiveSessions {
         as_read.0.is_some() && as_read.1.is_some() && self.last().rows.get(&id).map(seen).as_ref() == Some(as_read)
     }
 
+    /// The computers the last cycle saw busy (computer id to the session
+    /// holding it), from rows that carry `computerId`; `None` before the
+    /// first cycle.
+    pub fn busy_computers(&self) -> Option<HashMap<i32, i32>> {
+        let last = self.last();
+        if last.rows.is_empty() && last.known.is_empty() {
+            return None;
+        }
+        Some(
+            last.rows
+                .values()
+                .filter_map(|s| Some((s.computer_id?, s.id)))
+                .collect(),
+        )
+    }
+
     /// Where the last cycle saw session `id`.
     pub fn where_is(&self, id: i32) -> Listed {
         let last = self.last();

@@ -75,6 +75,9 @@ pub enum Step {
     None,
     /// Resolve computer or tenant names to ImmyBot ids.
     ResolveTargets,
+    /// Measure what an approval of `digest` would let loose
+    /// (`status.blastRadius`), before anyone approves.
+    MeasureBlastRadius { digest: String },
     /// Record the rollout's plan (`status.rollout`): the target's computers
     /// in wave order, listed once (a tenant's from ImmyBot).
     PlanRollout,

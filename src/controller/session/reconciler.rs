@@ -243,6 +243,16 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
                 .unwrap_or_else(Action::await_change))
         }
         Step::ResolveTargets => Box::pin(target_resolution::resolve(ctx, api, obj, decision.status)).await,
+        Step::MeasureBlastRadius { digest } => {
+            Box::pin(super::blast_radius_reader::measure(
+                ctx,
+                api,
+                obj,
+                decision.status,
+                digest,
+            ))
+            .await
+        }
         Step::PlanRollout => Box::pin(rollout_planning::plan(ctx, api, obj, decision.status)).await,
         Step::Start(attempt) => Box::pin(start_protocol::start(ctx, api, obj, decision.status, attempt)).await,
         Step::Adopt { attempt, restart } => {

@@ -13,6 +13,7 @@ fn approving(coverage: &'static KindCoverage, spec: Value, computers: Option<Vec
         now: "2026-12-04T10:00:00Z".parse().unwrap(),
         computers,
         target_summary: None,
+        blast_radius: None,
     })
 }
 
@@ -106,4 +107,58 @@ fn an_observed_session_shows_which_session_the_approval_acts_on() {
     assert!(out.contains("Observes ImmyBot session 4711"), "{out}");
     assert!(out.contains("observe") && out.contains("session 4711"), "{out}");
     assert!(!out.contains("Approving lets exactly this run"), "{out}");
+}
+
+#[test]
+fn the_blast_radius_comes_first_when_measured_for_this_digest() {
+    let spec = example(immybot_operator::api::session_coverage());
+    let radius = immybot_operator::api::BlastRadius {
+        digest: "sha256:00".into(),
+        computers: 5000,
+        first_computers: vec!["PC-1".into(), "PC-2".into()],
+        tenants: vec![
+            immybot_operator::api::TenantCount {
+                id: 1,
+                name: Some("Contoso".into()),
+                computers: 4000,
+            },
+            immybot_operator::api::TenantCount {
+                id: 2,
+                name: None,
+                computers: 1000,
+            },
+        ],
+        offline: 12,
+        offline_computers: vec!["PC-9".into()],
+        offline_behavior: "Skip: skipped".into(),
+        ..Default::default()
+    };
+    let out = render(&Approving {
+        coverage: immybot_operator::api::session_coverage(),
+        name: "patch",
+        spec,
+        digest: "sha256:00",
+        approver: "bob",
+        now: "2026-12-04T10:00:00Z".parse().unwrap(),
+        computers: None,
+        target_summary: None,
+        blast_radius: Some(radius.clone()),
+    });
+    let radius_at = out.find("5000 computer(s) in 2 tenants (12 offline)").expect(&out);
+    assert!(radius_at < out.find("Approving lets").unwrap(), "{out}");
+    assert!(out.contains("PC-1, PC-2 and 4998 more"), "{out}");
+    assert!(out.contains("Contoso 4000, #2 1000"), "{out}");
+    assert!(out.contains("PC-9 and 11 more; Skip: skipped"), "{out}");
+    let stale = render(&Approving {
+        coverage: immybot_operator::api::session_coverage(),
+        name: "patch",
+        spec: example(immybot_operator::api::session_coverage()),
+        digest: "sha256:01",
+        approver: "bob",
+        now: "2026-12-04T10:00:00Z".parse().unwrap(),
+        computers: None,
+        target_summary: None,
+        blast_radius: Some(radius),
+    });
+    assert!(stale.contains("not measured yet for this digest"), "{stale}");
 }

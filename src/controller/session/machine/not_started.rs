@@ -26,7 +26,17 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
         let message = conditions::get(&st.conditions, APPROVED)
             .map(|c| c.message.clone())
             .unwrap_or_default();
-        return Some(Next::show(Phase::AwaitingApproval, "AwaitingApproval", message));
+        let waiting = Next::show(Phase::AwaitingApproval, "AwaitingApproval", message);
+        // Before anyone approves, what the approval would let loose: names
+        // resolved (read only), then the blast radius of this digest.
+        if needs_resolution(spec, st) {
+            return Some(waiting.step(Step::ResolveTargets));
+        }
+        let digest = o.digest.to_string();
+        if st.blast_radius.as_ref().is_none_or(|b| b.digest != digest) {
+            return Some(waiting.step(Step::MeasureBlastRadius { digest }));
+        }
+        return Some(waiting);
     }
     if needs_resolution(spec, st) {
         return Some(
@@ -73,6 +83,37 @@ mod tests {
         assert_eq!(
             shown(observe_with(&session().build(), &refused(), &[], begin)),
             Some((Phase::AwaitingApproval, "AwaitingApproval"))
+        );
+    }
+
+    #[test]
+    fn before_approval_the_blast_radius_of_this_digest_is_measured_once() {
+        let waiting = observe_with(&session().build(), &refused(), &[], begin).unwrap();
+        let Step::MeasureBlastRadius { digest } = waiting.step else {
+            panic!("expected a measurement, got {:?}", waiting.step);
+        };
+        let measured = session()
+            .status(|s| {
+                s.blast_radius = Some(crate::api::BlastRadius {
+                    digest: digest.clone(),
+                    computers: 1,
+                    ..Default::default()
+                })
+            })
+            .build();
+        assert_eq!(
+            observe_with(&measured, &refused(), &[], begin).map(|n| n.step),
+            Some(Step::None),
+            "measured for this digest: nothing more"
+        );
+        let mut changed = measured.clone();
+        changed.spec.mode = crate::api::SessionMode::DetectionOnly;
+        assert!(
+            matches!(
+                observe_with(&changed, &refused(), &[], begin).map(|n| n.step),
+                Some(Step::MeasureBlastRadius { digest: d }) if d != digest
+            ),
+            "another digest is measured again"
         );
     }
 

@@ -29,7 +29,7 @@ pub(super) struct Seen<'a> {
     pub active_ids: Vec<i32>,
     /// The sessions as status shows them: reruns of failed actions folded
     /// into the sessions whose actions they reran (`action_reruns::overlay`).
-    pub shown: Vec<immybot_client::MaintenanceSession>,
+    pub shown: std::borrow::Cow<'a, [immybot_client::MaintenanceSession]>,
 }
 
 impl Seen<'_> {

@@ -1,0 +1,185 @@
+//! The blast radius, the pure half: what ImmyBot told of the target's
+//! computers in, the bounded summary an approver reads out. No clients.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::api::{BLAST_RADIUS_NAMES, BLAST_RADIUS_TENANTS, BlastRadius, OfflineBehavior, TenantCount};
+
+/// One computer of the target as ImmyBot showed it; `None` where it did
+/// not say.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct SeenComputer {
+    pub id: i32,
+    pub name: Option<String>,
+    pub tenant_id: Option<i32>,
+    pub online: Option<bool>,
+    /// Busy with another session (the ImmyBot session holding it).
+    pub busy: Option<bool>,
+}
+
+/// The summary of `computers` (each once; `counted_only` more that were
+/// counted and not read), with the tenants' names where known.
+pub fn summarise(
+    computers: &[SeenComputer],
+    counted_only: usize,
+    tenant_names: &BTreeMap<i32, String>,
+    offline: OfflineBehavior,
+    digest: &str,
+    now: jiff::Timestamp,
+) -> BlastRadius {
+    let mut sorted: Vec<&SeenComputer> = computers.iter().collect();
+    sorted.sort_by_cached_key(|c| (label(c), c.id));
+    sorted.dedup_by_key(|c| c.id);
+    let names = |keep: &dyn Fn(&SeenComputer) -> bool| -> (i32, Vec<String>) {
+        let matching: Vec<String> = sorted.iter().filter(|c| keep(c)).map(|c| label(c)).collect();
+        let count = matching.len() as i32;
+        (count, matching.into_iter().take(BLAST_RADIUS_NAMES).collect())
+    };
+    let (total, first_computers) = names(&|_| true);
+    let (offline_count, offline_computers) = names(&|c| c.online == Some(false));
+    let (busy, busy_computers) = names(&|c| c.busy == Some(true));
+    let unknown = sorted.iter().filter(|c| c.online.is_none() || c.busy.is_none()).count() + counted_only;
+    let mut per_tenant: BTreeMap<i32, i32> = BTreeMap::new();
+    for c in &sorted {
+        if let Some(t) = c.tenant_id {
+            *per_tenant.entry(t).or_default() += 1;
+        }
+    }
+    let mut tenants: Vec<TenantCount> = per_tenant
+        .into_iter()
+        .map(|(id, computers)| TenantCount {
+            id,
+            name: tenant_names.get(&id).cloned(),
+            computers,
+        })
+        .collect();
+    tenants.sort_by_key(|t| (std::cmp::Reverse(t.computers), t.id));
+    tenants.truncate(BLAST_RADIUS_TENANTS);
+    BlastRadius {
+        digest: digest.to_owned(),
+        measured_at: Time(now),
+        computers: total + counted_only as i32,
+        first_computers,
+        tenants,
+        offline: offline_count,
+        offline_computers,
+        offline_behavior: match offline {
+            OfflineBehavior::Skip => "Skip: computers offline when it starts are skipped (ImmyBot waits up to 30 minutes, then they end Missed)".into(),
+            OfflineBehavior::ApplyOnConnect => "ApplyOnConnect: computers offline when it starts run when they next connect".into(),
+        },
+        busy,
+        busy_computers,
+        unknown: unknown as i32,
+    }
+}
+
+fn label(c: &SeenComputer) -> String {
+    c.name.clone().unwrap_or_else(|| format!("#{}", c.id))
+}
+
+/// One line for a person: `5,000 computers in 3 tenants (12 offline, 4 busy)`.
+pub fn one_line(b: &BlastRadius) -> String {
+    let mut extra = Vec::new();
+    if b.offline > 0 {
+        extra.push(format!("{} offline", b.offline));
+    }
+    if b.busy > 0 {
+        extra.push(format!("{} busy with another session", b.busy));
+    }
+    if b.unknown > 0 {
+        extra.push(format!("{} not described by ImmyBot", b.unknown));
+    }
+    let tenants = match b.tenants.len() {
+        0 | 1 => String::new(),
+        n => format!(" in {n} tenants"),
+    };
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", extra.join(", "))
+    };
+    format!("{} computer(s){tenants}{extra}", b.computers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn computer(id: i32, tenant: i32, online: Option<bool>, busy: Option<bool>) -> SeenComputer {
+        SeenComputer {
+            id,
+            name: Some(format!("PC-{id:05}")),
+            tenant_id: Some(tenant),
+            online,
+            busy,
+        }
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-12-04T10:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_tenant_with_children_is_counted_per_tenant_with_offline_and_busy_named() {
+        let computers = vec![
+            computer(3, 2, Some(true), Some(false)),
+            computer(1, 1, Some(false), Some(false)),
+            computer(2, 2, Some(true), Some(true)),
+            computer(4, 2, None, None),
+        ];
+        let names = BTreeMap::from([(1, "Contoso".to_owned()), (2, "Fabrikam".to_owned())]);
+        let b = summarise(&computers, 0, &names, OfflineBehavior::Skip, "sha256:1", now());
+        assert_eq!(b.computers, 4);
+        assert_eq!(b.first_computers, vec!["PC-00001", "PC-00002", "PC-00003", "PC-00004"]);
+        assert_eq!(
+            b.tenants.iter().map(|t| (t.id, t.computers)).collect::<Vec<_>>(),
+            vec![(2, 3), (1, 1)]
+        );
+        assert_eq!(
+            (b.offline, b.offline_computers.clone()),
+            (1, vec!["PC-00001".to_owned()])
+        );
+        assert_eq!((b.busy, b.busy_computers.clone()), (1, vec!["PC-00002".to_owned()]));
+        assert_eq!(b.unknown, 1);
+        assert!(b.offline_behavior.starts_with("Skip"));
+        assert_eq!(
+            one_line(&b),
+            "4 computer(s) in 2 tenants (1 offline, 1 busy with another session, 1 not described by ImmyBot)"
+        );
+    }
+
+    #[test]
+    fn five_thousand_computers_stay_small() {
+        let computers: Vec<SeenComputer> = (1..=5000)
+            .map(|i| computer(i, 1 + i % 30, Some(i % 13 != 0), Some(i % 50 == 0)))
+            .collect();
+        let b = summarise(
+            &computers,
+            0,
+            &BTreeMap::new(),
+            OfflineBehavior::ApplyOnConnect,
+            "d",
+            now(),
+        );
+        assert_eq!((b.computers, b.offline, b.busy), (5000, 384, 100));
+        assert_eq!(b.first_computers.len(), BLAST_RADIUS_NAMES);
+        assert_eq!(b.tenants.len(), BLAST_RADIUS_TENANTS);
+        let size = serde_json::to_vec(&b).unwrap().len();
+        assert!(size < 4096, "{size} bytes");
+    }
+
+    #[test]
+    fn a_long_list_counted_only_is_unknown_not_missing() {
+        let b = summarise(
+            &[computer(1, 1, Some(true), Some(false))],
+            99,
+            &BTreeMap::new(),
+            OfflineBehavior::Skip,
+            "d",
+            now(),
+        );
+        assert_eq!((b.computers, b.unknown), (100, 99));
+    }
+}

@@ -1,0 +1,122 @@
+//! The shell of `Step::MeasureBlastRadius`: what ImmyBot shows of the
+//! target's computers now, summarised (`blast_radius`) into the status
+//! before anyone approves.
+//!
+//! What it costs, by target (it runs once per approval digest):
+//! - a tenant (with its child tenants): the tenant list, then one
+//!   `computers/dx` listing per 500 computers of each tenant; rows carry
+//!   `isOnline` and `activeSessionId` where ImmyBot fills them (untyped:
+//!   where it does not, a computer counts as not described);
+//! - a computer or a list: no ImmyBot call. The names are the spec's (and
+//!   their resolution's); busy comes from the poller's listing of active
+//!   sessions; whether each is online is not read (a call per computer
+//!   before anyone approved), so they count as not described.
+
+use std::collections::{BTreeMap, HashMap};
+
+use kube::runtime::controller::Action;
+
+use super::SessionContext;
+use super::attempts::first_targets;
+use super::blast_radius::{SeenComputer, summarise};
+use super::start_protocol::tenant_id;
+use crate::api::{MaintenanceSession, MaintenanceSessionStatus};
+use crate::controller::error::Error;
+use crate::controller::status_writer::{SessionApi, replace_status};
+use immybot_client::Priority;
+
+pub async fn measure(
+    ctx: &SessionContext,
+    api: &SessionApi,
+    obj: &MaintenanceSession,
+    mut status: MaintenanceSessionStatus,
+    digest: String,
+) -> Result<Action, Error> {
+    let busy = ctx.state.active_sessions.busy_computers();
+    let mut with_status = obj.clone();
+    with_status.status = Some(status.clone());
+    let (computers, tenant_names) = match (tenant_id(&with_status), obj.spec.target.tenant.as_ref()) {
+        (Some(root), Some(t)) => tenant_computers(ctx, root, t.include_child_tenants, busy.as_ref()).await?,
+        _ => (listed_computers(obj, &status, busy.as_ref()), BTreeMap::new()),
+    };
+    status.blast_radius = Some(summarise(
+        &computers,
+        0,
+        &tenant_names,
+        obj.spec.offline,
+        &digest,
+        crate::controller::clock::stored_time(ctx.clock.now()).0,
+    ));
+    // The write triggers the next reconcile.
+    replace_status(api, obj, status).await?;
+    Ok(Action::await_change())
+}
+
+/// A tenant's computers (and its children's), as `computers/dx` rows.
+async fn tenant_computers(
+    ctx: &SessionContext,
+    root: i32,
+    children: bool,
+    busy: Option<&HashMap<i32, i32>>,
+) -> Result<(Vec<SeenComputer>, BTreeMap<i32, String>), Error> {
+    let client = ctx.immybot.at(Priority::Ending);
+    let all = client.tenants().await?;
+    let mut tree = vec![root];
+    let mut i = 0;
+    while children && i < tree.len() {
+        let parent = tree[i];
+        for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
+            // A parent loop in ImmyBot's data must not loop here.
+            if !tree.contains(&child.id) {
+                tree.push(child.id);
+            }
+        }
+        i += 1;
+    }
+    let names: BTreeMap<i32, String> = all
+        .iter()
+        .filter(|t| tree.contains(&t.id))
+        .filter_map(|t| Some((t.id, t.name.clone()?)))
+        .collect();
+    let mut out = Vec::new();
+    for tenant in tree {
+        let (rows, _unreadable) = client.computers_in_tenant(tenant).await?;
+        out.extend(rows.into_iter().filter(|r| r.tenant_id == tenant).map(|r| {
+            SeenComputer {
+                id: r.id,
+                name: r.computer_name,
+                tenant_id: Some(r.tenant_id),
+                online: r.is_online,
+                busy: r
+                    .active_session_id
+                    .map(|_| true)
+                    .or_else(|| busy.map(|b| b.contains_key(&r.id))),
+            }
+        }));
+    }
+    Ok((out, names))
+}
+
+/// A computer or list target's computers, from the spec and the names it
+/// resolved; nothing read from ImmyBot.
+fn listed_computers(
+    obj: &MaintenanceSession,
+    status: &MaintenanceSessionStatus,
+    busy: Option<&HashMap<i32, i32>>,
+) -> Vec<SeenComputer> {
+    let resolved = status
+        .resolved_target
+        .as_ref()
+        .map(|r| r.computers.as_slice())
+        .unwrap_or_default();
+    first_targets(&obj.spec, status)
+        .into_iter()
+        .map(|id| SeenComputer {
+            id,
+            name: resolved.iter().find(|n| n.id == id).and_then(|n| n.name.clone()),
+            tenant_id: None,
+            online: None,
+            busy: busy.map(|b| b.contains_key(&id)),
+        })
+        .collect()
+}
