@@ -226,6 +226,7 @@ pub fn approved() -> crate::controller::Verdict {
         comment: None,
         at: None,
         digest: None,
+        computers: None,
     }
 }
 

@@ -22,6 +22,11 @@ pub struct BlastRadius {
     pub digest: String,
     /// When ImmyBot was asked.
     pub measured_at: Time,
+    /// The approval this count was made for: a tenant is counted once more
+    /// after it is approved, right before its start. Absent: counted for
+    /// the approver, before any approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_for: Option<String>,
     /// Computers the target resolves to.
     pub computers: i32,
     /// The first computers, by name.
@@ -54,6 +59,7 @@ impl Default for BlastRadius {
         Self {
             digest: String::new(),
             measured_at: Time(jiff::Timestamp::UNIX_EPOCH),
+            counted_for: None,
             computers: 0,
             first_computers: vec![],
             tenants: vec![],

@@ -56,6 +56,13 @@ pub struct MaintenanceApprovalSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub comment: Option<String>,
+    /// The blast radius the approver saw (`status.blastRadius.computers`;
+    /// `kubectl immybot approve` fills it in): the approval lets at most
+    /// this many computers start. A tenant that grew past it before the
+    /// start waits for a new approval. Absent: any number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub computers: Option<i32>,
     /// After this time the approval no longer starts anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,

@@ -160,6 +160,10 @@ pub struct ApprovalRecord {
     /// The approver's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The most computers the approval lets start (the blast radius the
+    /// approver saw); absent: any number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computers: Option<i32>,
 }
 
 /// The target after name resolution.

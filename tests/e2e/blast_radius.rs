@@ -5,17 +5,19 @@
 use std::time::Duration;
 
 use immybot_client::{ComputerTarget, StartRequest};
+use immybot_operator::api::Phase;
 use immybot_operator::api::{BlastRadius, MaintenanceSession};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
-use immybot_sim::FleetSeed;
+use immybot_sim::{FleetSeed, SeedComputer};
 
-use crate::harness::{TestContext, TestFn, TestResult, fleet, manual_simulator, simulator_of};
+use crate::harness::{TestContext, TestFn, TestResult, fleet, manual_simulator, simulator, simulator_of};
 use crate::lifecycle::create_session;
 
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         the_blast_radius_of_a_computer_and_of_a_tenant_tree_shows_before_approval,
         a_5000_computer_tenant_is_measured_within_the_status_bound,
+        a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_computers_do_not,
     ]
 }
 
@@ -117,6 +119,100 @@ async fn a_5000_computer_tenant_is_measured_within_the_status_bound(ctx: TestCon
     if big.computers != 5000 || big.offline != 384 || big.first_computers.len() != 10 || size > 16 * 1024 {
         return Err(format!(
             "5,000 computers, 384 offline, 10 named, small: {size} bytes, {big:?}"
+        ));
+    }
+    Ok(())
+}
+
+async fn a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_computers_do_not(
+    ctx: TestContext,
+) -> TestResult {
+    let sim = simulator(150).await?;
+    let controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(
+        &ctx,
+        "grow",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-103", "target": {"tenant": {"id": 2}}}),
+    )
+    .await?;
+    let (_, seen) = measured(&ctx, "grow").await?;
+    if seen.computers != 3 {
+        return Err(format!("Fabrikam has 3 computers: {seen:?}"));
+    }
+    // Between what bob reviews and the start: 50 computers join Fabrikam,
+    // and RECEPTION-PC goes offline.
+    sim.state.with_engine(|e, _| {
+        for i in 0..50 {
+            e.add_computer(SeedComputer {
+                id: 300 + i,
+                name: format!("FAB-NEW-{i:02}"),
+                tenant_id: 2,
+                online: true,
+                postpones: false,
+                software: vec![],
+            });
+        }
+    });
+    sim.state
+        .with_engine(|e, _| e.set_online(101, false))
+        .map_err(|e| format!("{e:?}"))?;
+    let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "grow", "--yes"], None).await?;
+    if !ok || !out.contains("3 computer(s)") {
+        return Err(format!("bob approves the 3 computers he was shown: {out}"));
+    }
+    // Counted again before the start: 53 > 3, so nothing starts.
+    let held = ctx
+        .wait_session("grow", "the start to wait for a new approval", LONG, |o| {
+            o.status
+                .iter()
+                .flat_map(|s| s.conditions.iter())
+                .any(|c| c.reason == "BlastRadiusGrew")
+        })
+        .await;
+    let held = match held {
+        Ok(h) => h,
+        Err(e) => {
+            let obj = ctx
+                .api::<MaintenanceSession>()
+                .get("grow")
+                .await
+                .map_err(|e| e.to_string())?;
+            return Err(format!("{e}: {:?}", obj.status));
+        }
+    };
+    let st = held.status.clone().unwrap_or_default();
+    if st.immybot.is_some_and(|r| !r.attempts.is_empty()) || !sim.state.ledger().is_empty() {
+        return Err("a tenant grown past its approval must not start".into());
+    }
+    let recount = st.blast_radius.clone().ok_or("no blast radius")?;
+    if recount.computers != 53 || recount.offline != 2 || st.approval.and_then(|a| a.computers) != Some(3) {
+        return Err(format!(
+            "the recount shows 53 computers, 2 offline; the approval 3: {recount:?}"
+        ));
+    }
+    // bob approves what he sees now; offline computers need no approval of
+    // their own: they are what spec.offline says (skipped).
+    let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "grow", "--yes"], None).await?;
+    if !ok || !out.contains("53 computer(s)") {
+        return Err(format!("bob approves the 53 computers: {out}"));
+    }
+    let done = ctx
+        .wait_session("grow", "the tenant's sessions to end", LONG, |o| {
+            o.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final)
+        })
+        .await?;
+    controller.stop().await;
+    let st = done.status.unwrap_or_default();
+    let started = sim.state.ledger().len();
+    if started != 53 || st.approval.and_then(|a| a.computers) != Some(53) {
+        return Err(format!("the new approval starts all 53 once: {started} sessions"));
+    }
+    let missed = st.summary.map(|s| s.missed).unwrap_or_default();
+    if missed < 2 {
+        return Err(format!(
+            "the offline computers are skipped, not failed: {missed} missed"
         ));
     }
     Ok(())

@@ -287,6 +287,23 @@ impl Engine {
         Ok(())
     }
 
+    /// A computer joins its tenant (a test's fleet grows).
+    pub fn add_computer(&mut self, seed: crate::fleet::SeedComputer) {
+        let installed = seed
+            .software
+            .iter()
+            .filter_map(|s| Some((identifier(&s.name, s.identifier.as_deref()), s.installed.clone()?)))
+            .collect();
+        self.computers.insert(
+            seed.id,
+            ComputerState {
+                online: seed.online,
+                seed,
+                installed,
+            },
+        );
+    }
+
     /// What installing `item` (its name, any case) does on the computer
     /// from now on: how a test "fixes the cause" of a failure.
     pub fn set_behaviour(

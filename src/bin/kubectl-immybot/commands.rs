@@ -91,6 +91,13 @@ pub async fn approve(
         .uid
         .clone()
         .context("the MaintenanceSession has no uid")?;
+    // The approval records the blast radius it was given (measured for
+    // this digest): a tenant that grows past it needs a new approval.
+    let computers = status
+        .blast_radius
+        .as_ref()
+        .filter(|b| b.digest == digest)
+        .map(|b| b.computers);
     let created = create_approval(
         ctx,
         ApprovedKind::MaintenanceSession,
@@ -100,6 +107,7 @@ pub async fn approve(
         &me,
         comment,
         expires_at,
+        computers,
     )
     .await?;
     println!("approved {name} as {me} (maintenanceapproval/{created})");
@@ -174,6 +182,7 @@ pub async fn create_approval(
     me: &str,
     comment: Option<String>,
     expires_at: Option<jiff::Timestamp>,
+    computers: Option<i32>,
 ) -> anyhow::Result<String> {
     let kind_name = match kind {
         ApprovedKind::MaintenanceSession => "MaintenanceSession",
@@ -188,7 +197,21 @@ pub async fn create_approval(
     if let Some(t) = expires_at {
         spec["expiresAt"] = t.to_string().into();
     }
-    let approval_name = format!("{name}-{short}-{}", sanitize(me));
+    if let Some(n) = computers {
+        spec["computers"] = n.into();
+    }
+    let base = format!("{name}-{short}-{}", sanitize(me));
+    // The same person approving the same digest again (a tenant that grew
+    // since): a name of its own, with the count it approves.
+    let taken = Api::<MaintenanceApproval>::namespaced(ctx.client.clone(), &ctx.namespace)
+        .get_opt(&base)
+        .await
+        .context("looking for an earlier approval")?
+        .is_some();
+    let approval_name = match (taken, computers) {
+        (true, Some(n)) => format!("{base}-{n}"),
+        _ => base,
+    };
     let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
         "metadata": {

@@ -53,6 +53,7 @@ pub async fn approve(
         &me,
         comment,
         expires_at,
+        None,
     )
     .await?;
     println!("approved maintenanceschedule/{name} as {me} (maintenanceapproval/{created})");

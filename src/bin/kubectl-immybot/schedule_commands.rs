@@ -50,6 +50,7 @@ pub async fn approve(
         &me,
         comment,
         expires_at,
+        None,
     )
     .await?;
     println!("approved schedule/{name} as {me} (maintenanceapproval/{created})");

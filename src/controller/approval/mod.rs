@@ -124,6 +124,9 @@ pub enum Verdict {
         /// approved by its schedule's standing approval records the
         /// template digest its approver saw.
         digest: Option<String>,
+        /// The most computers the approval lets start (`spec.computers`
+        /// of a MaintenanceApproval); `None`: any number.
+        computers: Option<i32>,
     },
     NotApproved {
         reason: &'static str,
@@ -175,6 +178,7 @@ pub fn evaluate(
             comment: None,
             at: None,
             digest: None,
+            computers: None,
         };
     }
     let mine: Vec<&MaintenanceApproval> = approvals
@@ -182,6 +186,7 @@ pub fn evaluate(
         .filter(|a| a.spec.session_name == session_name && a.spec.kind == kind)
         .collect();
     let mut refusals: Vec<(u8, &'static str, String)> = Vec::new();
+    let mut valid: Vec<&MaintenanceApproval> = Vec::new();
     for approval in &mine {
         let name = approval.metadata.name.clone().unwrap_or_default();
         let expired = approval.spec.expires_at.as_ref().is_some_and(|t| t.0 <= now);
@@ -223,15 +228,25 @@ pub fn evaluate(
                 ),
             ));
         } else {
-            return Verdict::Approved {
-                approved_by: approval.spec.approver.clone(),
-                method: ApprovalMethod::MaintenanceApproval,
-                source: Some(name),
-                comment: approval.spec.comment.clone(),
-                at: approval.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                digest: None,
-            };
+            valid.push(approval);
         }
+    }
+    // Of several valid approvals, the one that lets most computers start
+    // (one without a count lets any number): a later approval of a grown
+    // tenant takes over from the first.
+    if let Some(approval) = valid
+        .into_iter()
+        .max_by_key(|a| a.spec.computers.map_or(i64::MAX, i64::from))
+    {
+        return Verdict::Approved {
+            approved_by: approval.spec.approver.clone(),
+            method: ApprovalMethod::MaintenanceApproval,
+            source: approval.metadata.name.clone(),
+            comment: approval.spec.comment.clone(),
+            at: approval.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            digest: None,
+            computers: approval.spec.computers,
+        };
     }
     if let Some(inline) = spec.inline_approval() {
         if !policy.inline_namespaces.contains(namespace) {
@@ -259,6 +274,7 @@ pub fn evaluate(
                 comment: None,
                 at: None,
                 digest: None,
+                computers: None,
             };
         }
     }

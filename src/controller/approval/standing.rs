@@ -86,9 +86,12 @@ pub fn run_verdict(
             source,
             comment,
             at,
+            computers,
             ..
         } => Ok(Verdict::Approved {
             approved_by,
+            // A standing approval's count bounds every run it approves.
+            computers,
             // Policy (a namespace without approval) stays what it is.
             method: match method {
                 ApprovalMethod::Policy => ApprovalMethod::Policy,

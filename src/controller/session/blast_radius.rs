@@ -60,6 +60,7 @@ pub fn summarise(
     BlastRadius {
         digest: digest.to_owned(),
         measured_at: Time(now),
+        counted_for: None,
         computers: total + counted_only as i32,
         first_computers,
         tenants,

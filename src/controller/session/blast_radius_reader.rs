@@ -31,6 +31,7 @@ pub async fn measure(
     obj: &MaintenanceSession,
     mut status: MaintenanceSessionStatus,
     digest: String,
+    counted_for: Option<String>,
 ) -> Result<Action, Error> {
     let busy = ctx.state.active_sessions.busy_computers();
     let mut with_status = obj.clone();
@@ -39,17 +40,20 @@ pub async fn measure(
         (Some(root), Some(t)) => tenant_computers(ctx, root, t.include_child_tenants, busy.as_ref()).await?,
         _ => (listed_computers(obj, &status, busy.as_ref()), BTreeMap::new()),
     };
-    status.blast_radius = Some(summarise(
+    let mut radius = summarise(
         &computers,
         0,
         &tenant_names,
         obj.spec.offline,
         &digest,
         crate::controller::clock::stored_time(ctx.clock.now()).0,
-    ));
-    // The write triggers the next reconcile.
+    );
+    radius.counted_for = counted_for;
+    status.blast_radius = Some(radius);
+    // A write that changed nothing (the same count in the same second)
+    // triggers nothing: look again in a second.
     replace_status(api, obj, status).await?;
-    Ok(Action::await_change())
+    Ok(Action::requeue(std::time::Duration::from_secs(1)))
 }
 
 /// A tenant's computers (and its children's), as `computers/dx` rows.

@@ -76,8 +76,12 @@ pub enum Step {
     /// Resolve computer or tenant names to ImmyBot ids.
     ResolveTargets,
     /// Measure what an approval of `digest` would let loose
-    /// (`status.blastRadius`), before anyone approves.
-    MeasureBlastRadius { digest: String },
+    /// (`status.blastRadius`): before anyone approves, and for a tenant once
+    /// more after the approval `counted_for`, right before its start.
+    MeasureBlastRadius {
+        digest: String,
+        counted_for: Option<String>,
+    },
     /// Record the rollout's plan (`status.rollout`): the target's computers
     /// in wave order, listed once (a tenant's from ImmyBot).
     PlanRollout,

@@ -75,6 +75,7 @@ pub(super) fn record_approval(
             comment,
             at,
             digest,
+            computers,
         } => {
             // The digest the approver saw: this object's, or for a run
             // of a MaintenanceSchedule approved by a standing approval,
@@ -92,7 +93,7 @@ pub(super) fn record_approval(
             let same = st
                 .approval
                 .as_ref()
-                .is_some_and(|r| r.digest == approved && r.approved_by == *approved_by);
+                .is_some_and(|r| r.digest == approved && r.approved_by == *approved_by && r.computers == *computers);
             if !same {
                 st.approval = Some(ApprovalRecord {
                     digest: approved,
@@ -101,6 +102,7 @@ pub(super) fn record_approval(
                     method: method.as_str().into(),
                     source: source.clone(),
                     comment: comment.clone(),
+                    computers: *computers,
                 });
             }
             true

@@ -243,13 +243,14 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
                 .unwrap_or_else(Action::await_change))
         }
         Step::ResolveTargets => Box::pin(target_resolution::resolve(ctx, api, obj, decision.status)).await,
-        Step::MeasureBlastRadius { digest } => {
+        Step::MeasureBlastRadius { digest, counted_for } => {
             Box::pin(super::blast_radius_reader::measure(
                 ctx,
                 api,
                 obj,
                 decision.status,
                 digest,
+                counted_for,
             ))
             .await
         }

@@ -34,7 +34,10 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
         }
         let digest = o.digest.to_string();
         if st.blast_radius.as_ref().is_none_or(|b| b.digest != digest) {
-            return Some(waiting.step(Step::MeasureBlastRadius { digest }));
+            return Some(waiting.step(Step::MeasureBlastRadius {
+                digest,
+                counted_for: None,
+            }));
         }
         return Some(waiting);
     }
@@ -51,6 +54,9 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
     if let Some(wait) = window_gate::hold(st, o) {
         return Some(wait);
     }
+    if let Some(hold) = grown_past_the_approval(st, o, seen) {
+        return Some(hold);
+    }
     if seen.waves.is_some() {
         return Some(waves::first_wave(st, o, &seen.uid));
     }
@@ -58,11 +64,58 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
     Some(Next::show(Phase::Starting, "Starting", "starting the maintenance in ImmyBot").step(Step::Start(attempt)))
 }
 
+/// A tenant can grow between the approval and the start. When the approval
+/// names how many computers it lets start (the blast radius its approver
+/// saw), the tenant is counted once more after the approval, right before
+/// the first start; more computers than approved waits for a new approval
+/// (fewer, or computers gone offline, do not: offline ones are what
+/// `spec.offline` says). Computer and list targets cannot grow: their
+/// computers are the spec's, which the digest covers.
+fn grown_past_the_approval(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
+    seen.spec.target.tenant.as_ref()?;
+    let approval = st.approval.as_ref()?;
+    let limit = approval.computers?;
+    let digest = o.digest.to_string();
+    // Which approval: its source and time (a new approval counts again).
+    let this = format!(
+        "{} ({})",
+        approval.source.as_deref().unwrap_or(&approval.approved_by),
+        approval.approved_at.0
+    );
+    let counted = st
+        .blast_radius
+        .as_ref()
+        .filter(|b| b.digest == digest && b.counted_for.as_deref() == Some(this.as_str()));
+    match counted {
+        None => Some(
+            Next::show(
+                Phase::Starting,
+                "CountingComputers",
+                "counting the tenant's computers again before the start",
+            )
+            .step(Step::MeasureBlastRadius {
+                digest,
+                counted_for: Some(this),
+            }),
+        ),
+        Some(b) if b.computers > limit => Some(Next::show(
+            Phase::AwaitingApproval,
+            "BlastRadiusGrew",
+            format!(
+                "the tenant now has {} computers; the approval by {} let {limit} start: review the blast radius and approve again (kubectl immybot approve)",
+                b.computers, approval.approved_by
+            ),
+        )),
+        Some(_) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::{observe, observe_with};
     use super::*;
     use crate::test_fixtures::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     fn shown(next: Option<Next>) -> Option<(Phase, &'static str)> {
         next?.shown.map(|s| (s.phase, s.reason))
@@ -89,7 +142,7 @@ mod tests {
     #[test]
     fn before_approval_the_blast_radius_of_this_digest_is_measured_once() {
         let waiting = observe_with(&session().build(), &refused(), &[], begin).unwrap();
-        let Step::MeasureBlastRadius { digest } = waiting.step else {
+        let Step::MeasureBlastRadius { digest, .. } = waiting.step else {
             panic!("expected a measurement, got {:?}", waiting.step);
         };
         let measured = session()
@@ -111,10 +164,84 @@ mod tests {
         assert!(
             matches!(
                 observe_with(&changed, &refused(), &[], begin).map(|n| n.step),
-                Some(Step::MeasureBlastRadius { digest: d }) if d != digest
+                Some(Step::MeasureBlastRadius { digest: d, .. }) if d != digest
             ),
             "another digest is measured again"
         );
+    }
+
+    #[test]
+    fn a_tenant_that_grew_past_its_approval_is_counted_again_then_waits() {
+        let mut tenant = session();
+        tenant.0.spec.target = serde_json::from_value(serde_json::json!({"tenant": {"id": 2}})).unwrap();
+        let approved_at = now() - jiff::SignedDuration::from_secs(60);
+        let with = |computers: i32, counted_for: Option<&str>| {
+            let mut b = SessionBuilder(tenant.0.clone());
+            b = b.status(|s| {
+                s.approval = Some(crate::api::ApprovalRecord {
+                    digest: String::new(),
+                    approved_by: "bob".into(),
+                    approved_at: Time(approved_at),
+                    method: "MaintenanceApproval".into(),
+                    source: None,
+                    comment: None,
+                    computers: Some(3),
+                });
+                s.blast_radius = Some(crate::api::BlastRadius {
+                    digest: crate::controller::ApprovalDigest::of("uid-1", &tenant.0.spec).to_string(),
+                    counted_for: counted_for.map(str::to_owned),
+                    computers,
+                    ..Default::default()
+                });
+            });
+            b.build()
+        };
+        // bob's approval lets 3 computers start.
+        let verdict = match approved() {
+            crate::controller::Verdict::Approved {
+                approved_by,
+                method,
+                source,
+                comment,
+                digest,
+                ..
+            } => crate::controller::Verdict::Approved {
+                approved_by,
+                method,
+                source,
+                comment,
+                at: Some(approved_at),
+                digest,
+                computers: Some(3),
+            },
+            other => other,
+        };
+        let observe = |obj: &crate::api::MaintenanceSession| observe_with(obj, &verdict, &[], begin);
+        // What the approver saw was measured before the approval: count again.
+        let before = observe(&with(3, None)).unwrap();
+        assert!(
+            matches!(before.step, Step::MeasureBlastRadius { .. }),
+            "{:?}",
+            before.step
+        );
+        // Counted after it: 53 computers wait for a new approval ...
+        let this = format!("bob-ok ({approved_at})");
+        let grown = observe(&with(53, Some(&this))).unwrap();
+        assert_eq!(
+            shown(Some(grown.clone())),
+            Some((Phase::AwaitingApproval, "BlastRadiusGrew"))
+        );
+        assert_eq!(grown.step, Step::None);
+        // ... 3 (or fewer) start.
+        assert!(matches!(
+            observe(&with(3, Some(&this))).map(|n| n.step),
+            Some(Step::Start(_))
+        ));
+        // Another approval (bob again, later) counts again.
+        assert!(matches!(
+            observe(&with(3, Some("bob-ok (2026-01-01T00:00:00Z)"))).map(|n| n.step),
+            Some(Step::MeasureBlastRadius { .. })
+        ));
     }
 
     #[test]

@@ -573,6 +573,7 @@ fn a_changed_spec_revokes_the_approval_before_start() {
             method: "MaintenanceApproval".into(),
             source: None,
             comment: None,
+            computers: None,
         })
     });
     let refused = Verdict::NotApproved {
