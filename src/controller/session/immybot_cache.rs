@@ -196,6 +196,9 @@ pub struct Listing {
     /// The session ids recorded in objects when the cycle began: a session
     /// not among them could not have been listed yet.
     pub known: std::collections::HashSet<i32>,
+    /// Whether a cycle produced this listing (the default, before the
+    /// first cycle, did not: it knows nothing).
+    pub listed: bool,
 }
 
 impl ActiveSessions {
@@ -240,7 +243,7 @@ impl ActiveSessions {
     /// first cycle.
     pub fn busy_computers(&self) -> Option<HashMap<i32, i32>> {
         let last = self.last();
-        if last.rows.is_empty() && last.known.is_empty() {
+        if !last.listed {
             return None;
         }
         Some(
@@ -281,7 +284,20 @@ mod tests {
         Listing {
             rows: rows.iter().map(|r| (r.id, r.clone())).collect(),
             known: rows.iter().map(|r| r.id).collect(),
+            listed: true,
         }
+    }
+
+    #[test]
+    fn busy_computers_are_known_once_a_cycle_listed_even_an_empty_fleet() {
+        let active = ActiveSessions::default();
+        assert_eq!(active.busy_computers(), None, "no cycle yet: nothing is known");
+        active.replace(listing(&[]));
+        assert_eq!(active.busy_computers(), Some(HashMap::new()), "listed: nobody is busy");
+        let mut r = running(7, "2026-11-24T09:00:00Z");
+        r.computer_id = Some(102);
+        active.replace(listing(&[r]));
+        assert_eq!(active.busy_computers(), Some(HashMap::from([(102, 7)])));
     }
 
     #[test]

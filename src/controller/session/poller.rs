@@ -80,7 +80,11 @@ pub async fn run(p: Poller) {
         }
         // Published before the triggers go out, so that the reconciles they
         // cause see this cycle.
-        snapshot.replace(Listing { rows, known });
+        snapshot.replace(Listing {
+            rows,
+            known,
+            listed: true,
+        });
         let mut phases: BTreeMap<String, i64> = BTreeMap::new();
         let mut in_progress = false;
         for obj in store.state() {
