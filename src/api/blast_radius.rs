@@ -48,7 +48,8 @@ pub struct BlastRadius {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub busy_computers: Vec<String>,
     /// Computers whose online state or sessions ImmyBot did not tell (its
-    /// list rows are untyped; a long computers list is counted, not read).
+    /// list rows are untyped; a computer or list target's online state is
+    /// not read).
     #[serde(default)]
     pub unknown: i32,
 }

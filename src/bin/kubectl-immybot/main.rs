@@ -151,29 +151,7 @@ enum Command {
     /// ImmyBot's sessions, whoever started them (a schedule, onboarding, a
     /// person in ImmyBot, this operator), newest first, through a
     /// SessionSearch the operator answers.
-    History {
-        /// Only this computer's (its ImmyBot id).
-        #[arg(long)]
-        computer: Option<i32>,
-        /// Only this tenant's (its ImmyBot id).
-        #[arg(long)]
-        tenant: Option<i32>,
-        /// Created since: an age (7d, 36h, 90m) or an RFC 3339 time.
-        #[arg(long)]
-        since: Option<String>,
-        /// Created before: an age or an RFC 3339 time.
-        #[arg(long)]
-        until: Option<String>,
-        /// Only sessions that did not pass (Failed, PartialPassed, Missed, ...).
-        #[arg(long)]
-        failed: bool,
-        /// Only these ImmyBot statuses (repeat: --status Failed --status Running).
-        #[arg(long = "status", value_parser = parse_status)]
-        statuses: Vec<immybot_operator::api::SearchedStatus>,
-        /// At most this many (1 to 500).
-        #[arg(long, default_value_t = 100)]
-        limit: i32,
-    },
+    History(search_commands::HistoryArgs),
     /// Every ImmyBot session not finished yet, across the fleet.
     Active {
         #[arg(long, default_value_t = 500)]
@@ -303,26 +281,7 @@ async fn main() -> anyhow::Result<()> {
             condition,
             timeout,
         } => search_commands::wait(&ctx, &session_name(&session)?, &condition, duration(&timeout)?).await,
-        Command::History {
-            computer,
-            tenant,
-            since,
-            until,
-            failed,
-            statuses,
-            limit,
-        } => {
-            let args = search_commands::HistoryArgs {
-                computer,
-                tenant,
-                since,
-                until,
-                failed,
-                statuses,
-                limit,
-            };
-            search_commands::history(&ctx, args).await
-        }
+        Command::History(args) => search_commands::history(&ctx, args).await,
         Command::Active { limit } => search_commands::active(&ctx, limit).await,
         Command::Import {
             session_id,
@@ -360,10 +319,4 @@ fn session_name(text: &str) -> anyhow::Result<String> {
 fn duration(text: &str) -> anyhow::Result<std::time::Duration> {
     immybot_operator::controller::parse_duration(Some(text))
         .with_context(|| format!("{text} is not a duration like 90s, 10m or 2h"))
-}
-
-/// An ImmyBot session status as manifests write it (`PartialPassed`).
-fn parse_status(text: &str) -> Result<immybot_operator::api::SearchedStatus, String> {
-    serde_json::from_value(serde_json::Value::String(text.to_owned()))
-        .map_err(|_| format!("{text} is not an ImmyBot session status (Failed, PartialPassed, Running, ...)"))
 }

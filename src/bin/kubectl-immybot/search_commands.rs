@@ -12,6 +12,8 @@ use kube::ResourceExt as _;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use kube::runtime::wait::await_condition;
 
+use immybot_operator::controller::session::attempts::recorded_sessions;
+
 use super::commands::Ctx;
 use super::render_search::{self, Output};
 
@@ -128,14 +130,35 @@ fn parse_for(condition: &str) -> anyhow::Result<Vec<Phase>> {
 }
 
 /// What `history` asks.
+#[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
+    /// Only this computer's (its ImmyBot id).
+    #[arg(long)]
     pub computer: Option<i32>,
+    /// Only this tenant's (its ImmyBot id).
+    #[arg(long)]
     pub tenant: Option<i32>,
+    /// Created since: an age (7d, 36h, 90m) or an RFC 3339 time.
+    #[arg(long)]
     pub since: Option<String>,
+    /// Created before: an age or an RFC 3339 time.
+    #[arg(long)]
     pub until: Option<String>,
+    /// Only sessions that did not pass (Failed, PartialPassed, Missed, ...).
+    #[arg(long)]
     pub failed: bool,
+    /// Only these ImmyBot statuses (repeat: --status Failed --status Running).
+    #[arg(long = "status", value_parser = parse_status)]
     pub statuses: Vec<SearchedStatus>,
+    /// At most this many (1 to 500).
+    #[arg(long, default_value_t = 100)]
     pub limit: i32,
+}
+
+/// An ImmyBot session status as manifests write it (`PartialPassed`).
+fn parse_status(text: &str) -> Result<SearchedStatus, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|_| format!("{text} is not an ImmyBot session status (Failed, PartialPassed, Running, ...)"))
 }
 
 /// Statuses of sessions that did not pass.
@@ -234,12 +257,7 @@ async fn mirrored_by(ctx: &Ctx) -> anyhow::Result<BTreeMap<i32, String>> {
     let mut out = BTreeMap::new();
     for s in &items {
         let Some(st) = s.status.as_ref() else { continue };
-        let attempts = st.immybot.iter().flat_map(|r| r.attempts.iter());
-        let reruns = st
-            .action_reruns
-            .iter()
-            .flat_map(|r| r.actions.iter().filter_map(|a| a.rerun_session_id));
-        for id in attempts.flat_map(|a| a.session_ids.iter().copied()).chain(reruns) {
+        for (id, _) in recorded_sessions(st) {
             out.insert(id, s.name_any());
         }
     }

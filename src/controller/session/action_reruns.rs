@@ -24,7 +24,8 @@ pub struct Candidate {
     pub name: String,
 }
 
-/// The name status shows for an action (as `status_mapping` names it).
+/// The name status shows for an action (`status_mapping` and the reruns'
+/// filters both name it so).
 pub fn action_name(a: &MaintenanceAction) -> String {
     a.maintenance_display_name
         .clone()

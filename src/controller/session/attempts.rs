@@ -59,12 +59,18 @@ pub fn recorded_sessions(st: &MaintenanceSessionStatus) -> impl Iterator<Item = 
     attempts.chain(reruns)
 }
 
-/// The attempts whose sessions are read: the recorded ones, and one
-/// stand-in per action rerun whose session is known (purpose
-/// `ActionRerun`, number 0). For the session reader only.
-pub fn read_attempts(st: &MaintenanceSessionStatus) -> Vec<Attempt> {
-    let mut out: Vec<Attempt> = st.immybot.iter().flat_map(|r| r.attempts.iter().cloned()).collect();
-    for r in st.action_reruns.iter().flat_map(|r| r.actions.iter()) {
+/// The attempts whose sessions are read: the recorded ones (borrowed
+/// while there is no rerun session), and one stand-in per action rerun
+/// whose session is known (purpose `ActionRerun`, number 0). For the
+/// session reader only.
+pub fn read_attempts(st: &MaintenanceSessionStatus) -> std::borrow::Cow<'_, [Attempt]> {
+    let recorded = st.immybot.as_ref().map(|r| r.attempts.as_slice()).unwrap_or_default();
+    let reruns = st.action_reruns.iter().flat_map(|r| r.actions.iter());
+    if reruns.clone().all(|r| r.rerun_session_id.is_none()) {
+        return std::borrow::Cow::Borrowed(recorded);
+    }
+    let mut out: Vec<Attempt> = recorded.to_vec();
+    for r in reruns {
         if let (Some(id), Some(at)) = (r.rerun_session_id, r.sent_at.as_ref()) {
             out.push(Attempt {
                 number: 0,
@@ -79,7 +85,7 @@ pub fn read_attempts(st: &MaintenanceSessionStatus) -> Vec<Attempt> {
             });
         }
     }
-    out
+    std::borrow::Cow::Owned(out)
 }
 
 /// Whether an attempt reran failed computers (and so counts against

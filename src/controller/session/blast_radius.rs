@@ -19,11 +19,10 @@ pub struct SeenComputer {
     pub busy: Option<bool>,
 }
 
-/// The summary of `computers` (each once; `counted_only` more that were
-/// counted and not read), with the tenants' names where known.
+/// The summary of `computers` (each once), with the tenants' names where
+/// known.
 pub fn summarise(
     computers: &[SeenComputer],
-    counted_only: usize,
     tenant_names: &BTreeMap<i32, String>,
     offline: OfflineBehavior,
     digest: &str,
@@ -40,7 +39,7 @@ pub fn summarise(
     let (total, first_computers) = names(&|_| true);
     let (offline_count, offline_computers) = names(&|c| c.online == Some(false));
     let (busy, busy_computers) = names(&|c| c.busy == Some(true));
-    let unknown = sorted.iter().filter(|c| c.online.is_none() || c.busy.is_none()).count() + counted_only;
+    let unknown = sorted.iter().filter(|c| c.online.is_none() || c.busy.is_none()).count();
     let mut per_tenant: BTreeMap<i32, i32> = BTreeMap::new();
     for c in &sorted {
         if let Some(t) = c.tenant_id {
@@ -61,7 +60,7 @@ pub fn summarise(
         digest: digest.to_owned(),
         measured_at: Time(now),
         counted_for: None,
-        computers: total + counted_only as i32,
+        computers: total,
         first_computers,
         tenants,
         offline: offline_count,
@@ -131,7 +130,7 @@ mod tests {
             computer(4, 2, None, None),
         ];
         let names = BTreeMap::from([(1, "Contoso".to_owned()), (2, "Fabrikam".to_owned())]);
-        let b = summarise(&computers, 0, &names, OfflineBehavior::Skip, "sha256:1", now());
+        let b = summarise(&computers, &names, OfflineBehavior::Skip, "sha256:1", now());
         assert_eq!(b.computers, 4);
         assert_eq!(b.first_computers, vec!["PC-00001", "PC-00002", "PC-00003", "PC-00004"]);
         assert_eq!(
@@ -158,7 +157,6 @@ mod tests {
             .collect();
         let b = summarise(
             &computers,
-            0,
             &BTreeMap::new(),
             OfflineBehavior::ApplyOnConnect,
             "d",
@@ -169,18 +167,5 @@ mod tests {
         assert_eq!(b.tenants.len(), BLAST_RADIUS_TENANTS);
         let size = serde_json::to_vec(&b).unwrap().len();
         assert!(size < 4096, "{size} bytes");
-    }
-
-    #[test]
-    fn a_long_list_counted_only_is_unknown_not_missing() {
-        let b = summarise(
-            &[computer(1, 1, Some(true), Some(false))],
-            99,
-            &BTreeMap::new(),
-            OfflineBehavior::Skip,
-            "d",
-            now(),
-        );
-        assert_eq!((b.computers, b.unknown), (100, 99));
     }
 }

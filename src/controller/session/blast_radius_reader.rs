@@ -19,7 +19,7 @@ use kube::runtime::controller::Action;
 use super::SessionContext;
 use super::attempts::first_targets;
 use super::blast_radius::{SeenComputer, summarise};
-use super::start_protocol::tenant_id;
+use super::start_protocol::{tenant_id, tenant_tree};
 use crate::api::{MaintenanceSession, MaintenanceSessionStatus};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
@@ -34,15 +34,12 @@ pub async fn measure(
     counted_for: Option<String>,
 ) -> Result<Action, Error> {
     let busy = ctx.state.active_sessions.busy_computers();
-    let mut with_status = obj.clone();
-    with_status.status = Some(status.clone());
-    let (computers, tenant_names) = match (tenant_id(&with_status), obj.spec.target.tenant.as_ref()) {
+    let (computers, tenant_names) = match (tenant_id(&obj.spec, Some(&status)), obj.spec.target.tenant.as_ref()) {
         (Some(root), Some(t)) => tenant_computers(ctx, root, t.include_child_tenants, busy.as_ref()).await?,
         _ => (listed_computers(obj, &status, busy.as_ref()), BTreeMap::new()),
     };
     let mut radius = summarise(
         &computers,
-        0,
         &tenant_names,
         obj.spec.offline,
         &digest,
@@ -65,18 +62,7 @@ async fn tenant_computers(
 ) -> Result<(Vec<SeenComputer>, BTreeMap<i32, String>), Error> {
     let client = ctx.immybot.at(Priority::Ending);
     let all = client.tenants().await?;
-    let mut tree = vec![root];
-    let mut i = 0;
-    while children && i < tree.len() {
-        let parent = tree[i];
-        for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
-            // A parent loop in ImmyBot's data must not loop here.
-            if !tree.contains(&child.id) {
-                tree.push(child.id);
-            }
-        }
-        i += 1;
-    }
+    let tree = tenant_tree(&all, root, children);
     let names: BTreeMap<i32, String> = all
         .iter()
         .filter(|t| tree.contains(&t.id))

@@ -67,9 +67,7 @@ async fn candidates(
     obj: &MaintenanceSession,
     status: &MaintenanceSessionStatus,
 ) -> Result<Result<Vec<NamedId>, String>, Error> {
-    let mut with_status = obj.clone();
-    with_status.status = Some(status.clone());
-    match tenant_id(&with_status).filter(|_| obj.spec.target.tenant.is_some()) {
+    match tenant_id(&obj.spec, Some(status)) {
         Some(id) => {
             let (rows, unreadable) = ctx.immybot.at(Priority::Ending).computers_in_tenant(id).await?;
             if unreadable > 0 {

@@ -74,7 +74,7 @@ pub async fn observe_sessions(
     need: Need,
     now: Timestamp,
 ) -> Result<Observation, Error> {
-    let attempts: Vec<Attempt> = obj
+    let attempts: std::borrow::Cow<'_, [Attempt]> = obj
         .status
         .as_ref()
         .map(super::attempts::read_attempts)
@@ -87,7 +87,7 @@ pub async fn observe_sessions(
         incomplete: false,
     };
     let (mut progress, mut ending) = (Vec::new(), Vec::new());
-    for attempt in &attempts {
+    for attempt in attempts.iter() {
         let mut needing = Vec::new();
         for &id in &attempt.session_ids {
             if let Some(s) = cache.ended_session(id) {

@@ -386,22 +386,35 @@ pub fn targets_of(obj: &MaintenanceSession, attempt: &Attempt) -> Option<StartTa
         return Some(StartTargets::Computers(attempt.computer_ids.clone()));
     }
     Some(StartTargets::Tenant {
-        id: tenant_id(obj)?,
+        id: tenant_id(&obj.spec, obj.status.as_ref())?,
         include_children: obj.spec.target.tenant.as_ref()?.include_child_tenants,
     })
 }
 
 /// The ImmyBot id of a tenant target, from the spec or as resolved.
-pub fn tenant_id(obj: &MaintenanceSession) -> Option<i32> {
-    obj.spec.target.tenant.as_ref()?.id.or_else(|| {
-        obj.status
-            .as_ref()?
-            .resolved_target
-            .as_ref()?
-            .tenant
-            .as_ref()
-            .map(|t| t.id)
-    })
+pub fn tenant_id(spec: &crate::api::MaintenanceSessionSpec, status: Option<&MaintenanceSessionStatus>) -> Option<i32> {
+    spec.target
+        .tenant
+        .as_ref()?
+        .id
+        .or_else(|| status?.resolved_target.as_ref()?.tenant.as_ref().map(|t| t.id))
+}
+
+/// `root` and, with `children`, every tenant below it in ImmyBot's tenant
+/// list, each once (a parent loop in ImmyBot's data must not loop here).
+pub fn tenant_tree(all: &[immybot_client::Tenant], root: i32, children: bool) -> Vec<i32> {
+    let mut tree = vec![root];
+    let mut i = 0;
+    while children && i < tree.len() {
+        let parent = tree[i];
+        for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
+            if !tree.contains(&child.id) {
+                tree.push(child.id);
+            }
+        }
+        i += 1;
+    }
+    tree
 }
 
 /// The ids of an attempt's sessions, looked up by group id (for deletion of
@@ -539,21 +552,11 @@ async fn candidate_queries(
     }
     match targets_of(obj, attempt) {
         Some(StartTargets::Tenant { id, include_children }) => {
-            let mut tenants = vec![id];
-            if include_children {
-                let all = ctx.immybot.at(Priority::Ending).tenants().await?;
-                let mut i = 0;
-                while i < tenants.len() {
-                    let parent = tenants[i];
-                    for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
-                        // A parent loop in ImmyBot's data must not loop here.
-                        if !tenants.contains(&child.id) {
-                            tenants.push(child.id);
-                        }
-                    }
-                    i += 1;
-                }
-            }
+            let tenants = if include_children {
+                tenant_tree(&ctx.immybot.at(Priority::Ending).tenants().await?, id, true)
+            } else {
+                vec![id]
+            };
             Ok(tenants.into_iter().map(|t| query(None, Some(t))).collect())
         }
         // Nothing targeted, so nothing can have started.

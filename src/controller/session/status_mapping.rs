@@ -183,11 +183,7 @@ pub fn map_sessions(
             .iter()
             .flatten()
             .map(|a| {
-                let name = a
-                    .maintenance_display_name
-                    .clone()
-                    .or_else(|| a.maintenance_identifier.clone())
-                    .unwrap_or_else(|| format!("action {}", a.id));
+                let name = super::action_reruns::action_name(a);
                 let item = items.entry(name.clone()).or_insert_with(|| ItemSummary {
                     name: name.clone(),
                     maintenance_type: a.maintenance_type.as_ref().map(|t| t.name().into_owned()),
