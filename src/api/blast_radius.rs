@@ -52,6 +52,11 @@ pub struct BlastRadius {
     /// not read).
     #[serde(default)]
     pub unknown: i32,
+    /// Why `computers` is an upper bound, when it is: e.g. a schedule's
+    /// `deviceFilter`, which ImmyBot applies at each run to device types
+    /// its computer list does not show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_bound: Option<String>,
 }
 
 /// Nothing measured, at the epoch (for building one field by field).
@@ -70,6 +75,7 @@ impl Default for BlastRadius {
             busy: 0,
             busy_computers: vec![],
             unknown: 0,
+            upper_bound: None,
         }
     }
 }

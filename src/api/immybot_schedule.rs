@@ -378,6 +378,13 @@ pub struct ImmyBotScheduleStatus {
     /// Recent runs, newest first (at most 5).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runs: Vec<ScheduleRun>,
+    /// What an approval lets loose, measured in ImmyBot before anyone
+    /// approves (how many computers, which tenants, which offline), and
+    /// again every hour while an approval of a tenant names a count: a
+    /// tenant grown past the count its approver saw is disabled in ImmyBot
+    /// until someone approves the new count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blast_radius: Option<super::BlastRadius>,
     /// Who last changed each control (suspend, runNow, cancelRunning,
     /// deletionPolicy, driftPolicy) and when.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

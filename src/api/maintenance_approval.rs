@@ -59,7 +59,10 @@ pub struct MaintenanceApprovalSpec {
     /// The blast radius the approver saw (`status.blastRadius.computers`;
     /// `kubectl immybot approve` fills it in): the approval lets at most
     /// this many computers start. A tenant that grew past it before the
-    /// start waits for a new approval. Absent: any number.
+    /// start waits for a new approval; an ImmyBotSchedule whose tenant
+    /// outgrew it is disabled in ImmyBot until then. A standing approval
+    /// of a MaintenanceSchedule: the most computers any run may start
+    /// (`--max-computers`). Absent: any number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub computers: Option<i32>,

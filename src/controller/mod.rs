@@ -5,7 +5,8 @@
 //! `events` and `event_backlog`, `clock` (the controllers' "now", whole
 //! seconds as stored, durations as written), `conditions`, `approval` (the
 //! approval model: the verdict, digests, standing approvals, where
-//! approvals are read from), `controls` (who used a control),
+//! approvals are read from), `blast_radius` (what an approval would let
+//! loose, summarised, and a tenant tree's computers), `controls` (who used a control),
 //! `status_writer` and `write_gate` (API-server writes in order of
 //! importance), `store_slot`, `spec_mapping` and `windows` (what the kinds'
 //! specs share, in ImmyBot's words and in time), `observer` (metrics
@@ -24,6 +25,7 @@
 //!   answered once).
 
 pub mod approval;
+pub mod blast_radius;
 mod clock;
 mod conditions;
 mod context;

@@ -6,18 +6,21 @@ use std::time::Duration;
 
 use immybot_client::{ComputerTarget, StartRequest};
 use immybot_operator::api::Phase;
-use immybot_operator::api::{BlastRadius, MaintenanceSession};
-use immybot_operator::controller::{ApprovalPolicy, CrashPoint};
+use immybot_operator::api::{BlastRadius, ImmyBotSchedule, MaintenanceApproval, MaintenanceSession};
+use immybot_operator::controller::{ApprovalPolicy, Clock, CrashPoint};
 use immybot_sim::{FleetSeed, SeedComputer};
+use kube::api::ListParams;
 
-use crate::harness::{TestContext, TestFn, TestResult, fleet, manual_simulator, simulator, simulator_of};
+use crate::harness::{TestContext, TestFn, TestResult, fleet, manual_simulator, simulator, simulator_of, wait_for};
 use crate::lifecycle::create_session;
+use crate::schedules::{condition, create, nightly, one_schedule};
 
 pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         the_blast_radius_of_a_computer_and_of_a_tenant_tree_shows_before_approval,
         a_5000_computer_tenant_is_measured_within_the_status_bound,
         a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_computers_do_not,
+        an_immybot_schedule_is_counted_before_approval_and_disabled_when_its_tenant_outgrows_it,
     ]
 }
 
@@ -215,5 +218,111 @@ async fn a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_c
             "the offline computers are skipped, not failed: {missed} missed"
         ));
     }
+    Ok(())
+}
+
+/// Fabrikam (3 computers) on a nightly ImmyBot schedule: bob sees the count
+/// before approving and his approval records it; after 50 computers join,
+/// the hourly recount disables the schedule in ImmyBot until bob approves
+/// the 53.
+async fn an_immybot_schedule_is_counted_before_approval_and_disabled_when_its_tenant_outgrows_it(
+    ctx: TestContext,
+) -> TestResult {
+    let sim = simulator(100).await?;
+    let clock = std::sync::Arc::new(Clock::default());
+    let _controller = ctx
+        .controller_with_clock(&sim, ApprovalPolicy::default(), CrashPoint::Never, clock.clone())
+        .await?;
+    create(&ctx, "nightly", nightly(serde_json::json!({}))).await?;
+    let api = ctx.api::<ImmyBotSchedule>();
+    let radius_of = |o: &ImmyBotSchedule| o.status.as_ref().and_then(|s| s.blast_radius.clone());
+    let seen = wait_for("the schedule's blast radius", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        let digest = o.status.as_ref().and_then(|s| s.approval_digest.clone());
+        match radius_of(&o) {
+            Some(b) if Some(&b.digest) == digest.as_ref() => Ok(Some(b)),
+            other => Err(format!("radius {other:?}")),
+        }
+    })
+    .await?;
+    if seen.computers != 3 || seen.counted_for.is_some() || !sim.state.schedules().is_empty() {
+        return Err(format!(
+            "Fabrikam's 3 computers, counted before any approval, nothing created: {seen:?}"
+        ));
+    }
+    // The default deviceFilter picks device types the computer list does
+    // not show: the count says it is an upper bound.
+    if !seen
+        .upper_bound
+        .as_deref()
+        .is_some_and(|u| u.contains("WorkstationsAndPortableDevices"))
+    {
+        return Err(format!("the count is an upper bound under a device filter: {seen:?}"));
+    }
+    let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "schedule/nightly", "--yes"], None).await?;
+    if !ok || !out.contains("3 computer(s)") || !out.contains("at most") {
+        return Err(format!(
+            "bob is shown the 3 computers, at most, before approving: {out}"
+        ));
+    }
+    let approvals = ctx
+        .api::<MaintenanceApproval>()
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    if approvals.items.iter().map(|a| a.spec.computers).collect::<Vec<_>>() != vec![Some(3)] {
+        return Err(format!(
+            "the approval records the 3 it was given: {:?}",
+            approvals.items
+        ));
+    }
+    one_schedule(&sim, "the schedule created, enabled", |s| {
+        s.definition.disabled != Some(true)
+    })
+    .await?;
+
+    // 50 computers join Fabrikam; an hour on, the recount disables it.
+    sim.state.with_engine(|e, _| {
+        for i in 0..50 {
+            e.add_computer(SeedComputer {
+                id: 300 + i,
+                name: format!("FAB-NEW-{i:02}"),
+                tenant_id: 2,
+                online: true,
+                postpones: false,
+                software: vec![],
+            });
+        }
+    });
+    clock.set(
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(3700))
+            .map_err(|e| e.to_string())?,
+    );
+    one_schedule(&sim, "the outgrown schedule disabled in ImmyBot", |s| {
+        s.definition.disabled == Some(true)
+    })
+    .await?;
+    let held = wait_for("BlastRadiusGrew on Ready", LONG, || async {
+        let o = api.get("nightly").await.map_err(|e| e.to_string())?;
+        match condition(&o, "Ready") {
+            Some((status, reason, message)) if reason == "BlastRadiusGrew" => Ok(Some((status, message, o))),
+            other => Err(format!("Ready {other:?}")),
+        }
+    })
+    .await?;
+    let recount = radius_of(&held.2).ok_or("no recount")?;
+    if held.0 != "False" || !held.1.contains("53 computers") || recount.computers != 53 {
+        return Err(format!("Ready False, 53 counted: {held:?}"));
+    }
+    // bob approves what he sees now: enabled again.
+    let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "schedule/nightly", "--yes"], None).await?;
+    if !ok || !out.contains("53 computer(s)") {
+        return Err(format!("bob approves the 53: {out}"));
+    }
+    one_schedule(&sim, "the schedule enabled again", |s| {
+        s.definition.disabled != Some(true)
+    })
+    .await?;
     Ok(())
 }

@@ -22,6 +22,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         a_schedule_fires_at_its_wall_time_across_dst_and_each_run_needs_its_own_approval,
         forbid_replace_and_allow_decide_what_a_due_run_does_to_active_ones,
         a_standing_approval_starts_runs_until_the_template_changes,
+        a_run_above_the_standing_approvals_count_waits_for_its_own_approval,
         a_controller_killed_after_creating_a_run_never_creates_it_twice,
         schedules_that_cannot_run_are_reported
     ]
@@ -402,6 +403,89 @@ async fn a_standing_approval_starts_runs_until_the_template_changes(ctx: TestCon
     ctx.wait_phase(&third, Phase::AwaitingApproval, LONG).await?;
     if sim.state.ledger().len() != 2 {
         return Err("a run of the changed template must not start on the old approval".into());
+    }
+    Ok(())
+}
+
+/// A standing approval of a tenant names the most computers a run may
+/// start (kubectl immybot approve --max-computers); a run of Fabrikam's 3
+/// computers under a standing approval of 2 waits until someone approves
+/// that run, then starts each computer once.
+async fn a_run_above_the_standing_approvals_count_waits_for_its_own_approval(ctx: TestContext) -> TestResult {
+    let sim = simulator(100).await?;
+    let clock = Arc::new(Clock::default());
+    let h1 = hour_after(3)?;
+    clock.set(plus(h1, -1800)?);
+    let _controller = ctx
+        .controller_with_clock(&sim, ApprovalPolicy::default(), CrashPoint::Never, clock.clone())
+        .await?;
+    let mut spec = hourly(101, serde_json::json!({}));
+    spec["sessionTemplate"]["spec"]["target"] = serde_json::json!({"tenant": {"id": 2}});
+    create_schedule(&ctx, "fabrikam", spec).await?;
+    wait_schedule(&ctx, "fabrikam", "its template digest", |s| {
+        s.status.as_ref().is_some_and(|st| st.template_digest.is_some())
+    })
+    .await?;
+    let approve = [
+        "approve",
+        "maintenanceschedule/fabrikam",
+        "--expires-in",
+        "48h",
+        "--yes",
+    ];
+    let (ok, out) = crate::plugin::plugin(&ctx, "bob", &approve, None).await?;
+    if ok || !out.contains("--max-computers") {
+        return Err(format!("a standing approval of a tenant must name its count: {out}"));
+    }
+    let capped: Vec<&str> = approve.iter().copied().chain(["--max-computers", "2"]).collect();
+    let (ok, out) = crate::plugin::plugin(&ctx, "bob", &capped, None).await?;
+    if !ok || !out.contains("at most 2 computer(s) per run") {
+        return Err(format!("bob's standing approval of at most 2: {out}"));
+    }
+    wait_schedule(&ctx, "fabrikam", "bob's standing approval", |s| {
+        condition(s, "StandingApproval").is_some_and(|c| c.status == "True")
+    })
+    .await?;
+    clock.set(plus(h1, 5)?);
+    let run = wait_runs(&ctx, "fabrikam", &[h1]).await?.remove(0).name_any();
+    let held = ctx
+        .wait_session(&run, "the run to wait for its own approval", LONG, |o| {
+            o.status
+                .iter()
+                .flat_map(|s| s.conditions.iter())
+                .any(|c| c.reason == "BlastRadiusGrew")
+        })
+        .await?;
+    let st = held.status.unwrap_or_default();
+    let record = st.approval.clone().ok_or("approval record")?;
+    if record.method != "StandingApproval"
+        || record.computers != Some(2)
+        || st.blast_radius.map(|b| b.computers) != Some(3)
+        || !sim.state.ledger().is_empty()
+    {
+        return Err(format!(
+            "the standing approval of 2 holds the 3-computer run: {record:?}, ledger {:?}",
+            sim.state.ledger()
+        ));
+    }
+    // carol approves this run for the 3 it counted.
+    let (ok, out) = crate::plugin::plugin(&ctx, "carol", &["approve", &run, "--yes"], None).await?;
+    if !ok || !out.contains("3 computer(s)") {
+        return Err(format!("carol approves the run's 3 computers: {out}"));
+    }
+    // Fabrikam's own computers end as they do (one partial, one offline).
+    let done = ctx
+        .wait_session(&run, "the run to end", LONG, |o| {
+            o.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final)
+        })
+        .await?;
+    let record = done.status.and_then(|s| s.approval).ok_or("approval record")?;
+    let mut started: Vec<i32> = sim.state.ledger().iter().map(|e| e.computer_id).collect();
+    started.sort_unstable();
+    if record.approved_by != "carol" || started.len() != 3 || started.windows(2).any(|w| w[0] == w[1]) {
+        return Err(format!(
+            "carol's approval starts each of the 3 once: {record:?}, {started:?}"
+        ));
     }
     Ok(())
 }

@@ -70,7 +70,7 @@ pub async fn run(
                 .blast_radius
                 .as_ref()
                 .filter(|b| Some(&b.digest) == status.approval_digest.as_ref())
-                .map(immybot_operator::controller::session::blast_radius::one_line);
+                .map(immybot_operator::controller::blast_radius::one_line);
             if status.phase == Some(Phase::AwaitingApproval)
                 && !approved.contains(name)
                 && let Some(digest) = status.approval_digest.clone()

@@ -96,7 +96,7 @@ pub fn render(a: &Approving<'_>) -> String {
             line(
                 &mut out,
                 "blast radius",
-                &immybot_operator::controller::session::blast_radius::one_line(b),
+                &immybot_operator::controller::blast_radius::one_line(b),
             );
             let more = |shown: usize, total: i32| {
                 let rest = total - shown as i32;
@@ -141,6 +141,9 @@ pub fn render(a: &Approving<'_>) -> String {
                     ),
                 );
             }
+            if let Some(why) = &b.upper_bound {
+                line(&mut out, "at most", why);
+            }
             if b.busy > 0 {
                 line(
                     &mut out,
@@ -153,7 +156,7 @@ pub fn render(a: &Approving<'_>) -> String {
                 );
             }
         }
-        None if a.coverage.kind == "MaintenanceSession" => {
+        None if a.coverage.kind != "MaintenanceSchedule" => {
             line(
                 &mut out,
                 "blast radius",

@@ -54,6 +54,11 @@ enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// A standing approval (maintenanceschedule/NAME) of a tenant: the
+        /// most computers a run may start; a run above it waits for its
+        /// own approval. A computer or list template counts its own.
+        #[arg(long)]
+        max_computers: Option<i32>,
     },
     /// A readable summary. A session: phase, approval, computers and
     /// actions, failures first. A schedule: next run, conditions and its
@@ -185,7 +190,15 @@ async fn main() -> anyhow::Result<()> {
             comment,
             expires_in,
             yes,
+            max_computers,
         } => match ObjectRef::parse(&object)? {
+            ObjectRef {
+                kind: Kind::MaintenanceSchedule,
+                name,
+            } => maintenance_schedule_commands::approve(&ctx, &name, comment, expires_in, yes, max_computers).await,
+            _ if max_computers.is_some() => anyhow::bail!(
+                "--max-computers is for a standing approval (maintenanceschedule/NAME); a session's or schedule's approval records the blast radius the operator measured"
+            ),
             ObjectRef {
                 kind: Kind::Session,
                 name,
@@ -194,10 +207,6 @@ async fn main() -> anyhow::Result<()> {
                 kind: Kind::Schedule,
                 name,
             } => schedule_commands::approve(&ctx, &name, comment, expires_in, yes).await,
-            ObjectRef {
-                kind: Kind::MaintenanceSchedule,
-                name,
-            } => maintenance_schedule_commands::approve(&ctx, &name, comment, expires_in, yes).await,
         },
         Command::Status { object } => match ObjectRef::parse(&object)? {
             ObjectRef {

@@ -37,7 +37,7 @@ pub fn status(s: &MaintenanceSession) -> String {
         let _ = writeln!(
             out,
             "  radius    {} (measured {})",
-            immybot_operator::controller::session::blast_radius::one_line(b),
+            immybot_operator::controller::blast_radius::one_line(b),
             b.measured_at.0
         );
     }

@@ -27,7 +27,8 @@ pub async fn approve(
         bail!("you ({me}) requested schedule/{name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
-    let approving = Approving::of_spec(immybot_schedule_coverage(), name, &schedule.spec, &digest, &me)?;
+    let mut approving = Approving::of_spec(immybot_schedule_coverage(), name, &schedule.spec, &digest, &me)?;
+    approving.blast_radius = status.blast_radius.clone();
     print!("{}", approval_prompt::render(&approving));
     if status.applied_digest.as_deref() == Some(digest.as_str()) {
         println!("(ImmyBot already has this definition; an approval keeps it approved)");
@@ -50,7 +51,13 @@ pub async fn approve(
         &me,
         comment,
         expires_at,
-        None,
+        // The count it was given: a tenant that outgrows it is disabled in
+        // ImmyBot until the new count is approved.
+        status
+            .blast_radius
+            .as_ref()
+            .filter(|b| b.digest == digest)
+            .map(|b| b.computers),
     )
     .await?;
     println!("approved schedule/{name} as {me} (maintenanceapproval/{created})");

@@ -66,6 +66,19 @@ fn weekday_number(d: Weekday) -> u8 {
     }
 }
 
+/// The target a definition names (back from `definition`): what a blast
+/// radius counts.
+pub fn target_of(def: &ScheduleDefinition) -> Option<ResolvedTarget> {
+    match def.target_type.as_ref()? {
+        TargetType::Computer => def.target.as_deref()?.parse().ok().map(ResolvedTarget::Computer),
+        TargetType::AllForTenant => Some(ResolvedTarget::Tenant {
+            id: def.tenant_id?,
+            include_children: def.propagate_to_child_tenants.unwrap_or(false),
+        }),
+        _ => None,
+    }
+}
+
 /// The definition the spec asks for, `disabled` following `suspend`.
 pub fn definition(spec: &ImmyBotScheduleSpec, target: ResolvedTarget) -> ScheduleDefinition {
     let (target_type, target_value, tenant_id, propagate) = match target {
@@ -211,6 +224,17 @@ mod tests {
                 id: 3,
                 include_children: true,
             },
+        );
+        assert_eq!(
+            target_of(&def),
+            Some(ResolvedTarget::Tenant {
+                id: 3,
+                include_children: true
+            })
+        );
+        assert_eq!(
+            target_of(&definition(&spec(), ResolvedTarget::Computer(7))),
+            Some(ResolvedTarget::Computer(7))
         );
         let v = serde_json::to_value(&def).unwrap();
         assert_eq!(v["targetType"], 21);

@@ -10,6 +10,9 @@
 //!    current digest, except `disabled` following `suspend`, and putting
 //!    back the approved definition (drift, deletion in ImmyBot).
 //! 4. One ImmyBot write per reconcile: update, else run now, else cancel.
+//! 5. A tenant grown past the count its approval names (`grew`) is held
+//!    disabled in ImmyBot, created disabled or not at all, and runs nothing
+//!    now, until the new count is approved; cancelling its runs stays open.
 //!
 //! `decide` takes them stage by stage: `interrupted_create`,
 //! `not_created`, `gone`, `keep_in_sync`, `requests`.
@@ -38,6 +41,9 @@ pub struct Observed<'a> {
     pub remote: Remote,
     /// With a pending create: the schedules that match it exactly.
     pub pending_matches: Option<Vec<i32>>,
+    /// The target outgrew the count its approval names, in words
+    /// (`blast_radius::count`).
+    pub grew: Option<String>,
 }
 
 /// One ImmyBot write.
@@ -126,6 +132,13 @@ fn waiting(message: String) -> Standing {
     Standing::Waiting {
         reason: "AwaitingApproval",
         message,
+    }
+}
+
+fn grown(message: &str) -> Standing {
+    Standing::Waiting {
+        reason: "BlastRadiusGrew",
+        message: message.to_owned(),
     }
 }
 
@@ -262,6 +275,7 @@ fn not_created(o: &Observed<'_>, mut status: ImmyBotScheduleStatus, wanted: Sche
         };
     }
     match &o.approved {
+        Ok(_) if o.grew.is_some() => Decision::new(Step::None, grown(o.grew.as_deref().unwrap_or_default()), status),
         Ok(_) => Decision::new(
             Step::Create(wanted),
             progressing("Creating", "creating the schedule in ImmyBot"),
@@ -291,7 +305,7 @@ impl Held {
             .applied_definition
             .clone()
             .and_then(|v| serde_json::from_value(v).ok());
-        let desired = if approved {
+        let mut desired = if approved {
             Some(wanted.clone())
         } else {
             applied.clone().map(|mut d| {
@@ -299,6 +313,10 @@ impl Held {
                 d
             })
         };
+        // Outgrown: what it holds stays, disabled.
+        if let (Some(d), Some(_)) = (desired.as_mut(), &o.grew) {
+            d.disabled = Some(true);
+        }
         let waiting_for_change = !approved
             && applied.is_some_and(|mut a| {
                 a.disabled = wanted.disabled;
@@ -373,6 +391,19 @@ fn keep_in_sync(
 /// a cancel-running request, then where the approval stands.
 fn requests(o: &Observed<'_>, mut status: ImmyBotScheduleStatus, id: i32, waiting_for_change: bool) -> Decision {
     let mut event = None;
+    if let Some(why) = &o.grew {
+        // Cancelling what runs stays open; running more does not.
+        let decided = if o.spec.cancel_running.requests > status.cancel_running_handled {
+            let cancel = Step::CancelRunning {
+                id,
+                request: o.spec.cancel_running.requests,
+            };
+            Decision::new(cancel, grown(why), status)
+        } else {
+            Decision::new(Step::None, grown(why), status)
+        };
+        return decided;
+    }
     if o.spec.run_now.requests > status.run_now_handled {
         let Some(pending) = status.run_now_pending else {
             let run = Step::RunNow {

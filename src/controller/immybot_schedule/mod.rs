@@ -6,8 +6,12 @@
 //! - `machine`: the pure decision (observed state in, one step out).
 //! - `reconciler`: observes ImmyBot, decides, performs one step.
 //! - `runs`: the runs, from the sessions carrying the schedule's id.
+//! - `blast_radius`: when the target is counted and whether it outgrew its
+//!   approval (pure); `blast_radius_reader` counts it.
 //! - `running`: ImmyBot's running-schedule ids, one call shared by all.
 
+pub mod blast_radius;
+mod blast_radius_reader;
 pub mod definition;
 pub mod machine;
 pub mod reconciler;

@@ -13,7 +13,9 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 
 use super::ScheduleContext;
-use super::definition::{ResolvedTarget, approval_digest, cron_of, definition, definition_digest};
+use super::blast_radius::{Count, count};
+use super::blast_radius_reader::measure;
+use super::definition::{ResolvedTarget, approval_digest, cron_of, definition, definition_digest, target_of};
 use super::machine::{Decision, Observed, Remote, Standing, Step, decide};
 use crate::api::{ApprovedKind, ImmyBotSchedule, ImmyBotScheduleStatus, PendingCreate, ScheduleDeletionPolicy};
 use crate::controller::approval::{Subject, Verdict, evaluate};
@@ -166,6 +168,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &ScheduleContext, api: &Api<ImmyBotSc
         (Some(pending), None) => Some(find_created(ctx, obj, pending, &status).await?),
         _ => None,
     };
+    let grew = count_target(ctx, obj, &mut status, &wanted, &digest, &verdict, now).await?;
     let decision = decide(&Observed {
         spec: &obj.spec,
         status: &status,
@@ -173,6 +176,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &ScheduleContext, api: &Api<ImmyBotSc
         approved,
         remote: remote.clone(),
         pending_matches,
+        grew,
     });
     let Decision {
         step,
@@ -347,6 +351,35 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &ScheduleContext, api: &Api<ImmyBotSc
         ctx.timing.poll_idle
     };
     Ok(Action::requeue(every))
+}
+
+/// The target's blast radius, counted when `blast_radius::count` says so
+/// (into `status`); `Some` when it outgrew the approval's count.
+async fn count_target(
+    ctx: &ScheduleContext,
+    obj: &ImmyBotSchedule,
+    status: &mut ImmyBotScheduleStatus,
+    wanted: &Result<ScheduleDefinition, String>,
+    digest: &str,
+    verdict: &Verdict,
+    now: jiff::Timestamp,
+) -> Result<Option<String>, Error> {
+    let Some(target) = wanted.as_ref().ok().and_then(target_of) else {
+        return Ok(None);
+    };
+    let tenant = matches!(target, ResolvedTarget::Tenant { .. });
+    let radius = status.blast_radius.as_ref();
+    if let Count::Measure { counted_for } = count(radius, digest, verdict, tenant, now) {
+        let measured = measure(ctx, &obj.spec, target, digest, counted_for, now).await?;
+        status.blast_radius = Some(measured);
+    }
+    Ok(
+        match count(status.blast_radius.as_ref(), digest, verdict, tenant, now) {
+            Count::Counted { grew } => grew,
+            // Just counted: fresh by construction.
+            Count::Measure { .. } => None,
+        },
+    )
 }
 
 /// With a create interrupted: ImmyBot's schedules with exactly the intended

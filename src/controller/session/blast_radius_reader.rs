@@ -2,11 +2,9 @@
 //! target's computers now, summarised (`blast_radius`) into the status
 //! before anyone approves.
 //!
-//! What it costs, by target (it runs once per approval digest):
-//! - a tenant (with its child tenants): the tenant list, then one
-//!   `computers/dx` listing per 500 computers of each tenant; rows carry
-//!   `isOnline` and `activeSessionId` where ImmyBot fills them (untyped:
-//!   where it does not, a computer counts as not described);
+//! What it costs, by target (it runs once per approval digest, and once
+//! more after a tenant's approval):
+//! - a tenant (with its child tenants): `blast_radius::tenant_reader`;
 //! - a computer or a list: no ImmyBot call. The names are the spec's (and
 //!   their resolution's); busy comes from the poller's listing of active
 //!   sessions; whether each is online is not read (a call per computer
@@ -18,9 +16,10 @@ use kube::runtime::controller::Action;
 
 use super::SessionContext;
 use super::attempts::first_targets;
-use super::blast_radius::{SeenComputer, summarise};
-use super::start_protocol::{tenant_id, tenant_tree};
+use super::start_protocol::tenant_id;
 use crate::api::{MaintenanceSession, MaintenanceSessionStatus};
+use crate::controller::blast_radius::tenant_reader::tenant_computers;
+use crate::controller::blast_radius::{SeenComputer, summarise};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
 use immybot_client::Priority;
@@ -35,7 +34,10 @@ pub async fn measure(
 ) -> Result<Action, Error> {
     let busy = ctx.state.active_sessions.busy_computers();
     let (computers, tenant_names) = match (tenant_id(&obj.spec, Some(&status)), obj.spec.target.tenant.as_ref()) {
-        (Some(root), Some(t)) => tenant_computers(ctx, root, t.include_child_tenants, busy.as_ref()).await?,
+        (Some(root), Some(t)) => {
+            let client = ctx.immybot.at(Priority::Ending);
+            tenant_computers(&client, root, t.include_child_tenants, busy.as_ref()).await?
+        }
         _ => (listed_computers(obj, &status, busy.as_ref()), BTreeMap::new()),
     };
     let mut radius = summarise(
@@ -51,40 +53,6 @@ pub async fn measure(
     // triggers nothing: look again in a second.
     replace_status(api, obj, status).await?;
     Ok(Action::requeue(std::time::Duration::from_secs(1)))
-}
-
-/// A tenant's computers (and its children's), as `computers/dx` rows.
-async fn tenant_computers(
-    ctx: &SessionContext,
-    root: i32,
-    children: bool,
-    busy: Option<&HashMap<i32, i32>>,
-) -> Result<(Vec<SeenComputer>, BTreeMap<i32, String>), Error> {
-    let client = ctx.immybot.at(Priority::Ending);
-    let all = client.tenants().await?;
-    let tree = tenant_tree(&all, root, children);
-    let names: BTreeMap<i32, String> = all
-        .iter()
-        .filter(|t| tree.contains(&t.id))
-        .filter_map(|t| Some((t.id, t.name.clone()?)))
-        .collect();
-    let mut out = Vec::new();
-    for tenant in tree {
-        let (rows, _unreadable) = client.computers_in_tenant(tenant).await?;
-        out.extend(rows.into_iter().filter(|r| r.tenant_id == tenant).map(|r| {
-            SeenComputer {
-                id: r.id,
-                name: r.computer_name,
-                tenant_id: Some(r.tenant_id),
-                online: r.is_online,
-                busy: r
-                    .active_session_id
-                    .map(|_| true)
-                    .or_else(|| busy.map(|b| b.contains_key(&r.id))),
-            }
-        }));
-    }
-    Ok((out, names))
 }
 
 /// A computer or list target's computers, from the spec and the names it

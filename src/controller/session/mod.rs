@@ -16,7 +16,6 @@ mod action_reader;
 mod action_rerun_protocol;
 pub mod action_reruns;
 pub mod attempts;
-pub mod blast_radius;
 mod blast_radius_reader;
 mod deferrable;
 mod ended_reader;

@@ -27,6 +27,7 @@ use super::SessionContext;
 use super::group_id::SessionGroupId;
 use super::start_request::{StartTargets, start_request};
 use crate::api::{Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionStatus, WaitingComputer};
+use crate::controller::blast_radius::tenant_tree;
 use crate::controller::error::Error;
 use crate::controller::events::publish;
 use crate::controller::status_writer::{SessionApi, StartResult, persist_start_result, replace_status};
@@ -398,23 +399,6 @@ pub fn tenant_id(spec: &crate::api::MaintenanceSessionSpec, status: Option<&Main
         .as_ref()?
         .id
         .or_else(|| status?.resolved_target.as_ref()?.tenant.as_ref().map(|t| t.id))
-}
-
-/// `root` and, with `children`, every tenant below it in ImmyBot's tenant
-/// list, each once (a parent loop in ImmyBot's data must not loop here).
-pub fn tenant_tree(all: &[immybot_client::Tenant], root: i32, children: bool) -> Vec<i32> {
-    let mut tree = vec![root];
-    let mut i = 0;
-    while children && i < tree.len() {
-        let parent = tree[i];
-        for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
-            if !tree.contains(&child.id) {
-                tree.push(child.id);
-            }
-        }
-        i += 1;
-    }
-    tree
 }
 
 /// The ids of an attempt's sessions, looked up by group id (for deletion of

@@ -43,6 +43,7 @@ struct Case {
     approved: bool,
     remote: Remote,
     pending_matches: Option<Vec<i32>>,
+    grew: Option<String>,
 }
 
 impl Case {
@@ -53,6 +54,7 @@ impl Case {
             approved: false,
             remote: Remote::NotCreated,
             pending_matches: None,
+            grew: None,
         }
     }
     fn approved(mut self) -> Self {
@@ -71,6 +73,7 @@ impl Case {
             },
             remote: self.remote.clone(),
             pending_matches: self.pending_matches.clone(),
+            grew: self.grew.clone(),
         })
     }
 }
@@ -107,6 +110,7 @@ fn a_spec_that_cannot_be_a_definition_stalls() {
         approved: Ok(String::new()),
         remote: Remote::NotCreated,
         pending_matches: None,
+        grew: None,
     });
     assert_eq!(d.step, Step::None);
     assert!(
@@ -301,6 +305,54 @@ fn cancel_running_is_sent_per_request() {
 }
 
 #[test]
+fn a_tenant_grown_past_its_approval_is_held_disabled_and_runs_nothing_now() {
+    // Not created yet: nothing is created.
+    let mut c = Case::new().approved();
+    c.grew = Some("the tenant now has 53 computers; the approval let 3".into());
+    let d = c.decide();
+    assert_eq!(d.step, Step::None);
+    assert!(matches!(
+        d.standing,
+        Standing::Waiting {
+            reason: "BlastRadiusGrew",
+            ..
+        }
+    ));
+    // Created and enabled: disabled, then held there.
+    let def = wanted(&c.spec);
+    c.status = created(3, &def);
+    c.remote = remote(3, &def);
+    match c.decide().step {
+        Step::Update { id: 3, definition, .. } => assert_eq!(definition.disabled, Some(true)),
+        other => panic!("{other:?}"),
+    }
+    let mut disabled = def.clone();
+    disabled.disabled = Some(true);
+    c.remote = remote(3, &disabled);
+    c.status.applied_digest = Some(definition_digest(&disabled));
+    c.spec.run_now.requests = 1;
+    let d = c.decide();
+    assert_eq!(d.step, Step::None, "no run now while outgrown");
+    assert!(matches!(
+        d.standing,
+        Standing::Waiting {
+            reason: "BlastRadiusGrew",
+            ..
+        }
+    ));
+    // Cancelling what runs stays open.
+    c.spec.cancel_running.requests = 1;
+    assert_eq!(c.decide().step, Step::CancelRunning { id: 3, request: 1 });
+    // Approved for the new count: enabled again, and the run-now goes.
+    c.grew = None;
+    c.spec.cancel_running.requests = 0;
+    assert!(matches!(c.decide().step, Step::Update { .. }));
+    c.remote = remote(3, &def);
+    c.status.applied_digest = Some(definition_digest(&def));
+    assert_eq!(c.decide().step, Step::RunNow { id: 3, request: 1 });
+}
+
+#[test]
 fn fields_immybot_does_not_answer_are_not_drift() {
     let mut c = Case::new().approved();
     let def = wanted(&c.spec);
@@ -330,6 +382,7 @@ mod stages {
             },
             remote: c.remote.clone(),
             pending_matches: c.pending_matches.clone(),
+            grew: c.grew.clone(),
         }
     }
 

@@ -69,12 +69,26 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
 /// saw), the tenant is counted once more after the approval, right before
 /// the first start; more computers than approved waits for a new approval
 /// (fewer, or computers gone offline, do not: offline ones are what
-/// `spec.offline` says). Computer and list targets cannot grow: their
-/// computers are the spec's, which the digest covers.
+/// `spec.offline` says). Computer and list targets cannot grow (their
+/// computers are the spec's, which the digest covers) but are still held
+/// to the count: a standing approval of a schedule names the most
+/// computers any run may start.
 fn grown_past_the_approval(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
-    seen.spec.target.tenant.as_ref()?;
     let approval = st.approval.as_ref()?;
     let limit = approval.computers?;
+    if seen.spec.target.tenant.is_none() {
+        let named = first_targets(seen.spec, st).len();
+        return (named > usize::try_from(limit).unwrap_or(0)).then(|| {
+            Next::show(
+                Phase::AwaitingApproval,
+                "BlastRadiusGrew",
+                format!(
+                    "the target names {named} computers; the approval by {} lets {limit} start: approve this object for its own count (kubectl immybot approve)",
+                    approval.approved_by
+                ),
+            )
+        });
+    }
     let digest = o.digest.to_string();
     // Which approval: its source and time (a new approval counts again).
     let this = format!(
@@ -241,6 +255,42 @@ mod tests {
         assert!(matches!(
             observe(&with(3, Some("bob-ok (2026-01-01T00:00:00Z)"))).map(|n| n.step),
             Some(Step::MeasureBlastRadius { .. })
+        ));
+    }
+
+    #[test]
+    fn a_list_above_the_approvals_count_waits_and_one_within_it_starts() {
+        let counted = |n: i32| match approved() {
+            crate::controller::Verdict::Approved {
+                approved_by,
+                method,
+                source,
+                comment,
+                at,
+                digest,
+                ..
+            } => crate::controller::Verdict::Approved {
+                approved_by,
+                method,
+                source,
+                comment,
+                at,
+                digest,
+                computers: Some(n),
+            },
+            other => other,
+        };
+        let three = session().computers(&[101, 102, 103]).build();
+        let held = observe_with(&three, &counted(2), &[], begin).unwrap();
+        assert_eq!(
+            shown(Some(held.clone())),
+            Some((Phase::AwaitingApproval, "BlastRadiusGrew"))
+        );
+        assert_eq!(held.step, Step::None);
+        // No recount for a list: its computers are the spec's.
+        assert!(matches!(
+            observe_with(&three, &counted(3), &[], begin).map(|n| n.step),
+            Some(Step::Start(_))
         ));
     }
 

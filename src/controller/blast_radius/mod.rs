@@ -1,5 +1,9 @@
-//! The blast radius, the pure half: what ImmyBot told of the target's
-//! computers in, the bounded summary an approver reads out. No clients.
+//! The blast radius, shared by every kind that starts work: what ImmyBot
+//! told of a target's computers in, the bounded summary an approver reads
+//! out (pure, here), and `tenant_reader`, which reads a tenant tree's
+//! computers (the one ImmyBot call behind it).
+
+pub mod tenant_reader;
 
 use std::collections::BTreeMap;
 
@@ -72,7 +76,25 @@ pub fn summarise(
         busy,
         busy_computers,
         unknown: unknown as i32,
+        upper_bound: None,
     }
+}
+
+/// `root` and, with `children`, every tenant below it in ImmyBot's tenant
+/// list, each once (a parent loop in ImmyBot's data must not loop here).
+pub fn tenant_tree(all: &[immybot_client::Tenant], root: i32, children: bool) -> Vec<i32> {
+    let mut tree = vec![root];
+    let mut i = 0;
+    while children && i < tree.len() {
+        let parent = tree[i];
+        for child in all.iter().filter(|t| t.parent_tenant_id == Some(parent)) {
+            if !tree.contains(&child.id) {
+                tree.push(child.id);
+            }
+        }
+        i += 1;
+    }
+    tree
 }
 
 fn label(c: &SeenComputer) -> String {
@@ -90,6 +112,9 @@ pub fn one_line(b: &BlastRadius) -> String {
     }
     if b.unknown > 0 {
         extra.push(format!("{} not described by ImmyBot", b.unknown));
+    }
+    if b.upper_bound.is_some() {
+        extra.push("at most: see upperBound".to_owned());
     }
     let tenants = match b.tenants.len() {
         0 | 1 => String::new(),
