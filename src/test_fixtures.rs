@@ -77,6 +77,13 @@ impl SessionBuilder {
         };
         self
     }
+    /// Waves with a one-computer pilot.
+    pub fn waves_with_pilot(mut self) -> Self {
+        self.0.spec.rollout = serde_json::from_value(serde_json::json!({"strategy": "Waves", "pilot": {"count": 1}}))
+            .expect("a valid rollout");
+        self
+    }
+
     pub fn tenant(mut self, id: i32) -> Self {
         self.0.spec.target = SessionTarget {
             tenant: Some(TenantRef {

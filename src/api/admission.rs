@@ -145,5 +145,8 @@ pub fn admission_policies() -> Vec<Value> {
             maintenance_schedule_coverage(),
         ),
         binding(MAINTENANCE_SCHEDULE_REQUESTER_ONLY_POLICY),
+        // Bound by the chart (`pilot-policy-binding.yaml`) to the settings
+        // ConfigMap in the operator's namespace: unbound, it refuses nothing.
+        super::pilot::pilot_policy(),
     ]
 }

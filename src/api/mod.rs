@@ -13,6 +13,7 @@ mod maintenance_session;
 mod maintenance_session_status;
 mod maintenance_window;
 mod names;
+pub mod pilot;
 mod reference;
 mod rollout;
 mod session_search;

@@ -56,6 +56,20 @@ pub struct OperatorArgs {
     /// Namespaces that need no approval at all (labs). Comma-separated.
     #[arg(long, env = "IMMYBOT_UNAPPROVED_NAMESPACES", value_delimiter = ',')]
     pub unapproved_namespaces: Vec<String>,
+    /// The pilot rule: a tenant-wide MaintenanceSession of more computers
+    /// than this needs a pilot (spec.rollout with strategy Waves and a
+    /// pilot). Default: no rule.
+    #[arg(long, env = "IMMYBOT_PILOT_REQUIRED_ABOVE")]
+    pub pilot_required_above: Option<i32>,
+    /// Per-namespace overrides of --pilot-required-above, e.g.
+    /// `prod=50,lab=off`. Comma-separated.
+    #[arg(long, env = "IMMYBOT_PILOT_REQUIRED_ABOVE_IN", value_delimiter = ',', value_parser = pilot_override)]
+    pub pilot_required_above_in: Vec<(String, Option<i32>)>,
+    /// Record each tenant's measured computer count in the settings
+    /// ConfigMap (immybot-operator-settings in the operator's namespace),
+    /// for the pilot rule's admission policy. The chart turns it on.
+    #[arg(long, env = "IMMYBOT_RECORD_TENANT_SIZES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub record_tenant_sizes: bool,
 
     /// Watch only this namespace (default: all).
     #[arg(long, env = "IMMYBOT_WATCH_NAMESPACE")]
@@ -152,9 +166,20 @@ impl OperatorArgs {
                 .filter(|s| !s.is_empty())
                 .collect::<BTreeSet<_>>()
         };
+        let per_namespace = self.pilot_required_above_in.iter().cloned().collect();
         ApprovalPolicy {
             inline_namespaces: set(&self.inline_approval_namespaces),
             unapproved_namespaces: set(&self.unapproved_namespaces),
+            pilot: crate::controller::PilotRule {
+                required_above: self.pilot_required_above,
+                per_namespace,
+                settings: self.record_tenant_sizes.then(|| {
+                    (
+                        self.lease_namespace.clone(),
+                        crate::api::pilot::SETTINGS_CONFIGMAP.to_owned(),
+                    )
+                }),
+            },
         }
     }
 
@@ -167,6 +192,23 @@ impl OperatorArgs {
             ..Timing::default()
         }
     }
+}
+
+/// One `namespace=N` (or `namespace=off`) of --pilot-required-above-in.
+fn pilot_override(s: &str) -> Result<(String, Option<i32>), String> {
+    let (ns, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write namespace=N or namespace=off"))?;
+    let n = match n.trim() {
+        "off" => None,
+        n => Some(
+            n.parse::<i32>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| format!("{s:?}: {n:?} is neither a number of computers nor off"))?,
+        ),
+    };
+    Ok((ns.trim().to_owned(), n))
 }
 
 #[cfg(test)]
@@ -189,6 +231,10 @@ mod tests {
             "gitops, prod",
             "--start-grace-seconds",
             "10",
+            "--pilot-required-above",
+            "200",
+            "--pilot-required-above-in",
+            "prod=50,lab=off",
         ])
         .unwrap();
         let config = args.client_config().unwrap();
@@ -196,6 +242,15 @@ mod tests {
         let policy = args.approval_policy();
         assert!(policy.inline_namespaces.contains("prod") && policy.inline_namespaces.contains("gitops"));
         assert!(policy.unapproved_namespaces.is_empty());
+        assert_eq!(
+            (
+                policy.pilot.threshold("prod"),
+                policy.pilot.threshold("lab"),
+                policy.pilot.threshold("x")
+            ),
+            (Some(50), None, Some(200))
+        );
+        assert!(pilot_override("prod=many").is_err() && pilot_override("prod").is_err());
         // The grace must outlast two request timeouts, whatever was asked.
         assert_eq!(args.timing().start_grace, Duration::from_secs(60));
     }

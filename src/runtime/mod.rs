@@ -11,7 +11,7 @@ mod metrics;
 mod observer;
 
 pub use admin::Readiness;
-pub use bootstrap::{BootstrapError, install_admission_policies};
+pub use bootstrap::{BootstrapError, install_admission_policies, install_pilot_binding};
 pub use config::{LogFormat, OperatorArgs};
 pub use leader::LeaseSettings;
 pub use metrics::Metrics;

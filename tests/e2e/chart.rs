@@ -135,13 +135,45 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         ],
     )?;
     let kinds = |k: &str| policies.lines().filter(|l| l.trim() == format!("kind: {k}")).count();
-    let want = immybot_operator::api::admission_policies().len() / 2;
-    if kinds("ValidatingAdmissionPolicy") != want || kinds("ValidatingAdmissionPolicyBinding") != want {
+    // The pilot rule's binding is in pilot-rule.yaml (it names the
+    // release's namespace).
+    let ours = immybot_operator::api::admission_policies();
+    let count = |k: &str| ours.iter().filter(|p| p["kind"] == k).count();
+    let (want, bound) = (
+        count("ValidatingAdmissionPolicy"),
+        count("ValidatingAdmissionPolicyBinding"),
+    );
+    if kinds("ValidatingAdmissionPolicy") != want || kinds("ValidatingAdmissionPolicyBinding") != bound {
         return Err(format!(
-            "the chart must render {want} policies and {want} bindings:\n{policies}"
+            "the chart must render {want} policies and {bound} bindings:\n{policies}"
         ));
     }
-    server_accepts(&ctx, &policies, 2 * want, "admission policies")?;
+    server_accepts(&ctx, &policies, want + bound, "admission policies")?;
+    // The pilot rule's settings and binding, with thresholds set.
+    let pilot = helm(
+        &ctx,
+        &[
+            "template",
+            release,
+            "charts/immybot-operator",
+            "--namespace",
+            &ns,
+            "-f",
+            "charts/immybot-operator/ci/test-values.yaml",
+            "--set",
+            "approval.pilotRequiredAbove=200",
+            "--set",
+            "approval.pilotRequiredAboveIn.lab=off",
+            "--show-only",
+            "templates/pilot-rule.yaml",
+            "--kube-version",
+            &server_version,
+        ],
+    )?;
+    if !pilot.contains("pilotRequiredAbove: \"200\"") || !pilot.contains("pilotRequiredAbove.lab: \"off\"") {
+        return Err(format!("the chart writes the pilot thresholds: {pilot}"));
+    }
+    server_accepts(&ctx, &pilot, 2, "pilot rule")?;
     // The control audit policies: rendered only where the API server
     // serves MutatingAdmissionPolicy v1 (as helm's capabilities say), and
     // then accepted by it. The test bed's does; an older one gets none.

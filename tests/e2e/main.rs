@@ -24,6 +24,7 @@ mod lifecycle;
 mod maintenance_schedules;
 mod observe_only;
 mod operator_process;
+mod pilot;
 mod plugin;
 mod poller;
 mod rollouts;
@@ -68,6 +69,7 @@ fn main() {
         rollouts::tests(),
         windows::tests(),
         maintenance_schedules::tests(),
+        pilot::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

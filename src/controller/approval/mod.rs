@@ -87,6 +87,27 @@ pub struct ApprovalPolicy {
     pub inline_namespaces: BTreeSet<String>,
     /// Namespaces where no approval is needed at all (labs, demos).
     pub unapproved_namespaces: BTreeSet<String>,
+    /// The pilot rule (`api::pilot`).
+    pub pilot: PilotRule,
+}
+
+/// How many computers a tenant-wide session may start without a pilot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PilotRule {
+    /// Operator-wide; `None`: no rule.
+    pub required_above: Option<i32>,
+    /// Per namespace, overriding it (`None`: no rule there).
+    pub per_namespace: std::collections::BTreeMap<String, Option<i32>>,
+    /// The settings ConfigMap (namespace, name) where the operator records
+    /// each tenant's count for the admission policy; `None`: not recorded.
+    pub settings: Option<(String, String)>,
+}
+
+impl PilotRule {
+    /// The threshold in `namespace`.
+    pub fn threshold(&self, namespace: &str) -> Option<i32> {
+        crate::api::pilot::threshold(self.required_above, &self.per_namespace, namespace)
+    }
 }
 
 /// How a session came to be approved.

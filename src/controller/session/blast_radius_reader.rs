@@ -23,6 +23,10 @@ use crate::controller::blast_radius::{SeenComputer, summarise};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
 use immybot_client::Priority;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+
+use crate::api::pilot::tenant_size_key;
 
 pub async fn measure(
     ctx: &SessionContext,
@@ -48,6 +52,9 @@ pub async fn measure(
         crate::controller::clock::stored_time(ctx.clock.now()).0,
     );
     radius.counted_for = counted_for;
+    if let Some(tenant) = obj.spec.target.tenant.as_ref() {
+        record_tenant_size(ctx, tenant, radius.computers).await;
+    }
     status.blast_radius = Some(radius);
     // A write that changed nothing (the same count in the same second)
     // triggers nothing: look again in a second.
@@ -77,4 +84,19 @@ fn listed_computers(
             busy: busy.map(|b| b.contains_key(&id)),
         })
         .collect()
+}
+
+/// Writes the tenant's count into the settings ConfigMap, where the pilot
+/// rule's admission policy reads it (`api::pilot`), when the operator is
+/// set to. A failure costs only the admission check (the controller checks
+/// its own count), so it is logged, not returned.
+async fn record_tenant_size(ctx: &SessionContext, tenant: &crate::api::TenantRef, computers: i32) {
+    let (Some((namespace, name)), Some(key)) = (ctx.policy.pilot.settings.as_ref(), tenant_size_key(tenant)) else {
+        return;
+    };
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    let patch = serde_json::json!({"data": {key.clone(): computers.to_string()}});
+    if let Err(e) = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        tracing::warn!(error = %e, configmap = %name, key = %key, "could not record the tenant's count for the pilot rule");
+    }
 }

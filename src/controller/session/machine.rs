@@ -66,6 +66,8 @@ pub struct Observed<'a> {
     /// it doubles with every round that found all of them still busy, up to
     /// ten times this.
     pub busy_retry: Duration,
+    /// The pilot rule's threshold in the object's namespace (`api::pilot`).
+    pub pilot_required_above: Option<i32>,
 }
 
 /// The next thing to do.

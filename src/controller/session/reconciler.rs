@@ -198,6 +198,10 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         instance: &ctx.instance,
         start_grace: ctx.timing.start_grace,
         busy_retry: ctx.timing.busy_retry,
+        pilot_required_above: ctx
+            .policy
+            .pilot
+            .threshold(obj.metadata.namespace.as_deref().unwrap_or_default()),
     });
     let control_changes = record_controls(obj, &mut decision.status, now);
     name_rerun_requesters(&mut decision.status);

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, PostParams};
 
@@ -11,11 +12,35 @@ use super::testbed::{TEST_USERS_GROUP, Testbed};
 use super::{Context as _, wait_for};
 use immybot_operator::api::MaintenanceSession;
 
+/// Where the pilot rule's settings ConfigMap lives (the operator's
+/// namespace in a real install).
+pub const SETTINGS_NAMESPACE: &str = "immybot-e2e-settings";
+
 pub async fn install(testbed: &Testbed) -> Result<(), String> {
     let client = testbed.client().await?;
     immybot_operator::runtime::install_admission_policies(&client)
         .await
         .ctx("installing the admission policies")?;
+    // The pilot rule's settings, as the chart installs them (thresholds
+    // off: a test sets its own namespace's).
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": SETTINGS_NAMESPACE}})).ctx("namespace")?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .ctx("create the settings namespace")?;
+    let settings: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": immybot_operator::api::pilot::SETTINGS_CONFIGMAP},
+        "data": {"pilotRequiredAbove": "off"},
+    }))
+    .ctx("settings")?;
+    Api::<ConfigMap>::namespaced(client.clone(), SETTINGS_NAMESPACE)
+        .create(&PostParams::default(), &settings)
+        .await
+        .ctx("create the settings ConfigMap")?;
+    immybot_operator::runtime::install_pilot_binding(&client, SETTINGS_NAMESPACE)
+        .await
+        .ctx("binding the pilot rule")?;
     let role: ClusterRole = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "immybot-e2e-user"},
         "rules": [{

@@ -7,6 +7,7 @@ mod operator;
 mod proxy;
 mod testbed;
 
+pub use cluster_fixtures::SETTINGS_NAMESPACE;
 pub use context::{TestContext, apiserver_requests, delete_namespace, wait_for};
 pub use operator::{fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of, spawn_operator_binary};
 pub use proxy::ApiServerProxy;

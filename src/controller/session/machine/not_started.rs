@@ -4,6 +4,7 @@
 
 use super::seen::Seen;
 use super::{Next, Observed, Step, waves, window_gate};
+use crate::api::pilot::{has_pilot, how_to_add_a_pilot};
 use crate::api::{MaintenanceSessionStatus, Phase, attempt_purpose};
 use crate::controller::conditions::{self, APPROVED};
 use crate::controller::session::attempts::{first_targets, needs_resolution, new_attempt};
@@ -21,6 +22,9 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
             "Suspended",
             "spec.suspend is true: nothing will start until it is false",
         ));
+    }
+    if let Some(refused) = pilot_required(st, o, seen) {
+        return Some(refused);
     }
     if !seen.approved {
         let message = conditions::get(&st.conditions, APPROVED)
@@ -62,6 +66,54 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
     }
     let attempt = new_attempt(&seen.uid, 1, o.now, first_targets(spec, st), attempt_purpose::START);
     Some(Next::show(Phase::Starting, "Starting", "starting the maintenance in ImmyBot").step(Step::Start(attempt)))
+}
+
+/// The pilot rule (`api::pilot`): a tenant-wide object of more computers
+/// than the namespace's threshold, without a pilot, starts nothing and
+/// waits for its spec to change (approval cannot lift it). Counted first
+/// where no count for this digest exists (an object approved at once).
+fn pilot_required(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
+    let limit = o.pilot_required_above?;
+    let tenant = seen.spec.target.tenant.as_ref()?;
+    if has_pilot(seen.spec) || seen.spec.observe.is_some() {
+        return None;
+    }
+    let digest = o.digest.to_string();
+    let Some(radius) = st.blast_radius.as_ref().filter(|b| b.digest == digest) else {
+        if needs_resolution(seen.spec, st) {
+            return Some(
+                Next::show(
+                    Phase::Pending,
+                    "ResolvingTargets",
+                    "looking up the tenant's name in ImmyBot",
+                )
+                .step(Step::ResolveTargets),
+            );
+        }
+        return Some(
+            Next::show(
+                Phase::Pending,
+                "CountingComputers",
+                "counting the tenant's computers for the pilot rule",
+            )
+            .step(Step::MeasureBlastRadius {
+                digest,
+                counted_for: None,
+            }),
+        );
+    };
+    (radius.computers > limit).then(|| {
+        Next::show(
+            Phase::Pending,
+            "PilotRequired",
+            format!(
+                "tenant-wide maintenance of {} computers needs a pilot in this namespace (more than {limit} without one); nothing starts: {}",
+                radius.computers,
+                how_to_add_a_pilot(tenant.include_child_tenants)
+            ),
+        )
+        .stalled()
+    })
 }
 
 /// A tenant can grow between the approval and the start. When the approval
@@ -291,6 +343,62 @@ mod tests {
         assert!(matches!(
             observe_with(&three, &counted(3), &[], begin).map(|n| n.step),
             Some(Step::Start(_))
+        ));
+    }
+
+    #[test]
+    fn a_tenant_above_the_pilot_threshold_without_a_pilot_starts_nothing() {
+        use super::super::tests::observed;
+        let counted = |computers: i32, pilot: bool| {
+            let mut b = session().tenant(2);
+            if pilot {
+                b = b.waves_with_pilot();
+            }
+            let obj = b.build();
+            let digest = crate::controller::ApprovalDigest::of("uid-1", &obj.spec).to_string();
+            let mut obj = obj;
+            obj.status.get_or_insert_default().blast_radius = Some(crate::api::BlastRadius {
+                digest,
+                computers,
+                ..Default::default()
+            });
+            obj
+        };
+        let decide = |obj: &crate::api::MaintenanceSession, limit: Option<i32>| {
+            let digest = crate::controller::ApprovalDigest::of("uid-1", &obj.spec);
+            let verdict = approved();
+            let mut o = observed(obj, &digest, &verdict, &[]);
+            o.pilot_required_above = limit;
+            let (mut st, seen) = super::super::seen::refresh(&o);
+            begin(&mut st, &o, &seen)
+        };
+        let refused = decide(&counted(51, false), Some(50)).unwrap();
+        assert_eq!(shown(Some(refused.clone())), Some((Phase::Pending, "PilotRequired")));
+        assert_eq!(refused.step, Step::None);
+        assert!(
+            refused
+                .shown
+                .as_ref()
+                .is_some_and(|s| s.stalled && s.message.contains("51 computers"))
+        );
+        // At the threshold, with a pilot, or without a rule: on to the start.
+        for (obj, limit) in [
+            (counted(50, false), Some(50)),
+            (counted(51, true), Some(50)),
+            (counted(51, false), None),
+        ] {
+            assert_ne!(
+                shown(decide(&obj, limit)).map(|s| s.1),
+                Some("PilotRequired"),
+                "{limit:?}"
+            );
+        }
+        // Not counted for this digest: counted first.
+        let mut uncounted = counted(51, false);
+        uncounted.status = None;
+        assert!(matches!(
+            decide(&uncounted, Some(50)).map(|n| n.step),
+            Some(Step::MeasureBlastRadius { counted_for: None, .. })
         ));
     }
 

@@ -34,6 +34,7 @@ pub(super) fn observed<'a>(
         instance: "https://acme.immy.bot/",
         start_grace: GRACE,
         busy_retry: Duration::from_secs(60),
+        pilot_required_above: None,
     }
 }
 
