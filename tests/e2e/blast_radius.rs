@@ -146,18 +146,7 @@ async fn a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_c
     }
     // Between what bob reviews and the start: 50 computers join Fabrikam,
     // and RECEPTION-PC goes offline.
-    sim.state.with_engine(|e, _| {
-        for i in 0..50 {
-            e.add_computer(SeedComputer {
-                id: 300 + i,
-                name: format!("FAB-NEW-{i:02}"),
-                tenant_id: 2,
-                online: true,
-                postpones: false,
-                software: vec![],
-            });
-        }
-    });
+    fabrikam_gains_50(&sim);
     sim.state
         .with_engine(|e, _| e.set_online(101, false))
         .map_err(|e| format!("{e:?}"))?;
@@ -282,18 +271,7 @@ async fn an_immybot_schedule_is_counted_before_approval_and_disabled_when_its_te
     .await?;
 
     // 50 computers join Fabrikam; an hour on, the recount disables it.
-    sim.state.with_engine(|e, _| {
-        for i in 0..50 {
-            e.add_computer(SeedComputer {
-                id: 300 + i,
-                name: format!("FAB-NEW-{i:02}"),
-                tenant_id: 2,
-                online: true,
-                postpones: false,
-                software: vec![],
-            });
-        }
-    });
+    fabrikam_gains_50(&sim);
     clock.set(
         jiff::Timestamp::now()
             .checked_add(jiff::SignedDuration::from_secs(3700))
@@ -325,4 +303,20 @@ async fn an_immybot_schedule_is_counted_before_approval_and_disabled_when_its_te
     })
     .await?;
     Ok(())
+}
+
+/// 50 online computers join Fabrikam (tenant 2): FAB-NEW-00 to 49.
+fn fabrikam_gains_50(sim: &immybot_sim::RunningSim) {
+    sim.state.with_engine(|e, _| {
+        for i in 0..50 {
+            e.add_computer(SeedComputer {
+                id: 300 + i,
+                name: format!("FAB-NEW-{i:02}"),
+                tenant_id: 2,
+                online: true,
+                postpones: false,
+                software: vec![],
+            });
+        }
+    });
 }

@@ -34,12 +34,7 @@ pub fn status(s: &MaintenanceSession) -> String {
     );
     let _ = writeln!(out, "  target    {}", st.target_summary.clone().unwrap_or_default());
     if let Some(b) = &st.blast_radius {
-        let _ = writeln!(
-            out,
-            "  radius    {} (measured {})",
-            immybot_operator::controller::blast_radius::one_line(b),
-            b.measured_at.0
-        );
+        let _ = writeln!(out, "  radius    {}", radius_line(b));
     }
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
     if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
@@ -221,6 +216,15 @@ pub fn logs(s: &MaintenanceSession, filter: &LogFilter) -> String {
         "(the operator keeps the last lines only; full logs are in ImmyBot, sessions {ids:?})"
     );
     out
+}
+
+/// A blast radius in one line, with when it was measured.
+pub fn radius_line(b: &immybot_operator::api::BlastRadius) -> String {
+    format!(
+        "{} (measured {})",
+        immybot_operator::controller::blast_radius::one_line(b),
+        b.measured_at.0
+    )
 }
 
 #[cfg(test)]

@@ -49,12 +49,7 @@ pub fn status(s: &ImmyBotSchedule) -> String {
     );
     let _ = writeln!(out, "  target    {}", target(s));
     if let Some(b) = &st.blast_radius {
-        let _ = writeln!(
-            out,
-            "  radius    {} (measured {})",
-            immybot_operator::controller::blast_radius::one_line(b),
-            b.measured_at.0
-        );
+        let _ = writeln!(out, "  radius    {}", super::render::radius_line(b));
     }
     let _ = writeln!(
         out,

@@ -46,14 +46,7 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
         return Some(waiting);
     }
     if needs_resolution(spec, st) {
-        return Some(
-            Next::show(
-                Phase::Pending,
-                "ResolvingTargets",
-                "looking up computer and tenant names in ImmyBot",
-            )
-            .step(Step::ResolveTargets),
-        );
+        return Some(resolving_names());
     }
     if let Some(wait) = window_gate::hold(st, o) {
         return Some(wait);
@@ -66,6 +59,17 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
     }
     let attempt = new_attempt(&seen.uid, 1, o.now, first_targets(spec, st), attempt_purpose::START);
     Some(Next::show(Phase::Starting, "Starting", "starting the maintenance in ImmyBot").step(Step::Start(attempt)))
+}
+
+/// Names are looked up in ImmyBot (read only) before anything that needs
+/// the computers they stand for.
+fn resolving_names() -> Next {
+    Next::show(
+        Phase::Pending,
+        "ResolvingTargets",
+        "looking up computer and tenant names in ImmyBot",
+    )
+    .step(Step::ResolveTargets)
 }
 
 /// The pilot rule (`api::pilot`): a tenant-wide object of more computers
@@ -81,14 +85,7 @@ fn pilot_required(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'
     let digest = o.digest.to_string();
     let Some(radius) = st.blast_radius.as_ref().filter(|b| b.digest == digest) else {
         if needs_resolution(seen.spec, st) {
-            return Some(
-                Next::show(
-                    Phase::Pending,
-                    "ResolvingTargets",
-                    "looking up the tenant's name in ImmyBot",
-                )
-                .step(Step::ResolveTargets),
-            );
+            return Some(resolving_names());
         }
         return Some(
             Next::show(
