@@ -146,7 +146,7 @@ fn session_fields() -> Vec<SpecField> {
         // creation (CRD rules) like who asked; the object (its uid, which
         // the digest names) stands for that one session for good.
         SpecField::new("observe", Identity),
-        SpecField::new("target", Covered).edit(r#"{"target":{"computers":[{"id":101},{"id":102},{"id":104}]}}"#),
+        SpecField::new("target", Covered).edit(r#"{"target":{"tenant":{"id":3}}}"#),
         SpecField::new("mode", Covered).edit(r#"{"mode":"DetectionOnly"}"#),
         SpecField::new("deployment", Covered).edit(r#"{"deployment":{"id":7,"type":"Global"}}"#),
         SpecField::new("reboot", Covered).edit(r#"{"reboot":{"policy":"Always"}}"#),
@@ -161,12 +161,17 @@ fn session_fields() -> Vec<SpecField> {
         // rollout means) digests as no rollout.
         SpecField::new("rollout.strategy", Covered)
             .absent_when(r#""AllAtOnce""#)
-            .edit(r#"{"rollout":{"strategy":"AllAtOnce","pilot":null,"maxConcurrent":null,"maxFailures":null}}"#),
+            .edit(r#"{"rollout":{"strategy":"AllAtOnce","pilot":null,"maxConcurrent":null,"maxFailures":null,"tenantByTenant":null,"maxFailuresPerTenant":null,"countOfflineAsFailures":null}}"#),
         SpecField::new("rollout.pilot", Covered).edit(r#"{"rollout":{"pilot":{"count":2}}}"#),
         SpecField::new("rollout.maxConcurrent", Covered).edit(r#"{"rollout":{"maxConcurrent":3}}"#),
         // The failure budget is a brake: raising it continues a halted
         // rollout without a new approval.
         SpecField::new("rollout.maxFailures", Control),
+        // Which tenants go together is what the approver approves.
+        SpecField::new("rollout.tenantByTenant", Covered).edit(r#"{"rollout":{"tenantByTenant":{"tenantsAtOnce":2}}}"#),
+        // Like maxFailures: when to stop, not what runs.
+        SpecField::new("rollout.maxFailuresPerTenant", Control),
+        SpecField::new("rollout.countOfflineAsFailures", Control),
         SpecField::new("reason", Words).edit(r#"{"reason":"CHG-2 another ticket"}"#),
         SpecField::new("approval", InlineApproval)
             .edit(r#"{"approval":{"approvedBy":"carol","reference":"https://git.example/pr/1"}}"#),
@@ -202,7 +207,7 @@ static SESSION: LazyLock<KindCoverage> = LazyLock::new(|| KindCoverage {
     digest_kind: None,
     fields: session_fields(),
     example_spec: r#"{"reason":"CHG-1 patch the desk","suspend":true,
-        "target":{"computers":[{"id":101},{"id":102},{"id":103}]},
+        "target":{"tenant":{"id":1,"includeChildTenants":true}},
         "rollout":{"strategy":"Waves","pilot":{"count":1},"maxConcurrent":2}}"#,
 });
 
@@ -252,7 +257,7 @@ static MAINTENANCE_SCHEDULE: LazyLock<KindCoverage> = LazyLock::new(|| {
         fields,
         example_spec: r#"{"schedule":"0 2 * * 6","timeZone":"Europe/Berlin","suspend":true,
             "sessionTemplate":{"metadata":{"labels":{"team":"desk"}},"spec":{"reason":"CHG-1 weekly",
-                "target":{"computers":[{"id":101},{"id":102},{"id":103}]},
+                "target":{"tenant":{"id":1,"includeChildTenants":true}},
                 "rollout":{"strategy":"Waves","pilot":{"count":1},"maxConcurrent":2}}}}"#,
     }
 });

@@ -156,7 +156,8 @@ impl TemplateMetadata {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(self.deployment) || self.mode != 'InventoryOnly'").message("a single deployment cannot run in mode InventoryOnly: use Full, DetectionOnly or ResolutionOnly with deployment"))]
-#[x_kube(validation = kube::core::Rule::new(TEMPLATE_WAVES_NEED_MANY).message("strategy Waves needs a computers target or a tenant target without includeChildTenants"))]
+#[x_kube(validation = kube::core::Rule::new(TEMPLATE_WAVES_NEED_MANY).message("strategy Waves needs a computers or tenant target: one computer has nothing to split"))]
+#[x_kube(validation = kube::core::Rule::new(TEMPLATE_TENANT_BY_TENANT_NEEDS_A_TREE).message("rollout.tenantByTenant needs a tenant target with includeChildTenants: true"))]
 pub struct SessionTemplateSpec {
     /// The computers each run maintains.
     pub target: SessionTarget,
@@ -200,8 +201,10 @@ pub struct SessionTemplateSpec {
 }
 
 const TEMPLATE_WAVES_NEED_MANY: &str = "!has(self.rollout) || self.rollout.strategy != 'Waves' || \
-has(self.target.computers) || (has(self.target.tenant) && \
-(!has(self.target.tenant.includeChildTenants) || !self.target.tenant.includeChildTenants))";
+has(self.target.computers) || has(self.target.tenant)";
+
+const TEMPLATE_TENANT_BY_TENANT_NEEDS_A_TREE: &str = "!has(self.rollout) || !has(self.rollout.tenantByTenant) || \
+(has(self.target.tenant) && has(self.target.tenant.includeChildTenants) && self.target.tenant.includeChildTenants)";
 
 impl SessionTemplateSpec {
     /// The run's spec: the template, requested by the operator's own user

@@ -27,10 +27,11 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".spec.reason","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead"),
-    validation = kube::core::Rule::new(ROLLOUT_FIXED_ONCE_STARTED).message("spec.rollout (strategy, pilot, maxConcurrent) cannot change once the session has started: the rollout was planned from it; only maxFailures can"),
+    validation = kube::core::Rule::new(ROLLOUT_FIXED_ONCE_STARTED).message("spec.rollout (strategy, pilot, maxConcurrent, tenantByTenant) cannot change once the session has started: the rollout was planned from it; only maxFailures, maxFailuresPerTenant and countOfflineAsFailures can"),
     validation = kube::core::Rule::new("has(self.spec.scheduledBy) == has(oldSelf.spec.scheduledBy)").message("spec.scheduledBy cannot be added or removed after creation"),
     validation = kube::core::Rule::new("has(self.spec.observe) == has(oldSelf.spec.observe)").message("spec.observe cannot be added or removed after creation"),
-    validation = kube::core::Rule::new(WAVES_NEED_MANY).message("strategy Waves needs a computers target or a tenant target without includeChildTenants")
+    validation = kube::core::Rule::new(WAVES_NEED_MANY).message("strategy Waves needs a computers or tenant target: one computer has nothing to split"),
+    validation = kube::core::Rule::new(TENANT_BY_TENANT_NEEDS_A_TREE).message("rollout.tenantByTenant needs a tenant target with includeChildTenants: true")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.cancel) || has(self.cancel)").message("spec.cancel is final: it cannot be removed once set"))]
@@ -190,13 +191,18 @@ const ROLLOUT_FIXED_ONCE_STARTED: &str = "!has(oldSelf.status) || !has(oldSelf.s
 has(self.spec.rollout.pilot) == has(oldSelf.spec.rollout.pilot) && \
 (!has(self.spec.rollout.pilot) || self.spec.rollout.pilot == oldSelf.spec.rollout.pilot) && \
 has(self.spec.rollout.maxConcurrent) == has(oldSelf.spec.rollout.maxConcurrent) && \
-(!has(self.spec.rollout.maxConcurrent) || self.spec.rollout.maxConcurrent == oldSelf.spec.rollout.maxConcurrent))))";
+(!has(self.spec.rollout.maxConcurrent) || self.spec.rollout.maxConcurrent == oldSelf.spec.rollout.maxConcurrent) && \
+has(self.spec.rollout.tenantByTenant) == has(oldSelf.spec.rollout.tenantByTenant) && \
+(!has(self.spec.rollout.tenantByTenant) || self.spec.rollout.tenantByTenant == oldSelf.spec.rollout.tenantByTenant))))";
 
-/// Waves split a set of computers: one computer has nothing to split, and a
-/// tenant's child tenants are not listed when the rollout is planned.
+/// Waves split a set of computers: one computer has nothing to split. A
+/// tenant with its child tenants is planned over the whole tree.
 const WAVES_NEED_MANY: &str = "!has(self.spec.rollout) || self.spec.rollout.strategy != 'Waves' || \
-has(self.spec.target.computers) || (has(self.spec.target.tenant) && \
-(!has(self.spec.target.tenant.includeChildTenants) || !self.spec.target.tenant.includeChildTenants))";
+has(self.spec.target.computers) || has(self.spec.target.tenant)";
+
+const TENANT_BY_TENANT_NEEDS_A_TREE: &str = "!has(self.spec.rollout) || !has(self.spec.rollout.tenantByTenant) || \
+(has(self.spec.target.tenant) && has(self.spec.target.tenant.includeChildTenants) && \
+self.spec.target.tenant.includeChildTenants)";
 
 /// A single deployment to run.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]

@@ -75,7 +75,7 @@ pub fn threshold(
 /// What a person reads when the rule refuses: how to add a pilot.
 pub fn how_to_add_a_pilot(children: bool) -> &'static str {
     if children {
-        "waves over a tenant with its child tenants are not supported yet: target each tenant on its own with spec.rollout {strategy: Waves, pilot: {count: 1}}, or narrow the target"
+        "add spec.rollout {strategy: Waves, pilot: {count: 1}, tenantByTenant: {tenantsAtOnce: 1}}: a pilot from every tenant, then one tenant at a time (see docs/rollouts.md), or narrow the target"
     } else {
         "add spec.rollout {strategy: Waves, pilot: {count: 1}} (see examples/maintenance-session-waves.yaml), or narrow the target"
     }

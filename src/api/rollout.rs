@@ -24,7 +24,7 @@ pub enum RolloutStrategy {
 /// not follow computers added to or removed from a tenant mid-rollout.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.strategy == 'Waves' || (!has(self.pilot) && !has(self.maxConcurrent) && !has(self.maxFailures))").message("pilot, maxConcurrent and maxFailures apply to strategy Waves only"))]
+#[x_kube(validation = kube::core::Rule::new("self.strategy == 'Waves' || (!has(self.pilot) && !has(self.maxConcurrent) && !has(self.maxFailures) && !has(self.tenantByTenant) && !has(self.maxFailuresPerTenant))").message("pilot, maxConcurrent, maxFailures, tenantByTenant and maxFailuresPerTenant apply to strategy Waves only"))]
 #[x_kube(validation = kube::core::Rule::new("self.strategy != 'Waves' || has(self.maxConcurrent)").message("strategy Waves needs maxConcurrent: how many computers one wave starts, a count (e.g. 50) or a percentage of the target (e.g. \"10%\")"))]
 pub struct RolloutSpec {
     /// `AllAtOnce` (the default) or `Waves`.
@@ -52,6 +52,45 @@ pub struct RolloutSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = kube::core::Rule::new("type(self) == int ? self >= 0 : self.matches('^([0-9]|[1-9][0-9]|100)%$')").message("maxFailures is a count of at least 0 or a percentage from 0% to 100%"))]
     pub max_failures: Option<IntOrString>,
+
+    /// Roll out one tenant at a time (a tenant target with
+    /// `includeChildTenants`; the model is a cloud's zone-by-zone rollout):
+    /// the pilot takes `pilot.count` computers from every tenant, then each
+    /// wave starts the computers of the next `tenantsAtOnce` tenants (the
+    /// parent first, then its children in ImmyBot's order), split into
+    /// waves of at most `maxConcurrent`. Part of what is approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_by_tenant: Option<TenantByTenant>,
+
+    /// How many computers of any one tenant may fail before the rollout
+    /// halts: a count, or a percentage of that tenant's computers (rounded
+    /// down), counted alongside `maxFailures`. Not part of what is approved
+    /// (like `maxFailures`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = kube::core::Rule::new("type(self) == int ? self >= 0 : self.matches('^([0-9]|[1-9][0-9]|100)%$')").message("maxFailuresPerTenant is a count of at least 0 or a percentage from 0% to 100%"))]
+    pub max_failures_per_tenant: Option<IntOrString>,
+
+    /// Whether offline computers (ImmyBot ends them `Missed`) count as
+    /// failures against `maxFailures` and `maxFailuresPerTenant`. Default
+    /// false: they are counted in a class of their own
+    /// (`status.rollout.offline`) and do not halt the rollout. Not part of
+    /// what is approved.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub count_offline_as_failures: bool,
+}
+
+/// Waves tenant by tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantByTenant {
+    /// How many tenants one wave covers (default 1).
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 100))]
+    pub tenants_at_once: i32,
+}
+
+fn one() -> i32 {
+    1
 }
 
 impl RolloutSpec {
@@ -116,6 +155,51 @@ pub struct RolloutStatus {
     pub budget_left: i32,
     /// Failures a person accepted by continuing a halted rollout
     /// (`kubectl immybot resume`): the budget counts from there.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub accepted_failures: i32,
+    /// Where each wave after the pilot ends in `computerIds` (exclusive),
+    /// when the waves are not all `waveSize` (tenant by tenant).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wave_ends: Vec<i32>,
+    /// A tenant tree's rollout, per tenant in plan order: `computerIds`
+    /// after the pilot are the first tenant's `computers`, then the next
+    /// one's, and so on; the pilot's tenants are `pilotTenants`. Every
+    /// computer is listed once, with its tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<RolloutTenant>,
+    /// The tenant of each pilot computer (a tenant tree's rollout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pilot_tenants: Vec<i32>,
+    /// Started computers that were offline (ImmyBot: `Missed`): a class of
+    /// their own, not failures unless `countOfflineAsFailures`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offline: i32,
+}
+
+/// One tenant's share of a rollout over a tenant tree.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutTenant {
+    pub id: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its computers in the pilot.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pilot: i32,
+    /// Its computers in the waves after the pilot.
+    pub computers: i32,
+    /// Its started computers that did not pass (offline ones only with
+    /// `countOfflineAsFailures`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: i32,
+    /// Its started computers that were offline.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offline: i32,
+    /// `maxFailuresPerTenant` as a count for this tenant, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_budget: Option<i32>,
+    /// Failures of this tenant a person accepted by continuing a halted
+    /// rollout.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub accepted_failures: i32,
 }

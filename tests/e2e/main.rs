@@ -32,6 +32,7 @@ mod safety;
 mod schedule_ownership;
 mod schedules;
 mod search;
+mod tenant_rollouts;
 mod windows;
 
 use std::sync::OnceLock;
@@ -70,6 +71,7 @@ fn main() {
         windows::tests(),
         maintenance_schedules::tests(),
         pilot::tests(),
+        tenant_rollouts::tests(),
         chart::tests(),
         operator_process::tests(),
     ]

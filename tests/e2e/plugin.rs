@@ -211,7 +211,7 @@ async fn the_plugin_approves_reports_and_controls_sessions(ctx: TestContext) -> 
     }
     ctx.wait_phase("dc", Phase::Succeeded, LONG).await?;
     let (ok, out) = plugin(&ctx, "bob", &["resume", "dc"], None).await?;
-    if ok || !out.contains("neither suspended nor postponed") {
+    if ok || !out.contains("neither suspended, postponed nor halted") {
         return Err(format!("resume with nothing held must say so and fail: {out}"));
     }
     Ok(())

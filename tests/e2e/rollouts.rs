@@ -346,12 +346,17 @@ async fn rollouts_that_cannot_work_are_refused_at_admission(ctx: TestContext) ->
         (
             serde_json::json!({"computer": {"id": 1}}),
             serde_json::json!({"strategy": "Waves", "maxConcurrent": 1}),
-            "strategy Waves needs a computers target",
+            "strategy Waves needs a computers or tenant target",
+        ),
+        (
+            serde_json::json!({"tenant": {"id": 1}}),
+            serde_json::json!({"strategy": "Waves", "maxConcurrent": 1, "tenantByTenant": {}}),
+            "tenantByTenant needs a tenant target with includeChildTenants",
         ),
         (
             serde_json::json!({"tenant": {"id": 1, "includeChildTenants": true}}),
-            serde_json::json!({"strategy": "Waves", "maxConcurrent": 1}),
-            "without includeChildTenants",
+            serde_json::json!({"strategy": "AllAtOnce", "maxFailuresPerTenant": 1}),
+            "apply to strategy Waves only",
         ),
         (
             serde_json::json!({"tenant": {"id": 1}}),

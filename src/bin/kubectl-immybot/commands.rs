@@ -282,9 +282,13 @@ pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result
 /// (`spec.resume.requests`, acted on once and recorded in status).
 pub async fn resume(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     let session = ctx.get::<MaintenanceSession>(name).await?;
-    let postponed = session.status.as_ref().and_then(|s| s.phase) == Some(Phase::Postponed);
+    let phase = session.status.as_ref().and_then(|s| s.phase);
+    // A halted rollout continues through the same request (accepting the
+    // failures so far), as its halt message says.
+    let halted = phase == Some(Phase::Halted);
+    let postponed = phase == Some(Phase::Postponed) || halted;
     if !session.spec.suspend && !postponed {
-        bail!("{name} is neither suspended nor postponed; there is nothing to resume");
+        bail!("{name} is neither suspended, postponed nor halted; there is nothing to resume");
     }
     let mut spec = serde_json::json!({});
     if session.spec.suspend {
@@ -297,7 +301,12 @@ pub async fn resume(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
     if session.spec.suspend {
         println!("resumed {name}: spec.suspend is false");
     }
-    if postponed {
+    if halted {
+        println!(
+            "asked the operator to continue {name}'s halted rollout, accepting the failures so far (resume.requests = {})",
+            session.spec.resume.requests + 1
+        );
+    } else if postponed {
         println!(
             "asked the operator to resume {name}'s postponed ImmyBot sessions (resume.requests = {})",
             session.spec.resume.requests + 1

@@ -1,5 +1,6 @@
 //! The shell of `Step::PlanRollout`: finds the target's computers once (a
-//! tenant's from ImmyBot, a list's from the spec and its resolved names),
+//! tenant's from ImmyBot, with its child tenants' when it includes them, a
+//! list's from the spec and its resolved names),
 //! has `rollout::plan` order them into waves, and records the plan. A plan
 //! that cannot be made stalls with what to fix; nothing starts.
 
@@ -9,9 +10,10 @@ use kube::runtime::controller::Action;
 
 use super::SessionContext;
 use super::attempts::first_targets;
-use super::rollout;
+use super::rollout::{self, Candidate};
 use super::start_protocol::tenant_id;
 use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
+use crate::controller::blast_radius::tenant_tree;
 use crate::controller::conditions::{self, READY, RECONCILING, STALLED};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
@@ -26,9 +28,16 @@ pub async fn plan(
     let Some(spec) = obj.spec.rollout.as_ref() else {
         return Ok(Action::await_change());
     };
-    let planned = match candidates(ctx, obj, &status).await? {
-        Ok(candidates) => rollout::plan(spec, &candidates),
-        Err(why) => Err(why),
+    let children = obj.spec.target.tenant.as_ref().is_some_and(|t| t.include_child_tenants);
+    let planned = match (tenant_id(&obj.spec, Some(&status)), children) {
+        (Some(root), true) => match tree_candidates(ctx, root).await? {
+            Ok((candidates, tenants)) => rollout::plan_tree(spec, &candidates, &tenants),
+            Err(why) => Err(why),
+        },
+        _ => match candidates(ctx, obj, &status).await? {
+            Ok(candidates) => rollout::plan(spec, &candidates),
+            Err(why) => Err(why),
+        },
     };
     match planned {
         Ok(plan) => {
@@ -59,6 +68,38 @@ pub async fn plan(
             Ok(Action::requeue(Duration::from_secs(300)))
         }
     }
+}
+
+/// A tenant tree's computers with their tenants, and the tree's tenants in
+/// order (the parent first), or why they cannot all be listed.
+async fn tree_candidates(
+    ctx: &SessionContext,
+    root: i32,
+) -> Result<Result<(Vec<Candidate>, Vec<(i32, Option<String>)>), String>, Error> {
+    let client = ctx.immybot.at(Priority::Ending);
+    let all = client.tenants().await?;
+    let tree = tenant_tree(&all, root, true);
+    let mut candidates = Vec::new();
+    for tenant in &tree {
+        let (rows, unreadable) = client.computers_in_tenant(*tenant).await?;
+        if unreadable > 0 {
+            return Ok(Err(format!(
+                "{unreadable} computer row(s) of tenant {tenant} could not be read from ImmyBot, so the rollout cannot account for every computer"
+            )));
+        }
+        candidates.extend(rows.into_iter().map(|c| Candidate {
+            computer: NamedId {
+                id: c.id,
+                name: c.computer_name,
+            },
+            tenant: Some(c.tenant_id),
+        }));
+    }
+    let tenants = tree
+        .iter()
+        .map(|id| (*id, all.iter().find(|t| t.id == *id).and_then(|t| t.name.clone())))
+        .collect();
+    Ok(Ok((candidates, tenants)))
 }
 
 /// The target's computers with their names, or why they cannot be listed.

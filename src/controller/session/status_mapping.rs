@@ -53,6 +53,9 @@ pub struct Mapped {
     pub progress: String,
     /// Computers whose latest session did not pass: what a rerun targets.
     pub failed_computer_ids: Vec<i32>,
+    /// Of those, the ones ImmyBot ended `Missed` (offline when it ran): a
+    /// rollout counts them in a class of their own.
+    pub offline_computer_ids: Vec<i32>,
 }
 
 /// Whether a session status counts as a failure of that computer.
@@ -161,6 +164,7 @@ pub fn map_sessions(
     };
     let mut items: BTreeMap<String, ItemSummary> = BTreeMap::new();
     let mut failed_computer_ids = Vec::new();
+    let mut offline_computer_ids = Vec::new();
     let mut all: Vec<((u8, i32, i32), ComputerStatus)> = Vec::with_capacity(latest.len());
     for (computer, s) in &latest {
         let status = s.session_status.clone().unwrap_or(SessionStatus::Created);
@@ -177,6 +181,9 @@ pub fn map_sessions(
         }
         if is_failure(&status) && *computer > 0 {
             failed_computer_ids.push(*computer);
+            if status == SessionStatus::Missed {
+                offline_computer_ids.push(*computer);
+            }
         }
         let actions: Vec<ActionStatus> = s
             .maintenance_actions
@@ -295,6 +302,7 @@ pub fn map_sessions(
         computers,
         progress: format!("{finished}/{total}"),
         failed_computer_ids,
+        offline_computer_ids,
     })
 }
 

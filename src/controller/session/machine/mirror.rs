@@ -77,14 +77,8 @@ fn assess_rollout(st: &mut MaintenanceSessionStatus, seen: &Seen<'_>, mapped: &M
     let (Some(rollout_spec), Some(plan)) = (seen.waves, st.rollout.as_mut()) else {
         return String::new();
     };
-    let budget = rollout::budget_of(rollout_spec, plan.computer_ids.len());
-    let _ = rollout::assess(
-        plan,
-        &seen.attempts,
-        &mapped.failed_computer_ids,
-        mapped.summary.passed,
-        budget,
-    );
+    let brakes = rollout::Brakes::of(rollout_spec, plan);
+    let _ = rollout::assess(plan, &seen.attempts, &rollout::Outcomes::of(mapped), &brakes);
     format!("wave {} of {}: ", plan.current_wave, plan.waves)
 }
 

@@ -85,7 +85,7 @@ pub(super) fn between_waves(
             Phase::Halted,
             reason,
             format!(
-                "{done}; halted: {why}. To continue: raise spec.rollout.maxFailures or run `kubectl immybot resume {name}`; to stop: `kubectl immybot cancel {name}`"
+                "{done}; halted: {why}. To continue: raise spec.rollout.maxFailures (or maxFailuresPerTenant) or run `kubectl immybot resume {name}`; to stop: `kubectl immybot cancel {name}`"
             ),
         );
     }
@@ -114,20 +114,12 @@ pub(super) fn between_waves(
 /// within the budget (or a person continued, accepting them).
 fn assess(plan: &mut RolloutStatus, seen: &Seen<'_>, mapped: &Mapped, continue_halted: bool) -> Option<Halt> {
     let rollout_spec = seen.waves?;
-    let budget = rollout::budget_of(rollout_spec, plan.computer_ids.len());
-    let check = |plan: &mut RolloutStatus| {
-        rollout::assess(
-            plan,
-            &seen.attempts,
-            &mapped.failed_computer_ids,
-            mapped.summary.passed,
-            budget,
-        )
-    };
-    let halt = check(plan);
+    let brakes = rollout::Brakes::of(rollout_spec, plan);
+    let outcomes = rollout::Outcomes::of(mapped);
+    let halt = rollout::assess(plan, &seen.attempts, &outcomes, &brakes);
     if continue_halted && halt.is_some() {
-        plan.accepted_failures = plan.failed;
-        return check(plan);
+        rollout::accept_failures(plan);
+        return rollout::assess(plan, &seen.attempts, &outcomes, &brakes);
     }
     halt
 }
@@ -142,6 +134,18 @@ fn halted(halt: &Halt, plan: &RolloutStatus) -> (&'static str, String) {
                 format!("the pilot failed on {} computer(s) ({})", failed.len(), ids.join(", ")),
             )
         }
+        Halt::TenantBudgetExhausted {
+            tenant,
+            name,
+            failed,
+            budget,
+        } => (
+            "TenantFailureBudgetExhausted",
+            format!(
+                "{failed} computer(s) of tenant {} failed, more than spec.rollout.maxFailuresPerTenant allows there ({budget})",
+                name.clone().unwrap_or_else(|| format!("#{tenant}"))
+            ),
+        ),
         Halt::BudgetExhausted { failed, budget } => (
             "FailureBudgetExhausted",
             format!(
