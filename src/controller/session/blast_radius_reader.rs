@@ -94,9 +94,25 @@ async fn record_tenant_size(ctx: &SessionContext, tenant: &crate::api::TenantRef
     let (Some((namespace, name)), Some(key)) = (ctx.policy.pilot.settings.as_ref(), tenant_size_key(tenant)) else {
         return;
     };
+    let recorded = &ctx.state.recorded_tenant_sizes;
+    // A poisoned lock only loses the dedup: write again.
+    let known = recorded
+        .lock()
+        .map(|m| m.get(&key) == Some(&computers))
+        .unwrap_or(false);
+    if known {
+        return;
+    }
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
     let patch = serde_json::json!({"data": {key.clone(): computers.to_string()}});
-    if let Err(e) = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
-        tracing::warn!(error = %e, configmap = %name, key = %key, "could not record the tenant's count for the pilot rule");
+    match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => {
+            if let Ok(mut m) = recorded.lock() {
+                m.insert(key, computers);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, configmap = %name, key = %key, "could not record the tenant's count for the pilot rule");
+        }
     }
 }

@@ -59,6 +59,9 @@ pub struct SessionState {
     pub immybot_cache: Arc<ImmyBotCache>,
     pub active_sessions: Arc<ActiveSessions>,
     pub deferrals: DeferralBackoff,
+    /// The tenant counts last written to the settings ConfigMap (the pilot
+    /// rule), so that a thousand sessions of one tenant write it once.
+    pub recorded_tenant_sizes: std::sync::Mutex<std::collections::HashMap<String, i32>>,
 }
 
 /// A session reconcile's context: the shared one and the kind's state.
