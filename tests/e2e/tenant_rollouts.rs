@@ -92,6 +92,13 @@ async fn a_tenant_tree_rolls_out_tenant_by_tenant_and_halts_on_one_tenants_budge
     if started.contains(&1302) || started.len() != 9 {
         return Err(format!("Gamma's wave must not start after Beta halted: {started:?}"));
     }
+    // What a person reads: Beta's failure first, Alpha's offline computer.
+    let (ok, out) = crate::plugin::plugin(&ctx, "alice", &["status", "tree"], None).await?;
+    if !ok || !out.contains("tenants   Beta 3 (1 failed, budget 0), Alpha 3 (1 offline, budget 0)") {
+        return Err(format!(
+            "kubectl immybot status shows the tenants, troubled first: {out}"
+        ));
+    }
     // alice continues, accepting Beta's failure: Gamma's wave runs.
     let (ok, out) = crate::plugin::plugin(&ctx, "alice", &["resume", "tree"], None).await?;
     if !ok {

@@ -17,10 +17,56 @@ pub fn rollout_line(r: &immybot_operator::api::RolloutStatus) -> String {
     } else {
         String::new()
     };
+    let offline = if r.offline > 0 {
+        format!(" ({} offline, not counted as failures)", r.offline)
+    } else {
+        String::new()
+    };
     format!(
-        "wave {} of {}{pilot}: {} started, {} passed, {} failed, {} remaining; failure budget {} ({} left){accepted}",
+        "wave {} of {}{pilot}: {} started, {} passed, {} failed{offline}, {} remaining; failure budget {} ({} left){accepted}",
         r.current_wave, r.waves, r.started, r.passed, r.failed, r.remaining, r.failure_budget, r.budget_left
     )
+}
+
+/// A tenant tree's rollout per tenant, troubled tenants first, at most ten.
+pub fn rollout_tenants(r: &immybot_operator::api::RolloutStatus) -> Option<String> {
+    if r.tenants.is_empty() {
+        return None;
+    }
+    let mut tenants: Vec<&immybot_operator::api::RolloutTenant> = r.tenants.iter().collect();
+    tenants.sort_by_key(|t| std::cmp::Reverse((t.failed, t.offline)));
+    let shown: Vec<String> = tenants
+        .iter()
+        .take(10)
+        .map(|t| {
+            let mut notes = Vec::new();
+            if t.failed > 0 {
+                notes.push(format!("{} failed", t.failed));
+            }
+            if t.offline > 0 {
+                notes.push(format!("{} offline", t.offline));
+            }
+            if let Some(b) = t.failure_budget {
+                notes.push(format!("budget {b}"));
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", notes.join(", "))
+            };
+            format!(
+                "{} {}{notes}",
+                t.name.clone().unwrap_or_else(|| format!("#{}", t.id)),
+                t.pilot + t.computers
+            )
+        })
+        .collect();
+    let more = r.tenants.len().saturating_sub(shown.len());
+    Some(if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    })
 }
 
 pub fn status(s: &MaintenanceSession) -> String {
@@ -39,6 +85,9 @@ pub fn status(s: &MaintenanceSession) -> String {
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
     if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
         let _ = writeln!(out, "  rollout   {}", rollout_line(r));
+        if let Some(tenants) = rollout_tenants(r) {
+            let _ = writeln!(out, "  tenants   {tenants}");
+        }
     }
     if let Some(a) = &st.approval {
         let _ = writeln!(
@@ -319,5 +368,24 @@ mod tests {
             rollout_line(&r),
             "wave 3 of 4 (wave 1 is the pilot of 2): 10 started, 9 passed, 1 failed, 2 remaining; failure budget 0 (0 left), 1 failure(s) accepted on resume"
         );
+        assert_eq!(rollout_tenants(&r), None, "not a tenant tree");
+    }
+
+    #[test]
+    fn a_tenant_trees_rollout_lists_troubled_tenants_first() {
+        let r: immybot_operator::api::RolloutStatus = serde_json::from_value(serde_json::json!({
+            "waveSize": 10, "waves": 5, "offline": 1,
+            "tenants": [
+                {"id": 10, "name": "MSP", "pilot": 1, "computers": 1, "failureBudget": 0},
+                {"id": 11, "name": "Alpha", "pilot": 1, "computers": 2, "offline": 1, "failureBudget": 0},
+                {"id": 12, "pilot": 1, "computers": 2, "failed": 1, "failureBudget": 0}
+            ]
+        }))
+        .unwrap();
+        assert_eq!(
+            rollout_tenants(&r).as_deref(),
+            Some("#12 3 (1 failed, budget 0), Alpha 3 (1 offline, budget 0), MSP 2 (budget 0)")
+        );
+        assert!(rollout_line(&r).contains("0 failed (1 offline, not counted as failures)"));
     }
 }
