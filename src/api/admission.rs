@@ -148,5 +148,6 @@ pub fn admission_policies() -> Vec<Value> {
         // Bound by the chart (`pilot-policy-binding.yaml`) to the settings
         // ConfigMap in the operator's namespace: unbound, it refuses nothing.
         super::pilot::pilot_policy(),
+        super::pilot::schedule_pilot_policy(),
     ]
 }

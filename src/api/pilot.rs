@@ -85,23 +85,49 @@ pub fn how_to_add_a_pilot(children: bool) -> &'static str {
 /// is refused when the tenant's last count is above the namespace's
 /// threshold. Runs of a MaintenanceSchedule are left to the controller.
 pub fn pilot_policy() -> Value {
-    let tenant = "object.spec.target.tenant";
-    let mut policy = policy_for(
+    policy_on(
         PILOT_POLICY,
+        "maintenancesessions",
+        "object.spec",
+        "a tenant-wide session",
+        "!has(object.spec.scheduledBy) && ",
+    )
+}
+
+/// The same for a MaintenanceSchedule's template, so that a schedule whose
+/// every run would be refused is refused when it is created.
+pub fn schedule_pilot_policy() -> Value {
+    policy_on(
+        SCHEDULE_PILOT_POLICY,
+        "maintenanceschedules",
+        "object.spec.sessionTemplate.spec",
+        "a MaintenanceSchedule of tenant-wide runs",
+        "",
+    )
+}
+
+pub const SCHEDULE_PILOT_POLICY: &str = "immybot.io-tenant-wide-schedules-need-a-pilot";
+
+/// The pilot rule on `resource`, whose session spec is at `spec` (a CEL
+/// path); `extra` narrows which objects it looks at.
+fn policy_on(name: &str, resource: &str, spec: &str, what: &str, extra: &str) -> Value {
+    let tenant = format!("{spec}.target.tenant");
+    let mut policy = policy_for(
+        name,
         &["CREATE"],
-        &["maintenancesessions"],
+        &[resource],
         "!variables.tenantWide || variables.threshold == 'off' || !(variables.key in variables.data) || int(variables.data[variables.key]) <= int(variables.threshold)".into(),
         format!(
-            "'a tenant-wide session needs a pilot in namespace ' + request.namespace + ': the tenant had ' + variables.data[variables.key] + ' computers when the operator last counted them, more than the ' + variables.threshold + ' allowed without one; ' + (variables.children ? '{}' : '{}')",
+            "'{what} needs a pilot in namespace ' + request.namespace + ': the tenant had ' + variables.data[variables.key] + ' computers when the operator last counted them, more than the ' + variables.threshold + ' allowed without one; ' + (variables.children ? '{}' : '{}')",
             how_to_add_a_pilot(true),
             how_to_add_a_pilot(false)
         ),
     );
-    let spec = &mut policy["spec"];
-    spec["paramKind"] = json!({"apiVersion": "v1", "kind": "ConfigMap"});
-    spec["variables"] = json!([
+    let policy_spec = &mut policy["spec"];
+    policy_spec["paramKind"] = json!({"apiVersion": "v1", "kind": "ConfigMap"});
+    policy_spec["variables"] = json!([
         {"name": "tenantWide", "expression": format!(
-            "has(object.spec.target) && has({tenant}) && !has(object.spec.observe) && !has(object.spec.scheduledBy) && !(has(object.spec.rollout) && has(object.spec.rollout.strategy) && object.spec.rollout.strategy == 'Waves' && has(object.spec.rollout.pilot))"
+            "has({spec}.target) && has({tenant}) && !has({spec}.observe) && {extra}!(has({spec}.rollout) && has({spec}.rollout.strategy) && {spec}.rollout.strategy == 'Waves' && has({spec}.rollout.pilot))"
         )},
         {"name": "data", "expression": "has(params.data) ? params.data : {'': ''}"},
         {"name": "threshold", "expression": format!(
@@ -115,16 +141,21 @@ pub fn pilot_policy() -> Value {
     policy
 }
 
-/// The policy's binding, reading the settings ConfigMap in `namespace`
+/// The policies' bindings, reading the settings ConfigMap in `namespace`
 /// (the operator's). Without the ConfigMap nothing is refused.
-pub fn pilot_binding(namespace: &str) -> Value {
-    let mut binding = super::admission::binding(PILOT_POLICY);
-    binding["spec"]["paramRef"] = json!({
-        "name": SETTINGS_CONFIGMAP,
-        "namespace": namespace,
-        "parameterNotFoundAction": "Allow",
-    });
-    binding
+pub fn pilot_bindings(namespace: &str) -> Vec<Value> {
+    [PILOT_POLICY, SCHEDULE_PILOT_POLICY]
+        .into_iter()
+        .map(|policy| {
+            let mut binding = super::admission::binding(policy);
+            binding["spec"]["paramRef"] = json!({
+                "name": SETTINGS_CONFIGMAP,
+                "namespace": namespace,
+                "parameterNotFoundAction": "Allow",
+            });
+            binding
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -25,10 +25,13 @@ pub async fn install_admission_policies(client: &kube::Client) -> Result<(), Boo
     Ok(())
 }
 
-/// Server-side applies the pilot rule's policy binding, reading the
+/// Server-side applies the pilot rule's policy bindings, reading the
 /// settings ConfigMap in `namespace` (the chart's `pilot-rule.yaml`).
 pub async fn install_pilot_binding(client: &kube::Client, namespace: &str) -> Result<(), BootstrapError> {
-    apply(client, crate::api::pilot::pilot_binding(namespace)).await
+    for binding in crate::api::pilot::pilot_bindings(namespace) {
+        apply(client, binding).await?;
+    }
+    Ok(())
 }
 
 /// Server-side applies one admission object.

@@ -173,7 +173,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     if !pilot.contains("pilotRequiredAbove: \"200\"") || !pilot.contains("pilotRequiredAbove.lab: \"off\"") {
         return Err(format!("the chart writes the pilot thresholds: {pilot}"));
     }
-    server_accepts(&ctx, &pilot, 2, "pilot rule")?;
+    server_accepts(&ctx, &pilot, 3, "pilot rule")?;
     // The control audit policies: rendered only where the API server
     // serves MutatingAdmissionPolicy v1 (as helm's capabilities say), and
     // then accepted by it. The test bed's does; an older one gets none.

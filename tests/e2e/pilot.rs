@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use immybot_operator::api::{MaintenanceSession, Phase};
+use immybot_operator::api::{MaintenanceSchedule, MaintenanceSession, Phase};
 use immybot_operator::controller::{ApprovalPolicy, CrashPoint, PilotRule};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -137,6 +137,39 @@ async fn a_tenant_above_the_pilot_threshold_needs_a_pilot_at_admission_and_befor
     if !message.contains("needs a pilot") || !message.contains("3 computers") || !message.contains("spec.rollout") {
         return Err(format!("the refusal says why and how to add a pilot: {message}"));
     }
+    // A MaintenanceSchedule whose every run would be refused is refused
+    // when it is created; with a pilot in its template it is admitted.
+    let schedule = |rollout: Option<serde_json::Value>| -> Result<MaintenanceSchedule, String> {
+        let mut template = fabrikam(rollout);
+        if let Some(t) = template.as_object_mut() {
+            t.remove("requestedBy");
+        }
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSchedule",
+            "metadata": {"name": "nightly-fabrikam"},
+            "spec": {"requestedBy": "alice", "schedule": "0 2 * * *", "sessionTemplate": {"spec": template}},
+        }))
+        .ctx("schedule fixture")
+    };
+    let schedules = ctx.api_as::<MaintenanceSchedule>("alice").await?;
+    let unpiloted = schedule(None)?;
+    let message = wait_for("admission to refuse the schedule", LONG, || async {
+        match schedules.create(&dry, &unpiloted).await {
+            Err(kube::Error::Api(s)) => Ok(Some(s.message)),
+            other => Err(format!("admitted: {:?}", other.map(|o| o.metadata.name))),
+        }
+    })
+    .await?;
+    if !message.contains("MaintenanceSchedule of tenant-wide runs needs a pilot") || !message.contains("3 computers") {
+        return Err(format!("the schedule's refusal says why: {message}"));
+    }
+    let piloted = schedule(Some(
+        serde_json::json!({"strategy": "Waves", "pilot": {"count": 1}, "maxConcurrent": 2}),
+    ))?;
+    schedules
+        .create(&dry, &piloted)
+        .await
+        .ctx("a schedule with a pilot is admitted")?;
     // With a pilot it is admitted, approved, and runs.
     let pilot = serde_json::json!({"strategy": "Waves", "pilot": {"count": 1}, "maxConcurrent": 2});
     create_session(&ctx, "piloted", fabrikam(Some(pilot))).await?;
