@@ -226,14 +226,19 @@ impl ApprovalBuilder {
 
 /// bob's MaintenanceApproval accepted.
 pub fn approved() -> crate::controller::Verdict {
+    approved_for(None, None)
+}
+
+/// bob's approval, given `at`, of at most `computers`.
+pub fn approved_for(computers: Option<i32>, at: Option<Timestamp>) -> crate::controller::Verdict {
     crate::controller::Verdict::Approved {
         approved_by: "bob".into(),
         method: crate::controller::ApprovalMethod::MaintenanceApproval,
         source: Some("bob-ok".into()),
         comment: None,
-        at: None,
+        at,
         digest: None,
-        computers: None,
+        computers,
     }
 }
 

@@ -115,9 +115,10 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     // the test bed owns identical cluster-wide objects already, so they are
     // sent as a server-side dry-run apply instead of being installed twice.
     let server_version = ctx.client.apiserver_version().await.ctx("server version")?.git_version;
-    let policies = helm(
-        &ctx,
-        &[
+    // One template of the chart as installed, with `extra` flags, for the
+    // API server's own version (not helm's offline default).
+    let render = |template: &str, extra: &[&str]| {
+        let mut args = vec![
             "template",
             release,
             "charts/immybot-operator",
@@ -125,14 +126,17 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             &ns,
             "-f",
             "charts/immybot-operator/ci/test-values.yaml",
-            "--set",
-            "metrics.serviceMonitor.enabled=false",
             "--show-only",
-            "templates/admission-policies.yaml",
-            // The API server's own version, not helm's offline default.
+            template,
             "--kube-version",
             &server_version,
-        ],
+        ];
+        args.extend(extra);
+        helm(&ctx, &args)
+    };
+    let policies = render(
+        "templates/admission-policies.yaml",
+        &["--set", "metrics.serviceMonitor.enabled=false"],
     )?;
     let kinds = |k: &str| policies.lines().filter(|l| l.trim() == format!("kind: {k}")).count();
     // The pilot rule's binding is in pilot-rule.yaml (it names the
@@ -150,24 +154,13 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     }
     server_accepts(&ctx, &policies, want + bound, "admission policies")?;
     // The pilot rule's settings and binding, with thresholds set.
-    let pilot = helm(
-        &ctx,
+    let pilot = render(
+        "templates/pilot-rule.yaml",
         &[
-            "template",
-            release,
-            "charts/immybot-operator",
-            "--namespace",
-            &ns,
-            "-f",
-            "charts/immybot-operator/ci/test-values.yaml",
             "--set",
             "approval.pilotRequiredAbove=200",
             "--set",
             "approval.pilotRequiredAboveIn.lab=off",
-            "--show-only",
-            "templates/pilot-rule.yaml",
-            "--kube-version",
-            &server_version,
         ],
     )?;
     if !pilot.contains("pilotRequiredAbove: \"200\"") || !pilot.contains("pilotRequiredAbove.lab: \"off\"") {
@@ -189,23 +182,8 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         return Err("the test bed's API server (1.36) must serve MutatingAdmissionPolicy v1".into());
     }
     let render_audit = |api_versions: &[&str]| {
-        let mut args = vec![
-            "template",
-            release,
-            "charts/immybot-operator",
-            "--namespace",
-            &ns,
-            "-f",
-            "charts/immybot-operator/ci/test-values.yaml",
-            "--show-only",
-            "templates/control-audit-policies.yaml",
-            "--kube-version",
-            &server_version,
-        ];
-        for v in api_versions {
-            args.extend(["--api-versions", v]);
-        }
-        helm(&ctx, &args)
+        let extra: Vec<&str> = api_versions.iter().flat_map(|v| ["--api-versions", v]).collect();
+        render("templates/control-audit-policies.yaml", &extra)
     };
     let audit = render_audit(&["admissionregistration.k8s.io/v1/MutatingAdmissionPolicy"])?;
     // helm refuses --show-only of a template that renders nothing.

@@ -98,23 +98,17 @@ pub fn render(a: &Approving<'_>) -> String {
                 "blast radius",
                 &immybot_operator::controller::blast_radius::one_line(b),
             );
-            let more = |shown: usize, total: i32| {
-                let rest = total - shown as i32;
-                if rest > 0 {
+            // The names shown, then how many more the count has.
+            let named = |shown: &[String], total: i32| {
+                let rest = total - shown.len() as i32;
+                let more = if rest > 0 {
                     format!(" and {rest} more")
                 } else {
                     String::new()
-                }
+                };
+                format!("{}{more}", shown.join(", "))
             };
-            line(
-                &mut out,
-                "computers",
-                &format!(
-                    "{}{}",
-                    b.first_computers.join(", "),
-                    more(b.first_computers.len(), b.computers)
-                ),
-            );
+            line(&mut out, "computers", &named(&b.first_computers, b.computers));
             if b.tenants.len() > 1 {
                 let tenants: Vec<String> = b
                     .tenants
@@ -133,12 +127,7 @@ pub fn render(a: &Approving<'_>) -> String {
                 line(
                     &mut out,
                     "offline",
-                    &format!(
-                        "{}{}; {}",
-                        b.offline_computers.join(", "),
-                        more(b.offline_computers.len(), b.offline),
-                        b.offline_behavior
-                    ),
+                    &format!("{}; {}", named(&b.offline_computers, b.offline), b.offline_behavior),
                 );
             }
             if let Some(why) = &b.upper_bound {
@@ -149,9 +138,8 @@ pub fn render(a: &Approving<'_>) -> String {
                     &mut out,
                     "busy",
                     &format!(
-                        "{}{} (they start when their other session ends)",
-                        b.busy_computers.join(", "),
-                        more(b.busy_computers.len(), b.busy)
+                        "{} (they start when their other session ends)",
+                        named(&b.busy_computers, b.busy)
                     ),
                 );
             }

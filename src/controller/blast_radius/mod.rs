@@ -80,6 +80,16 @@ pub fn summarise(
     }
 }
 
+/// Which approval a count was made for (`BlastRadius.countedFor`): its
+/// source and when it was given, so that each new approval counts again.
+pub fn counted_for(source: Option<&str>, approved_by: &str, at: Option<jiff::Timestamp>) -> String {
+    format!(
+        "{} ({})",
+        source.unwrap_or(approved_by),
+        at.map_or_else(|| "-".to_owned(), |t| t.to_string())
+    )
+}
+
 /// `root` and, with `children`, every tenant below it in ImmyBot's tenant
 /// list, each once (a parent loop in ImmyBot's data must not loop here).
 pub fn tenant_tree(all: &[immybot_client::Tenant], root: i32, children: bool) -> Vec<i32> {

@@ -1,13 +1,44 @@
-//! A tenant tree's computers as ImmyBot lists them, for a blast radius:
-//! the tenant list, then one `computers/dx` listing per 500 computers of
-//! each tenant. Rows carry `isOnline` and `activeSessionId` where ImmyBot
-//! fills them (untyped: where it does not, a computer counts as not
-//! described).
+//! A tenant tree's computers as ImmyBot lists them: the tenant list, then
+//! one `computers/dx` listing per 500 computers of each tenant. Read for a
+//! blast radius (`tenant_computers`) and for a rollout's plan
+//! (`session/rollout_planning.rs`). Rows carry `isOnline` and
+//! `activeSessionId` where ImmyBot fills them (untyped: where it does not,
+//! a computer counts as not described).
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::{SeenComputer, tenant_tree};
-use immybot_client::{ImmyBotClient, ImmyBotError};
+use immybot_client::{ComputerListItem, ImmyBotClient, ImmyBotError};
+
+/// A tenant tree as listed.
+pub struct TreeRows {
+    /// The tree's tenants in order (the root first), with their names.
+    pub tenants: Vec<(i32, Option<String>)>,
+    /// Every computer row of those tenants.
+    pub rows: Vec<ComputerListItem>,
+    /// Rows that could not be decoded (so are missing from `rows`).
+    pub unreadable: usize,
+}
+
+/// The computer rows of `root` (and of its child tenants with `children`).
+pub async fn read_tree(client: &ImmyBotClient, root: i32, children: bool) -> Result<TreeRows, ImmyBotError> {
+    let all = client.tenants().await?;
+    let tree = tenant_tree(&all, root, children);
+    let mut out = TreeRows {
+        tenants: tree
+            .iter()
+            .map(|id| (*id, all.iter().find(|t| t.id == *id).and_then(|t| t.name.clone())))
+            .collect(),
+        rows: Vec::new(),
+        unreadable: 0,
+    };
+    for tenant in tree {
+        let (rows, unreadable) = client.computers_in_tenant(tenant).await?;
+        out.rows.extend(rows);
+        out.unreadable += unreadable;
+    }
+    Ok(out)
+}
 
 /// The computers of `root` (and of its child tenants with `children`), and
 /// the tree's tenant names. `busy`: the computers known to be in another
@@ -19,28 +50,25 @@ pub async fn tenant_computers(
     children: bool,
     busy: Option<&HashMap<i32, i32>>,
 ) -> Result<(Vec<SeenComputer>, BTreeMap<i32, String>), ImmyBotError> {
-    let all = client.tenants().await?;
-    let tree = tenant_tree(&all, root, children);
-    let names: BTreeMap<i32, String> = all
-        .iter()
-        .filter(|t| tree.contains(&t.id))
-        .filter_map(|t| Some((t.id, t.name.clone()?)))
+    let tree = read_tree(client, root, children).await?;
+    let names = tree
+        .tenants
+        .into_iter()
+        .filter_map(|(id, name)| Some((id, name?)))
         .collect();
-    let mut out = Vec::new();
-    for tenant in tree {
-        let (rows, _unreadable) = client.computers_in_tenant(tenant).await?;
-        out.extend(rows.into_iter().filter(|r| r.tenant_id == tenant).map(|r| {
-            SeenComputer {
-                id: r.id,
-                name: r.computer_name,
-                tenant_id: Some(r.tenant_id),
-                online: r.is_online,
-                busy: r
-                    .active_session_id
-                    .map(|_| true)
-                    .or_else(|| busy.map(|b| b.contains_key(&r.id))),
-            }
-        }));
-    }
-    Ok((out, names))
+    let computers = tree
+        .rows
+        .into_iter()
+        .map(|r| SeenComputer {
+            id: r.id,
+            name: r.computer_name,
+            tenant_id: Some(r.tenant_id),
+            online: r.is_online,
+            busy: r
+                .active_session_id
+                .map(|_| true)
+                .or_else(|| busy.map(|b| b.contains_key(&r.id))),
+        })
+        .collect();
+    Ok((computers, names))
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::api::BlastRadius;
 use crate::controller::approval::Verdict;
+use crate::controller::blast_radius::counted_for;
 
 /// How often a counted approval of a tenant is counted again.
 pub const RECOUNT_EVERY: Duration = Duration::from_secs(3600);
@@ -49,14 +50,7 @@ pub fn count(
             source,
             at,
             ..
-        } if tenant => (
-            *limit,
-            format!(
-                "{} ({})",
-                source.as_deref().unwrap_or(approved_by),
-                at.map_or_else(|| "-".to_owned(), |t| t.to_string())
-            ),
-        ),
+        } if tenant => (*limit, counted_for(source.as_deref(), approved_by, *at)),
         // Any number, or a target that cannot grow.
         Verdict::Approved { .. } => return Count::Counted { grew: None },
     };

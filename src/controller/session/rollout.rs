@@ -122,10 +122,6 @@ pub fn plan_tree(
                 name: name.clone(),
                 pilot: pilot.iter().filter(|p| tenant_of(**p) == Some(*id)).count() as i32,
                 computers: rest.iter().filter(|c| c.tenant == Some(*id)).count() as i32,
-                failure_budget: spec.max_failures_per_tenant.as_ref().map(|v| {
-                    let own = all.iter().filter(|c| c.tenant == Some(*id)).count() as i32;
-                    count_of(v, own, Rounding::Down).unwrap_or(0)
-                }),
                 ..Default::default()
             })
             .filter(|t| t.pilot + t.computers > 0)
@@ -285,9 +281,12 @@ pub struct Outcomes<'a> {
 }
 
 /// The brakes, as the spec says now (they may change mid-rollout).
+#[derive(Clone, Debug)]
 pub struct Brakes {
     /// `spec.rollout.maxFailures` as a count.
     pub budget: i32,
+    /// `spec.rollout.maxFailuresPerTenant`, sized per tenant by `assess`.
+    pub per_tenant: Option<IntOrString>,
     pub count_offline: bool,
 }
 
@@ -324,7 +323,7 @@ pub fn assess(
     plan.failure_budget = brakes.budget;
     let over = plan.failed - plan.accepted_failures;
     plan.budget_left = (brakes.budget - over).max(0);
-    let tenant_halt = tally_tenants(plan, &failed, &offline);
+    let tenant_halt = tally_tenants(plan, &failed, &offline, brakes.per_tenant.as_ref());
     let pilot: &[i32] = &plan.computer_ids[..(plan.pilot_size.max(0) as usize).min(plan.computer_ids.len())];
     let pilot_failed: Vec<i32> = failed.iter().copied().filter(|id| pilot.contains(id)).collect();
     if over > 0 && !pilot_failed.is_empty() && plan.accepted_failures == 0 {
@@ -339,9 +338,15 @@ pub fn assess(
     tenant_halt
 }
 
-/// Each tenant's failed and offline computers; the first tenant over its
-/// own budget (counted from what a person accepted), if any.
-fn tally_tenants(plan: &mut RolloutStatus, failed: &[i32], offline: &[i32]) -> Option<Halt> {
+/// Each tenant's failed and offline computers and its own budget (of its
+/// computers); the first tenant over that budget (counted from what a
+/// person accepted), if any.
+fn tally_tenants(
+    plan: &mut RolloutStatus,
+    failed: &[i32],
+    offline: &[i32],
+    per_tenant: Option<&IntOrString>,
+) -> Option<Halt> {
     if plan.tenants.is_empty() {
         return None;
     }
@@ -354,6 +359,7 @@ fn tally_tenants(plan: &mut RolloutStatus, failed: &[i32], offline: &[i32]) -> O
     for t in plan.tenants.iter_mut() {
         t.failed = failed_in.iter().filter(|x| **x == Some(t.id)).count() as i32;
         t.offline = offline_in.iter().filter(|x| **x == Some(t.id)).count() as i32;
+        t.failure_budget = per_tenant.map(|v| count_of(v, t.pilot + t.computers, Rounding::Down).unwrap_or(0));
         if let Some(budget) = t.failure_budget
             && t.failed - t.accepted_failures > budget
             && halt.is_none()
@@ -380,19 +386,11 @@ impl<'a> Outcomes<'a> {
 }
 
 impl Brakes {
-    /// The spec's brakes for this plan's size; a tenant's own budget is in
-    /// the plan (`RolloutTenant.failureBudget`, sized when planned) and
-    /// follows the spec's `maxFailuresPerTenant` as it is now.
-    pub fn of(spec: &RolloutSpec, plan: &mut RolloutStatus) -> Self {
-        for t in plan.tenants.iter_mut() {
-            let own = t.pilot + t.computers;
-            t.failure_budget = spec
-                .max_failures_per_tenant
-                .as_ref()
-                .map(|v| count_of(v, own, Rounding::Down).unwrap_or(0));
-        }
+    /// The spec's brakes for a plan of `total` computers.
+    pub fn of(spec: &RolloutSpec, total: usize) -> Self {
         Self {
-            budget: budget_of(spec, plan.computer_ids.len()),
+            budget: budget_of(spec, total),
+            per_tenant: spec.max_failures_per_tenant.clone(),
             count_offline: spec.count_offline_as_failures,
         }
     }

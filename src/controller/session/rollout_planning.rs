@@ -13,7 +13,7 @@ use super::attempts::first_targets;
 use super::rollout::{self, Candidate};
 use super::start_protocol::tenant_id;
 use crate::api::{MaintenanceSession, MaintenanceSessionStatus, NamedId};
-use crate::controller::blast_radius::tenant_tree;
+use crate::controller::blast_radius::tenant_reader::read_tree;
 use crate::controller::conditions::{self, READY, RECONCILING, STALLED};
 use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
@@ -76,30 +76,25 @@ async fn tree_candidates(
     ctx: &SessionContext,
     root: i32,
 ) -> Result<Result<(Vec<Candidate>, Vec<(i32, Option<String>)>), String>, Error> {
-    let client = ctx.immybot.at(Priority::Ending);
-    let all = client.tenants().await?;
-    let tree = tenant_tree(&all, root, true);
-    let mut candidates = Vec::new();
-    for tenant in &tree {
-        let (rows, unreadable) = client.computers_in_tenant(*tenant).await?;
-        if unreadable > 0 {
-            return Ok(Err(format!(
-                "{unreadable} computer row(s) of tenant {tenant} could not be read from ImmyBot, so the rollout cannot account for every computer"
-            )));
-        }
-        candidates.extend(rows.into_iter().map(|c| Candidate {
+    let tree = read_tree(&ctx.immybot.at(Priority::Ending), root, true).await?;
+    if tree.unreadable > 0 {
+        return Ok(Err(format!(
+            "{} computer row(s) of tenant {root} and its child tenants could not be read from ImmyBot, so the rollout cannot account for every computer",
+            tree.unreadable
+        )));
+    }
+    let candidates = tree
+        .rows
+        .into_iter()
+        .map(|c| Candidate {
             computer: NamedId {
                 id: c.id,
                 name: c.computer_name,
             },
             tenant: Some(c.tenant_id),
-        }));
-    }
-    let tenants = tree
-        .iter()
-        .map(|id| (*id, all.iter().find(|t| t.id == *id).and_then(|t| t.name.clone())))
+        })
         .collect();
-    Ok(Ok((candidates, tenants)))
+    Ok(Ok((candidates, tree.tenants)))
 }
 
 /// The target's computers with their names, or why they cannot be listed.

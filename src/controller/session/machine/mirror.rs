@@ -77,7 +77,7 @@ fn assess_rollout(st: &mut MaintenanceSessionStatus, seen: &Seen<'_>, mapped: &M
     let (Some(rollout_spec), Some(plan)) = (seen.waves, st.rollout.as_mut()) else {
         return String::new();
     };
-    let brakes = rollout::Brakes::of(rollout_spec, plan);
+    let brakes = rollout::Brakes::of(rollout_spec, plan.computer_ids.len());
     let _ = rollout::assess(plan, &seen.attempts, &rollout::Outcomes::of(mapped), &brakes);
     format!("wave {} of {}: ", plan.current_wave, plan.waves)
 }

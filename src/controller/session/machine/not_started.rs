@@ -6,6 +6,7 @@ use super::seen::Seen;
 use super::{Next, Observed, Step, waves, window_gate};
 use crate::api::pilot::{has_pilot, how_to_add_a_pilot};
 use crate::api::{MaintenanceSessionStatus, Phase, attempt_purpose};
+use crate::controller::blast_radius::counted_for;
 use crate::controller::conditions::{self, APPROVED};
 use crate::controller::session::attempts::{first_targets, needs_resolution, new_attempt};
 
@@ -140,10 +141,10 @@ fn grown_past_the_approval(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen
     }
     let digest = o.digest.to_string();
     // Which approval: its source and time (a new approval counts again).
-    let this = format!(
-        "{} ({})",
-        approval.source.as_deref().unwrap_or(&approval.approved_by),
-        approval.approved_at.0
+    let this = counted_for(
+        approval.source.as_deref(),
+        &approval.approved_by,
+        Some(approval.approved_at.0),
     );
     let counted = st
         .blast_radius
@@ -260,25 +261,7 @@ mod tests {
             b.build()
         };
         // bob's approval lets 3 computers start.
-        let verdict = match approved() {
-            crate::controller::Verdict::Approved {
-                approved_by,
-                method,
-                source,
-                comment,
-                digest,
-                ..
-            } => crate::controller::Verdict::Approved {
-                approved_by,
-                method,
-                source,
-                comment,
-                at: Some(approved_at),
-                digest,
-                computers: Some(3),
-            },
-            other => other,
-        };
+        let verdict = approved_for(Some(3), Some(approved_at));
         let observe = |obj: &crate::api::MaintenanceSession| observe_with(obj, &verdict, &[], begin);
         // What the approver saw was measured before the approval: count again.
         let before = observe(&with(3, None)).unwrap();
@@ -309,26 +292,7 @@ mod tests {
 
     #[test]
     fn a_list_above_the_approvals_count_waits_and_one_within_it_starts() {
-        let counted = |n: i32| match approved() {
-            crate::controller::Verdict::Approved {
-                approved_by,
-                method,
-                source,
-                comment,
-                at,
-                digest,
-                ..
-            } => crate::controller::Verdict::Approved {
-                approved_by,
-                method,
-                source,
-                comment,
-                at,
-                digest,
-                computers: Some(n),
-            },
-            other => other,
-        };
+        let counted = |n: i32| approved_for(Some(n), None);
         let three = session().computers(&[101, 102, 103]).build();
         let held = observe_with(&three, &counted(2), &[], begin).unwrap();
         assert_eq!(

@@ -114,7 +114,7 @@ pub(super) fn between_waves(
 /// within the budget (or a person continued, accepting them).
 fn assess(plan: &mut RolloutStatus, seen: &Seen<'_>, mapped: &Mapped, continue_halted: bool) -> Option<Halt> {
     let rollout_spec = seen.waves?;
-    let brakes = rollout::Brakes::of(rollout_spec, plan);
+    let brakes = rollout::Brakes::of(rollout_spec, plan.computer_ids.len());
     let outcomes = rollout::Outcomes::of(mapped);
     let halt = rollout::assess(plan, &seen.attempts, &outcomes, &brakes);
     if continue_halted && halt.is_some() {

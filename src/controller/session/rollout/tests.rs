@@ -29,6 +29,7 @@ fn check(plan: &mut RolloutStatus, attempts: &[Attempt], failed: &[i32], passed:
     };
     let brakes = Brakes {
         budget,
+        per_tenant: None,
         count_offline: false,
     };
     assess(plan, attempts, &outcomes, &brakes)
@@ -252,7 +253,7 @@ fn a_tenant_over_its_own_budget_halts_and_offline_computers_are_a_class_of_their
     spec.max_failures_per_tenant = Some(IntOrString::Int(0));
     let mut p = plan_tree(&spec, &candidates, &tenants).unwrap();
     let all = vec![wave(attempt_purpose::WAVE, &[10, 11, 12, 20, 21, 22, 23, 30])];
-    let mut brakes = Brakes::of(&spec, &mut p);
+    let mut brakes = Brakes::of(&spec, p.computer_ids.len());
     brakes.budget = 100;
     // 11 offline: not a failure, the rollout goes on.
     let offline = Outcomes {
@@ -265,7 +266,7 @@ fn a_tenant_over_its_own_budget_halts_and_offline_computers_are_a_class_of_their
     // ... unless offline counts.
     let counting = Brakes {
         count_offline: true,
-        ..brakes
+        ..brakes.clone()
     };
     assert!(matches!(
         assess(&mut p, &all, &offline, &counting),
