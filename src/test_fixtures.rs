@@ -218,6 +218,11 @@ impl ApprovalBuilder {
         self.0.spec.expires_at = Some(Time(at(-60)));
         self
     }
+    /// Names the plan it approves (`spec.plan`).
+    pub fn plan(mut self, digest: &str) -> Self {
+        self.0.spec.plan_digest = Some(digest.into());
+        self
+    }
     pub fn for_session(mut self, name: &str) -> Self {
         self.0.spec.session_name = name.into();
         self
@@ -239,6 +244,7 @@ pub fn approved_for(computers: Option<i32>, at: Option<Timestamp>) -> crate::con
         at,
         digest: None,
         computers,
+        plan_digest: None,
     }
 }
 

@@ -172,6 +172,9 @@ fn session_fields() -> Vec<SpecField> {
         // Like maxFailures: when to stop, not what runs.
         SpecField::new("rollout.maxFailuresPerTenant", Control),
         SpecField::new("rollout.countOfflineAsFailures", Control),
+        // Planning before approval, how old a plan may get and what drift
+        // does: all part of what the approver agrees to.
+        SpecField::new("plan", Covered).edit(r#"{"plan":{"enabled":true,"maxAge":"1h","onDrift":"Proceed"}}"#),
         SpecField::new("reason", Words).edit(r#"{"reason":"CHG-2 another ticket"}"#),
         SpecField::new("approval", InlineApproval)
             .edit(r#"{"approval":{"approvedBy":"carol","reference":"https://git.example/pr/1"}}"#),
@@ -196,6 +199,8 @@ const NOT_IN_TEMPLATE: &[&str] = &[
     "suspend",
     "cancel",
     "resume",
+    // A run's plan would need a person per run (docs/design.md).
+    "plan",
 ];
 
 /// Where a MaintenanceSchedule keeps what each run does.

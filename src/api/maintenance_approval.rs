@@ -66,6 +66,13 @@ pub struct MaintenanceApprovalSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub computers: Option<i32>,
+    /// The plan the approver saw (`status.plan.digest` of a session with
+    /// `spec.plan`; `kubectl immybot approve` fills it in). Such a session
+    /// starts only with an approval of its current plan: a plan made again
+    /// (it expired, or the computers drifted) needs a new approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^sha256:[0-9a-f]{64}$"))]
+    pub plan_digest: Option<String>,
     /// After this time the approval no longer starts anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,

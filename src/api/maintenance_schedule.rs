@@ -228,6 +228,10 @@ impl SessionTemplateSpec {
             timeout: self.timeout.clone(),
             windows: self.windows.clone(),
             rollout: self.rollout.clone(),
+            // Plans are not in templates: a run's plan would need a person
+            // to approve each run, which a standing approval is there to
+            // spare (docs/design.md, "Plan, then approve").
+            plan: None,
             retry: self.retry.clone(),
             resume: Default::default(),
             deletion_policy: self.deletion_policy,

@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("!has(oldSelf.cancel) || has(self.cancel)").message("spec.cancel is final: it cannot be removed once set"))]
 #[x_kube(validation = kube::core::Rule::new("has(self.observe) != has(self.target)").message("set exactly one of spec.target (computers the operator starts maintenance on) or spec.observe (one ImmyBot session it only mirrors)"))]
-#[x_kube(validation = kube::core::Rule::new(OBSERVE_ONLY).message("an observed session (spec.observe) mirrors one ImmyBot session: it has no rollout or deployment, and reruns only its failed actions (spec.retry.failedActions), not whole computers (retry.limit and retry.requests stay 0)"))]
+#[x_kube(validation = kube::core::Rule::new(OBSERVE_ONLY).message("an observed session (spec.observe) mirrors one ImmyBot session: it has no rollout, deployment or plan, and reruns only its failed actions (spec.retry.failedActions), not whole computers (retry.limit and retry.requests stay 0)"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.deployment) || self.mode != 'InventoryOnly'").message("a single deployment cannot run in mode InventoryOnly: use Full, DetectionOnly or ResolutionOnly with spec.deployment"))]
 pub struct MaintenanceSessionSpec {
     /// The Kubernetes user who asks for this maintenance. Admission checks
@@ -143,6 +143,16 @@ pub struct MaintenanceSessionSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<super::RolloutSpec>,
 
+    /// Plan, then approve: before anyone approves, a detection-only ImmyBot
+    /// session finds what this one would do (which items install, update
+    /// or uninstall on which computers, which computers could not be
+    /// detected), `status.plan` shows it, and the approval must name the
+    /// plan's digest as well (`kubectl immybot approve` does). Detection
+    /// changes nothing in ImmyBot, so the plan needs no approval of its
+    /// own. See docs/design.md, "Plan, then approve".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::PlanSpec>,
+
     /// Automatic and manual reruns of computers whose sessions failed.
     #[serde(default)]
     pub retry: RetrySpec,
@@ -160,7 +170,7 @@ pub struct MaintenanceSessionSpec {
 
 /// An observed session is not started: nothing of a start
 /// applies to it but the controls (cancel, failed-action reruns, timeout).
-const OBSERVE_ONLY: &str = "!has(self.observe) || (!has(self.rollout) && !has(self.deployment) && \
+const OBSERVE_ONLY: &str = "!has(self.observe) || (!has(self.rollout) && !has(self.deployment) && !has(self.plan) && \
 (!has(self.retry) || ((!has(self.retry.limit) || self.retry.limit == 0) && \
 (!has(self.retry.requests) || self.retry.requests == 0))))";
 

@@ -78,6 +78,11 @@ pub struct MaintenanceSessionStatus {
     /// it stands (current wave, passed, failed, remaining, budget left).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<super::RolloutStatus>,
+
+    /// The plan (`spec.plan`): what a detection-only session found this
+    /// session would do, and the digest an approval must name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<super::PlanStatus>,
     /// The last `spec.resume.requests` acted on, and what it resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeRecord>,
@@ -164,6 +169,9 @@ pub struct ApprovalRecord {
     /// approver saw); absent: any number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub computers: Option<i32>,
+    /// The plan digest the approval named (`spec.plan`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
 }
 
 /// The target after name resolution.

@@ -10,6 +10,8 @@ pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 pub const APPROVED: &str = "Approved";
 pub const SUCCEEDED: &str = "Succeeded";
+/// Something ran that the approved plan did not have (`spec.plan`).
+pub const UNPLANNED: &str = "Unplanned";
 
 /// Sets (or replaces) a condition, keeping its transition time when only the
 /// reason or message changed.

@@ -48,7 +48,7 @@ pub mod windows;
 pub mod write_gate;
 
 pub use approval::digest::ApprovalDigest;
-pub use approval::{ApprovalMethod, ApprovalPolicy, PilotRule, Verdict, evaluate as evaluate_approval};
+pub use approval::{ApprovalMethod, ApprovalPolicy, PilotRule, PlanRule, Verdict, evaluate as evaluate_approval};
 pub use clock::{Clock, parse_duration, stored_time};
 pub use context::{Context, KindContext, Timing};
 pub use error::Error;

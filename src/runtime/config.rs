@@ -65,6 +65,17 @@ pub struct OperatorArgs {
     /// `prod=50,lab=off`. Comma-separated.
     #[arg(long, env = "IMMYBOT_PILOT_REQUIRED_ABOVE_IN", value_delimiter = ',', value_parser = pilot_override)]
     pub pilot_required_above_in: Vec<(String, Option<i32>)>,
+    /// Plans made mandatory: a MaintenanceSession whose blast radius is more
+    /// computers than this, without spec.plan, starts nothing (Stalled
+    /// PlanRequired) until its requester adds one. Default: no rule.
+    #[arg(long, env = "IMMYBOT_PLAN_REQUIRED_ABOVE")]
+    pub plan_required_above: Option<i32>,
+    /// For the cautious: a plan's detection-only session waits for an
+    /// approval of the spec (any MaintenanceApproval of its digest, by
+    /// someone else) before it runs; the start then needs an approval of
+    /// the plan as well. Default: detection needs none (it changes nothing).
+    #[arg(long, env = "IMMYBOT_PLAN_DETECTION_NEEDS_APPROVAL", default_value_t = false, action = clap::ArgAction::Set)]
+    pub plan_detection_needs_approval: bool,
     /// Record each tenant's measured computer count in the settings
     /// ConfigMap (immybot-operator-settings in the operator's namespace),
     /// for the pilot rule's admission policy. The chart turns it on.
@@ -180,6 +191,10 @@ impl OperatorArgs {
                     )
                 }),
             },
+            plans: crate::controller::PlanRule {
+                required_above: self.plan_required_above,
+                detection_needs_approval: self.plan_detection_needs_approval,
+            },
         }
     }
 
@@ -235,6 +250,9 @@ mod tests {
             "200",
             "--pilot-required-above-in",
             "prod=50,lab=off",
+            // As the chart renders them.
+            "--plan-required-above=100",
+            "--plan-detection-needs-approval=true",
         ])
         .unwrap();
         let config = args.client_config().unwrap();
@@ -242,6 +260,13 @@ mod tests {
         let policy = args.approval_policy();
         assert!(policy.inline_namespaces.contains("prod") && policy.inline_namespaces.contains("gitops"));
         assert!(policy.unapproved_namespaces.is_empty());
+        assert_eq!(
+            policy.plans,
+            crate::controller::PlanRule {
+                required_above: Some(100),
+                detection_needs_approval: true
+            }
+        );
         assert_eq!(
             (
                 policy.pilot.threshold("prod"),

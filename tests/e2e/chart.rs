@@ -167,6 +167,23 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         return Err(format!("the chart writes the pilot thresholds: {pilot}"));
     }
     server_accepts(&ctx, &pilot, 3, "pilot rule")?;
+    // The plan settings reach the operator's flags (which parse them: the
+    // unit test of runtime::config takes these very strings).
+    let plans = |extra: &[&str]| render("templates/deployment.yaml", extra);
+    let set = plans(&[
+        "--set",
+        "approval.planRequiredAbove=100",
+        "--set",
+        "approval.planDetectionNeedsApproval=true",
+    ])?;
+    let unset = plans(&[])?;
+    if !set.contains("- --plan-required-above=100")
+        || !set.contains("- --plan-detection-needs-approval=true")
+        || unset.contains("--plan-required-above")
+        || !unset.contains("- --plan-detection-needs-approval=false")
+    {
+        return Err(format!("the chart passes the plan settings: {set}"));
+    }
     // The control audit policies: rendered only where the API server
     // serves MutatingAdmissionPolicy v1 (as helm's capabilities say), and
     // then accepted by it. The test bed's does; an older one gets none.

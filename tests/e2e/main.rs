@@ -25,6 +25,7 @@ mod maintenance_schedules;
 mod observe_only;
 mod operator_process;
 mod pilot;
+mod plans;
 mod plugin;
 mod poller;
 mod rollouts;
@@ -71,6 +72,7 @@ fn main() {
         windows::tests(),
         maintenance_schedules::tests(),
         pilot::tests(),
+        plans::tests(),
         tenant_rollouts::tests(),
         chart::tests(),
         operator_process::tests(),

@@ -65,7 +65,7 @@ async fn events_of(ctx: &TestContext, name: &str) -> Result<Vec<(String, String)
         .collect())
 }
 
-async fn wait_event(ctx: &TestContext, name: &str, reason: &str, part: &str) -> TestResult {
+pub async fn wait_event(ctx: &TestContext, name: &str, reason: &str, part: &str) -> TestResult {
     wait_for(&format!("a {reason} event on {name} saying {part:?}"), LONG, || async {
         let events = events_of(ctx, name).await?;
         if events.iter().any(|(r, n)| r == reason && n.contains(part)) {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use immybot_operator::api::{DailyWhen, ImmyBotSchedule, MaintenanceApproval, MaintenanceSession, Phase};
+use immybot_operator::api::{DailyWhen, ImmyBotSchedule, MaintenanceApproval, MaintenanceSession, Phase, PlanState};
 use immybot_sim::SimState;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::ResourceExt as _;
@@ -71,22 +71,41 @@ pub async fn run(
                 .as_ref()
                 .filter(|b| Some(&b.digest) == status.approval_digest.as_ref())
                 .map(immybot_operator::controller::blast_radius::one_line);
+            // With spec.plan, he approves the plan, once it is made.
+            let plan = status
+                .plan
+                .as_ref()
+                .filter(|p| Some(&p.spec_digest) == status.approval_digest.as_ref())
+                .filter(|p| p.state == PlanState::Ready)
+                .and_then(|p| Some((p.digest.clone()?, p.summary.clone().unwrap_or_default())));
+            let plan_ready = obj.spec.plan.is_none() || plan.is_some();
             if status.phase == Some(Phase::AwaitingApproval)
                 && !approved.contains(name)
+                && plan_ready
                 && let Some(digest) = status.approval_digest.clone()
                 && let Some(radius) = radius
             {
+                let mut spec = serde_json::json!({"sessionName": name, "sessionUid": obj.metadata.uid.clone().unwrap_or_default(),
+                             "digest": digest, "approver": "bob", "comment": "quickstart"});
+                if let Some((plan_digest, _)) = &plan {
+                    spec["planDigest"] = plan_digest.clone().into();
+                }
                 let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({
                     "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceApproval",
                     "metadata": {"name": format!("{name}-by-bob")},
-                    "spec": {"sessionName": name, "sessionUid": obj.metadata.uid.clone().unwrap_or_default(),
-                             "digest": digest, "approver": "bob", "comment": "quickstart"},
+                    "spec": spec,
                 }))?;
                 approvals
                     .create(&PostParams::default(), &approval)
                     .await
                     .context("approving as bob")?;
-                println!("bob approved {name}: {radius} ({digest})");
+                match &plan {
+                    Some((plan_digest, summary)) => {
+                        println!("bob read the plan of {name}: {summary}");
+                        println!("bob approved {name}'s plan: {radius} ({plan_digest})");
+                    }
+                    None => println!("bob approved {name}: {radius} ({digest})"),
+                }
                 approved.insert(name.clone());
             }
             rows.insert(

@@ -304,6 +304,33 @@ impl Engine {
         );
     }
 
+    /// Assigns a software item to a computer from now on (a new
+    /// deployment), or changes what it has installed if assigned already
+    /// (installed or removed by hand): how a test makes the fleet drift
+    /// between a plan and its execution.
+    pub fn assign_software(
+        &mut self,
+        computer_id: i32,
+        software: crate::fleet::SeedSoftware,
+    ) -> Result<(), EngineError> {
+        let c = self
+            .computers
+            .get_mut(&computer_id)
+            .ok_or_else(|| EngineError::NotFound(format!("computer {computer_id}")))?;
+        let ident = identifier(&software.name, software.identifier.as_deref());
+        match &software.installed {
+            Some(v) => {
+                c.installed.insert(ident, v.clone());
+            }
+            None => {
+                c.installed.remove(&ident);
+            }
+        }
+        c.seed.software.retain(|s| !s.name.eq_ignore_ascii_case(&software.name));
+        c.seed.software.push(software);
+        Ok(())
+    }
+
     /// What installing `item` (its name, any case) does on the computer
     /// from now on: how a test "fixes the cause" of a failure.
     pub fn set_behaviour(

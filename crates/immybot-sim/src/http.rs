@@ -356,7 +356,7 @@ async fn actions_dx(State(state): State<Arc<SimState>>, Query(mut params): Query
         .and_then(|f| dx_filter::required_equal(f, "maintenanceSessionId"))
         .and_then(|id| i32::try_from(id).ok());
     let rows: Vec<serde_json::Value> = state.with_engine(|e, _| {
-        e.actions_of(only)
+        e.actions_of(only, shape.detection_rows_in_full)
             .filter_map(|a| serde_json::to_value(a).ok())
             .collect()
     });

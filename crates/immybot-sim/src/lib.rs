@@ -88,6 +88,12 @@ pub struct ResponseShape {
     /// document does not say which form comes back, and a .NET instance may
     /// answer the Windows id of the IANA zone it was given.
     pub schedule_zone_as_sent: bool,
+    /// Action rows of a detection-only session carry versions
+    /// (`detectedVersionString`, `desiredVersionString`), `status` and
+    /// `result`. Off by default: the document promises `actionType` and
+    /// `maintenanceDisplayName`, and which other fields a live instance
+    /// fills for a detection-only session is not known.
+    pub detection_rows_in_full: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

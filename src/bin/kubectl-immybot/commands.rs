@@ -4,7 +4,9 @@
 use std::io::{BufRead as _, Write as _};
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{ApprovedKind, MaintenanceApproval, MaintenanceSession, NamedId, Phase, session_coverage};
+use immybot_operator::api::{
+    ApprovedKind, MaintenanceApproval, MaintenanceSession, NamedId, Phase, PlanState, PlanStatus, session_coverage,
+};
 use immybot_operator::controller::parse_duration;
 use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -61,6 +63,7 @@ pub async fn approve(
     comment: Option<String>,
     expires_in: Option<String>,
     yes: bool,
+    before_plan: bool,
 ) -> anyhow::Result<()> {
     let session = ctx.get::<MaintenanceSession>(name).await?;
     let status = session.status.clone().unwrap_or_default();
@@ -78,6 +81,19 @@ pub async fn approve(
         bail!("you ({me}) requested {name}; someone else must approve it");
     }
     let expires_at = expires_at(expires_in.as_deref())?;
+    // With spec.plan, what is approved is the plan as well: shown first,
+    // and approved only once it is made for this spec.
+    let plan = if before_plan {
+        println!(
+            "Approving the spec before its plan: the plan's detection may run; the start waits for an approval of the plan."
+        );
+        None
+    } else {
+        plan_to_approve(&session, &digest)?
+    };
+    if let Some(p) = plan {
+        print!("{}", crate::render_plan::plan_lines(p));
+    }
     print!(
         "{}",
         approval_prompt::render(&session_approving(&session, &digest, &me)?)
@@ -108,10 +124,31 @@ pub async fn approve(
         comment,
         expires_at,
         computers,
+        plan.and_then(|p| p.digest.as_deref()),
     )
     .await?;
     println!("approved {name} as {me} (maintenanceapproval/{created})");
     Ok(())
+}
+
+/// The plan an approval of `digest` must name, when the session asks for
+/// one: refused until it is made for this spec.
+fn plan_to_approve<'a>(session: &'a MaintenanceSession, digest: &str) -> anyhow::Result<Option<&'a PlanStatus>> {
+    let name = session.metadata.name.as_deref().unwrap_or_default();
+    if !session.spec.plan.as_ref().is_some_and(|p| p.enabled) {
+        return Ok(None);
+    }
+    let plan = session.status.as_ref().and_then(|s| s.plan.as_ref());
+    match plan {
+        Some(p) if p.spec_digest == digest && p.state == PlanState::Ready && p.digest.is_some() => Ok(Some(p)),
+        Some(p) if p.spec_digest == digest => bail!(
+            "{name} has spec.plan and its plan #{} is still being made (a detection-only session in ImmyBot); approve it once it is ready: kubectl immybot status {name}",
+            p.number
+        ),
+        _ => bail!(
+            "{name} has spec.plan and no plan for its current spec yet; the operator makes one before anyone can approve (kubectl immybot status {name}). Where the operator makes detection wait for an approval of the spec, approve that first: kubectl immybot approve {name} --before-plan"
+        ),
+    }
 }
 
 /// A session as its approver sees it: the computers (to size the waves)
@@ -183,6 +220,7 @@ pub async fn create_approval(
     comment: Option<String>,
     expires_at: Option<jiff::Timestamp>,
     computers: Option<i32>,
+    plan_digest: Option<&str>,
 ) -> anyhow::Result<String> {
     let kind_name = match kind {
         ApprovedKind::MaintenanceSession => "MaintenanceSession",
@@ -200,6 +238,9 @@ pub async fn create_approval(
     if let Some(n) = computers {
         spec["computers"] = n.into();
     }
+    if let Some(p) = plan_digest {
+        spec["planDigest"] = p.into();
+    }
     let base = format!("{name}-{short}-{}", sanitize(me));
     // The same person approving the same digest again (a tenant that grew
     // since): a name of its own, with the count it approves.
@@ -208,8 +249,13 @@ pub async fn create_approval(
         .await
         .context("looking for an earlier approval")?
         .is_some();
-    let approval_name = match (taken, computers) {
-        (true, Some(n)) => format!("{base}-{n}"),
+    // Likewise a new plan of the same spec: named by its digest.
+    let approval_name = match (taken, computers, plan_digest) {
+        (true, _, Some(p)) => format!(
+            "{base}-{}",
+            p.trim_start_matches("sha256:").chars().take(8).collect::<String>()
+        ),
+        (true, Some(n), None) => format!("{base}-{n}"),
         _ => base,
     };
     let approval: MaintenanceApproval = serde_json::from_value(serde_json::json!({

@@ -7,6 +7,7 @@ mod commands;
 mod maintenance_schedule_commands;
 mod object_ref;
 mod render;
+mod render_plan;
 mod render_schedule;
 mod render_search;
 mod schedule_commands;
@@ -59,6 +60,12 @@ enum Command {
         /// own approval. A computer or list template counts its own.
         #[arg(long)]
         max_computers: Option<i32>,
+        /// A session with spec.plan, where the operator makes the plan's
+        /// detection wait for an approval of the spec: approve the spec
+        /// now, so that the plan is made; its start still needs the plan
+        /// approved.
+        #[arg(long)]
+        before_plan: bool,
     },
     /// A readable summary. A session: phase, approval, computers and
     /// actions, failures first. A schedule: next run, conditions and its
@@ -191,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
             expires_in,
             yes,
             max_computers,
+            before_plan,
         } => match ObjectRef::parse(&object)? {
             ObjectRef {
                 kind: Kind::MaintenanceSchedule,
@@ -202,7 +210,8 @@ async fn main() -> anyhow::Result<()> {
             ObjectRef {
                 kind: Kind::Session,
                 name,
-            } => commands::approve(&ctx, &name, comment, expires_in, yes).await,
+            } => commands::approve(&ctx, &name, comment, expires_in, yes, before_plan).await,
+            _ if before_plan => anyhow::bail!("--before-plan is for a MaintenanceSession with spec.plan"),
             ObjectRef {
                 kind: Kind::Schedule,
                 name,

@@ -60,6 +60,7 @@ pub async fn approve(
         comment,
         expires_at,
         Some(computers),
+        None,
     )
     .await?;
     println!("approved maintenanceschedule/{name} as {me} (maintenanceapproval/{created})");

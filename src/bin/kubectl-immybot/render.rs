@@ -82,6 +82,9 @@ pub fn status(s: &MaintenanceSession) -> String {
     if let Some(b) = &st.blast_radius {
         let _ = writeln!(out, "  radius    {}", radius_line(b));
     }
+    if let Some(p) = &st.plan {
+        out.push_str(&crate::render_plan::plan_lines(p));
+    }
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
     if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
         let _ = writeln!(out, "  rollout   {}", rollout_line(r));

@@ -58,6 +58,7 @@ pub async fn approve(
             .as_ref()
             .filter(|b| b.digest == digest)
             .map(|b| b.computers),
+        None,
     )
     .await?;
     println!("approved schedule/{name} as {me} (maintenanceapproval/{created})");

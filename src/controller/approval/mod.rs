@@ -89,6 +89,17 @@ pub struct ApprovalPolicy {
     pub unapproved_namespaces: BTreeSet<String>,
     /// The pilot rule (`api::pilot`).
     pub pilot: PilotRule,
+    /// What the operator asks of plans (`spec.plan`).
+    pub plans: PlanRule,
+}
+
+/// Plans made mandatory, and how cautious their detection is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PlanRule {
+    /// A session of more computers than this needs `spec.plan`; `None`: no rule.
+    pub required_above: Option<i32>,
+    /// A plan's detection waits for an approval of the spec first.
+    pub detection_needs_approval: bool,
 }
 
 /// How many computers a tenant-wide session may start without a pilot.
@@ -148,6 +159,9 @@ pub enum Verdict {
         /// The most computers the approval lets start (`spec.computers`
         /// of a MaintenanceApproval); `None`: any number.
         computers: Option<i32>,
+        /// The plan approved (`spec.planDigest`), for an object with
+        /// `spec.plan`.
+        plan_digest: Option<String>,
     },
     NotApproved {
         reason: &'static str,
@@ -168,6 +182,19 @@ pub struct Subject<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub uid: &'a str,
+    /// The plan an approval must name as well.
+    pub plan: PlanNeed<'a>,
+}
+
+/// Whether an approval must name a plan (`spec.plan` of a session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanNeed<'a> {
+    /// No plan: the spec's digest is what is approved.
+    None,
+    /// A plan is asked for and not made yet: nothing can approve it.
+    NotReady,
+    /// This plan digest (`status.plan.digest`).
+    Digest(&'a str),
 }
 
 pub fn evaluate(
@@ -183,6 +210,7 @@ pub fn evaluate(
         namespace,
         name: session_name,
         uid,
+        plan,
     } = subject;
     let approve_command = match kind {
         ApprovedKind::MaintenanceSession => format!("kubectl immybot approve {session_name}"),
@@ -200,6 +228,7 @@ pub fn evaluate(
             at: None,
             digest: None,
             computers: None,
+            plan_digest: None,
         };
     }
     let mine: Vec<&MaintenanceApproval> = approvals
@@ -228,6 +257,12 @@ pub fn evaluate(
                     "MaintenanceApproval {name} by {} approved {}, but the spec has changed since and its digest is now {digest}; review the change and approve again",
                     approval.spec.approver, approval.spec.digest
                 ),
+            ));
+        } else if let Some(why) = plan_refusal(plan, approval.spec.plan_digest.as_deref()) {
+            refusals.push((
+                3,
+                why.0,
+                format!("MaintenanceApproval {name} by {}: {}", approval.spec.approver, why.1),
             ));
         } else if expired {
             refusals.push((
@@ -267,10 +302,19 @@ pub fn evaluate(
             at: approval.metadata.creation_timestamp.as_ref().map(|t| t.0),
             digest: None,
             computers: approval.spec.computers,
+            plan_digest: approval.spec.plan_digest.clone(),
         };
     }
     if let Some(inline) = spec.inline_approval() {
-        if !policy.inline_namespaces.contains(namespace) {
+        if plan != PlanNeed::None {
+            refusals.push((
+                0,
+                "InlineApprovalCannotNameAPlan",
+                format!(
+                    "spec.approval is set, but this session has spec.plan and an inline approval cannot name the plan it approves; approve the plan with a MaintenanceApproval ({approve_command})"
+                ),
+            ));
+        } else if !policy.inline_namespaces.contains(namespace) {
             refusals.push((
                 0,
                 "InlineApprovalNotAllowed",
@@ -296,8 +340,18 @@ pub fn evaluate(
                 at: None,
                 digest: None,
                 computers: None,
+                plan_digest: None,
             };
         }
+    }
+    if plan == PlanNeed::NotReady && refusals.is_empty() {
+        return Verdict::NotApproved {
+            reason: "AwaitingPlan",
+            message: format!(
+                "spec.plan: the plan is being made (a detection-only session in ImmyBot); once status.plan is Ready, someone other than {} approves it: {approve_command}",
+                spec.requesters()
+            ),
+        };
     }
     // The most specific refusal explains best what to do.
     refusals.sort_by_key(|(rank, _, _)| std::cmp::Reverse(*rank));
@@ -313,6 +367,31 @@ pub fn evaluate(
     }
 }
 
+/// Why an approval does not approve the plan `need` asks for (reason,
+/// message), if it does not.
+fn plan_refusal(need: PlanNeed<'_>, named: Option<&str>) -> Option<(&'static str, String)> {
+    match (need, named) {
+        (PlanNeed::None, _) => None,
+        (PlanNeed::NotReady, _) => Some((
+            "AwaitingPlan",
+            "the plan for this spec is not ready yet (status.plan): it names no plan that can start; approve the plan once it is Ready".into(),
+        )),
+        (PlanNeed::Digest(want), Some(got)) if got == want => None,
+        (PlanNeed::Digest(want), Some(got)) => Some((
+            "PlanDigestMismatch",
+            format!(
+                "it approved plan {got}, but the plan is now {want} (made again: it expired, or the computers changed since); review status.plan and approve again"
+            ),
+        )),
+        (PlanNeed::Digest(want), None) => Some((
+            "PlanDigestMismatch",
+            format!(
+                "it names no plan, and this session has spec.plan: review status.plan and approve plan {want} (kubectl immybot approve fills it in)"
+            ),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +402,7 @@ mod tests {
         namespace: "ops",
         name: "patch",
         uid: "uid-1",
+        plan: PlanNeed::None,
     };
 
     fn subject(namespace: &str) -> Subject<'_> {
@@ -493,5 +573,70 @@ mod tests {
             matches!(&waiting, Verdict::NotApproved { message, .. } if message.contains("operator and alice")),
             "{waiting:?}"
         );
+    }
+
+    #[test]
+    fn with_a_plan_only_an_approval_of_the_current_plan_approves() {
+        let spec = session().build().spec;
+        let digest = ApprovalDigest::of("uid-1", &spec);
+        let policy = ApprovalPolicy::default();
+        let judge = |need: PlanNeed<'_>, approvals: &[MaintenanceApproval]| {
+            evaluate(
+                Subject { plan: need, ..PATCH },
+                &spec,
+                &digest,
+                approvals,
+                &policy,
+                now(),
+            )
+        };
+        let of_spec = approval("bob").digest_of(&spec);
+        let current = PlanNeed::Digest("sha256:plan-2");
+        match judge(current, &[of_spec.build()]) {
+            Verdict::NotApproved { reason, message } => {
+                assert_eq!(reason, "PlanDigestMismatch");
+                assert!(
+                    message.contains("names no plan") && message.contains("sha256:plan-2"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let stale = approval("bob").digest_of(&spec).plan("sha256:plan-1").build();
+        match judge(current, std::slice::from_ref(&stale)) {
+            Verdict::NotApproved { reason, message } => {
+                assert_eq!(reason, "PlanDigestMismatch");
+                assert!(
+                    message.contains("sha256:plan-1") && message.contains("sha256:plan-2"),
+                    "{message}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let fresh = approval("bob").digest_of(&spec).plan("sha256:plan-2").build();
+        assert!(
+            matches!(judge(current, &[stale.clone(), fresh.clone()]), Verdict::Approved { plan_digest: Some(ref p), .. } if p == "sha256:plan-2")
+        );
+        // The plan approved by its requester is still a self-approval.
+        let own = approval("alice").digest_of(&spec).plan("sha256:plan-2").build();
+        assert_eq!(reason(judge(current, &[own])), "SelfApproval");
+        // No plan yet: nothing approves, and the message says why.
+        assert_eq!(reason(judge(PlanNeed::NotReady, &[])), "AwaitingPlan");
+        assert_eq!(reason(judge(PlanNeed::NotReady, &[fresh])), "AwaitingPlan");
+        // An inline approval cannot name a plan, even where inline counts.
+        let inline = session().inline_approval("carol").build().spec;
+        let inline_policy = ApprovalPolicy {
+            inline_namespaces: ["ops".to_string()].into(),
+            ..Default::default()
+        };
+        let v = evaluate(
+            Subject { plan: current, ..PATCH },
+            &inline,
+            &ApprovalDigest::of("uid-1", &inline),
+            &[],
+            &inline_policy,
+            now(),
+        );
+        assert_eq!(reason(v), "InlineApprovalCannotNameAPlan");
     }
 }

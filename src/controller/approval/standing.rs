@@ -17,7 +17,7 @@
 use jiff::Timestamp;
 
 use super::digest::{effect_fields, template_digest, template_effect};
-use super::{ApprovalMethod, ApprovalPolicy, Subject, Verdict, evaluate};
+use super::{ApprovalMethod, ApprovalPolicy, PlanNeed, Subject, Verdict, evaluate};
 use crate::api::{ApprovedKind, MaintenanceApproval, MaintenanceSchedule, MaintenanceSession};
 
 /// The template's own verdict: whether runs start by themselves.
@@ -37,6 +37,7 @@ pub fn template_verdict(
         namespace,
         name,
         uid,
+        plan: PlanNeed::None,
     };
     evaluate(
         subject,
@@ -92,6 +93,8 @@ pub fn run_verdict(
             approved_by,
             // A standing approval's count bounds every run it approves.
             computers,
+            // A run has no plan of its own (plans are not in templates).
+            plan_digest: None,
             // Policy (a namespace without approval) stays what it is.
             method: match method {
                 ApprovalMethod::Policy => ApprovalMethod::Policy,

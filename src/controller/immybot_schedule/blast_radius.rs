@@ -92,6 +92,7 @@ mod tests {
             at: Some(t("2026-12-01T10:00:00Z")),
             digest: None,
             computers,
+            plan_digest: None,
         }
     }
 

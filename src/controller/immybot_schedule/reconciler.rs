@@ -141,6 +141,7 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &ScheduleContext, api: &Api<ImmyBotSc
             namespace: &ns,
             name: &name,
             uid: &uid,
+            plan: crate::controller::approval::PlanNeed::None,
         },
         &obj.spec,
         &crate::controller::approval::digest::ApprovalDigest::from_string(digest.clone()),

@@ -110,9 +110,27 @@ pub(super) fn age(attempt: &Attempt, now: Timestamp) -> Duration {
 }
 
 pub(super) fn new_attempt(uid: &str, number: i32, now: Timestamp, computer_ids: Vec<i32>, purpose: &str) -> Attempt {
+    attempt_of_group(
+        SessionGroupId::for_attempt(uid, number),
+        number,
+        now,
+        computer_ids,
+        purpose,
+    )
+}
+
+/// An attempt's intent under `group` (a maintenance attempt's, or a plan's
+/// detection: `plan::detection_attempt`).
+pub(super) fn attempt_of_group(
+    group: SessionGroupId,
+    number: i32,
+    now: Timestamp,
+    computer_ids: Vec<i32>,
+    purpose: &str,
+) -> Attempt {
     Attempt {
         number,
-        session_group_id: SessionGroupId::for_attempt(uid, number).to_string(),
+        session_group_id: group.to_string(),
         intent_time: Time(now),
         computer_ids,
         session_ids: vec![],

@@ -16,6 +16,15 @@ impl SessionGroupId {
     pub fn for_attempt(object_uid: &str, attempt: i32) -> Self {
         Self(Uuid::new_v5(&NAMESPACE, format!("{object_uid}/{attempt}").as_bytes()))
     }
+
+    /// A plan's detection-only start (`spec.plan`): numbered apart from the
+    /// maintenance attempts, so that neither is ever mistaken for the other.
+    pub fn for_plan(object_uid: &str, detection: i32) -> Self {
+        Self(Uuid::new_v5(
+            &NAMESPACE,
+            format!("{object_uid}/plan/{detection}").as_bytes(),
+        ))
+    }
 }
 
 impl std::fmt::Display for SessionGroupId {
@@ -35,5 +44,6 @@ mod tests {
         assert_ne!(a, SessionGroupId::for_attempt("0b5c-uid", 2));
         assert_ne!(a, SessionGroupId::for_attempt("other-uid", 1));
         assert_eq!(a.0.get_version_num(), 5);
+        assert_ne!(a, SessionGroupId::for_plan("0b5c-uid", 1), "a plan is not attempt 1");
     }
 }

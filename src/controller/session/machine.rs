@@ -21,6 +21,7 @@ mod busy;
 mod mirror;
 mod not_started;
 mod observe_only;
+mod plan_gate;
 mod resume;
 mod seen;
 mod stop;
@@ -68,6 +69,11 @@ pub struct Observed<'a> {
     pub busy_retry: Duration,
     /// The pilot rule's threshold in the object's namespace (`api::pilot`).
     pub pilot_required_above: Option<i32>,
+    /// Plans are required above this many computers (`PlanRule`).
+    pub plan_required_above: Option<i32>,
+    /// Whether a plan's detection may run: always, unless the operator is
+    /// set to make it wait for an approval of the spec (`PlanRule`).
+    pub plan_detection_approved: bool,
 }
 
 /// The next thing to do.
@@ -87,6 +93,13 @@ pub enum Step {
     /// Record the rollout's plan (`status.rollout`): the target's computers
     /// in wave order, listed once (a tenant's from ImmyBot).
     PlanRollout,
+    /// Record the intent of a plan's detection-only start (or a drift
+    /// check's, `check`), already in the decided status, then send it
+    /// (`spec.plan`; `plan::protocol`).
+    Detect { check: bool },
+    /// Read the plan's (or drift check's) detection sessions; once they
+    /// ended, make the plan (or compare it with the approved one).
+    ReadDetection { check: bool },
     /// Record this attempt's intent (a write with a resourceVersion
     /// precondition), then send the start.
     Start(Attempt),
@@ -206,6 +219,7 @@ pub fn decide(o: &Observed<'_>) -> Decision {
         };
     }
     let (mut st, seen) = seen::refresh(o);
+    plan_gate::record_unplanned(&mut st, o);
     // 0. An observe-only object records the session it mirrors.
     if let Some(next) = observe_only::begin(&mut st, o, &seen) {
         return finish(st, o, next);

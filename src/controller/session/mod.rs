@@ -24,6 +24,7 @@ pub mod group_id;
 mod immybot_cache;
 pub mod machine;
 mod phase;
+pub mod plan;
 mod poller;
 pub mod reconciler;
 pub mod rollout;

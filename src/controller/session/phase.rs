@@ -76,6 +76,7 @@ pub(super) fn record_approval(
             at,
             digest,
             computers,
+            plan_digest,
         } => {
             // The digest the approver saw: this object's, or for a run
             // of a MaintenanceSchedule approved by a standing approval,
@@ -90,10 +91,12 @@ pub(super) fn record_approval(
                 generation,
                 when.now,
             );
-            let same = st
-                .approval
-                .as_ref()
-                .is_some_and(|r| r.digest == approved && r.approved_by == *approved_by && r.computers == *computers);
+            let same = st.approval.as_ref().is_some_and(|r| {
+                r.digest == approved
+                    && r.approved_by == *approved_by
+                    && r.computers == *computers
+                    && r.plan_digest == *plan_digest
+            });
             if !same {
                 st.approval = Some(ApprovalRecord {
                     digest: approved,
@@ -103,6 +106,7 @@ pub(super) fn record_approval(
                     source: source.clone(),
                     comment: comment.clone(),
                     computers: *computers,
+                    plan_digest: plan_digest.clone(),
                 });
             }
             true

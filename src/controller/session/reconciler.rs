@@ -132,6 +132,12 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         namespace: &ns,
         name: &name,
         uid: &uid,
+        plan: super::plan::need(
+            &obj.spec,
+            obj.status.as_ref(),
+            digest.as_str(),
+            crate::controller::clock::stored_time(ctx.clock.now()).0,
+        ),
     };
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let observed_at = super::super::clock::stored_time(ctx.clock.now()).0;
@@ -185,6 +191,22 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     // In whole seconds, as every time written to status is stored.
     let now = crate::controller::clock::stored_time(ctx.clock.now()).0;
     let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
+    // For the cautious, a plan's detection waits for an approval of the
+    // spec itself (any plan, or none, named).
+    let plan_detection_approved = !ctx.policy.plans.detection_needs_approval
+        || super::plan::planned(&obj.spec).is_none()
+        || evaluate(
+            Subject {
+                plan: crate::controller::approval::PlanNeed::None,
+                ..subject
+            },
+            &obj.spec,
+            &digest,
+            &approvals,
+            &ctx.policy,
+            now,
+        )
+        .is_approved();
     let verdict = crate::controller::approval::lookup::with_standing_approval(ctx, obj, verdict, now).await?;
     let mut decision = decide(&Observed {
         object: obj,
@@ -202,6 +224,8 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
             .policy
             .pilot
             .threshold(obj.metadata.namespace.as_deref().unwrap_or_default()),
+        plan_required_above: ctx.policy.plans.required_above,
+        plan_detection_approved,
     });
     let control_changes = record_controls(obj, &mut decision.status, now);
     name_rerun_requesters(&mut decision.status);
@@ -257,6 +281,10 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
                 counted_for,
             ))
             .await
+        }
+        Step::Detect { check } => Box::pin(super::plan::protocol::detect(ctx, api, obj, decision.status, check)).await,
+        Step::ReadDetection { check } => {
+            Box::pin(super::plan::protocol::read(ctx, api, obj, decision.status, check)).await
         }
         Step::PlanRollout => Box::pin(rollout_planning::plan(ctx, api, obj, decision.status)).await,
         Step::Start(attempt) => Box::pin(start_protocol::start(ctx, api, obj, decision.status, attempt)).await,
@@ -464,6 +492,11 @@ async fn announce(
             let why = if accepted { "Approved" } else { "NotApproved" };
             publish(ctx, obj, EventType::Normal, why, &format!("{reason}: {message}")).await;
         }
+    }
+    if let Some(unplanned) = conditions::get(&next.conditions, conditions::UNPLANNED)
+        && conditions::get(&old.conditions, conditions::UNPLANNED).map(|c| &c.message) != Some(&unplanned.message)
+    {
+        publish(ctx, obj, EventType::Warning, "UnplannedActions", &unplanned.message).await;
     }
     if old.phase != next.phase
         && let Some(phase) = next.phase.filter(|p| worth_an_event(*p))

@@ -41,7 +41,7 @@ use immybot_client::{
 pub(super) const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(600);
 
 /// What a look-up by group id found.
-enum Found {
+pub(super) enum Found {
     None,
     Sessions(Vec<i32>),
     /// More than one session for one computer carries our group id.
@@ -472,7 +472,11 @@ pub(super) async fn confirm_candidates(
 
 /// Finds the sessions that carry the attempt's group id: candidates from the
 /// `dx` list, each confirmed with `GET {id}` (see the module docs).
-async fn find_by_group(ctx: &SessionContext, obj: &MaintenanceSession, attempt: &Attempt) -> Result<Found, Error> {
+pub(super) async fn find_by_group(
+    ctx: &SessionContext,
+    obj: &MaintenanceSession,
+    attempt: &Attempt,
+) -> Result<Found, Error> {
     let wanted = attempt.session_group_id.as_str();
     let found = confirm_candidates(ctx, candidate_queries(ctx, obj, attempt).await?, |args| {
         args.session_group_id.map(|g| g.to_string()).as_deref() == Some(wanted)

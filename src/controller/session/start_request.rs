@@ -56,6 +56,26 @@ pub fn start_request(spec: &MaintenanceSessionSpec, targets: &StartTargets, grou
     }
 }
 
+/// A plan's detection-only start (`spec.plan`) for what `spec` would run:
+/// the same deployment and targets, detection only (so no execution and no
+/// reboot; reboots suppressed all the same), offline computers skipped so
+/// that the plan ends (they are reported as not detected), no e-mails,
+/// never bypassing ImmyBot's concurrency limit.
+pub fn detection_request(spec: &MaintenanceSessionSpec, targets: &StartTargets, group: SessionGroupId) -> StartRequest {
+    let mut r = start_request(spec, targets, group);
+    r.full_maintenance = false;
+    r.detection_only = true;
+    r.resolution_only = false;
+    r.inventory_only = false;
+    r.skip_background_job = false;
+    r.reboot_preference = Some(immybot_client::RebootPreference::Suppress);
+    r.prompt_timeout_action = None;
+    r.prompt_timeout_minutes = None;
+    r.auto_consent_to_reboots = false;
+    r.offline_behavior = Some(immybot_client::ComputerOfflineMaintenanceSessionBehavior::Skip);
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +206,36 @@ mod tests {
                 Some(want)
             );
         }
+    }
+
+    #[test]
+    fn a_plan_detects_only_and_can_reboot_nothing() {
+        let mut spec = session().spec.clone();
+        spec.reboot.policy = RebootPolicy::Always;
+        spec.offline = OfflineBehavior::ApplyOnConnect;
+        spec.priority = SessionPriority::High;
+        let body = detection_request(
+            &spec,
+            &StartTargets::Computers(vec![1]),
+            SessionGroupId::for_plan("u", 1),
+        );
+        let v = serde_json::to_value(body).unwrap();
+        assert_eq!(
+            (
+                &v["fullMaintenance"],
+                &v["detectionOnly"],
+                &v["rebootPreference"],
+                &v["offlineBehavior"],
+                &v["skipBackgroundJob"]
+            ),
+            (
+                &serde_json::json!(false),
+                &serde_json::json!(true),
+                &serde_json::json!(1),
+                &serde_json::json!(1),
+                &serde_json::json!(false)
+            ),
+            "{v}"
+        );
     }
 }

@@ -16,24 +16,45 @@ impl Engine {
     /// Every action of every session, oldest session first, with the
     /// read-only `*Name` fields live rows carry.
     pub fn all_actions(&self) -> impl Iterator<Item = MaintenanceAction> + '_ {
-        self.actions_of(None)
+        self.actions_of(None, true)
     }
 
     /// The actions of one session (or of all with `None`), as `dx` rows
     /// carry them. One session's are found without touching the others'.
-    pub fn actions_of(&self, session: Option<i32>) -> impl Iterator<Item = MaintenanceAction> + '_ {
+    /// Without `detection_in_full`, a detection-only session's rows carry
+    /// what ImmyBot's document promises of them and no more: `actionType`
+    /// and `maintenanceDisplayName` (with the ids and times that find
+    /// them), no versions, no result (`ResponseShape::detection_rows_in_full`).
+    pub fn actions_of(
+        &self,
+        session: Option<i32>,
+        detection_in_full: bool,
+    ) -> impl Iterator<Item = MaintenanceAction> + '_ {
         let sessions: Box<dyn Iterator<Item = &Session> + '_> = match session {
             Some(id) => Box::new(self.sessions.get(&id).into_iter()),
             None => Box::new(self.sessions.values()),
         };
-        sessions.flat_map(|s| s.actions.iter()).map(|a| {
-            let mut a = a.clone();
-            a.action_type_name = a.action_type.as_ref().map(|v| v.name().into_owned());
-            a.status_name = a.status.as_ref().map(|v| v.name().into_owned());
-            a.result_name = a.result.as_ref().map(|v| v.name().into_owned());
-            a.maintenance_type_name = a.maintenance_type.as_ref().map(|v| v.name().into_owned());
-            a
-        })
+        sessions
+            .flat_map(move |s| {
+                let thin = !detection_in_full && s.args.mode == super::RunMode::DetectionOnly;
+                s.actions.iter().map(move |a| (thin, a))
+            })
+            .map(|(thin, a)| {
+                let mut a = a.clone();
+                if thin {
+                    a.detected_version_string = None;
+                    a.desired_version_string = None;
+                    a.result = None;
+                    a.result_reason = None;
+                    a.result_reason_message = None;
+                    a.status = None;
+                }
+                a.action_type_name = a.action_type.as_ref().map(|v| v.name().into_owned());
+                a.status_name = a.status.as_ref().map(|v| v.name().into_owned());
+                a.result_name = a.result.as_ref().map(|v| v.name().into_owned());
+                a.maintenance_type_name = a.maintenance_type.as_ref().map(|v| v.name().into_owned());
+                a
+            })
     }
 
     pub fn logs(&self, id: i32) -> Option<Vec<SessionLog>> {

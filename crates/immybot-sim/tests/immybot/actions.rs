@@ -202,3 +202,57 @@ async fn counts_stay_right_when_an_instance_ignores_group() {
     let rows = sorted(bed.client.count_actions_by_item(&query).await.unwrap());
     assert_eq!(rows, grouped, "one count per row, under its display name");
 }
+
+/// A detection-only session's rows carry what the document promises of
+/// them (`actionType`, `maintenanceDisplayName`) and, by default, nothing
+/// a plan could lean on that a live instance may not fill: no versions, no
+/// result. `detectionRowsInFull` is the other reading. A full session's
+/// rows keep their versions either way.
+#[tokio::test]
+async fn detection_only_rows_are_thin_unless_asked_for_in_full() {
+    let bed = Bed::live().await;
+    let (_, outcome) = bed
+        .start_computers(&[FINANCE_LT], |r| {
+            r.full_maintenance = false;
+            r.detection_only = true;
+        })
+        .await;
+    bed.advance(60);
+    let id = Bed::started_ids(&outcome)[0];
+    let rows = |bed: &Bed| {
+        let client = bed.client.clone();
+        async move {
+            client
+                .find_actions(&ActionQuery {
+                    session_id: Some(id),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    let thin = rows(&bed).await;
+    let vpn = thin
+        .iter()
+        .find(|a| a.maintenance_display_name.as_deref() == Some("Legacy VPN"))
+        .expect("the planned install is a row");
+    assert_eq!(vpn.action_type, Some(MaintenanceActionType::Install));
+    assert_eq!(
+        (&vpn.desired_version_string, &vpn.detected_version_string, &vpn.result),
+        (&None, &None, &None)
+    );
+    bed.sim.state.update_shape(|s| s.detection_rows_in_full = true);
+    let full = rows(&bed).await;
+    let reader = full
+        .iter()
+        .find(|a| a.maintenance_display_name.as_deref() == Some("Adobe Acrobat Reader"))
+        .unwrap();
+    assert_eq!(
+        (
+            reader.detected_version_string.as_deref(),
+            reader.desired_version_string.as_deref()
+        ),
+        (Some("2024.001"), Some("2024.004"))
+    );
+}

@@ -32,7 +32,7 @@ async fn faults_clock_ledger_and_calls_through_the_admin_api() {
     let (_, rules) = admin(&bed, reqwest::Method::GET, "_sim/faults", None).await;
     assert_eq!(rules[0]["route"], "GET /api/v1/tenants");
     assert_eq!(bed.client.tenants().await.unwrap_err().kind(), ErrorKind::NotFound);
-    assert_eq!(bed.client.tenants().await.unwrap().len(), 4, "the rule applied once");
+    assert_eq!(bed.client.tenants().await.unwrap().len(), 5, "the rule applied once");
 
     let (_, outcome) = bed.start_computers(&[RECEPTION_PC], |_| {}).await;
     let id = Bed::started_ids(&outcome)[0];

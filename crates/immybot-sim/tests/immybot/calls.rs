@@ -304,7 +304,7 @@ async fn computer_and_tenant_look_ups_by_id_and_by_name() {
         (t.name.as_deref(), t.parent_tenant_id),
         (Some("Fabrikam"), Some(MSP_TENANT))
     );
-    assert_eq!(bed.client.tenants().await.unwrap().len(), 4);
+    assert_eq!(bed.client.tenants().await.unwrap().len(), 5);
     assert_eq!(bed.client.tenants_named("northwind").await.unwrap()[0].id, NORTHWIND);
     assert_eq!(bed.client.tenant(99).await.unwrap_err().kind(), ErrorKind::NotFound);
 }

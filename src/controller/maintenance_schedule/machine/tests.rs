@@ -415,6 +415,7 @@ fn the_standing_approval_shows_and_its_expiry_wakes_the_controller() {
         at: None,
         digest: None,
         computers: None,
+        plan_digest: None,
     };
     bed.now = at("2026-05-04T00:32:00Z");
     let d = decide(&Observed {

@@ -3,12 +3,13 @@
 //! wave, else the first start.
 
 use super::seen::Seen;
-use super::{Next, Observed, Step, waves, window_gate};
+use super::{Next, Observed, Step, plan_gate, waves, window_gate};
 use crate::api::pilot::{has_pilot, how_to_add_a_pilot};
 use crate::api::{MaintenanceSessionStatus, Phase, attempt_purpose};
 use crate::controller::blast_radius::counted_for;
 use crate::controller::conditions::{self, APPROVED};
 use crate::controller::session::attempts::{first_targets, needs_resolution, new_attempt};
+use crate::controller::session::plan::planned;
 
 pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
     if seen.current().is_some() {
@@ -27,11 +28,21 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
     if let Some(refused) = pilot_required(st, o, seen) {
         return Some(refused);
     }
+    if let Some(refused) = plan_required(st, o, seen) {
+        return Some(refused);
+    }
+    if let Some(planning) = plan_gate::before_approval(st, o, seen) {
+        return Some(planning);
+    }
     if !seen.approved {
         let message = conditions::get(&st.conditions, APPROVED)
             .map(|c| c.message.clone())
             .unwrap_or_default();
-        let waiting = Next::show(Phase::AwaitingApproval, "AwaitingApproval", message);
+        // A plan the drift check made anew says so: the start was held.
+        let drifted = st.plan.as_ref().is_some_and(|p| !p.drift.is_empty());
+        let reason = if drifted { "PlanDrifted" } else { "AwaitingApproval" };
+        let waiting =
+            Next::show(Phase::AwaitingApproval, reason, message).requeue(plan_gate::wake_at_expiry(st, o, seen));
         // Before anyone approves, what the approval would let loose: names
         // resolved (read only), then the blast radius of this digest.
         if needs_resolution(spec, st) {
@@ -56,7 +67,11 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
         return Some(hold);
     }
     if seen.waves.is_some() {
-        return Some(waves::first_wave(st, o, &seen.uid));
+        // Each wave is checked against the plan as it starts (`start_wave`).
+        return Some(waves::first_wave(st, o, seen));
+    }
+    if let Some(check) = plan_gate::before_start(st, o, seen, 1, first_targets(spec, st)) {
+        return Some(check);
     }
     let attempt = new_attempt(&seen.uid, 1, o.now, first_targets(spec, st), attempt_purpose::START);
     Some(Next::show(Phase::Starting, "Starting", "starting the maintenance in ImmyBot").step(Step::Start(attempt)))
@@ -75,43 +90,75 @@ fn resolving_names() -> Next {
 
 /// The pilot rule (`api::pilot`): a tenant-wide object of more computers
 /// than the namespace's threshold, without a pilot, starts nothing and
-/// waits for its spec to change (approval cannot lift it). Counted first
-/// where no count for this digest exists (an object approved at once).
+/// waits for its spec to change (approval cannot lift it).
 fn pilot_required(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
     let limit = o.pilot_required_above?;
     let tenant = seen.spec.target.tenant.as_ref()?;
     if has_pilot(seen.spec) || seen.spec.observe.is_some() {
         return None;
     }
-    let digest = o.digest.to_string();
-    let Some(radius) = st.blast_radius.as_ref().filter(|b| b.digest == digest) else {
-        if needs_resolution(seen.spec, st) {
-            return Some(resolving_names());
-        }
-        return Some(
-            Next::show(
-                Phase::Pending,
-                "CountingComputers",
-                "counting the tenant's computers for the pilot rule",
-            )
-            .step(Step::MeasureBlastRadius {
-                digest,
-                counted_for: None,
-            }),
-        );
+    let computers = match counted(st, o, seen, "the pilot rule") {
+        Ok(n) => n,
+        Err(counting) => return Some(*counting),
     };
-    (radius.computers > limit).then(|| {
+    (computers > limit).then(|| {
         Next::show(
             Phase::Pending,
             "PilotRequired",
             format!(
-                "tenant-wide maintenance of {} computers needs a pilot in this namespace (more than {limit} without one); nothing starts: {}",
-                radius.computers,
+                "tenant-wide maintenance of {computers} computers needs a pilot in this namespace (more than {limit} without one); nothing starts: {}",
                 how_to_add_a_pilot(tenant.include_child_tenants)
             ),
         )
         .stalled()
     })
+}
+
+/// Plans made mandatory (`--plan-required-above`): an object of more
+/// computers than that, without `spec.plan`, starts nothing and waits for
+/// its requester to add one (approval cannot lift it).
+fn plan_required(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
+    let limit = o.plan_required_above?;
+    if planned(seen.spec).is_some() || seen.spec.observe.is_some() {
+        return None;
+    }
+    let computers = match counted(st, o, seen, "the plan rule") {
+        Ok(n) => n,
+        Err(counting) => return Some(*counting),
+    };
+    (computers > limit).then(|| {
+        Next::show(
+            Phase::Pending,
+            "PlanRequired",
+            format!(
+                "maintenance of {computers} computers needs a plan here (more than {limit} without one); nothing starts: add `plan: {{}}` to the spec, and a detection-only session shows what would change before anyone approves"
+            ),
+        )
+        .stalled()
+    })
+}
+
+/// The blast radius of this digest, or the step that measures it first
+/// (an object approved at once has none yet), for a rule that needs it.
+fn counted(st: &MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>, rule: &str) -> Result<i32, Box<Next>> {
+    let digest = o.digest.to_string();
+    if let Some(radius) = st.blast_radius.as_ref().filter(|b| b.digest == digest) {
+        return Ok(radius.computers);
+    }
+    if needs_resolution(seen.spec, st) {
+        return Err(Box::new(resolving_names()));
+    }
+    Err(Box::new(
+        Next::show(
+            Phase::Pending,
+            "CountingComputers",
+            format!("counting the target's computers for {rule}"),
+        )
+        .step(Step::MeasureBlastRadius {
+            digest,
+            counted_for: None,
+        }),
+    ))
 }
 
 /// A tenant can grow between the approval and the start. When the approval
@@ -250,6 +297,7 @@ mod tests {
                     source: None,
                     comment: None,
                     computers: Some(3),
+                    plan_digest: None,
                 });
                 s.blast_radius = Some(crate::api::BlastRadius {
                     digest: crate::controller::ApprovalDigest::of("uid-1", &tenant.0.spec).to_string(),

@@ -35,6 +35,8 @@ pub(super) fn observed<'a>(
         start_grace: GRACE,
         busy_retry: Duration::from_secs(60),
         pilot_required_above: None,
+        plan_required_above: None,
+        plan_detection_approved: true,
     }
 }
 
@@ -61,6 +63,18 @@ pub(super) fn observe_with(
 ) -> Option<Next> {
     let digest = ApprovalDigest::of("uid-1", &object.spec);
     let o = observed(object, &digest, verdict, sessions);
+    let (mut st, seen) = super::seen::refresh(&o);
+    stage(&mut st, &o, &seen)
+}
+
+/// `observe_with` for a stage that also looks at the status it left.
+pub(super) fn run_stage(
+    object: &MaintenanceSession,
+    verdict: &Verdict,
+    mut stage: impl FnMut(&mut MaintenanceSessionStatus, &Observed<'_>, &super::seen::Seen<'_>) -> Option<Next>,
+) -> Option<Next> {
+    let digest = ApprovalDigest::of("uid-1", &object.spec);
+    let o = observed(object, &digest, verdict, &[]);
     let (mut st, seen) = super::seen::refresh(&o);
     stage(&mut st, &o, &seen)
 }
@@ -575,6 +589,7 @@ fn a_changed_spec_revokes_the_approval_before_start() {
             source: None,
             comment: None,
             computers: None,
+            plan_digest: None,
         })
     });
     let refused = Verdict::NotApproved {

@@ -3,7 +3,7 @@
 //! `decide`; `session/rollout.rs` holds the plan's arithmetic.
 
 use super::seen::Seen;
-use super::{Next, Observed, Step, window_gate};
+use super::{Next, Observed, Step, plan_gate, window_gate};
 use crate::api::{Attempt, MaintenanceSessionStatus, Phase, RolloutStatus, attempt_purpose};
 use crate::controller::session::attempts::{new_attempt, timeout_recheck};
 use crate::controller::session::rollout::{self, Halt};
@@ -11,7 +11,7 @@ use crate::controller::session::status_mapping::Mapped;
 
 /// The first start of a rollout in waves: plan it (once), then start the
 /// first wave (the pilot, if there is one).
-pub(super) fn first_wave(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, uid: &str) -> Next {
+pub(super) fn first_wave(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Next {
     let Some(plan) = st.rollout.clone() else {
         return Next::show(
             Phase::Pending,
@@ -20,13 +20,14 @@ pub(super) fn first_wave(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, ui
         )
         .step(Step::PlanRollout);
     };
-    start_wave(st, o, &plan, &[], 1, uid)
+    start_wave(st, o, seen, &plan, &[], 1, &seen.uid)
 }
 
 /// Starts the next wave of `plan` as attempt `number`.
 fn start_wave(
     st: &mut MaintenanceSessionStatus,
     o: &Observed<'_>,
+    seen: &Seen<'_>,
     plan: &RolloutStatus,
     attempts: &[Attempt],
     number: i32,
@@ -38,6 +39,10 @@ fn start_wave(
         return Next::keep();
     };
     let wave = rollout::started(attempts).0 + 1;
+    // `onDrift: Reapprove`: each wave is checked against the plan first.
+    if let Some(check) = plan_gate::before_start(st, o, seen, wave, ids.clone()) {
+        return check;
+    }
     let attempt = new_attempt(uid, number, o.now, ids.clone(), purpose);
     let what = if purpose == attempt_purpose::PILOT {
         "the pilot, wave"
@@ -107,7 +112,7 @@ pub(super) fn between_waves(
         return wait;
     }
     let number = seen.current().map_or(1, |a| a.number + 1);
-    start_wave(st, o, &plan, &seen.attempts, number, &seen.uid)
+    start_wave(st, o, seen, &plan, &seen.attempts, number, &seen.uid)
 }
 
 /// Where the plan stands after this wave; a halt unless the failures are
