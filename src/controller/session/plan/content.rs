@@ -405,11 +405,13 @@ mod tests {
 
     #[test]
     fn five_thousand_computers_stay_within_the_status_bound() {
+        // 250 items (more than status keeps), five per computer, and 400
+        // computers offline: the worst a plan's status can get.
         let mut planned = Vec::new();
         for id in 0..5000 {
-            for item in 0..60 {
-                if (id + item) % 3 == 0 {
-                    planned.push(p(&format!("Item {item:02}"), "Update", id, Some("1.0"), "2.0"));
+            for item in 0..250 {
+                if (id + item) % 50 == 0 {
+                    planned.push(p(&format!("Item {item:03}"), "Update", id, Some("1.0"), "2.0"));
                 }
             }
         }
@@ -430,8 +432,14 @@ mod tests {
         );
         let size = serde_json::to_string(&plan_of(&c)).unwrap().len();
         assert!(size < 40_000, "the plan's status is {size} bytes");
-        assert_eq!(c.items.len(), 60);
+        assert_eq!((c.items.len(), c.items_omitted), (PLAN_ITEMS_COUNTED, 50));
         assert!(c.items.iter().skip(PLAN_ITEMS).all(|i| i.first_computers.is_empty()));
+        assert!(
+            c.items
+                .iter()
+                .take(PLAN_ITEMS)
+                .all(|i| i.first_computers.len() == PLAN_NAMES)
+        );
         assert_eq!(c.not_detected[0].computers, 400);
     }
 
