@@ -9,11 +9,14 @@
 //! - `steady`: SIZE single-computer sessions that keep running; measured
 //!   over `--steady-seconds` once all run;
 //! - `objects`: SIZE sessions nobody approves (no ImmyBot work): memory per
-//!   object.
+//!   object;
+//! - `plan`: one session with `spec.plan` for a tenant of SIZE computers:
+//!   to its plan, then approved, to its end (`plan.rs`).
 #![forbid(unsafe_code)]
 
 mod bed;
 mod measure;
+mod plan;
 mod workload;
 
 use std::collections::BTreeMap;
@@ -33,6 +36,7 @@ enum Workload {
     Many,
     Steady,
     Objects,
+    Plan,
 }
 
 #[derive(Parser, Debug)]
@@ -133,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let (objects, objects_task) = Objects::watch(client.clone(), "bench");
     let expected_sessions = match args.workload {
-        Workload::Tenant => args.size,
+        Workload::Tenant | Workload::Plan => args.size,
         Workload::Objects => 0,
         _ => targets.len(),
     };
@@ -142,11 +146,14 @@ async fn main() -> anyhow::Result<()> {
     let profile = bed::profile_apiserver(&plane);
     let t0 = Instant::now();
     let approve = args.workload != Workload::Objects;
-    workload::create_all(&client, "bench", &targets, approve, args.concurrency).await?;
+    if args.workload != Workload::Plan {
+        workload::create_all(&client, "bench", &targets, approve, args.concurrency).await?;
+    }
     let created = Instant::now();
     report.insert("createdSeconds", serde_json::json!((created - t0).as_secs_f64()));
 
     match args.workload {
+        Workload::Plan => plan::run(&client, &sim, &sessions, args.immybot_rps, deadline, &mut report).await?,
         Workload::Objects => {
             measure::until("every object to be seen by the operator", deadline, || {
                 objects.count(|t| t.phase.is_some()) == targets.len()
@@ -233,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
             serde_json::json!(measure::writes(&by_resource)),
         );
         report.insert("steadyApiServerWritesByResource", serde_json::json!(by_resource));
-    } else if args.workload != Workload::Objects {
+    } else if !matches!(args.workload, Workload::Objects | Workload::Plan) {
         measure::until("every object to reach its final phase", deadline, || {
             objects.count(|t| t.terminal.is_some()) == targets.len()
         })
@@ -379,7 +386,7 @@ async fn cycle_ended(operator: &bed::Operator, deadline: Duration) -> anyhow::Re
 /// The fleet and the objects' targets for the workload.
 fn fleet(args: &Args) -> (FleetSeed, Vec<Target>) {
     match args.workload {
-        Workload::Tenant => (FleetSeed::generate(1, args.size as u32), vec![Target::Tenant(1)]),
+        Workload::Tenant | Workload::Plan => (FleetSeed::generate(1, args.size as u32), vec![Target::Tenant(1)]),
         _ => {
             // 100 computers a tenant, as many tenants as needed, trimmed to size.
             let tenants = args.size.div_ceil(100).max(1) as u32;
