@@ -82,22 +82,17 @@ pub fn read(sessions: &[ImmySession], targeted: &[i32], busy: &[i32]) -> Detecti
             _ => {}
         }
     }
-    for &id in busy {
-        if seen.insert(id) {
-            d.undetected.push(Undetected {
-                why: "Busy",
-                computer_id: id,
-                computer: format!("#{id}"),
-            });
-        }
-    }
-    for &id in targeted {
-        if seen.insert(id) {
-            d.undetected.push(Undetected {
-                why: "NoSession",
-                computer_id: id,
-                computer: format!("#{id}"),
-            });
+    // Computers with no session of their own: held by another session
+    // (`sessionsAlreadyInProgress`), or targeted and not started.
+    for (why, ids) in [("Busy", busy), ("NoSession", targeted)] {
+        for &id in ids {
+            if seen.insert(id) {
+                d.undetected.push(Undetected {
+                    why,
+                    computer_id: id,
+                    computer: format!("#{id}"),
+                });
+            }
         }
     }
     d.computers = i32::try_from(seen.len()).unwrap_or(i32::MAX);

@@ -39,6 +39,12 @@ fn slot(st: &mut MaintenanceSessionStatus, check: bool) -> Option<&mut Attempt> 
     }
 }
 
+/// The detection's attempt as `decide` left it in status (none: the plan
+/// went away meanwhile; decided again after a second).
+fn recorded(st: &mut MaintenanceSessionStatus, check: bool) -> Option<Attempt> {
+    slot(st, check).map(|a| a.clone())
+}
+
 /// Records the intent `decide` put in status, then sends the start.
 pub async fn detect(
     ctx: &SessionContext,
@@ -47,7 +53,7 @@ pub async fn detect(
     mut status: MaintenanceSessionStatus,
     check: bool,
 ) -> Result<Action, Error> {
-    let Some(attempt) = slot(&mut status, check).map(|a| a.clone()) else {
+    let Some(attempt) = recorded(&mut status, check) else {
         return Ok(Action::requeue(Duration::from_secs(1)));
     };
     let written = replace_status(api, obj, status).await?;
@@ -130,7 +136,7 @@ pub async fn read(
     mut status: MaintenanceSessionStatus,
     check: bool,
 ) -> Result<Action, Error> {
-    let Some(attempt) = slot(&mut status, check).map(|a| a.clone()) else {
+    let Some(attempt) = recorded(&mut status, check) else {
         return Ok(Action::requeue(Duration::from_secs(1)));
     };
     // The decided status may carry more than what is stored (conditions):
