@@ -269,7 +269,10 @@ async fn a_tenants_plan_counts_each_item_and_names_the_offline_computer(ctx: Tes
         return Err(format!("the summary: {summary}"));
     }
     let (ok, out) = plugin(&ctx, "carol", &["status", "fabrikam"], None).await?;
+    let (plan_at, radius_at) = (out.find("  plan "), out.find("  radius "));
     if !ok
+        || plan_at.is_none()
+        || radius_at.is_some_and(|r| plan_at > Some(r))
         || !out.contains("Update 7-Zip 23.01 -> 24.08 on 1 computer (RECEPTION-PC)")
         || !out.contains("not detected (Offline): 1 computer (WAREHOUSE-KIOSK)")
     {

@@ -79,11 +79,12 @@ pub fn status(s: &MaintenanceSession) -> String {
         st.phase.map_or("Pending", Phase::as_str)
     );
     let _ = writeln!(out, "  target    {}", st.target_summary.clone().unwrap_or_default());
-    if let Some(b) = &st.blast_radius {
-        let _ = writeln!(out, "  radius    {}", radius_line(b));
-    }
+    // What the approval is of, first: the plan, then the blast radius.
     if let Some(p) = &st.plan {
         out.push_str(&crate::render_plan::plan_lines(p));
+    }
+    if let Some(b) = &st.blast_radius {
+        let _ = writeln!(out, "  radius    {}", radius_line(b));
     }
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
     if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
