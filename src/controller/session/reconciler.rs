@@ -18,7 +18,7 @@ use super::action_rerun_protocol;
 use super::deferrable::only_progress_changed;
 use super::machine::{Observed, Step, decide, is_settled};
 use super::rollout_planning;
-use super::session_reader::{Need, Observation, observe_logs, observe_sessions, worth_logs};
+use super::session_reader::{Need, Observation, observe_logs, observe_sessions, recorded_attempts, worth_logs};
 use super::start_protocol;
 use super::target_resolution;
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
@@ -132,12 +132,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         namespace: &ns,
         name: &name,
         uid: &uid,
-        plan: super::plan::need(
-            &obj.spec,
-            obj.status.as_ref(),
-            digest.as_str(),
-            crate::controller::clock::stored_time(ctx.clock.now()).0,
-        ),
+        plan: crate::controller::approval::PlanNeed::None,
     };
     let final_already = obj.status.as_ref().and_then(|s| s.phase).is_some_and(Phase::is_final);
     let observed_at = super::super::clock::stored_time(ctx.clock.now()).0;
@@ -151,7 +146,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         mut sessions,
         fresh,
         incomplete,
-    } = observe_sessions(ctx, obj, need, observed_at).await?;
+    } = observe_sessions(ctx, &recorded_attempts(obj), need, observed_at).await?;
     if incomplete {
         // Sessions just started are not listed yet: the poller's next
         // cycle lists them (they are new there) and triggers this object;
@@ -190,23 +185,18 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     // while the observation was under way is closed for this decision).
     // In whole seconds, as every time written to status is stored.
     let now = crate::controller::clock::stored_time(ctx.clock.now()).0;
-    let verdict = evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
+    // The plan an approval must name, as it stands at `now` (a plan past
+    // its `maxAge` names nothing that can start).
+    let planned_subject = Subject {
+        plan: super::plan::need(&obj.spec, obj.status.as_ref(), digest.as_str(), now),
+        ..subject
+    };
+    let verdict = evaluate(planned_subject, &obj.spec, &digest, &approvals, &ctx.policy, now);
     // For the cautious, a plan's detection waits for an approval of the
     // spec itself (any plan, or none, named).
     let plan_detection_approved = !ctx.policy.plans.detection_needs_approval
         || super::plan::planned(&obj.spec).is_none()
-        || evaluate(
-            Subject {
-                plan: crate::controller::approval::PlanNeed::None,
-                ..subject
-            },
-            &obj.spec,
-            &digest,
-            &approvals,
-            &ctx.policy,
-            now,
-        )
-        .is_approved();
+        || evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now).is_approved();
     let verdict = crate::controller::approval::lookup::with_standing_approval(ctx, obj, verdict, now).await?;
     let mut decision = decide(&Observed {
         object: obj,
@@ -543,7 +533,9 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Actio
         return Ok(Action::await_change());
     }
     let now = super::super::clock::stored_time(ctx.clock.now()).0;
-    let mut sessions = observe_sessions(ctx, obj, Need::Everything, now).await?.sessions;
+    let mut sessions = observe_sessions(ctx, &recorded_attempts(obj), Need::Everything, now)
+        .await?
+        .sessions;
     for unanswered in attempts
         .iter()
         .filter(|a| a.session_ids.is_empty() && a.busy_computer_ids.is_empty())

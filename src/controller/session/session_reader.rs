@@ -65,20 +65,25 @@ pub struct Observation {
     pub incomplete: bool,
 }
 
-/// Every session recorded in the object's status, as ImmyBot shows it now
-/// (sessions deleted in ImmyBot are left out; with `Need::Mirror`, a
-/// session too new to be listed is left out too).
+/// The attempts whose sessions an object's status records (its reruns'
+/// included), for `observe_sessions`.
+pub fn recorded_attempts(obj: &MaintenanceSession) -> std::borrow::Cow<'_, [Attempt]> {
+    obj.status
+        .as_ref()
+        .map(super::attempts::read_attempts)
+        .unwrap_or_default()
+}
+
+/// Every session of `attempts` (an object's, `recorded_attempts`, or a
+/// plan's detection), as ImmyBot shows it now (sessions deleted in ImmyBot
+/// are left out; with `Need::Mirror`, a session too new to be listed is
+/// left out too).
 pub async fn observe_sessions(
     ctx: &SessionContext,
-    obj: &MaintenanceSession,
+    attempts: &[Attempt],
     need: Need,
     now: Timestamp,
 ) -> Result<Observation, Error> {
-    let attempts: std::borrow::Cow<'_, [Attempt]> = obj
-        .status
-        .as_ref()
-        .map(super::attempts::read_attempts)
-        .unwrap_or_default();
     let cache = &ctx.state.immybot_cache;
     let active = &ctx.state.active_sessions;
     let mut seen = Observation {

@@ -9,7 +9,7 @@ use super::seen::Seen;
 use super::{Next, Observed, Step};
 use crate::api::{MaintenanceSessionStatus, Phase, PlanCheck, PlanState};
 use crate::controller::session::attempts::{first_targets, needs_resolution};
-use crate::controller::session::plan::content::{beyond, counted};
+use crate::controller::session::plan::content::{beyond, grouped};
 use crate::controller::session::plan::detection_reading::changes_of;
 use crate::controller::session::plan::{
     checks_drift, current, detection_attempt, expired, expires_at, new_plan, next_detection, planned, purpose,
@@ -132,7 +132,7 @@ pub(super) fn record_unplanned(st: &mut MaintenanceSessionStatus, o: &Observed<'
     else {
         return;
     };
-    let ran = counted(&changes_of(o.sessions));
+    let ran = grouped(&changes_of(o.sessions));
     let found = beyond(&plan.items, &ran);
     if found.is_empty() || found == plan.unplanned {
         return;

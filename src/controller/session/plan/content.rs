@@ -1,8 +1,8 @@
 //! A plan's content from what detection found (`detection_reading`): per
 //! maintenance item and action, the computers (counted, the first few
 //! named), the versions where every row agrees, what could not be
-//! detected, a summary, and the digest over all of it. And the two
-//! comparisons with an approved plan: drift (a fresh detection right
+//! detected, a summary, and the digest over all of it. And the comparison
+//! with an approved plan (`beyond`), for drift (a fresh detection right
 //! before the start) and unplanned (what ran). Pure.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,7 +12,7 @@ use crate::controller::approval::digest::sha256_of;
 
 /// How many items (with action) are kept in status at all; the first
 /// `PLAN_ITEMS` of them with computer names. Beyond, only `itemsOmitted`
-/// counts them (and drift there cannot be told: see `drift`).
+/// counts them (and drift there cannot be told: see `beyond`).
 pub const PLAN_ITEMS_COUNTED: usize = 200;
 
 /// One planned change: this item, this action, on this computer.
@@ -90,26 +90,8 @@ pub fn build(mut d: Detection, number: i32) -> Content {
         "computers": d.computers,
         "number": number,
     }));
-    let mut groups: BTreeMap<(&str, &str), Vec<&Planned>> = BTreeMap::new();
-    for p in &d.planned {
-        groups.entry((&p.item, &p.action)).or_default().push(p);
-    }
-    let mut items: Vec<PlannedItem> = groups
-        .into_iter()
-        .map(|((item, action), rows)| PlannedItem {
-            item: item.to_owned(),
-            action: action.to_owned(),
-            computers: count(rows.len()),
-            first_computers: names(rows.iter().map(|r| r.computer.as_str())),
-            from_version: agreed(rows.iter().map(|r| &r.from)),
-            to_version: agreed(rows.iter().map(|r| &r.to)),
-        })
-        .collect();
-    items.sort_by(|a, b| {
-        b.computers
-            .cmp(&a.computers)
-            .then_with(|| (&a.item, &a.action).cmp(&(&b.item, &b.action)))
-    });
+    let mut items = grouped(&d.planned);
+    most_computers_first(&mut items);
     let items_omitted = count(items.len().saturating_sub(PLAN_ITEMS_COUNTED));
     items.truncate(PLAN_ITEMS_COUNTED);
     for unnamed in items.iter_mut().skip(PLAN_ITEMS) {
@@ -138,6 +120,36 @@ pub fn build(mut d: Detection, number: i32) -> Content {
         items_omitted,
         not_detected,
     }
+}
+
+/// Changes per item and action: on how many computers (each once), the
+/// first of them by name, the versions where every row agrees. What a
+/// plan lists, and what ran, in the same terms (`beyond` compares them).
+pub fn grouped(planned: &[Planned]) -> Vec<PlannedItem> {
+    let mut groups: BTreeMap<(&str, &str), Vec<&Planned>> = BTreeMap::new();
+    for p in planned {
+        groups.entry((&p.item, &p.action)).or_default().push(p);
+    }
+    groups
+        .into_iter()
+        .map(|((item, action), rows)| PlannedItem {
+            item: item.to_owned(),
+            action: action.to_owned(),
+            computers: count(rows.iter().map(|r| r.computer_id).collect::<BTreeSet<_>>().len()),
+            first_computers: names(rows.iter().map(|r| r.computer.as_str())),
+            from_version: agreed(rows.iter().map(|r| &r.from)),
+            to_version: agreed(rows.iter().map(|r| &r.to)),
+        })
+        .collect()
+}
+
+/// The order status lists items in: most computers first, then by name.
+fn most_computers_first(items: &mut [PlannedItem]) {
+    items.sort_by(|a, b| {
+        b.computers
+            .cmp(&a.computers)
+            .then_with(|| (&a.item, &a.action).cmp(&(&b.item, &b.action)))
+    });
 }
 
 fn count(n: usize) -> i32 {
@@ -202,17 +214,6 @@ fn summary(computers: i32, changing: i32, items: &[PlannedItem], omitted: i32, u
     s
 }
 
-/// What `fresh` has beyond what `approved` allows: an item and action the
-/// approved plan does not have, or on more computers than it names (per
-/// item and action; fewer is allowed: a computer updated meanwhile needs
-/// nothing). A computer that swapped places with another at an equal
-/// count is not seen (the status keeps counts, not every computer).
-/// Where the approved plan omitted items (more than `PLAN_ITEMS_COUNTED`),
-/// an item it does not list counts as drift: it cannot be told apart.
-pub fn drift(approved: &PlanStatus, fresh: &[PlannedItem]) -> Vec<PlannedItem> {
-    beyond(&approved.items, fresh)
-}
-
 /// The plan to approve after a drift check found `drift` beyond
 /// `approved`: the approved plan, its allowance grown by what drifted
 /// (per item and action), as plan `number` made by the check's `attempt`
@@ -241,11 +242,7 @@ pub fn with_drift(
             None => items.push(d.clone()),
         }
     }
-    items.sort_by(|a, b| {
-        b.computers
-            .cmp(&a.computers)
-            .then_with(|| (&a.item, &a.action).cmp(&(&b.item, &b.action)))
-    });
+    most_computers_first(&mut items);
     let digest = sha256_of(&serde_json::json!({
         "approved": approved.digest,
         "drift": drift.iter().map(|d| serde_json::json!([d.item, d.action, d.computers, d.first_computers])).collect::<Vec<_>>(),
@@ -289,8 +286,14 @@ pub fn describe(items: &[PlannedItem]) -> String {
     parts.join("; ")
 }
 
-/// What ran (per item and action, computers counted) beyond the approved
-/// plan's `items`, as `drift` compares.
+/// What `ran` (a drift check's fresh detection, or what executed) has
+/// beyond what `allowed` (the approved plan's items) allows: an item and
+/// action the plan does not have, or on more computers than it names (per
+/// item and action; fewer is allowed: a computer updated meanwhile needs
+/// nothing). A computer that swapped places with another at an equal
+/// count is not seen (the status keeps counts, not every computer). Where
+/// the approved plan omitted items (more than `PLAN_ITEMS_COUNTED`), an
+/// item it does not list counts as drift: it cannot be told apart.
 pub fn beyond(allowed: &[PlannedItem], ran: &[PlannedItem]) -> Vec<PlannedItem> {
     let allowed: BTreeMap<(&str, &str), i32> = allowed
         .iter()
@@ -303,26 +306,6 @@ pub fn beyond(allowed: &[PlannedItem], ran: &[PlannedItem]) -> Vec<PlannedItem> 
                 computers: i.computers - limit,
                 ..i.clone()
             })
-        })
-        .collect()
-}
-
-/// Executed actions (item, action, computer) counted per item and action,
-/// for `beyond`.
-pub fn counted(ran: &[(String, String, i32, String)]) -> Vec<PlannedItem> {
-    let mut groups: BTreeMap<(&str, &str), BTreeSet<(i32, &str)>> = BTreeMap::new();
-    for (item, action, id, name) in ran {
-        groups.entry((item, action)).or_default().insert((*id, name));
-    }
-    groups
-        .into_iter()
-        .map(|((item, action), computers)| PlannedItem {
-            item: item.to_owned(),
-            action: action.to_owned(),
-            computers: count(computers.len()),
-            first_computers: names(computers.iter().map(|(_, n)| *n)),
-            from_version: None,
-            to_version: None,
         })
         .collect()
 }
@@ -463,7 +446,7 @@ mod tests {
             },
             2,
         );
-        assert!(drift(&approved, &fewer.items).is_empty());
+        assert!(beyond(&approved.items, &fewer.items).is_empty());
         let more = build(
             Detection {
                 planned: vec![
@@ -476,7 +459,7 @@ mod tests {
             },
             2,
         );
-        let d = drift(&approved, &more.items);
+        let d = beyond(&approved.items, &more.items);
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d.iter().any(|i| i.item == "7-Zip" && i.computers == 1));
         assert!(d.iter().any(|i| i.item == "Chrome" && i.action == "Uninstall"));
@@ -540,21 +523,18 @@ mod tests {
             },
             4,
         );
-        assert!(drift_of(&grown, &again.items).is_empty());
-    }
-
-    fn drift_of(plan: &PlanStatus, fresh: &[PlannedItem]) -> Vec<PlannedItem> {
-        drift(plan, fresh)
+        assert!(beyond(&grown.items, &again.items).is_empty());
     }
 
     #[test]
     fn executed_actions_are_counted_per_computer_once() {
+        // Computer 1 updated 7-Zip twice (a rerun): it counts once.
         let ran = vec![
-            ("7-Zip".to_string(), "Update".to_string(), 1, "PC-1".to_string()),
-            ("7-Zip".to_string(), "Update".to_string(), 1, "PC-1".to_string()),
-            ("7-Zip".to_string(), "Update".to_string(), 2, "PC-2".to_string()),
+            p("7-Zip", "Update", 1, Some("23.01"), "24.08"),
+            p("7-Zip", "Update", 1, None, "24.08"),
+            p("7-Zip", "Update", 2, Some("23.01"), "24.08"),
         ];
-        let c = counted(&ran);
+        let c = grouped(&ran);
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].computers, 2);
     }

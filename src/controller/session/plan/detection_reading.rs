@@ -99,14 +99,10 @@ pub fn read(sessions: &[ImmySession], targeted: &[i32], busy: &[i32]) -> Detecti
     d
 }
 
-/// An ended session's actions as (item, action, computer id, name), for
-/// what ran (`content::counted`); the same reading of rows as `read`.
-pub fn changes_of(sessions: &[ImmySession]) -> Vec<(String, String, i32, String)> {
-    read(sessions, &[], &[])
-        .planned
-        .into_iter()
-        .map(|p| (p.item, p.action, p.computer_id, p.computer))
-        .collect()
+/// The changes sessions made (or would make), for what ran
+/// (`content::grouped`); the same reading of rows as `read`.
+pub fn changes_of(sessions: &[ImmySession]) -> Vec<Planned> {
+    read(sessions, &[], &[]).planned
 }
 
 #[cfg(test)]

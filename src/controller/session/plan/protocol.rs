@@ -16,12 +16,13 @@ use std::time::Duration;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
-use super::content::{build, describe, drift, with_drift};
+use super::content::{beyond, build, describe, with_drift};
 use super::detection_reading;
-use crate::api::{Attempt, ImmyBotRefs, MaintenanceSession, MaintenanceSessionStatus, PlanState};
+use crate::api::{Attempt, MaintenanceSession, MaintenanceSessionStatus, PlanState};
 use crate::controller::error::Error;
 use crate::controller::events::publish;
 use crate::controller::session::SessionContext;
+use crate::controller::session::attempts::age;
 use crate::controller::session::group_id::SessionGroupId;
 use crate::controller::session::session_reader::{Need, observe_sessions};
 use crate::controller::session::start_protocol::{Found, find_by_group, targets_of};
@@ -105,14 +106,11 @@ async fn send(
     let Some(recorded) = slot(&mut st, check) else {
         return Ok(Action::requeue(Duration::from_secs(1)));
     };
+    // `idsFrom` marks the answer as recorded, even an empty one (a tenant
+    // without computers): only an attempt without it is looked up.
     recorded.session_ids = ids.clone();
     recorded.busy_computer_ids = busy;
     recorded.ids_from = Some("StartResponse".into());
-    if recorded.session_ids.is_empty() && recorded.busy_computer_ids.is_empty() {
-        // Nothing to wait for and nothing busy: an empty tenant. Marked so
-        // that it is not looked up again.
-        recorded.ids_from = Some("Empty".into());
-    }
     replace_status(api, obj, st).await?;
     publish(
         ctx,
@@ -146,19 +144,13 @@ pub async fn read(
     } else {
         obj
     };
-    if attempt.session_ids.is_empty() && attempt.busy_computer_ids.is_empty() && attempt.ids_from.is_none() {
+    if attempt.ids_from.is_none() {
         return unanswered(ctx, api, obj, attempt, check).await;
     }
     let now = crate::controller::clock::stored_time(ctx.clock.now()).0;
-    // The detection's sessions, read as an object whose only attempt is it.
-    let mut shadow = obj.clone();
-    if let Some(s) = shadow.status.as_mut() {
-        s.immybot = Some(ImmyBotRefs {
-            instance: ctx.instance.clone(),
-            attempts: vec![attempt.clone()],
-        });
-    }
-    let mut sessions = observe_sessions(ctx, &shadow, Need::Everything, now).await?.sessions;
+    let mut sessions = observe_sessions(ctx, std::slice::from_ref(&attempt), Need::Everything, now)
+        .await?
+        .sessions;
     if sessions
         .iter()
         .any(|s| !s.session_status.as_ref().is_some_and(|x| x.is_terminal()))
@@ -193,7 +185,7 @@ pub async fn read(
             format!("plan {digest} is ready to approve: {summary}"),
         )
     } else {
-        let found = drift(plan, &content.items);
+        let found = beyond(&plan.items, &content.items);
         if found.is_empty() {
             if let Some(c) = plan.check.as_mut() {
                 c.state = PlanState::Ready;
@@ -230,12 +222,11 @@ async fn unanswered(
     attempt: Attempt,
     check: bool,
 ) -> Result<Action, Error> {
-    let now = ctx.clock.now();
-    let grace = jiff::SignedDuration::try_from(ctx.timing.start_grace).unwrap_or_default();
-    let waited = now.duration_since(attempt.intent_time.0);
-    if waited < grace {
-        let left = Duration::try_from(grace - waited).unwrap_or(ctx.timing.start_grace);
-        return Ok(Action::requeue(left.max(Duration::from_millis(200))));
+    let waited = age(&attempt, ctx.clock.now());
+    if waited < ctx.timing.start_grace {
+        return Ok(Action::requeue(
+            (ctx.timing.start_grace - waited).max(Duration::from_millis(200)),
+        ));
     }
     let ids = match find_by_group(ctx, obj, &attempt).await? {
         Found::Sessions(ids) | Found::Ambiguous(ids) => ids,
