@@ -86,6 +86,11 @@ pub struct MaintenanceSessionStatus {
     /// The last `spec.resume.requests` acted on, and what it resumed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<ResumeRecord>,
+    /// ImmyBot sessions whose cancel ImmyBot accepted (2xx), for
+    /// `spec.cancel`, `spec.timeout` or deletion: a 2xx is an answer, so
+    /// each is asked once, and the object waits for ImmyBot to end them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cancel_accepted: Vec<i32>,
     /// Who last changed each control (suspend, cancel, timeout, retry,
     /// resume, deletionPolicy, rollout.maxFailures) and when; a control
     /// never changed from its default has no entry. With `approval`, who
@@ -441,13 +446,23 @@ pub struct ActionRerun {
     /// The session the action failed in, and the ImmyBot action id.
     pub session_id: i32,
     pub action_id: i32,
+    /// When the failed outcome ended, as ImmyBot reported it: a later
+    /// start or end of the same action is a rerun in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<Time>,
     pub state: ActionRerunState,
     /// When the rerun call was recorded as about to be sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<Time>,
-    /// The ImmyBot session that reran it, once found.
+    /// The ImmyBot session that reran it, once found: a session of its
+    /// own, or `sessionId` itself when ImmyBot reran the action inside the
+    /// session it belongs to (both readings of the rerun call exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun_session_id: Option<i32>,
+    /// When the controller last looked for an `Accepted` rerun's run
+    /// (it looks at a slow pace, and never sends the call again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub looked_at: Option<Time>,
     /// Why it did not run (ImmyBot's answer), for `NotRun`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -459,8 +474,14 @@ pub enum ActionRerunState {
     /// Chosen; waits for its computer to be free (one rerun at a time per
     /// computer) and for a window.
     Pending,
-    /// The call is recorded as sent; its session is not known yet.
+    /// The call is recorded as about to be sent; no answer is known (a
+    /// crash or a lost answer): after the start grace it is looked up, and
+    /// sent again only if ImmyBot shows no trace of it.
     Sent,
+    /// ImmyBot answered the call (2xx), and its run is not seen yet. A 2xx
+    /// is an answer: it is never sent again; it is looked for at a slow
+    /// pace, and after the start grace condition `RerunNotSeen` says so.
+    Accepted,
     /// ImmyBot runs it (`rerunSessionId`).
     Running,
     /// The rerun ended; its outcome replaces the failure in

@@ -34,15 +34,29 @@ pub const MAX_SEARCH_LIMIT: i32 = 500;
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("self == oldSelf").message("a SessionSearch is one question: create a new one to ask another"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.since) || !has(self.until) || self.since < self.until").message("since must be before until"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.computerId) || !has(self.computerName)").message("name the computer by computerId or computerName, not both"))]
+#[x_kube(validation = kube::core::Rule::new("!has(self.tenantId) || !has(self.tenantName)").message("name the tenant by tenantId or tenantName, not both"))]
 pub struct SessionSearchSpec {
     /// Only sessions of this computer (its ImmyBot id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub computer_id: Option<i32>,
+    /// Only sessions of the computer of this name, as ImmyBot shows it
+    /// (case-insensitive): resolved once when the search is answered; a
+    /// name that matches no computer, or several, fails the search with
+    /// the candidates listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub computer_name: Option<String>,
     /// Only sessions of this tenant (its ImmyBot id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub tenant_id: Option<i32>,
+    /// Only sessions of the tenant of this name, resolved like
+    /// `computerName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub tenant_name: Option<String>,
     /// Only sessions in any of these ImmyBot statuses (`Failed`,
     /// `PartialPassed`, `Running`, ...); empty: any status.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -114,6 +128,12 @@ pub struct SessionSearchStatus {
     /// Whether ImmyBot had more than `limit`: narrow the search.
     #[serde(default)]
     pub truncated: bool,
+    /// The computer and tenant `computerName` and `tenantName` named, as
+    /// resolved when the search was answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_computer: Option<super::NamedId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_tenant: Option<super::NamedId>,
     /// The sessions found, newest first: only the fields below (ImmyBot's
     /// session objects carry task parameters in clear text, so nothing else
     /// of them is copied).

@@ -12,6 +12,8 @@ pub const APPROVED: &str = "Approved";
 pub const SUCCEEDED: &str = "Succeeded";
 /// Something ran that the approved plan did not have (`spec.plan`).
 pub const UNPLANNED: &str = "Unplanned";
+/// A rerun ImmyBot accepted whose run is not seen (`ActionRerunState::Accepted`).
+pub const RERUN_NOT_SEEN: &str = "RerunNotSeen";
 
 /// Sets (or replaces) a condition, keeping its transition time when only the
 /// reason or message changed.

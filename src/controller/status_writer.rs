@@ -170,6 +170,31 @@ pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer
     }
 }
 
+/// Changes the status with `f` on the object as written (`obj`), and on a
+/// conflict again on the object as it is now, a few times: for what must
+/// not be lost to a conflict, an answer ImmyBot gave (a rerun or a cancel
+/// it accepted), which decides that the call is never sent again.
+pub async fn record_answer(
+    api: &SessionApi,
+    obj: &MaintenanceSession,
+    f: impl Fn(&mut MaintenanceSessionStatus),
+) -> Result<MaintenanceSession, Error> {
+    let mut current = obj.clone();
+    let mut tries = 0;
+    loop {
+        let mut st = current.status.clone().unwrap_or_default();
+        f(&mut st);
+        match replace_status(api, &current, st).await {
+            Err(Error::Conflict) if tries < 5 => {
+                tries += 1;
+                let name = current.metadata.name.clone().unwrap_or_default();
+                current = api.get(&name).await.map_err(Error::Kube)?;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Replaces the status if the object is still at `obj`'s resourceVersion.
 /// A status that ends the session is the gate's first priority, one on the
 /// way to a start (phase Starting) comes before other progress.

@@ -52,6 +52,24 @@ async fn wait_for_reruns(
     ctx.wait_session(name, what, LONG, |obj| done(&reruns(obj))).await
 }
 
+/// Under the reading where `GET {id}` omits `sessionJobArgs` (and the rerun
+/// runs in a session of its own): the rerun is accepted, reported not seen
+/// (`RerunNotSeen`), and its call made exactly once.
+async fn accepted_not_seen(ctx: &TestContext, sim: &immybot_sim::RunningSim, name: &str) -> TestResult {
+    ctx.wait_session(name, "RerunNotSeen", LONG, |o| {
+        o.status
+            .iter()
+            .flat_map(|s| s.conditions.iter())
+            .any(|c| c.type_ == "RerunNotSeen" && c.status == "True")
+    })
+    .await?;
+    let calls = sim.state.call_count(RERUN);
+    if calls != 1 {
+        return Err(format!("{calls} rerun calls: accepted once, never sent again"));
+    }
+    Ok(())
+}
+
 async fn a_failed_action_rerun_after_a_crash_between_intent_and_call_is_sent_exactly_once(
     ctx: TestContext,
 ) -> TestResult {
@@ -105,6 +123,11 @@ async fn a_failed_action_rerun_after_a_crash_between_intent_and_call_is_sent_exa
     let restarted = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
+    if sim.state.shape().get_without_job_args {
+        // Nothing ImmyBot says ties its rerun session to the call: it is
+        // reported not seen, and never sent again.
+        return accepted_not_seen(&ctx, &sim, "fixit").await;
+    }
     let done = ctx.wait_phase("fixit", Phase::Succeeded, LONG).await?;
     restarted.stop().await;
     let calls = sim.state.call_count(RERUN);
@@ -121,20 +144,27 @@ async fn a_failed_action_rerun_after_a_crash_between_intent_and_call_is_sent_exa
             "the rerun should have ended, with its session and who asked: {record:?}"
         ));
     }
-    // The rerun's outcome replaces the failure: the computer passed.
+    // The rerun's outcome replaces the failure: the computer passed. Where
+    // it ran is the reading the simulator takes: a session of its own, or
+    // the session the action failed in.
+    let in_place = sim.state.shape().action_rerun_in_place;
     let (session, computer_status, vpn_now) = action(&done, "Legacy VPN")?;
+    let ran_in = if in_place { None } else { rerun.rerun_session_id };
     if vpn_now.result.as_deref() != Some("Success")
-        || vpn_now.session_id != rerun.rerun_session_id
+        || vpn_now.session_id != ran_in
         || session != first_session
         || computer_status != "Passed"
+        || (in_place && rerun.rerun_session_id != Some(first_session))
     {
         return Err(format!(
-            "the rerun's outcome should replace the failure: computer {computer_status}, {vpn_now:?}"
+            "the rerun's outcome should replace the failure: computer {computer_status}, {vpn_now:?}, {rerun:?}"
         ));
     }
     let ledger = sim.state.ledger();
-    if ledger.len() != 2 {
-        return Err(format!("one session and one rerun session expected: {ledger:?}"));
+    if ledger.len() != if in_place { 1 } else { 2 } {
+        return Err(format!(
+            "one session, and one rerun session unless in place, expected: {ledger:?}"
+        ));
     }
     Ok(())
 }
@@ -179,6 +209,21 @@ async fn a_rerun_never_reaches_beyond_what_failed(ctx: TestContext) -> TestResul
     if !ok {
         return Err(format!("kubectl immybot retry: {out}"));
     }
+    if sim.state.shape().get_without_job_args {
+        accepted_not_seen(&ctx, &sim, "narrow").await?;
+        let record = reruns(
+            &ctx.api::<MaintenanceSession>()
+                .get("narrow")
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+        let computers: Vec<i32> = record.actions.iter().map(|a| a.computer_id).collect();
+        return if computers == vec![102] {
+            Ok(())
+        } else {
+            Err(format!("only 102's failed action is rerun: {record:?}"))
+        };
+    }
     let ended = wait_for_reruns(&ctx, "narrow", "the rerun to end", |r| {
         r.requests == 2 && !r.actions.is_empty() && r.actions.iter().all(|a| a.state == ActionRerunState::Ended)
     })
@@ -190,8 +235,14 @@ async fn a_rerun_never_reaches_beyond_what_failed(ctx: TestContext) -> TestResul
     if computers != vec![102] || sim.state.call_count(RERUN) != 1 {
         return Err(format!("only 102's failed action is rerun: {record:?}"));
     }
+    // Its own failure: in the rerun's session, or, rerun in place, in the
+    // session it failed in before.
+    let in_place = sim.state.shape().action_rerun_in_place;
     let (_, computer_status, vpn) = action(&done, "Legacy VPN")?;
-    if vpn.result.as_deref() != Some("Failed") || computer_status != "PartialPassed" || vpn.session_id.is_none() {
+    if vpn.result.as_deref() != Some("Failed")
+        || computer_status != "PartialPassed"
+        || vpn.session_id.is_none() != in_place
+    {
         return Err(format!(
             "a rerun that failed again shows its own failure: {computer_status} {vpn:?}"
         ));

@@ -52,6 +52,33 @@ fn attempts(obj: &MaintenanceSession) -> Vec<Attempt> {
         .unwrap_or_default()
 }
 
+/// How a start whose answer was lost ends: adopted by group id (`Some`,
+/// in `phase`), or, where `GET {id}` omits `sessionJobArgs` (that reading
+/// of the contract: nothing ties the sessions to the start), undetermined:
+/// stalled with `AdoptionUndetermined` and never started again (`None`).
+async fn recovered(
+    ctx: &TestContext,
+    sim: &RunningSim,
+    name: &str,
+    phase: Phase,
+) -> Result<Option<MaintenanceSession>, String> {
+    if !sim.state.shape().get_without_job_args {
+        return ctx.wait_phase(name, phase, LONG).await.map(Some);
+    }
+    ctx.wait_session(name, "Stalled with AdoptionUndetermined", LONG, |o| {
+        o.status
+            .iter()
+            .flat_map(|s| s.conditions.iter())
+            .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == "AdoptionUndetermined")
+    })
+    .await?;
+    let starts = sim.state.call_count("POST /api/v1/run-immy-service");
+    if starts != 1 {
+        return Err(format!("{starts} starts: an undetermined adoption never starts again"));
+    }
+    Ok(None)
+}
+
 async fn a_lost_start_response_is_adopted_not_repeated(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
     lose_next_start_answer(&sim);
@@ -60,7 +87,9 @@ async fn a_lost_start_response_is_adopted_not_repeated(ctx: TestContext) -> Test
         .await?;
     create_session(&ctx, "dropped", spec(101)).await?;
     approve(&ctx, "dropped", "bob").await?;
-    let done = ctx.wait_phase("dropped", Phase::Succeeded, LONG).await?;
+    let Some(done) = recovered(&ctx, &sim, "dropped", Phase::Succeeded).await? else {
+        return Ok(());
+    };
     one_session_for(&sim, &done, 101)?;
     let a = attempts(&done);
     if a.len() != 1 || a[0].ids_from.as_deref() != Some("Adopted") {
@@ -126,7 +155,9 @@ async fn a_crash_after_immybot_answered_adopts_the_sessions(ctx: TestContext) ->
     let _restarted = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
-    let done = ctx.wait_phase("answered", Phase::Succeeded, LONG).await?;
+    let Some(done) = recovered(&ctx, &sim, "answered", Phase::Succeeded).await? else {
+        return Ok(());
+    };
     one_session_for(&sim, &done, 101)?;
     if attempts(&done)[0].ids_from.as_deref() != Some("Adopted") {
         return Err(format!("the ids must come from the look-up: {:?}", attempts(&done)));

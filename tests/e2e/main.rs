@@ -28,6 +28,7 @@ mod pilot;
 mod plans;
 mod plugin;
 mod poller;
+mod readings;
 mod rollouts;
 mod safety;
 mod schedule_ownership;
@@ -59,6 +60,7 @@ fn main() {
         fidelity::tests(),
         diagnosis::tests(),
         action_reruns::tests(),
+        readings::tests(),
         observe_only::tests(),
         search::tests(),
         blast_radius::tests(),
@@ -104,9 +106,28 @@ fn main() {
             std::process::exit(2);
         }
     }
+    // The core tests also run under every other reading of what ImmyBot's
+    // document leaves open: the promises must hold under each.
+    let core = [
+        lifecycle::tests(),
+        action_reruns::tests(),
+        crash_safety::tests(),
+        readings::tests(),
+    ]
+    .concat();
+    let under_readings: Vec<(String, harness::TestFn, Option<harness::invariants::Reading>)> = core
+        .iter()
+        .flat_map(|(name, test)| {
+            harness::invariants::READINGS
+                .iter()
+                .map(move |r| (format!("{name} [{}]", r.name), *test, Some(*r)))
+        })
+        .collect();
     let trials = all
         .into_iter()
-        .map(|(name, test)| {
+        .map(|(name, test)| (name, test, None))
+        .chain(under_readings)
+        .map(|(name, test, reading)| {
             Trial::test(name.clone(), move || {
                 let testbed = TESTBED.get().ok_or_else(|| Failed::from("control plane not started"))?;
                 let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -118,9 +139,15 @@ fn main() {
                     .block_on(async {
                         let ctx = TestContext::new(testbed, &name).await?;
                         let (client, namespace) = (ctx.client.clone(), ctx.namespace.clone());
-                        let result = test(ctx).await;
+                        let (result, sims) = harness::invariants::in_trial(reading, test(ctx)).await;
+                        // Whatever the test tested, the promises hold.
+                        let promises = harness::invariants::check(&client, &namespace, &sims).await;
                         harness::delete_namespace(client, &namespace).await;
-                        result
+                        match (result, promises) {
+                            (Ok(()), promises) => promises,
+                            (Err(e), Ok(())) => Err(e),
+                            (Err(e), Err(p)) => Err(format!("{e}\n{p}")),
+                        }
                     })
                     .map_err(Failed::from)
             })

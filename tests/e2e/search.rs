@@ -22,6 +22,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         history_finds_failed_sessions_immybot_started_itself,
         active_lists_what_runs_across_the_fleet,
         a_search_stays_bounded_on_a_5000_computer_tenant,
+        an_ambiguous_name_is_refused_with_the_candidates,
         list_get_and_wait_read_sessions_as_kubectl_would,
     ]
 }
@@ -94,7 +95,26 @@ async fn history_finds_failed_sessions_immybot_started_itself(ctx: TestContext) 
             "a session nobody imported says how to, and nothing secret shows: {out}"
         ));
     }
-    // A tenant's, with the object that started one of them.
+    // By name, as people know computers: resolved once by the operator.
+    let (ok, by_name) = crate::plugin::plugin(
+        &ctx,
+        "carol",
+        &["history", "--computer", "finance-lt01", "--failed"],
+        None,
+    )
+    .await?;
+    if !ok || !by_name.contains(&failed_id.to_string()) || by_name.contains(&mine_id.to_string()) {
+        return Err(format!("history --computer finance-lt01 --failed: {by_name}"));
+    }
+    let (ok, unknown) = crate::plugin::plugin(&ctx, "carol", &["history", "--computer", "NO-SUCH-PC"], None).await?;
+    if ok || !unknown.contains("matches no ImmyBot computer") {
+        return Err(format!("an unknown name is refused, saying so: {unknown}"));
+    }
+    // A tenant's, by name and by id, with the object that started one of them.
+    let (ok, out) = crate::plugin::plugin(&ctx, "carol", &["history", "--tenant", "fabrikam"], None).await?;
+    if !ok || !out.contains(&failed_id.to_string()) || out.contains(&format!("\n{other_id} ")) {
+        return Err(format!("history --tenant fabrikam: {out}"));
+    }
     let (ok, out) = crate::plugin::plugin(&ctx, "carol", &["history", "--tenant", "2"], None).await?;
     let mine_row = out
         .lines()
@@ -319,4 +339,32 @@ async fn list_get_and_wait_read_sessions_as_kubectl_would(ctx: TestContext) -> T
         Ok(o) if ok && o.status.as_ref().and_then(|s| s.phase) == Some(Phase::PartiallySucceeded) => Ok(()),
         _ => Err(format!("get -o json: {out}")),
     }
+}
+
+async fn an_ambiguous_name_is_refused_with_the_candidates(ctx: TestContext) -> TestResult {
+    // Two tenants each have a computer called KIOSK.
+    let mut seed = crate::harness::fleet();
+    for (id, tenant) in [(901, 3), (902, 4)] {
+        seed.computers.push(immybot_sim::SeedComputer {
+            id,
+            name: "KIOSK".into(),
+            tenant_id: tenant,
+            online: true,
+            postpones: false,
+            software: vec![],
+        });
+    }
+    let sim = crate::harness::simulator_of(seed, 150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    let (ok, out) = crate::plugin::plugin(&ctx, "carol", &["history", "--computer", "kiosk"], None).await?;
+    if ok || !out.contains("matches more than one ImmyBot computer") || !out.contains("901") || !out.contains("902") {
+        return Err(format!("an ambiguous name is refused with both candidates: {out}"));
+    }
+    let (ok, out) = crate::plugin::plugin(&ctx, "carol", &["history", "--computer", "901"], None).await?;
+    if !ok {
+        return Err(format!("by id it is one computer: {out}"));
+    }
+    Ok(())
 }

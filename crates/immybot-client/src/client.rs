@@ -472,6 +472,25 @@ impl ImmyBotClient {
         Ok(page.items)
     }
 
+    /// The computers named `name` (case-insensitive). The `dx` list finds
+    /// candidates, but its rows are untyped and some list routes silently
+    /// ignore a filter they do not know; so each candidate's name is
+    /// confirmed with the typed `GET /computers/{id}`.
+    pub async fn computers_named_confirmed(&self, name: &str) -> Result<Vec<Computer>, ImmyBotError> {
+        let mut confirmed = Vec::new();
+        for row in self.computers_named(name).await? {
+            let computer = self.computer(row.id).await?;
+            if computer
+                .computer_name
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            {
+                confirmed.push(computer);
+            }
+        }
+        Ok(confirmed)
+    }
+
     /// Every computer of one tenant (not its child tenants), paged. Rows of
     /// other tenants are dropped here: some list routes ignore a filter they
     /// do not know. Returns the rows and how many rows could not be read

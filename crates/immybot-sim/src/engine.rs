@@ -137,6 +137,9 @@ struct Session {
     logs: Vec<SessionLog>,
     /// The schedule that started it, if one did.
     scheduled_id: Option<i32>,
+    /// How often it was postponed: a resume answers one postponement, so
+    /// this names the intent a resume call serves (`postponements`).
+    postponements: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -477,6 +480,7 @@ impl Engine {
             actions: vec![],
             logs: vec![],
             scheduled_id: None,
+            postponements: 0,
         };
         for i in 0..session.stages.len() {
             session.stages[i].id = self.next_id();
@@ -629,6 +633,57 @@ impl Engine {
             )));
         }
         Ok(self.create_session(computer, args, at))
+    }
+
+    /// Runs one action of a session again inside that session (the other
+    /// reading of the rerun call, `ResponseShape::action_rerun_in_place`):
+    /// the session runs its execution stage again for that action alone,
+    /// then its later stages, and ends with a status recomputed from all
+    /// its actions.
+    pub fn rerun_action_in_place(&mut self, id: i32, action_id: i32, at: Timestamp) -> Result<(), EngineError> {
+        let duration = self.settings.stage_duration;
+        let s = self
+            .sessions
+            .get(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        if !s.actions.iter().any(|a| a.id == action_id) {
+            return Err(EngineError::NotFound(format!("action {action_id} of session {id}")));
+        }
+        let computer = s.computer_id;
+        if self.active_session_of(computer).is_some() {
+            return Err(EngineError::BadRequest(format!(
+                "Computer {computer} already has a session in progress"
+            )));
+        }
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        let Some(execution) = s.stages.iter().position(|st| st.kind == SessionStageType::Execution) else {
+            return Err(EngineError::BadRequest(format!("Session {id} has no execution stage")));
+        };
+        for a in s.actions.iter_mut().filter(|a| a.id == action_id) {
+            a.status = Some(MaintenanceActionStatus::PendingExecution);
+            a.result = Some(MaintenanceActionResult::Pending);
+            a.result_reason = None;
+            a.result_reason_message = None;
+            a.start_time = Some(WireTime(at));
+            a.end_time = None;
+        }
+        for st in &mut s.stages[execution..] {
+            st.status = SessionStatus::Created;
+        }
+        s.status = SessionStatus::Running;
+        s.current = execution;
+        s.updated = at;
+        push_log(s, at, SessionLogType::Generic, &format!("Rerunning action {action_id}"));
+        begin_stage(s, at, duration);
+        Ok(())
+    }
+
+    /// How often session `id` was postponed (0 for an unknown session).
+    pub fn postponements(&self, id: i32) -> u32 {
+        self.sessions.get(&id).map_or(0, |s| s.postponements)
     }
 }
 

@@ -28,7 +28,7 @@ use super::dx_filter;
 use super::engine::EngineError;
 use super::faults::{FaultKind, FaultRule};
 use immybot_client::{
-    CancelSessionsRequest, LoadResult, SessionStatusCounts, StartRequest, StartResponseBody, WireEnum as _,
+    CancelSessionsRequest, LoadResult, SessionStatusCounts, StartRequest, StartResponseBody, WireEnum as _, WireTime,
 };
 use planted_secret::{plant_secret, plant_secret_in_log};
 use schedules::*;
@@ -138,19 +138,30 @@ async fn api_gate(State(state): State<Arc<SimState>>, request: Request, next: Ne
     {
         state.record_query(&route, query);
     }
-    let request = if matches!(*request.method(), axum::http::Method::POST | axum::http::Method::PUT) {
+    let path = request.uri().path().to_owned();
+    let (request, intents) = if matches!(*request.method(), axum::http::Method::POST | axum::http::Method::PUT) {
         let (parts, body) = request.into_parts();
         let bytes = match axum::body::to_bytes(body, 4 * 1024 * 1024).await {
             Ok(b) => b,
             Err(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large"),
         };
         state.record_body(&route, &bytes);
-        Request::from_parts(parts, Body::from(bytes))
+        let intents = state.intents_of(&route, &path, &bytes);
+        (Request::from_parts(parts, Body::from(bytes)), intents)
     } else {
-        request
+        let intents = state.intents_of(&route, &path, &[]);
+        (request, intents)
+    };
+    // The handler, with what it carried out kept for "never twice".
+    let carry_out = |request: Request| async {
+        let response = next.run(request).await;
+        if !intents.is_empty() {
+            state.record_destructive(&route, intents, response.status().as_u16());
+        }
+        response
     };
     match state.pick_fault(&route) {
-        None => next.run(request).await,
+        None => carry_out(request).await,
         Some(FaultKind::Status { status }) => problem(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "Injected fault",
@@ -172,7 +183,7 @@ async fn api_gate(State(state): State<Arc<SimState>>, request: Request, next: Ne
         }
         Some(FaultKind::Latency { millis }) => {
             tokio::time::sleep(Duration::from_millis(millis)).await;
-            next.run(request).await
+            carry_out(request).await
         }
         Some(FaultKind::Hang) => {
             // Long enough for any client timeout; the connection closes when
@@ -188,7 +199,7 @@ async fn api_gate(State(state): State<Arc<SimState>>, request: Request, next: Ne
         Some(FaultKind::HtmlPage) => html_page(),
         Some(FaultKind::DropResponse) => {
             // Do the work, then break the connection mid-answer.
-            let _done = next.run(request).await;
+            let _done = carry_out(request).await;
             let broken = futures::stream::once(async {
                 Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped"))
             });
@@ -294,6 +305,9 @@ async fn session(State(state): State<Arc<SimState>>, Path(id): Path<i32>, Query(
             if shape.get_without_job_args {
                 s.session_job_args = None;
             }
+            if shape.updated_on_every_read {
+                s.updated_date_utc = Some(WireTime(state.now()));
+            }
             let mut value = serde_json::to_value(&s).unwrap_or_default();
             plant_secret(&mut value, &shape);
             json(&value)
@@ -302,11 +316,20 @@ async fn session(State(state): State<Arc<SimState>>, Path(id): Path<i32>, Query(
     }
 }
 
-async fn sessions_dx(State(state): State<Arc<SimState>>, Query(params): Query<HashMap<String, String>>) -> Response {
+async fn sessions_dx(
+    State(state): State<Arc<SimState>>,
+    Query(mut params): Query<HashMap<String, String>>,
+) -> Response {
     let shape = state.shape();
-    let rows: Vec<serde_json::Value> = state.with_engine(|e, _| {
+    if shape.sessions_dx_ignores_filter {
+        params.remove("filter");
+    }
+    let rows: Vec<serde_json::Value> = state.with_engine(|e, now| {
         e.sessions()
             .map(|mut s| {
+                if shape.updated_on_every_read {
+                    s.updated_date_utc = Some(WireTime(now));
+                }
                 if !shape.dx_rows_with_job_args {
                     s.session_job_args = None;
                 }
@@ -510,9 +533,19 @@ async fn rerun(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Respo
     }
 }
 
+/// Answers 200 with no body either way; where the rerun runs is the
+/// reading `ResponseShape::action_rerun_in_place` picks.
 async fn rerun_action(State(state): State<Arc<SimState>>, Path((id, action)): Path<(i32, i32)>) -> Response {
-    match state.with_engine(|e, now| e.rerun_action(id, action, now)) {
-        Ok(_) => StatusCode::OK.into_response(),
+    let in_place = state.shape().action_rerun_in_place;
+    let done = state.with_engine(|e, now| {
+        if in_place {
+            e.rerun_action_in_place(id, action, now)
+        } else {
+            e.rerun_action(id, action, now).map(drop)
+        }
+    });
+    match done {
+        Ok(()) => StatusCode::OK.into_response(),
         Err(e) => engine_error(e),
     }
 }

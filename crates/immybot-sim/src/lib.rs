@@ -7,6 +7,7 @@
 #![deny(rust_2018_idioms)]
 
 mod clock;
+mod destructive;
 mod dx_filter;
 mod engine;
 mod faults;
@@ -14,6 +15,7 @@ mod fleet;
 mod http;
 
 pub use clock::SimClock;
+pub use destructive::{DestructiveCall, schedule_create_intent};
 pub use engine::{Engine, EngineError, EngineSettings, LedgerEntry, RunMode, SessionArgs, Started};
 pub use faults::{FaultKind, FaultRule, Faults};
 pub use fleet::{FleetSeed, SeedComputer, SeedSoftware, SeedTenant, SoftwareBehaviour};
@@ -94,6 +96,27 @@ pub struct ResponseShape {
     /// `maintenanceDisplayName`, and which other fields a live instance
     /// fills for a detection-only session is not known.
     pub detection_rows_in_full: bool,
+    /// `GET /maintenance-sessions/dx` ignores its `filter` and answers every
+    /// row (paged and sorted), as list routes that silently ignore what
+    /// they do not apply would: rows then contradict the query (ended rows
+    /// in a listing of active statuses, other ids than the range asked).
+    /// Off by default: the document does not say the filter is ignored,
+    /// and a client must hold either way (a row's own fields decide).
+    pub sessions_dx_ignores_filter: bool,
+    /// `POST .../actions/{actionId}/rerun` runs the action again inside the
+    /// session it belongs to (the session back to `Running`, the action
+    /// pending, then a new result and end time), instead of in a new
+    /// session carrying `sessionJobArgs.actionIdToRerun`. Off by default:
+    /// `SessionJobArgs.rerunningAction`/`actionIdToRerun` in the document
+    /// suggest a new session; nothing says so, so a client must recognise
+    /// both.
+    pub action_rerun_in_place: bool,
+    /// Every session read (`GET {id}` and `dx` rows) carries the time of
+    /// the read as `updatedDateUTC`, as an instance that moves it on every
+    /// log line or heartbeat would show it. Off by default (it moves when
+    /// the status or a stage changes): the document does not say what
+    /// moves it, so a client must not read news into it alone.
+    pub updated_on_every_read: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -152,6 +175,10 @@ pub struct SimState {
     /// Requests being handled now, and the most seen at once.
     in_flight: Mutex<(usize, usize)>,
     tokens: Mutex<HashMap<String, Timestamp>>,
+    /// Every call that changed the instance, with its intent (`destructive`).
+    destructive: Mutex<Vec<DestructiveCall>>,
+    /// Schedules created through the API, with their create intent.
+    created_schedules: Mutex<BTreeMap<i32, String>>,
     start_shape: Mutex<StartResponseShape>,
     shape: Mutex<ResponseShape>,
     client_id: String,
@@ -180,6 +207,8 @@ impl SimState {
             bodies: Mutex::new(Vec::new()),
             queries: Mutex::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
+            destructive: Mutex::new(Vec::new()),
+            created_schedules: Mutex::new(BTreeMap::new()),
             start_shape: Mutex::new(StartResponseShape::default()),
             shape: Mutex::new(config.shape.clone()),
             client_id: config.client_id.clone(),
@@ -320,6 +349,43 @@ impl SimState {
 
     pub fn ledger(&self) -> Vec<LedgerEntry> {
         self.with_engine(|e, _| e.ledger())
+    }
+
+    /// Every call that changed the instance, oldest first, with the intent
+    /// it served and the status its handler answered.
+    pub fn destructive_calls(&self) -> Vec<DestructiveCall> {
+        lock(&self.destructive).clone()
+    }
+
+    /// The intents ImmyBot carried out more than once, with how often:
+    /// empty when nothing was ever done twice.
+    pub fn repeated_intents(&self) -> Vec<(String, usize)> {
+        destructive::repeated(&lock(&self.destructive))
+    }
+
+    /// The intents a call serves, read before it is carried out.
+    fn intents_of(&self, route: &str, path: &str, body: &[u8]) -> Vec<String> {
+        let created = lock(&self.created_schedules).clone();
+        self.with_engine(|e, _| destructive::intents(route, path, body, e, &created))
+    }
+
+    fn record_destructive(&self, route: &str, intents: Vec<String>, status: u16) {
+        if route == "POST /api/v1/schedules"
+            && (200..300).contains(&status)
+            && let Some(intent) = intents.first()
+            && let Some(id) = self.with_engine(|e, _| e.schedules(None).iter().map(|s| s.id).max())
+        {
+            // The newest schedule is the one just created (creates are
+            // carried out one at a time under the engine's lock).
+            let intent = intent.split(" (recreation").next().unwrap_or(intent).to_owned();
+            lock(&self.created_schedules).insert(id, intent);
+        }
+        let mut calls = lock(&self.destructive);
+        calls.extend(intents.into_iter().map(|intent| DestructiveCall {
+            route: route.to_owned(),
+            intent,
+            status,
+        }));
     }
 
     /// A token for valid credentials, with its lifetime.

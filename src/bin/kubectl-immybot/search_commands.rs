@@ -132,12 +132,14 @@ fn parse_for(condition: &str) -> anyhow::Result<Vec<Phase>> {
 /// What `history` asks.
 #[derive(clap::Args, Debug)]
 pub struct HistoryArgs {
-    /// Only this computer's (its ImmyBot id).
+    /// Only this computer's: its name as ImmyBot shows it, or its ImmyBot
+    /// id (a number). A name is resolved once by the operator; one that
+    /// matches several computers is refused with the candidates.
     #[arg(long)]
-    pub computer: Option<i32>,
-    /// Only this tenant's (its ImmyBot id).
+    pub computer: Option<String>,
+    /// Only this tenant's: its name, or its ImmyBot id (a number).
     #[arg(long)]
-    pub tenant: Option<i32>,
+    pub tenant: Option<String>,
     /// Created since: an age (7d, 36h, 90m) or an RFC 3339 time.
     #[arg(long)]
     pub since: Option<String>,
@@ -188,9 +190,13 @@ pub async fn history(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
         statuses.extend_from_slice(FAILED);
     }
     statuses.dedup();
+    let (computer_id, computer_name) = id_or_name(args.computer);
+    let (tenant_id, tenant_name) = id_or_name(args.tenant);
     let spec = serde_json::json!({
-        "computerId": args.computer,
-        "tenantId": args.tenant,
+        "computerId": computer_id,
+        "computerName": computer_name,
+        "tenantId": tenant_id,
+        "tenantName": tenant_name,
         "statuses": statuses,
         "since": args.since.as_deref().map(|s| point_in_time(s, now)).transpose()?,
         "until": args.until.as_deref().map(|s| point_in_time(s, now)).transpose()?,
@@ -198,6 +204,17 @@ pub async fn history(ctx: &Ctx, args: HistoryArgs) -> anyhow::Result<()> {
         "ttl": "1h",
     });
     ask(ctx, "history-", spec).await
+}
+
+/// A positive number is an ImmyBot id; anything else is a name.
+fn id_or_name(given: Option<String>) -> (Option<i32>, Option<String>) {
+    match given.as_deref().map(str::trim) {
+        None | Some("") => (None, None),
+        Some(text) => match text.parse::<i32>() {
+            Ok(id) if id > 0 => (Some(id), None),
+            _ => (None, Some(text.to_owned())),
+        },
+    }
 }
 
 pub async fn active(ctx: &Ctx, limit: i32) -> anyhow::Result<()> {
@@ -288,6 +305,18 @@ fn point_in_time(text: &str, now: jiff::Timestamp) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_is_an_id_and_anything_else_a_name() {
+        assert_eq!(id_or_name(Some("102".into())), (Some(102), None));
+        assert_eq!(
+            id_or_name(Some("FINANCE-LT01".into())),
+            (None, Some("FINANCE-LT01".into()))
+        );
+        assert_eq!(id_or_name(Some("0".into())), (None, Some("0".into())), "no id is 0");
+        assert_eq!(id_or_name(Some(" ".into())), (None, None));
+        assert_eq!(id_or_name(None), (None, None));
+    }
 
     #[test]
     fn ages_and_times_read_as_users_write_them() {

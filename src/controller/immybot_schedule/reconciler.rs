@@ -582,9 +582,23 @@ async fn cleanup(obj: &ImmyBotSchedule, ctx: &ScheduleContext) -> Result<Action,
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e.into()),
         }
-        ctx.immybot.delete_schedule(id).await?;
+        match ctx.immybot.delete_schedule(id).await {
+            Ok(()) => {}
+            // Gone already (deleted in ImmyBot, or by an earlier cleanup
+            // whose record was lost): what deletion wants.
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         ctx.observer.schedule_write("delete");
         tracing::info!(schedule = %obj.name_any(), id, "deleted the ImmyBot schedule");
+        // Recorded before the finalizer goes: a cleanup run again (its
+        // removal conflicted) finds nothing left to delete, and sends no
+        // second DELETE.
+        let api: Api<ImmyBotSchedule> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+        let mut forgotten = status.clone();
+        forgotten.schedule_id = None;
+        forgotten.pending_create = None;
+        write_status(&api, obj, &forgotten).await?;
     }
     ctx.observer.schedule_standing(&key, None);
     Ok(Action::await_change())

@@ -10,11 +10,17 @@
 //!    `sessionJobArgs.actionIdToRerun` (`GET {id}`).
 //! 3. Record the session (`Running`).
 //!
-//! A crash (or a lost answer) between 1 and 3 leaves `Sent` without a
-//! session. After the start grace the same look-up runs: a session found is
-//! recorded; none means the call never reached ImmyBot, and it is sent
-//! again; a candidate ImmyBot will not describe stops the rerun from being
-//! sent again until it can be told.
+//! A 2xx is an answer: the rerun is then `Accepted` and never sent again,
+//! whatever the look-ups find (ImmyBot may rerun the action inside its own
+//! session, or describe the new session without `sessionJobArgs`); it is
+//! looked for at a slow pace and reported (`RerunNotSeen`) until seen.
+//!
+//! Only an unknown outcome (a crash or a lost answer between 1 and 3)
+//! leaves `Sent`. After the start grace the same look-up runs, after the
+//! machine found no trace of a rerun in the action's own session: a
+//! session found is recorded; none means the call never reached ImmyBot,
+//! and it is sent again; a candidate ImmyBot will not describe stops the
+//! rerun from being sent again until it can be told.
 
 use std::time::Duration;
 
@@ -26,7 +32,7 @@ use super::start_protocol::{CLOCK_SKEW, confirm_candidates};
 use crate::api::{ActionRerun, ActionRerunState, MaintenanceSession, MaintenanceSessionStatus};
 use crate::controller::error::Error;
 use crate::controller::events::publish;
-use crate::controller::status_writer::{SessionApi, replace_status};
+use crate::controller::status_writer::{SessionApi, record_answer, replace_status};
 use immybot_client::{ErrorKind, SessionQuery, WireTime};
 
 /// How often a rerun whose session ImmyBot will not describe is looked
@@ -50,6 +56,12 @@ pub async fn rerun(
     ctx.state.active_sessions.wake();
     match sent {
         Ok(()) => {
+            // Answered: recorded as such before anything else can fail,
+            // so that no path sends it again.
+            let written = record_answer(api, &written, |st| {
+                update(st, action_id, |r| r.state = ActionRerunState::Accepted)
+            })
+            .await?;
             publish(
                 ctx,
                 &written,
@@ -63,8 +75,9 @@ pub async fn rerun(
             .await;
             match lookup(ctx, &rerun).await? {
                 Looked::Found(id) => set(api, &written, action_id, |r| found(r, id)).await,
-                // Not visible yet (or not describable yet): the grace
-                // period and the look-up after it decide.
+                // Not visible yet, or not describable, or run in place:
+                // the machine recognises it in the action's own session,
+                // or the slow look-up after the grace finds it.
                 Looked::Nothing | Looked::Undetermined(_) => Ok(Action::requeue(ctx.timing.start_grace)),
             }
         }
@@ -131,6 +144,26 @@ pub async fn find(
             update(&mut st, action_id, |r| found(r, id));
             replace_status(api, obj, st).await?;
             Ok(Action::requeue(Duration::from_secs(1)))
+        }
+        Looked::Nothing | Looked::Undetermined(_) if rerun.state == ActionRerunState::Accepted => {
+            let message = format!(
+                "accepted by ImmyBot, its run not seen: {} (action {action_id} of session {}) on computer {}. It is not sent again; looked for every {} minutes",
+                rerun.name,
+                rerun.session_id,
+                rerun.computer_id,
+                super::machine::action_rerun::UNSEEN_RECHECK.as_secs() / 60
+            );
+            if rerun.message.is_none() {
+                publish(ctx, obj, EventType::Warning, "ActionRerunNotSeen", &message).await;
+            }
+            let now = crate::controller::clock::stored_time(ctx.clock.now());
+            let mut st = status;
+            update(&mut st, action_id, |r| {
+                r.message = Some(message.clone());
+                r.looked_at = Some(now.clone());
+            });
+            replace_status(api, obj, st).await?;
+            Ok(Action::requeue(super::machine::action_rerun::UNSEEN_RECHECK))
         }
         Looked::Undetermined(ids) => {
             let message = format!(

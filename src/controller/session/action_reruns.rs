@@ -2,14 +2,25 @@
 //! half: which failed actions a request reruns, how a rerun's session is
 //! shown in place of the failure, and where each rerun stands. No clients.
 //!
-//! ImmyBot reruns one action in a session of its own (GUESS, one place:
-//! `sessionJobArgs.rerunningAction`/`actionIdToRerun` in the document say
-//! so, the rerun call answers nothing): the computer's session as status
-//! shows it stays the one the action failed in, with the rerun's action
-//! in place of the failed one, and it passes once no action of it failed.
+//! Where ImmyBot reruns one action is left open (GUESSES, one place, both
+//! readings built for; the rerun call answers 200 and nothing else):
+//! - in a session of its own, whose `sessionJobArgs.actionIdToRerun`
+//!   names the action (what `rerunningAction`/`actionIdToRerun` in the
+//!   document suggest): the computer's session as status shows it stays
+//!   the one the action failed in, with the rerun's action in place of
+//!   the failed one, and it passes once no action of it failed;
+//! - inside the session the action belongs to (`in_place`): that session
+//!   runs again (its status back to running), and the action gets a new
+//!   outcome (a later start or end time, or another result). The session
+//!   then shows it itself; nothing is folded in.
+//!
+//! `updatedDateUTC` is no evidence either way: what moves it is not
+//! documented (it may move on every read).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::{ActionRerun, ActionRerunState, FailedActionsRetry};
 use crate::controller::session::status_mapping::listing_order;
@@ -22,6 +33,9 @@ pub struct Candidate {
     pub session_id: i32,
     pub action_id: i32,
     pub name: String,
+    /// When the failed outcome ended, on ImmyBot's clock (if rows say):
+    /// a later start or end of the same action is a rerun in place.
+    pub failed_at: Option<Time>,
 }
 
 /// The name status shows for an action (`status_mapping` and the reruns'
@@ -74,6 +88,7 @@ pub fn choose(shown: &[MaintenanceSession], asked: &FailedActionsRetry, done: &[
                     },
                     action_id: a.id,
                     name,
+                    failed_at: a.end_time.map(|t| Time(t.0)),
                 });
             }
         }
@@ -98,6 +113,8 @@ pub fn overlay<'a>(sessions: &'a [MaintenanceSession], reruns: &[ActionRerun]) -
 
 fn folded(sessions: &[MaintenanceSession], reruns: &[ActionRerun]) -> Vec<MaintenanceSession> {
     let by_id: BTreeMap<i32, &MaintenanceSession> = sessions.iter().map(|s| (s.id, s)).collect();
+    // A rerun in place shows in its own session: nothing to fold.
+    let reruns: Vec<&ActionRerun> = reruns.iter().filter(|r| !in_place(r)).collect();
     let rerun_ids: Vec<i32> = reruns.iter().filter_map(|r| r.rerun_session_id).collect();
     let mut shown: Vec<MaintenanceSession> = sessions
         .iter()
@@ -170,12 +187,35 @@ fn folded(sessions: &[MaintenanceSession], reruns: &[ActionRerun]) -> Vec<Mainte
 }
 
 /// Moves each rerun whose session ImmyBot shows ended to `Ended`.
+/// Also records a rerun whose call may have reached ImmyBot (`Sent`,
+/// `Accepted`) as running or ended in place once its own session shows it
+/// (`seen_in_place`).
 pub fn advance(reruns: &mut [ActionRerun], sessions: &[MaintenanceSession]) {
-    for r in reruns.iter_mut().filter(|r| r.state == ActionRerunState::Running) {
-        if let Some(s) = r.rerun_session_id.and_then(|id| sessions.iter().find(|s| s.id == id))
-            && ended(s)
-        {
-            r.state = ActionRerunState::Ended;
+    for r in reruns.iter_mut() {
+        match r.state {
+            ActionRerunState::Sent | ActionRerunState::Accepted if r.rerun_session_id.is_none() => {
+                let Some(host) = sessions.iter().find(|s| s.id == r.session_id) else {
+                    continue;
+                };
+                let seen = seen_in_place(r, host);
+                if seen != InPlace::NotSeen {
+                    r.rerun_session_id = Some(r.session_id);
+                    r.message = None;
+                    r.state = if seen == InPlace::Running {
+                        ActionRerunState::Running
+                    } else {
+                        ActionRerunState::Ended
+                    };
+                }
+            }
+            ActionRerunState::Running => {
+                if let Some(s) = r.rerun_session_id.and_then(|id| sessions.iter().find(|s| s.id == id))
+                    && ended(s)
+                {
+                    r.state = ActionRerunState::Ended;
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -183,6 +223,58 @@ pub fn advance(reruns: &mut [ActionRerun], sessions: &[MaintenanceSession]) {
 /// Whether any rerun is still on its way (chosen, sent or running).
 pub fn in_flight(reruns: &[ActionRerun]) -> bool {
     reruns.iter().any(|r| !r.state.is_done())
+}
+
+/// Whether ImmyBot reran the action inside the session it belongs to.
+pub fn in_place(r: &ActionRerun) -> bool {
+    r.rerun_session_id == Some(r.session_id)
+}
+
+/// What the session an action belongs to shows of a rerun of it there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InPlace {
+    NotSeen,
+    /// The session runs again.
+    Running,
+    /// The action has a new outcome and the session ended again.
+    Ended,
+}
+
+/// Reads `host` (the session the rerun's action failed in, read after the
+/// rerun was sent) for a rerun in place. The host had ended before any
+/// rerun was chosen, so running again is the rerun; ended, the action's
+/// outcome is new when it started or ended after the failure did
+/// (`failed_at`, ImmyBot's own clock), or no longer is `Failed`.
+pub fn seen_in_place(r: &ActionRerun, host: &MaintenanceSession) -> InPlace {
+    if !ended(host) {
+        return InPlace::Running;
+    }
+    let Some(action) = host.maintenance_actions.iter().flatten().find(|a| a.id == r.action_id) else {
+        return InPlace::NotSeen;
+    };
+    // In whole seconds: `failedAt` is stored as status stores times, and
+    // the same instant read back with its fraction is not later.
+    let later = |t: Option<&immybot_client::WireTime>| matches!((t, r.failed_at.as_ref()), (Some(t), Some(failed)) if t.0.as_second() > failed.0.as_second());
+    let new_result = action.result.is_some() && action.result != Some(MaintenanceActionResult::Failed);
+    if new_result || later(action.start_time.as_ref()) || later(action.end_time.as_ref()) {
+        InPlace::Ended
+    } else {
+        InPlace::NotSeen
+    }
+}
+
+/// The sessions whose ended state a rerun may reopen (ImmyBot may rerun
+/// an action inside its session): those of reruns whose call may have
+/// reached ImmyBot and whose run is not seen, or that run in place. They
+/// must be read afresh, not served as ended for good.
+pub fn reopened(reruns: &[ActionRerun]) -> impl Iterator<Item = i32> + '_ {
+    reruns
+        .iter()
+        .filter(|r| {
+            matches!(r.state, ActionRerunState::Sent | ActionRerunState::Accepted)
+                || (r.state == ActionRerunState::Running && in_place(r))
+        })
+        .map(|r| r.session_id)
 }
 
 fn ended(s: &MaintenanceSession) -> bool {
@@ -226,6 +318,8 @@ mod tests {
             state,
             sent_at: None,
             rerun_session_id: session_id,
+            looked_at: None,
+            failed_at: None,
             message: None,
         }
     }
@@ -332,7 +426,8 @@ mod tests {
                 computer_id: 102,
                 session_id: 20,
                 action_id: 201,
-                name: "Legacy VPN".into()
+                name: "Legacy VPN".into(),
+                failed_at: None,
             }],
             "a failed rerun is rerun from its own session"
         );
@@ -354,6 +449,46 @@ mod tests {
         let shown = overlay(&sessions, &reruns);
         assert_eq!(shown[0].session_status, Some(SessionStatus::PartialPassed));
         assert_eq!(shown[0].maintenance_actions.as_ref().unwrap()[0].id, 70);
+    }
+
+    #[test]
+    fn a_rerun_in_place_is_seen_in_its_own_session_and_not_folded() {
+        use immybot_client::WireTime;
+        let failed_at = jiff::Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(100);
+        let mut r = rerun(70, None, ActionRerunState::Accepted);
+        r.failed_at = Some(Time(failed_at));
+        let mut host = partly_passed();
+        host.maintenance_actions.as_mut().unwrap()[0].end_time = Some(WireTime(failed_at));
+        assert_eq!(
+            seen_in_place(&r, &host),
+            InPlace::NotSeen,
+            "the old outcome is no rerun"
+        );
+        host.maintenance_actions.as_mut().unwrap()[0].end_time =
+            Some(WireTime(failed_at + jiff::SignedDuration::from_millis(375)));
+        assert_eq!(
+            seen_in_place(&r, &host),
+            InPlace::NotSeen,
+            "the old outcome, read with the fraction status drops"
+        );
+        host.session_status = Some(SessionStatus::Running);
+        assert_eq!(seen_in_place(&r, &host), InPlace::Running);
+        host.session_status = Some(SessionStatus::PartialPassed);
+        host.maintenance_actions.as_mut().unwrap()[0].end_time =
+            Some(WireTime(failed_at + jiff::SignedDuration::from_secs(30)));
+        assert_eq!(seen_in_place(&r, &host), InPlace::Ended, "failed again, later");
+        let mut passed = partly_passed();
+        passed.maintenance_actions.as_mut().unwrap()[0].result = Some(MaintenanceActionResult::Success);
+        let mut no_times = r.clone();
+        no_times.failed_at = None;
+        assert_eq!(seen_in_place(&no_times, &passed), InPlace::Ended, "a new result");
+        // Recorded in place: the session is shown as it is, not folded away.
+        let mut done = rerun(70, Some(7), ActionRerunState::Ended);
+        done.session_id = 7;
+        let sessions = [passed.clone()];
+        let shown = overlay(&sessions, std::slice::from_ref(&done));
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].id, 7);
     }
 
     #[test]

@@ -66,12 +66,18 @@ pub fn recorded_sessions(st: &MaintenanceSessionStatus) -> impl Iterator<Item = 
 pub fn read_attempts(st: &MaintenanceSessionStatus) -> std::borrow::Cow<'_, [Attempt]> {
     let recorded = st.immybot.as_ref().map(|r| r.attempts.as_slice()).unwrap_or_default();
     let reruns = st.action_reruns.iter().flat_map(|r| r.actions.iter());
-    if reruns.clone().all(|r| r.rerun_session_id.is_none()) {
+    if reruns
+        .clone()
+        .all(|r| r.rerun_session_id.is_none_or(|id| id == r.session_id))
+    {
         return std::borrow::Cow::Borrowed(recorded);
     }
     let mut out: Vec<Attempt> = recorded.to_vec();
     for r in reruns {
-        if let (Some(id), Some(at)) = (r.rerun_session_id, r.sent_at.as_ref()) {
+        // A rerun in place runs in a session already recorded.
+        if let (Some(id), Some(at)) = (r.rerun_session_id, r.sent_at.as_ref())
+            && id != r.session_id
+        {
             out.push(Attempt {
                 number: 0,
                 session_group_id: String::new(),

@@ -84,7 +84,20 @@ impl ImmyBotCache {
         active.unchanged(id, &seen(s)).then(|| s.as_ref().clone())
     }
 
-    /// The session as it ended, if known: it never changes.
+    /// Forgets what is known of session `id` (its session, actions and
+    /// logs): the next look reads it. For a session an action rerun may
+    /// run again in place, whose end was not for good after all.
+    pub fn forget(&self, id: i32) {
+        let mut inner = self.lock();
+        inner.ended_sessions.remove(&id);
+        inner.ended.remove(&id);
+        inner.running_sessions.remove(&id);
+        inner.running.remove(&id);
+        inner.logs.remove(&id);
+    }
+
+    /// The session as it ended, if known: it never changes (but see
+    /// [`forget`](Self::forget)).
     pub fn ended_session(&self, id: i32) -> Option<MaintenanceSession> {
         self.lock().ended_sessions.get(&id).map(|s| s.as_ref().clone())
     }

@@ -16,7 +16,7 @@
 //! Steps are single and idempotent; after performing one, the shell decides
 //! again. See docs/design.md for the phases and the start protocol.
 
-mod action_rerun;
+pub(super) mod action_rerun;
 mod busy;
 mod mirror;
 mod not_started;

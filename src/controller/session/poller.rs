@@ -136,7 +136,11 @@ async fn active_sessions(immybot: &ImmyBotClient) -> Result<Active, immybot_clie
         // so a count that is a multiple of the page size costs no extra
         // (empty) call. The row is listed again as the next page's first.
         let page = immybot.active_sessions(skip, PAGE + 1).await?;
-        for s in page.items {
+        // A row's own status decides, whatever listing returned it: an
+        // ended row in a listing of active statuses (a route that ignores
+        // its filter) is no active session. Left out, it counts as left
+        // the list, so it is read as ended, actions and all.
+        for s in page.items.into_iter().filter(|s| !contradicts_active(s)) {
             out.insert(s.id, (s.session_status.clone(), s.updated_date_utc));
             rows.insert(s.id, s);
         }
@@ -145,6 +149,12 @@ async fn active_sessions(immybot: &ImmyBotClient) -> Result<Active, immybot_clie
         }
         skip += PAGE;
     }
+}
+
+/// Whether a row of the active listing says it is not active: its own
+/// status is one that ended.
+pub(super) fn contradicts_active(row: &immybot_client::MaintenanceSession) -> bool {
+    row.session_status.as_ref().is_some_and(SessionStatus::is_terminal)
 }
 
 /// Every session id recorded in an object's status.

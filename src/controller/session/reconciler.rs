@@ -27,7 +27,7 @@ use crate::controller::approval::{Subject, evaluate};
 use crate::controller::conditions;
 use crate::controller::error::Error;
 use crate::controller::events::{announce_controls, publish};
-use crate::controller::status_writer::{SessionApi, add_finalizer, replace_status};
+use crate::controller::status_writer::{SessionApi, add_finalizer, record_answer, replace_status};
 use crate::controller::write_gate::WritePriority;
 use immybot_client::ErrorKind;
 
@@ -72,7 +72,7 @@ async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<SessionContext>
             Finalizer::Apply(obj) => apply(&obj, ctx, &api).await,
             Finalizer::Cleanup(obj) => {
                 ctx.state.deferrals.forget(&(ns.clone(), obj.name_any()));
-                cleanup(&obj, ctx).await
+                cleanup(&obj, ctx, &api).await
             }
         }
     }))
@@ -142,6 +142,12 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     } else {
         Need::Mirror
     };
+    // A session whose failed action is being rerun may run again in place:
+    // its end is not for good, so it is read afresh, never served ended.
+    let reruns = obj.status.as_ref().and_then(|s| s.action_reruns.as_ref());
+    for id in super::action_reruns::reopened(reruns.map(|r| r.actions.as_slice()).unwrap_or_default()) {
+        ctx.state.immybot_cache.forget(id);
+    }
     let Observation {
         mut sessions,
         fresh,
@@ -177,7 +183,6 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
     let compliant = compliant?;
     // Why what failed failed, read once per failed action, before the
     // status that reports the failure is written.
-    let reruns = obj.status.as_ref().and_then(|s| s.action_reruns.as_ref());
     let shown = super::action_reruns::overlay(&sessions, reruns.map(|r| r.actions.as_slice()).unwrap_or_default());
     let action_excerpts = super::excerpt_reader::read_excerpts(ctx, &shown).await;
     // "Now" is read after ImmyBot was observed, so that a decision never
@@ -397,6 +402,8 @@ async fn cancel(
         obj.clone()
     };
     ctx.immybot.cancel_many(&session_ids).await?;
+    // Accepted: never asked again (a 2xx is an answer).
+    let written = record_answer(api, &written, |st| accept_cancel(st, &session_ids)).await?;
     publish(
         ctx,
         &written,
@@ -406,6 +413,15 @@ async fn cancel(
     )
     .await;
     Ok(Action::requeue(Duration::from_secs(2)))
+}
+
+/// Records sessions whose cancel ImmyBot accepted.
+fn accept_cancel(st: &mut crate::api::MaintenanceSessionStatus, ids: &[i32]) {
+    for id in ids {
+        if !st.cancel_accepted.contains(id) {
+            st.cancel_accepted.push(*id);
+        }
+    }
 }
 
 /// A settled object (see `is_settled`): no ImmyBot call, no approval list;
@@ -511,7 +527,7 @@ fn worth_an_event(phase: Phase) -> bool {
 /// Deletion. `Orphan` releases at once; `Cancel` cancels what still runs in
 /// ImmyBot, waits (bounded) for confirmation, then releases. An object that
 /// never started releases at once.
-async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Action, Error> {
+async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi) -> Result<Action, Error> {
     let attempts = obj
         .status
         .as_ref()
@@ -579,6 +595,14 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Actio
     if active.is_empty() {
         return Ok(Action::await_change());
     }
+    // A cancel ImmyBot accepted is not asked again: what is left is waiting
+    // for ImmyBot to end those sessions.
+    let accepted = obj
+        .status
+        .as_ref()
+        .map(|s| s.cancel_accepted.as_slice())
+        .unwrap_or_default();
+    let to_ask: Vec<i32> = active.iter().copied().filter(|id| !accepted.contains(id)).collect();
     let deleting_for = obj
         .metadata
         .deletion_timestamp
@@ -596,14 +620,17 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext) -> Result<Actio
         .await;
         return Ok(Action::await_change());
     }
-    ctx.immybot.cancel_many(&active).await?;
-    publish(
-        ctx,
-        obj,
-        EventType::Normal,
-        "CancelRequested",
-        &format!("deleting: asked ImmyBot to cancel sessions {active:?}"),
-    )
-    .await;
+    if !to_ask.is_empty() {
+        ctx.immybot.cancel_many(&to_ask).await?;
+        record_answer(api, obj, |st| accept_cancel(st, &to_ask)).await?;
+        publish(
+            ctx,
+            obj,
+            EventType::Normal,
+            "CancelRequested",
+            &format!("deleting: asked ImmyBot to cancel sessions {to_ask:?}"),
+        )
+        .await;
+    }
     Err(Error::AwaitingCancellation(active))
 }

@@ -92,6 +92,10 @@ pub async fn observe_sessions(
         incomplete: false,
     };
     let (mut progress, mut ending) = (Vec::new(), Vec::new());
+    // A large object's progress is what the listing's rows show: reading
+    // its running sessions one by one would cost a call per computer, and
+    // the calls that see ends would queue behind them.
+    let small = attempts.iter().map(|a| a.session_ids.len()).sum::<usize>() <= PER_SESSION_MAX;
     for attempt in attempts.iter() {
         let mut needing = Vec::new();
         for &id in &attempt.session_ids {
@@ -102,10 +106,14 @@ pub async fn observe_sessions(
             }
             match (active.where_is(id), need) {
                 (Listed::NotYet, Need::Mirror) => seen.incomplete = true,
-                (Listed::Active(row), Need::Mirror) => {
+                // Only a row that does not say it ended stands for a
+                // running session; an ended one is read as ended (a final
+                // status is only ever taken from a read made after the
+                // end, with the actions read then).
+                (Listed::Active(row), Need::Mirror) if !super::poller::contradicts_active(&row) => {
                     if let Some(s) = cache.session(id, active) {
                         seen.sessions.push(s);
-                    } else if progress_due(ctx, attempt, &row, now) {
+                    } else if small && progress_due(ctx, attempt, &row, now) {
                         progress.push(id);
                     } else {
                         seen.sessions.push(as_listed(*row, cache.last_read(id).map(|(_, s)| s)));

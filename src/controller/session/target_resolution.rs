@@ -13,25 +13,6 @@ use crate::controller::error::Error;
 use crate::controller::status_writer::{SessionApi, replace_status};
 use immybot_client::Priority;
 
-/// The computers named `name`. The `dx` list finds candidates, but its rows
-/// are untyped and some list routes silently ignore a filter they do not
-/// know; so each candidate's name is confirmed with the typed
-/// `GET /computers/{id}` before a destructive start can target it.
-async fn confirmed_computers_named(ctx: &SessionContext, name: &str) -> Result<Vec<immybot_client::Computer>, Error> {
-    let mut confirmed = Vec::new();
-    for row in ctx.immybot.at(Priority::Ending).computers_named(name).await? {
-        let computer = ctx.immybot.at(Priority::Ending).computer(row.id).await?;
-        if computer
-            .computer_name
-            .as_deref()
-            .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        {
-            confirmed.push(computer);
-        }
-    }
-    Ok(confirmed)
-}
-
 pub async fn resolve(
     ctx: &SessionContext,
     api: &SessionApi,
@@ -56,7 +37,13 @@ pub async fn resolve(
         {
             continue;
         }
-        match confirmed_computers_named(ctx, &name).await?.as_slice() {
+        match ctx
+            .immybot
+            .at(Priority::Ending)
+            .computers_named_confirmed(&name)
+            .await?
+            .as_slice()
+        {
             [one] => resolved.computers.push(NamedId {
                 id: one.id,
                 name: one.computer_name.clone().or(Some(name)),

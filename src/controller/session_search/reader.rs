@@ -6,7 +6,7 @@
 //! search (a list route that ignored a filter must not answer for it), and
 //! only the fields of `FoundSession` are copied out of it.
 
-use crate::api::{FoundSession, SearchedStatus, SessionSearchSpec};
+use crate::api::{FoundSession, NamedId, SearchedStatus, SessionSearchSpec};
 use crate::controller::clock::stored_time;
 const PAGE: u32 = 200;
 
@@ -14,7 +14,91 @@ use immybot_client::{
     ImmyBotClient, ImmyBotError, MaintenanceSession, SessionQuery, SessionStatus, WireEnum as _, WireTime,
 };
 
+/// What a name in the search resolved to.
+pub enum Resolved {
+    /// The spec with ids in place of names, and the objects they named.
+    Ids {
+        spec: Box<SessionSearchSpec>,
+        computer: Option<NamedId>,
+        tenant: Option<NamedId>,
+    },
+    /// A name matches nothing, or more than one thing: why, with the
+    /// candidates.
+    Refused { reason: &'static str, message: String },
+}
+
+/// Resolves `computerName` and `tenantName` to ids, once: a computer's
+/// candidates are confirmed by `GET /computers/{id}` (list rows may ignore
+/// the filter), a tenant's come from the tenant list.
+pub async fn resolve_names(client: &ImmyBotClient, spec: &SessionSearchSpec) -> Result<Resolved, ImmyBotError> {
+    let mut resolved = spec.clone();
+    let (mut computer, mut tenant) = (None, None);
+    if let Some(name) = spec.computer_name.as_deref() {
+        let found: Vec<NamedId> = client
+            .computers_named_confirmed(name)
+            .await?
+            .into_iter()
+            .map(|c| NamedId {
+                id: c.id,
+                name: c.computer_name,
+            })
+            .collect();
+        match one_of(found, "computer", name) {
+            Ok(one) => {
+                resolved.computer_id = Some(one.id);
+                computer = Some(one);
+            }
+            Err(refused) => return Ok(refused),
+        }
+    }
+    if let Some(name) = spec.tenant_name.as_deref() {
+        let found: Vec<NamedId> = client
+            .tenants_named(name)
+            .await?
+            .into_iter()
+            .map(|t| NamedId { id: t.id, name: t.name })
+            .collect();
+        match one_of(found, "tenant", name) {
+            Ok(one) => {
+                resolved.tenant_id = Some(one.id);
+                tenant = Some(one);
+            }
+            Err(refused) => return Ok(refused),
+        }
+    }
+    Ok(Resolved::Ids {
+        spec: Box::new(resolved),
+        computer,
+        tenant,
+    })
+}
+
+/// The one match, or a refusal that names the candidates.
+fn one_of(mut found: Vec<NamedId>, what: &str, name: &str) -> Result<NamedId, Resolved> {
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(Resolved::Refused {
+            reason: "NameNotFound",
+            message: format!("{what} name {name:?} matches no ImmyBot {what}; name it by id"),
+        }),
+        _ => {
+            let candidates: Vec<String> = found
+                .iter()
+                .map(|c| format!("{} ({})", c.id, c.name.as_deref().unwrap_or("no name")))
+                .collect();
+            Err(Resolved::Refused {
+                reason: "AmbiguousName",
+                message: format!(
+                    "{what} name {name:?} matches more than one ImmyBot {what}: {}; name one by id",
+                    candidates.join(", ")
+                ),
+            })
+        }
+    }
+}
+
 /// The sessions `spec` finds, newest first, and whether ImmyBot had more.
+/// Names are resolved first (`resolve_names`).
 pub async fn search(
     client: &ImmyBotClient,
     spec: &SessionSearchSpec,
@@ -126,5 +210,36 @@ mod tests {
             &statuses
         ));
         assert!(!matches(&row(Some(2), None, "2026-10-31T00:00:00Z"), &spec, &statuses));
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    fn named(id: i32, name: &str) -> NamedId {
+        NamedId {
+            id,
+            name: Some(name.into()),
+        }
+    }
+
+    #[test]
+    fn a_name_resolves_to_one_or_is_refused_with_the_candidates() {
+        assert_eq!(
+            one_of(vec![named(7, "PC-1")], "computer", "pc-1").ok(),
+            Some(named(7, "PC-1"))
+        );
+        let Err(Resolved::Refused { reason, message }) =
+            one_of(vec![named(7, "PC-1"), named(9, "pc-1")], "computer", "pc-1")
+        else {
+            panic!("two matches must be refused");
+        };
+        assert_eq!(reason, "AmbiguousName");
+        assert!(message.contains("7 (PC-1), 9 (pc-1)"), "{message}");
+        let Err(Resolved::Refused { reason, .. }) = one_of(vec![], "tenant", "Nobody") else {
+            panic!("no match must be refused");
+        };
+        assert_eq!(reason, "NameNotFound");
     }
 }

@@ -10,6 +10,7 @@ use kube::runtime::controller::Action;
 
 use super::SearchContext;
 use super::machine::{Observed, Step, answered, decide, failed};
+use super::reader::Resolved;
 use crate::api::{SearchPhase, SessionSearch};
 use crate::controller::clock::stored_time;
 use crate::controller::error::Error;
@@ -44,8 +45,22 @@ pub async fn reconcile(obj: Arc<SessionSearch>, ctx: Arc<SearchContext>) -> Resu
         }
         Step::Search => {
             let client = ctx.immybot.at(Priority::Progress);
-            let status = match super::reader::search(&client, &obj.spec).await {
-                Ok((sessions, truncated)) => answered(&o, sessions, truncated),
+            let outcome = match super::reader::resolve_names(&client, &obj.spec).await {
+                Ok(Resolved::Ids { spec, computer, tenant }) => {
+                    super::reader::search(&client, &spec)
+                        .await
+                        .map(|(sessions, truncated)| {
+                            let mut st = answered(&o, sessions, truncated);
+                            st.resolved_computer = computer;
+                            st.resolved_tenant = tenant;
+                            st
+                        })
+                }
+                Ok(Resolved::Refused { reason, message }) => Ok(failed(&o, reason, message)),
+                Err(e) => Err(e),
+            };
+            let status = match outcome {
+                Ok(status) => status,
                 // Worth asking again (the controller's backoff does).
                 Err(e) if matches!(e.kind(), ErrorKind::Transient | ErrorKind::RateLimited) => {
                     return Err(e.into());

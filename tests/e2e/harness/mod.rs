@@ -3,6 +3,7 @@
 
 mod cluster_fixtures;
 mod context;
+pub mod invariants;
 mod operator;
 mod proxy;
 mod testbed;

@@ -25,13 +25,22 @@ pub async fn simulator(stage_ms: u64) -> Result<RunningSim, String> {
 }
 
 /// A simulator of `seed` whose stages take `stage_ms` real milliseconds.
+/// Like every simulator of the harness, it takes the trial's reading of
+/// the contract, and the check after the test reads its ledger.
 pub async fn simulator_of(seed: FleetSeed, stage_ms: u64) -> Result<RunningSim, String> {
-    RunningSim::start(
-        SimConfig::sped_up(seed, stage_ms),
-        "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-    )
-    .await
-    .map_err(|e| format!("simulator: {e}"))
+    let config = SimConfig {
+        shape: super::invariants::shape(),
+        ..SimConfig::sped_up(seed, stage_ms)
+    };
+    started(config).await
+}
+
+async fn started(config: SimConfig) -> Result<RunningSim, String> {
+    let sim = RunningSim::start(config, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
+        .await
+        .map_err(|e| format!("simulator: {e}"))?;
+    super::invariants::register(&sim.state);
+    Ok(sim)
 }
 
 /// A simulator on a manual clock: sessions move only when the test advances it.
@@ -39,11 +48,10 @@ pub async fn manual_simulator(seed: FleetSeed) -> Result<RunningSim, String> {
     let config = SimConfig {
         seed,
         clock: ClockMode::Manual,
+        shape: super::invariants::shape(),
         ..Default::default()
     };
-    RunningSim::start(config, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
-        .await
-        .map_err(|e| format!("simulator: {e}"))
+    started(config).await
 }
 
 /// The next answer to a start is lost on the way back (ImmyBot did the

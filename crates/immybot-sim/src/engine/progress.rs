@@ -69,6 +69,7 @@ impl Engine {
                 if postponed {
                     stage.status = SessionStatus::Postponed;
                     s.status = SessionStatus::Postponed;
+                    s.postponements += 1;
                     s.next_event = None;
                     push_log(
                         &mut s,

@@ -7,9 +7,14 @@
 //!    before the call (the intent);
 //! 2. the call; its session is found by `sessionJobArgs.actionIdToRerun`
 //!    (the call answers no id) and recorded (`Running`);
-//! 3. a `Sent` rerun whose session was never recorded waits out the start
-//!    grace period, then is looked up, and sent again only if ImmyBot has
-//!    no session for it.
+//! 3. a `Sent` rerun (no answer known: a crash, a lost answer) waits out
+//!    the start grace period, then is looked up, and sent again only if
+//!    ImmyBot shows no trace of it (no session of its own, nothing in the
+//!    session it belongs to);
+//! 4. an `Accepted` rerun (ImmyBot answered 2xx) is never sent again: its
+//!    run is recognised in either reading (`action_reruns::advance`), or
+//!    looked for every `UNSEEN_RECHECK`, with condition `RerunNotSeen`
+//!    naming the session and action once the grace has passed.
 //!
 //! While any rerun is on its way the object shows `Running`; after that
 //! `mirror` ends it from the sessions with the reruns' outcomes in place.
@@ -21,19 +26,49 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::seen::Seen;
 use super::{Next, Observed, Step, window_gate};
 use crate::api::{ActionRerun, ActionRerunState, ActionReruns, MAX_ACTION_RERUNS, MaintenanceSessionStatus, Phase};
+use crate::controller::conditions;
 use crate::controller::session::action_reruns::{choose, in_flight};
 
 /// How often reruns on their way are looked at, besides the poller.
 const RERUN_RECHECK: Duration = Duration::from_secs(60);
+/// How often an accepted rerun whose run is not seen is looked for.
+pub(crate) const UNSEEN_RECHECK: Duration = Duration::from_secs(300);
 
 pub(super) fn reruns(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &Seen<'_>) -> Option<Next> {
     let finished = seen.mapped.as_ref().is_some_and(|m| m.aggregate.is_finished()) && seen.waiting.is_empty();
     take_request(st, seen, finished);
+    report_unseen(st, o);
     let record = st.action_reruns.as_ref()?;
     if !in_flight(&record.actions) {
         return None;
     }
     let may_send = seen.approved && !seen.spec.suspend && seen.spec.cancel.is_none();
+    // Accepted by ImmyBot and not seen running: looked for at a slow pace,
+    // never sent again.
+    if let Some(accepted) = record
+        .actions
+        .iter()
+        .find(|r| r.state == ActionRerunState::Accepted && r.rerun_session_id.is_none())
+    {
+        let since = |t: Option<&Time>| {
+            t.and_then(|t| Duration::try_from(o.now.duration_since(t.0)).ok())
+                .unwrap_or(Duration::ZERO)
+        };
+        let age = since(accepted.sent_at.as_ref());
+        let progress = progress(record);
+        let shown = Next::show(Phase::Running, "RerunningActions", progress);
+        if age < o.start_grace {
+            return Some(shown.requeue(Some(o.start_grace - age)));
+        }
+        let looked = accepted.looked_at.as_ref().map(|t| since(Some(t)));
+        return Some(match looked {
+            Some(ago) if ago < UNSEEN_RECHECK => shown.requeue(Some(UNSEEN_RECHECK - ago)),
+            _ => shown.step(Step::FindActionRerun {
+                action_id: accepted.action_id,
+                resend: false,
+            }),
+        });
+    }
     // A rerun sent but never recorded: wait out the grace, then look it up.
     if let Some(sent) = record
         .actions
@@ -59,7 +94,12 @@ pub(super) fn reruns(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: 
     let busy: Vec<i32> = record
         .actions
         .iter()
-        .filter(|r| matches!(r.state, ActionRerunState::Sent | ActionRerunState::Running))
+        .filter(|r| {
+            matches!(
+                r.state,
+                ActionRerunState::Sent | ActionRerunState::Accepted | ActionRerunState::Running
+            )
+        })
         .map(|r| r.computer_id)
         .collect();
     let next = record
@@ -153,9 +193,11 @@ fn take_request(st: &mut MaintenanceSessionStatus, seen: &Seen<'_>, finished: bo
             name: c.name,
             session_id: c.session_id,
             action_id: c.action_id,
+            failed_at: c.failed_at,
             state: ActionRerunState::Pending,
             sent_at: None,
             rerun_session_id: None,
+            looked_at: None,
             message: None,
         });
     }
@@ -188,11 +230,53 @@ fn describe_filters(asked: &crate::api::FailedActionsRetry) -> String {
     }
 }
 
+/// Condition `RerunNotSeen`: True while a rerun ImmyBot accepted has not
+/// been seen running past the start grace (naming each session and
+/// action), removed otherwise.
+fn report_unseen(st: &mut MaintenanceSessionStatus, o: &Observed<'_>) {
+    let unseen: Vec<String> = st
+        .action_reruns
+        .iter()
+        .flat_map(|r| r.actions.iter())
+        .filter(|r| r.state == ActionRerunState::Accepted && r.rerun_session_id.is_none())
+        .filter(|r| {
+            r.sent_at
+                .as_ref()
+                .and_then(|t| Duration::try_from(o.now.duration_since(t.0)).ok())
+                .is_some_and(|age| age >= o.start_grace)
+        })
+        .map(|r| format!("{} (action {} of session {})", r.name, r.action_id, r.session_id))
+        .collect();
+    let (g, now) = (o.object.metadata.generation, o.now);
+    if unseen.is_empty() {
+        conditions::remove(&mut st.conditions, conditions::RERUN_NOT_SEEN);
+    } else {
+        conditions::set(
+            &mut st.conditions,
+            conditions::RERUN_NOT_SEEN,
+            true,
+            "AcceptedNotSeen",
+            format!(
+                "accepted by ImmyBot, its run not seen: {}. It is never sent again; the controller looks for it every {} minutes (a session with actionIdToRerun, or the action running again in its own session)",
+                unseen.join(", "),
+                UNSEEN_RECHECK.as_secs() / 60
+            ),
+            g,
+            now,
+        );
+    }
+}
+
 /// One line: how many reruns are done, running, waiting.
 fn progress(record: &ActionReruns) -> String {
     let count = |f: &dyn Fn(ActionRerunState) -> bool| record.actions.iter().filter(|r| f(r.state)).count();
     let done = count(&|s| s.is_done());
-    let running = count(&|s| matches!(s, ActionRerunState::Sent | ActionRerunState::Running));
+    let running = count(&|s| {
+        matches!(
+            s,
+            ActionRerunState::Sent | ActionRerunState::Accepted | ActionRerunState::Running
+        )
+    });
     let waiting = count(&|s| s == ActionRerunState::Pending);
     format!("rerunning failed actions: {done} done, {running} running, {waiting} waiting")
 }
@@ -253,9 +337,11 @@ mod tests {
             name: "Legacy VPN".into(),
             session_id: 7,
             action_id: 70,
+            failed_at: None,
             state: ActionRerunState::Sent,
             sent_at: Some(Time(now() - jiff::SignedDuration::from_secs(seconds_ago))),
             rerun_session_id: None,
+            looked_at: None,
             message: None,
         }
     }
@@ -355,5 +441,87 @@ mod tests {
                 .unwrap()
                 .contains("no failed action matching computer 999")
         );
+    }
+
+    #[test]
+    fn an_accepted_rerun_is_never_sent_again_and_is_reported_after_the_grace() {
+        let with = |r: ActionRerun| {
+            asking(1)
+                .status(move |s| {
+                    s.action_reruns = Some(ActionReruns {
+                        requests: 1,
+                        actions: vec![r.clone()],
+                        last_request: None,
+                    })
+                })
+                .build()
+        };
+        let sessions = [partly_passed(SessionStatus::PartialPassed)];
+        let mut accepted = sent_at(600);
+        accepted.state = ActionRerunState::Accepted;
+        let mut status = None;
+        let next =
+            super::super::tests::observe_with_status(&with(accepted.clone()), &sessions, stage, &mut status).unwrap();
+        assert_eq!(
+            next.step,
+            Step::FindActionRerun {
+                action_id: 70,
+                resend: false
+            },
+            "looked for, never resent"
+        );
+        let st = status.unwrap();
+        let unseen = st.conditions.iter().find(|c| c.type_ == conditions::RERUN_NOT_SEEN);
+        assert!(
+            unseen.is_some_and(|c| c.status == "True" && c.message.contains("action 70 of session 7")),
+            "{:?}",
+            st.conditions
+        );
+        // Looked for a minute ago: nothing until the slow recheck.
+        accepted.looked_at = Some(Time(now() - jiff::SignedDuration::from_secs(60)));
+        let next = observe(&with(accepted.clone()), &sessions, stage).unwrap();
+        assert_eq!(next.step, Step::None);
+        assert_eq!(next.requeue_after, Some(UNSEEN_RECHECK - Duration::from_secs(60)));
+        // Within the grace: no condition yet.
+        let mut young = sent_at(1);
+        young.state = ActionRerunState::Accepted;
+        let mut status = None;
+        super::super::tests::observe_with_status(&with(young), &sessions, stage, &mut status);
+        assert!(
+            !status
+                .unwrap()
+                .conditions
+                .iter()
+                .any(|c| c.type_ == conditions::RERUN_NOT_SEEN)
+        );
+    }
+
+    #[test]
+    fn a_rerun_seen_running_in_its_own_session_is_recorded_there_and_never_resent() {
+        let mut sent = sent_at(600);
+        sent.state = ActionRerunState::Accepted;
+        let object = asking(1)
+            .status(move |s| {
+                s.action_reruns = Some(ActionReruns {
+                    requests: 1,
+                    actions: vec![sent.clone()],
+                    last_request: None,
+                })
+            })
+            .build();
+        let mut status = None;
+        let next = super::super::tests::observe_with_status(
+            &object,
+            &[partly_passed(SessionStatus::Running)],
+            stage,
+            &mut status,
+        )
+        .unwrap();
+        assert!(!matches!(
+            next.step,
+            Step::RerunAction { .. } | Step::FindActionRerun { .. }
+        ));
+        let r = &status.unwrap().action_reruns.unwrap().actions[0];
+        assert_eq!((r.state, r.rerun_session_id), (ActionRerunState::Running, Some(7)));
     }
 }

@@ -43,14 +43,26 @@ pub(super) fn cancel_or_timeout(st: &mut MaintenanceSessionStatus, o: &Observed<
     }
     if !seen.active_ids.is_empty() {
         let phase = st.phase.unwrap_or(Phase::Running);
-        let message = format!("{why}; cancelling {} ImmyBot session(s)", seen.active_ids.len());
-        return Some(
-            Next::show(phase, "Cancelling", message)
-                .step(Step::Cancel {
-                    session_ids: seen.active_ids.clone(),
-                })
-                .requeue(Some(Duration::from_secs(5))),
-        );
+        // A cancel ImmyBot accepted is never asked again: the object waits
+        // for ImmyBot to end those sessions.
+        let to_ask: Vec<i32> = seen
+            .active_ids
+            .iter()
+            .copied()
+            .filter(|id| !st.cancel_accepted.contains(id))
+            .collect();
+        let accepted = seen.active_ids.len() - to_ask.len();
+        let message = if to_ask.is_empty() {
+            format!("{why}; ImmyBot accepted the cancel of {accepted} session(s) and has not ended them yet")
+        } else {
+            format!("{why}; cancelling {} ImmyBot session(s)", to_ask.len())
+        };
+        let next = Next::show(phase, "Cancelling", message).requeue(Some(Duration::from_secs(5)));
+        return Some(if to_ask.is_empty() {
+            next
+        } else {
+            next.step(Step::Cancel { session_ids: to_ask })
+        });
     }
     if let Some(summary) = st.summary.as_mut() {
         // Computers still waiting for another session never ran.
@@ -97,6 +109,32 @@ mod tests {
         let done = observe(&object, &[immy(7, 101, SessionStatus::Cancelled)], cancel_or_timeout).unwrap();
         assert_eq!(done.step, Step::None);
         assert_eq!(done.shown.map(|s| s.phase), Some(Phase::Cancelled));
+    }
+
+    #[test]
+    fn a_cancel_immybot_accepted_is_never_asked_again() {
+        let object = session()
+            .attempt(1, 30, &[7, 8])
+            .cancelled("CHG-9 rollback")
+            .status(|s| s.cancel_accepted = vec![7])
+            .build();
+        let running = [
+            immy(7, 101, SessionStatus::Running),
+            immy(8, 102, SessionStatus::Running),
+        ];
+        let next = observe(&object, &running, cancel_or_timeout).unwrap();
+        assert_eq!(next.step, Step::Cancel { session_ids: vec![8] });
+        let both = session()
+            .attempt(1, 30, &[7, 8])
+            .cancelled("CHG-9 rollback")
+            .status(|s| s.cancel_accepted = vec![7, 8])
+            .build();
+        let next = observe(&both, &running, cancel_or_timeout).unwrap();
+        assert_eq!(next.step, Step::None, "waits for ImmyBot, asks nothing again");
+        assert!(
+            next.shown
+                .is_some_and(|s| s.message.contains("accepted the cancel of 2"))
+        );
     }
 
     #[test]
