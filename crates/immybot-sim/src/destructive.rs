@@ -6,9 +6,9 @@
 //!
 //! The intent is what makes two calls the same call sent twice:
 //! - a start: its `sessionGroupId` (the operator derives one per attempt);
-//! - an action rerun: the session, the action, and the outcome it reruns
-//!   (the action's end time when the call came: a rerun in place makes a
-//!   new outcome, and rerunning that is a new intent);
+//! - an action rerun: the session and the action (the operator reruns an
+//!   action id at most once; a rerun in its own session that failed again
+//!   keeps its id, and asking again would be another call of one intent);
 //! - a resume: the session and which postponement it answers;
 //! - a session cancel: the session;
 //! - a schedule create: its definition (schedules carry nothing naming who
@@ -57,10 +57,7 @@ pub fn intents(route: &str, path: &str, body: &[u8], engine: &Engine, created: &
             let (Some(session), Some(action)) = (id("sessionId"), id("actionId")) else {
                 return vec![];
             };
-            let outcome = engine
-                .action_end(session, action)
-                .map_or_else(|| "unended".to_owned(), |t| t.to_string());
-            vec![format!("rerun action {session}/{action} of outcome {outcome}")]
+            vec![format!("rerun action {session}/{action}")]
         }
         "POST /api/v1/maintenance-sessions/{sessionId}/resume" => id("sessionId")
             .map(|s| format!("resume session {s} postponement {}", engine.postponements(s)))

@@ -140,6 +140,8 @@ struct Session {
     /// How often it was postponed: a resume answers one postponement, so
     /// this names the intent a resume call serves (`postponements`).
     postponements: u32,
+    /// A cancel was accepted and takes effect when the running stage ends.
+    cancel_requested: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -481,6 +483,7 @@ impl Engine {
             logs: vec![],
             scheduled_id: None,
             postponements: 0,
+            cancel_requested: false,
         };
         for i in 0..session.stages.len() {
             session.stages[i].id = self.next_id();
@@ -552,25 +555,24 @@ impl Engine {
             .sessions
             .get_mut(&id)
             .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
-        if s.status.is_terminal() {
-            return Ok(());
+        cancel_now(s, at);
+        Ok(())
+    }
+
+    /// A cancel as an instance that lets the running stage finish first
+    /// would carry it out (`ResponseShape::cancel_after_the_stage`): a
+    /// running session ends `Cancelled` when its stage ends; one that is
+    /// not running is cancelled at once.
+    pub fn cancel_after_the_stage(&mut self, id: i32, at: Timestamp) -> Result<(), EngineError> {
+        let s = self
+            .sessions
+            .get_mut(&id)
+            .ok_or_else(|| EngineError::NotFound(format!("session {id}")))?;
+        if s.status == SessionStatus::Running && s.next_event.is_some() {
+            s.cancel_requested = true;
+        } else {
+            cancel_now(s, at);
         }
-        s.status = SessionStatus::Cancelled;
-        s.next_event = None;
-        s.updated = at;
-        for st in s.stages.iter_mut().filter(|st| !st.status.is_terminal()) {
-            st.status = SessionStatus::Cancelled;
-        }
-        for a in s
-            .actions
-            .iter_mut()
-            .filter(|a| a.status != Some(MaintenanceActionStatus::Complete))
-        {
-            a.status = Some(MaintenanceActionStatus::Complete);
-            a.result = Some(MaintenanceActionResult::Cancelled);
-            a.end_time = Some(WireTime(at));
-        }
-        push_log(s, at, SessionLogType::Generic, "Session cancelled");
         Ok(())
     }
 
@@ -685,6 +687,30 @@ impl Engine {
     pub fn postponements(&self, id: i32) -> u32 {
         self.sessions.get(&id).map_or(0, |s| s.postponements)
     }
+}
+
+/// Ends a session `Cancelled` now, its unfinished stages and actions too.
+fn cancel_now(s: &mut Session, at: Timestamp) {
+    if s.status.is_terminal() {
+        return;
+    }
+    s.status = SessionStatus::Cancelled;
+    s.next_event = None;
+    s.cancel_requested = false;
+    s.updated = at;
+    for st in s.stages.iter_mut().filter(|st| !st.status.is_terminal()) {
+        st.status = SessionStatus::Cancelled;
+    }
+    for a in s
+        .actions
+        .iter_mut()
+        .filter(|a| a.status != Some(MaintenanceActionStatus::Complete))
+    {
+        a.status = Some(MaintenanceActionStatus::Complete);
+        a.result = Some(MaintenanceActionResult::Cancelled);
+        a.end_time = Some(WireTime(at));
+    }
+    push_log(s, at, SessionLogType::Generic, "Session cancelled");
 }
 
 fn stage_name(kind: &SessionStageType) -> String {

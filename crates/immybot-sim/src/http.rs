@@ -496,8 +496,20 @@ async fn action_logs(State(state): State<Arc<SimState>>, Path(id): Path<i32>) ->
     }
 }
 
+/// A cancel, at once or when the running stage ends (the shape's reading).
+fn cancel_one(state: &SimState, id: i32) -> Result<(), EngineError> {
+    let later = state.shape().cancel_after_the_stage;
+    state.with_engine(|e, now| {
+        if later {
+            e.cancel_after_the_stage(id, now)
+        } else {
+            e.cancel(id, now)
+        }
+    })
+}
+
 async fn cancel(State(state): State<Arc<SimState>>, Path(id): Path<i32>) -> Response {
-    match state.with_engine(|e, now| e.cancel(id, now)) {
+    match cancel_one(&state, id) {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => engine_error(e),
     }
@@ -511,11 +523,9 @@ async fn cancel_many(State(state): State<Arc<SimState>>, body: Bytes) -> Respons
         }
     };
     // Unknown ids are ignored, as a bulk cancel should be.
-    state.with_engine(|e, now| {
-        for id in request.session_ids {
-            let _ = e.cancel(id, now);
-        }
-    });
+    for id in request.session_ids {
+        let _ = cancel_one(&state, id);
+    }
     StatusCode::OK.into_response()
 }
 

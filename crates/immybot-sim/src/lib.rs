@@ -117,6 +117,12 @@ pub struct ResponseShape {
     /// the status or a stage changes): the document does not say what
     /// moves it, so a client must not read news into it alone.
     pub updated_on_every_read: bool,
+    /// A session cancel is accepted (200) and takes effect when the running
+    /// stage ends, as an instance that lets a script finish would do it.
+    /// Off by default (the session ends `Cancelled` at once): nothing says
+    /// how soon ImmyBot ends a cancelled session, so a client must wait
+    /// for it without asking again.
+    pub cancel_after_the_stage: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

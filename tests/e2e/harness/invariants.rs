@@ -7,7 +7,7 @@
 //! (`harness::simulator*` register them), so that the check can read
 //! their ledgers afterwards:
 //! - never twice: no intent that changes ImmyBot (a start's group, an
-//!   action rerun of one outcome, a resume of one postponement, a cancel
+//!   action rerun of one action, a resume of one postponement, a cancel
 //!   of one session, a schedule's update to one body, delete, run now,
 //!   cancel) was carried out twice (`SimState::repeated_intents`), and no
 //!   schedule definition was created more often than ImmyBotSchedules
@@ -45,6 +45,10 @@ pub const READINGS: &[Reading] = &[
     Reading {
         name: "updated-on-every-read",
         apply: |s| s.updated_on_every_read = true,
+    },
+    Reading {
+        name: "cancel-after-the-stage",
+        apply: |s| s.cancel_after_the_stage = true,
     },
     Reading {
         name: "rows-with-stages",

@@ -15,6 +15,11 @@ impl Engine {
         };
         let computer = self.computers.get(&s.computer_id).cloned();
         let online = computer.as_ref().is_some_and(|c| c.online);
+        if s.cancel_requested && s.status == SessionStatus::Running {
+            super::cancel_now(&mut s, at);
+            self.sessions.insert(id, s);
+            return true;
+        }
         let changed = match s.status.clone() {
             SessionStatus::Created | SessionStatus::Pending | SessionStatus::PendingConnectivity => {
                 if !online {

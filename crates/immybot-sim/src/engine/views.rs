@@ -117,13 +117,6 @@ impl Engine {
         )
     }
 
-    /// When an action's current outcome ended (`None`: not ended, or no
-    /// such action): names the outcome a rerun call reruns.
-    pub fn action_end(&self, session: i32, action: i32) -> Option<Timestamp> {
-        let s = self.sessions.get(&session)?;
-        s.actions.iter().find(|a| a.id == action)?.end_time.map(|t| t.0)
-    }
-
     /// The sessions a schedule started, each with whether it ended.
     pub fn sessions_of_schedule(&self, schedule: i32) -> Vec<(i32, bool)> {
         self.sessions
