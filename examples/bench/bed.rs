@@ -126,6 +126,8 @@ pub struct OperatorSettings {
     pub requests_per_second: f64,
     pub max_concurrent_requests: usize,
     pub poll_seconds: u64,
+    /// `--poll-idle-seconds`; `None` keeps the operator's default.
+    pub poll_idle_seconds: Option<u64>,
     /// `--max-concurrent-api-writes`; `None` keeps the operator's default.
     pub max_concurrent_api_writes: Option<usize>,
 }
@@ -158,6 +160,11 @@ impl Operator {
             .args(["--request-burst", &OPERATOR_BURST.to_string()])
             .args(["--max-concurrent-requests", &s.max_concurrent_requests.to_string()])
             .args(["--poll-active-seconds", &s.poll_seconds.to_string()])
+            .args(
+                s.poll_idle_seconds
+                    .map(|n| vec!["--poll-idle-seconds".to_owned(), n.to_string()])
+                    .unwrap_or_default(),
+            )
             .args(
                 s.max_concurrent_api_writes
                     .map(|n| vec!["--max-concurrent-api-writes".to_owned(), n.to_string()])

@@ -61,6 +61,11 @@ struct Args {
     /// The operator's active poll interval.
     #[arg(long, default_value_t = 1)]
     poll_seconds: u64,
+    /// The operator's idle poll interval (its `--poll-idle-seconds`;
+    /// default: the operator's). A short one once made a tenant read every
+    /// running session one by one.
+    #[arg(long)]
+    poll_idle_seconds: Option<u64>,
     /// Real milliseconds per simulated stage (about five stages a session).
     #[arg(long, default_value_t = 200)]
     stage_ms: u64,
@@ -109,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
     report.insert("immybotRps", serde_json::json!(args.immybot_rps));
     report.insert("immybotConcurrency", serde_json::json!(args.immybot_concurrency));
     report.insert("pollSeconds", serde_json::json!(args.poll_seconds));
+    report.insert("pollIdleSeconds", serde_json::json!(args.poll_idle_seconds));
     report.insert("apiWrites", serde_json::json!(args.api_writes));
     report.insert("concurrency", serde_json::json!(args.concurrency));
     report.insert("date", serde_json::json!(jiff::Timestamp::now().to_string()));
@@ -131,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
             requests_per_second: args.immybot_rps,
             max_concurrent_requests: args.immybot_concurrency,
             poll_seconds: args.poll_seconds,
+            poll_idle_seconds: args.poll_idle_seconds,
             max_concurrent_api_writes: args.api_writes,
         },
     )

@@ -1,0 +1,166 @@
+//! The Helm chart's values, rendered by the real `helm` (built by
+//! `testbed/build.sh`; `hack/test.sh` puts it on the PATH): the schema
+//! refuses keys it does not know at every level, the disruption budget never
+//! blocks a node drain, the security contexts can be replaced (no fixed
+//! uid), and the common knobs reach the manifests.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const CHART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/charts/immybot-operator");
+const TEST_VALUES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/charts/immybot-operator/ci/test-values.yaml"
+);
+
+/// `helm template` with the test values and `sets`: the rendered objects,
+/// or helm's error.
+fn render(sets: &[&str]) -> Result<Vec<Value>, String> {
+    let mut cmd = Command::new("helm");
+    cmd.args([
+        "template",
+        "immybot",
+        CHART,
+        "--namespace",
+        "immybot-system",
+        "-f",
+        TEST_VALUES,
+    ]);
+    // helm's offline default (1.20) predates the chart's kubeVersion: the
+    // test bed's pinned Kubernetes, as hack/chart-check.sh renders.
+    cmd.args(["--kube-version", &kube_version()?]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("running helm (testbed/build.sh builds it): {e}"))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| format!("rendered YAML: {e}"))?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// The Kubernetes version the test bed pins (`testbed/controlplane/go.mod`).
+fn kube_version() -> Result<String, String> {
+    let go_mod = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testbed/controlplane/go.mod"))
+        .map_err(|e| format!("testbed/controlplane/go.mod: {e}"))?;
+    go_mod
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("k8s.io/kubernetes v"))
+        .map(|v| v.split_whitespace().next().unwrap_or(v).to_owned())
+        .ok_or_else(|| "the test bed pins no k8s.io/kubernetes".to_owned())
+}
+
+/// helm's refusal of `sets` (the test fails when it renders instead).
+fn refused(sets: &[&str]) -> String {
+    match render(sets) {
+        Ok(objects) => panic!("{sets:?} rendered {} objects instead of being refused", objects.len()),
+        Err(why) => why,
+    }
+}
+
+fn kind<'a>(objects: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    objects.iter().filter(|o| o["kind"] == kind).collect()
+}
+
+fn deployment(objects: &[Value]) -> &Value {
+    // Null (and every assertion on it failing) if the chart rendered none.
+    kind(objects, "Deployment").first().copied().unwrap_or(&Value::Null)
+}
+
+#[test]
+fn a_typo_is_refused_at_the_top_and_nested() {
+    let top = refused(&["replicas=3"]);
+    assert!(top.contains("'replicas' not allowed"), "{top}");
+    let nested = refused(&["immybot.urll=https://x"]);
+    assert!(
+        nested.contains("/immybot") && nested.contains("'urll' not allowed"),
+        "{nested}"
+    );
+    let deep = refused(&["metrics.serviceMonitor.intervall=1m"]);
+    assert!(deep.contains("'intervall' not allowed"), "{deep}");
+    // Free-form maps stay free.
+    render(&["podLabels.team=platform", "nodeSelector.pool=system"]).expect("labels and selectors are open maps");
+}
+
+#[test]
+fn the_disruption_budget_never_blocks_a_drain() {
+    let one = render(&["replicaCount=1"]).expect("renders");
+    assert!(
+        kind(&one, "PodDisruptionBudget").is_empty(),
+        "one replica: no budget (minAvailable 1 would block every drain)"
+    );
+    assert!(deployment(&one)["spec"]["template"]["spec"]["topologySpreadConstraints"].is_null());
+    let two = render(&["replicaCount=2"]).expect("renders");
+    let pdb = kind(&two, "PodDisruptionBudget");
+    assert_eq!(pdb.len(), 1);
+    assert_eq!(pdb[0]["spec"]["maxUnavailable"], 1, "{}", pdb[0]);
+    assert!(pdb[0]["spec"]["minAvailable"].is_null());
+    let spread = &deployment(&two)["spec"]["template"]["spec"]["topologySpreadConstraints"][0];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        spread["whenUnsatisfiable"], "ScheduleAnyway",
+        "spreading never blocks scheduling"
+    );
+}
+
+#[test]
+fn security_contexts_have_no_fixed_uid_and_can_be_replaced() {
+    let objects = render(&[]).expect("renders");
+    let pod = &deployment(&objects)["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert!(
+        pod["securityContext"]["runAsUser"].is_null(),
+        "a fixed uid is refused by OpenShift's restricted SCC: {}",
+        pod["securityContext"]
+    );
+    assert_eq!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"], true);
+    let fixed = render(&[
+        "podSecurityContext.runAsUser=1000",
+        "securityContext.readOnlyRootFilesystem=false",
+    ])
+    .expect("renders");
+    let pod = &deployment(&fixed)["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsUser"], 1000);
+    assert_eq!(pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"], false);
+}
+
+#[test]
+fn names_priority_log_level_and_extra_flags_reach_the_manifests() {
+    let objects = render(&[
+        "fullnameOverride=patching",
+        "priorityClassName=system-cluster-critical",
+        "logLevel=immybot_operator=debug",
+        "extraArgs[0]=--busy-retry-seconds=30",
+        "extraEnv[0].name=HTTPS_PROXY",
+        "extraEnv[0].value=http://proxy:3128",
+    ])
+    .expect("renders");
+    let d = deployment(&objects);
+    assert_eq!(d["metadata"]["name"], "patching");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["priorityClassName"], "system-cluster-critical");
+    let container = &pod["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert!(args.contains(&"--busy-retry-seconds=30"), "{args:?}");
+    assert!(args.contains(&"--lease-name=patching"), "{args:?}");
+    let env = container["env"].as_array().cloned().unwrap_or_default();
+    let value = |name: &str| {
+        env.iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str().map(str::to_owned))
+    };
+    assert_eq!(value("RUST_LOG").as_deref(), Some("immybot_operator=debug"));
+    assert_eq!(value("HTTPS_PROXY").as_deref(), Some("http://proxy:3128"));
+    let named = render(&["nameOverride=patcher"]).expect("renders");
+    assert_eq!(deployment(&named)["metadata"]["name"], "immybot-patcher");
+    let bad = render(&["extraArgs[0]=busy"]).expect_err("an extra arg is a flag");
+    assert!(bad.contains("extraArgs"), "{bad}");
+}
