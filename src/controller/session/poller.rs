@@ -22,7 +22,7 @@ use std::sync::Arc;
 use super::action_reader::PER_SESSION_MAX;
 use super::attempts::recorded_sessions;
 use super::ended_reader::{Asked, read_ended};
-use super::immybot_cache::{ActiveSessions, ImmyBotCache, Listing};
+use super::immybot_cache::{ActiveSessions, ImmyBotCache, Listing, ended};
 use crate::api::{MaintenanceSession, Phase};
 use crate::controller::context::Timing;
 use crate::controller::observer::ControllerObserver;
@@ -140,7 +140,7 @@ async fn active_sessions(immybot: &ImmyBotClient) -> Result<Active, immybot_clie
         // ended row in a listing of active statuses (a route that ignores
         // its filter) is no active session. Left out, it counts as left
         // the list, so it is read as ended, actions and all.
-        for s in page.items.into_iter().filter(|s| !contradicts_active(s)) {
+        for s in page.items.into_iter().filter(|s| !ended(s)) {
             out.insert(s.id, (s.session_status.clone(), s.updated_date_utc));
             rows.insert(s.id, s);
         }
@@ -149,12 +149,6 @@ async fn active_sessions(immybot: &ImmyBotClient) -> Result<Active, immybot_clie
         }
         skip += PAGE;
     }
-}
-
-/// Whether a row of the active listing says it is not active: its own
-/// status is one that ended.
-pub(super) fn contradicts_active(row: &immybot_client::MaintenanceSession) -> bool {
-    row.session_status.as_ref().is_some_and(SessionStatus::is_terminal)
 }
 
 /// Every session id recorded in an object's status.

@@ -28,7 +28,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::SessionContext;
 use super::action_reader::PER_SESSION_MAX;
-use super::immybot_cache::Listed;
+use super::immybot_cache::{Listed, ended};
 use crate::api::{Attempt, MaintenanceSession};
 use crate::controller::error::Error;
 use immybot_client::{
@@ -110,7 +110,7 @@ pub async fn observe_sessions(
                 // running session; an ended one is read as ended (a final
                 // status is only ever taken from a read made after the
                 // end, with the actions read then).
-                (Listed::Active(row), Need::Mirror) if !super::poller::contradicts_active(&row) => {
+                (Listed::Active(row), Need::Mirror) if !ended(&row) => {
                     if let Some(s) = cache.session(id, active) {
                         seen.sessions.push(s);
                     } else if small && progress_due(ctx, attempt, &row, now) {
