@@ -10,5 +10,6 @@ mod admin;
 mod calls;
 mod contract;
 mod lifecycle;
+mod readings;
 mod resilience;
 mod schedules;
