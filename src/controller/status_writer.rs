@@ -2,10 +2,12 @@
 //! resourceVersion precondition, so a stale cache or a second controller gets
 //! a conflict instead of overwriting what it has not seen.
 //!
-//! One write is special: recording the session ids a start created. Losing it
-//! would leave sessions nobody tracks, so it runs in a task of its own (a
-//! shutdown that cancels the reconcile does not cancel it) and is retried,
-//! re-reading the object on conflict, until it lands.
+//! One kind of write is special: recording what ImmyBot answered to a call
+//! that changed it (the session ids a start created, a rerun or a cancel it
+//! accepted). Losing it would leave sessions nobody tracks, or let the call
+//! be sent again, so it runs in a task of its own (a shutdown that cancels
+//! the reconcile does not cancel it) and is retried, re-reading the object
+//! on conflict, until it lands (`persist_answer`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -170,31 +172,6 @@ pub async fn add_finalizer(api: &SessionApi, obj: &MaintenanceSession, finalizer
     }
 }
 
-/// Changes the status with `f` on the object as written (`obj`), and on a
-/// conflict again on the object as it is now, a few times: for what must
-/// not be lost to a conflict, an answer ImmyBot gave (a rerun or a cancel
-/// it accepted), which decides that the call is never sent again.
-pub async fn record_answer(
-    api: &SessionApi,
-    obj: &MaintenanceSession,
-    f: impl Fn(&mut MaintenanceSessionStatus),
-) -> Result<MaintenanceSession, Error> {
-    let mut current = obj.clone();
-    let mut tries = 0;
-    loop {
-        let mut st = current.status.clone().unwrap_or_default();
-        f(&mut st);
-        match replace_status(api, &current, st).await {
-            Err(Error::Conflict) if tries < 5 => {
-                tries += 1;
-                let name = current.metadata.name.clone().unwrap_or_default();
-                current = api.get(&name).await.map_err(Error::Kube)?;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// Replaces the status if the object is still at `obj`'s resourceVersion.
 /// A status that ends the session is the gate's first priority, one on the
 /// way to a start (phase Starting) comes before other progress.
@@ -276,15 +253,34 @@ impl StartResult {
     }
 }
 
-/// Records a start's result, whatever happens to the reconcile that made it.
-/// `known` is the object as this controller last wrote it (the intent): the
-/// first try builds on it without a read; a conflict means it is stale, and
-/// every later try reads the object afresh.
+/// Records a start's result, whatever happens to the reconcile that made it
+/// (`persist_answer`). `known` is the object as this controller last wrote
+/// it (the intent).
 pub async fn persist_start_result(
     api: SessionApi,
     name: String,
     result: StartResult,
     known: Option<MaintenanceSession>,
+) -> Result<MaintenanceSession, Error> {
+    let label = name.clone();
+    persist_answer(api, name, known, move |status| {
+        merge_start_result(status, &result, &label)
+    })
+    .await
+}
+
+/// Records what ImmyBot answered, whatever happens to the reconcile that
+/// asked: `change` applied to the status, in a task of its own, retried
+/// until it lands. `known` is the object as this controller last wrote it:
+/// the first try builds on it without a read; a conflict means it is stale,
+/// and every later try reads the object afresh. `change` answers false when
+/// there is nothing to record on the object as it is (then nothing is
+/// written).
+pub async fn persist_answer(
+    api: SessionApi,
+    name: String,
+    known: Option<MaintenanceSession>,
+    change: impl Fn(&mut MaintenanceSessionStatus) -> bool + Send + 'static,
 ) -> Result<MaintenanceSession, Error> {
     let task = tokio::spawn(async move {
         let mut delay = Duration::from_millis(100);
@@ -296,19 +292,23 @@ pub async fn persist_start_result(
                     Ok(obj) => obj,
                     Err(kube::Error::Api(s)) if s.code == 404 => return Err(Error::Kube(kube::Error::Api(s))),
                     Err(e) => {
-                        tracing::warn!(name, error = %e, "reading the object to record session ids failed; retrying");
+                        tracing::warn!(name, error = %e, "reading the object to record ImmyBot's answer failed; retrying");
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(Duration::from_secs(10));
                         continue;
                     }
                 },
             };
-            match write_once(&api, &name, obj, &result).await {
+            let mut status = obj.status.clone().unwrap_or_default();
+            if !change(&mut status) {
+                return Ok(obj);
+            }
+            match replace_status_as(&api, &obj, status, WritePriority::StartResult).await {
                 Err(Error::Conflict) => continue,
                 Ok(obj) => return Ok(obj),
                 Err(Error::Kube(kube::Error::Api(s))) if s.code == 404 => return Err(Error::Kube(kube::Error::Api(s))),
                 Err(e) => {
-                    tracing::warn!(name, error = %e, "recording session ids failed; retrying");
+                    tracing::warn!(name, error = %e, "recording ImmyBot's answer failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(10));
                 }
@@ -319,13 +319,9 @@ pub async fn persist_start_result(
         .unwrap_or_else(|e| Err(Error::Kube(kube::Error::Service(Box::new(e)))))
 }
 
-async fn write_once(
-    api: &SessionApi,
-    name: &str,
-    obj: MaintenanceSession,
-    result: &StartResult,
-) -> Result<MaintenanceSession, Error> {
-    let mut status = obj.status.clone().unwrap_or_default();
+/// A start's result merged into the attempt it belongs to; false when the
+/// attempt's intent is gone.
+fn merge_start_result(status: &mut MaintenanceSessionStatus, result: &StartResult, name: &str) -> bool {
     let Some(attempt) = status
         .immybot
         .as_mut()
@@ -338,7 +334,7 @@ async fn write_once(
             ?result,
             "the attempt's intent is missing from status; session ids not recorded"
         );
-        return Ok(obj);
+        return false;
     };
     for id in &result.session_ids {
         if !attempt.session_ids.contains(id) {
@@ -356,7 +352,7 @@ async fn write_once(
     if status.start_time.is_none() && answered {
         status.start_time = Some(answered_at);
     }
-    replace_status_as(api, &obj, status, WritePriority::StartResult).await
+    true
 }
 
 #[cfg(test)]

@@ -30,7 +30,9 @@ pub const DEFAULT_SLOTS: usize = 16;
 pub enum WritePriority {
     /// A status that ends the session: the lag a person watching sees.
     Final,
-    /// The session ids a start created: what crash safety waits on.
+    /// What ImmyBot answered to a call that changed it (the session ids a
+    /// start created, a rerun or a cancel it accepted): what crash safety
+    /// waits on.
     StartResult,
     /// A status on the way to a start (phase Starting: the start intent),
     /// which the start itself waits on.

@@ -24,6 +24,7 @@
 
 use std::time::Duration;
 
+use kube::ResourceExt as _;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 
@@ -32,7 +33,7 @@ use super::start_protocol::{CLOCK_SKEW, confirm_candidates};
 use crate::api::{ActionRerun, ActionRerunState, MaintenanceSession, MaintenanceSessionStatus};
 use crate::controller::error::Error;
 use crate::controller::events::publish;
-use crate::controller::status_writer::{SessionApi, record_answer, replace_status};
+use crate::controller::status_writer::{SessionApi, persist_answer, replace_status};
 use immybot_client::{ErrorKind, SessionQuery, WireTime};
 
 /// How often a rerun whose session ImmyBot will not describe is looked
@@ -58,8 +59,9 @@ pub async fn rerun(
         Ok(()) => {
             // Answered: recorded as such before anything else can fail,
             // so that no path sends it again.
-            let written = record_answer(api, &written, |st| {
-                update(st, action_id, |r| r.state = ActionRerunState::Accepted)
+            let written = persist_answer(api.clone(), written.name_any(), Some(written), move |st| {
+                update(st, action_id, |r| r.state = ActionRerunState::Accepted);
+                true
             })
             .await?;
             publish(

@@ -27,7 +27,7 @@ use crate::controller::approval::{Subject, evaluate};
 use crate::controller::conditions;
 use crate::controller::error::Error;
 use crate::controller::events::{announce_controls, publish};
-use crate::controller::status_writer::{SessionApi, add_finalizer, record_answer, replace_status};
+use crate::controller::status_writer::{SessionApi, add_finalizer, persist_answer, replace_status};
 use crate::controller::write_gate::WritePriority;
 use immybot_client::ErrorKind;
 
@@ -403,7 +403,7 @@ async fn cancel(
     };
     ctx.immybot.cancel_many(&session_ids).await?;
     // Accepted: never asked again (a 2xx is an answer).
-    let written = record_answer(api, &written, |st| accept_cancel(st, &session_ids)).await?;
+    let written = accept_cancel(api, written, &session_ids).await?;
     publish(
         ctx,
         &written,
@@ -415,13 +415,22 @@ async fn cancel(
     Ok(Action::requeue(Duration::from_secs(2)))
 }
 
-/// Records sessions whose cancel ImmyBot accepted.
-fn accept_cancel(st: &mut crate::api::MaintenanceSessionStatus, ids: &[i32]) {
-    for id in ids {
-        if !st.cancel_accepted.contains(id) {
-            st.cancel_accepted.push(*id);
+/// Records sessions whose cancel ImmyBot accepted (`status.cancelAccepted`).
+async fn accept_cancel(
+    api: &SessionApi,
+    written: MaintenanceSession,
+    ids: &[i32],
+) -> Result<MaintenanceSession, Error> {
+    let ids = ids.to_vec();
+    persist_answer(api.clone(), written.name_any(), Some(written), move |st| {
+        for id in &ids {
+            if !st.cancel_accepted.contains(id) {
+                st.cancel_accepted.push(*id);
+            }
         }
-    }
+        true
+    })
+    .await
 }
 
 /// A settled object (see `is_settled`): no ImmyBot call, no approval list;
@@ -622,7 +631,7 @@ async fn cleanup(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionAp
     }
     if !to_ask.is_empty() {
         ctx.immybot.cancel_many(&to_ask).await?;
-        record_answer(api, obj, |st| accept_cancel(st, &to_ask)).await?;
+        accept_cancel(api, obj.clone(), &to_ask).await?;
         publish(
             ctx,
             obj,
