@@ -163,6 +163,7 @@ impl SessionBuilder {
         self.status(|s| {
             let refs = s.immybot.get_or_insert_with(|| ImmyBotRefs {
                 instance: "https://acme.immy.bot/".into(),
+                connection: None,
                 attempts: vec![],
             });
             refs.attempts.push(Attempt {

@@ -31,7 +31,8 @@ use super::{ComputerRef, InlineApproval, OfflineBehavior, RebootSpec, TenantRef}
     printcolumn = r#"{"name":"Last Result","type":"string","jsonPath":".status.lastRun.result"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"ImmyBot ID","type":"integer","jsonPath":".status.scheduleId","priority":1}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new(CONNECTION_FIXED_ONCE_CREATED).message("spec.connectionRef cannot change once the schedule exists in ImmyBot (it lives in that instance); create a new ImmyBotSchedule for another")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = kube::core::Rule::new("[has(self.daily), has(self.weekly), has(self.monthly), has(self.cron)].filter(x, x).size() == 1").message("set exactly one of daily, weekly, monthly or cron"))]
@@ -50,6 +51,14 @@ pub struct ImmyBotScheduleSpec {
 
     /// Which computers the schedule maintains.
     pub target: ScheduleTarget,
+
+    /// Which ImmyBot instance holds the schedule, through which connection
+    /// (`ImmyBotConnection` in this namespace, or
+    /// `ClusterImmyBotConnection`); unset, the default connection. Covered
+    /// by the approval; cannot change (the schedule lives in that
+    /// instance): create a new ImmyBotSchedule for another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<super::ConnectionRef>,
 
     /// Every day at `time`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,6 +334,13 @@ pub struct Counter {
     pub requests: i32,
 }
 
+/// Once a schedule was created (or its create sent) in an instance, the
+/// connection that reaches it stays.
+const CONNECTION_FIXED_ONCE_CREATED: &str = "!has(oldSelf.status) || \
+(!has(oldSelf.status.scheduleId) && !has(oldSelf.status.pendingCreate)) || \
+(has(self.spec.connectionRef) == has(oldSelf.spec.connectionRef) && \
+(!has(self.spec.connectionRef) || self.spec.connectionRef == oldSelf.spec.connectionRef))";
+
 /// What the operator knows of the schedule.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -339,6 +355,13 @@ pub struct ImmyBotScheduleStatus {
     /// The ImmyBot schedule's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_id: Option<i32>,
+    /// The ImmyBot instance (base URL) the schedule lives in, and the
+    /// connection it is reached through (absent: the operator's flags).
+    /// Fixed once a schedule was created or adopted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<super::ConnectionRef>,
     /// A create sent (or about to be) whose answer has not been recorded:
     /// after a crash, the schedule is looked for before anything is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]

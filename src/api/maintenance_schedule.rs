@@ -176,6 +176,10 @@ pub struct SessionTemplateSpec {
     /// `High` bypasses ImmyBot's limit on concurrent sessions.
     #[serde(default)]
     pub priority: SessionPriority,
+    /// Which connection each run uses (see `kubectl explain
+    /// maintenancesessions.spec.connectionRef`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<super::ConnectionRef>,
     /// Why this maintenance runs; every run records it.
     #[x_kube(validation = kube::core::Rule::new("self.trim().size() > 0").message("reason must say why this maintenance runs (a ticket or change request), not be blank"))]
     #[schemars(length(min = 1, max = 1024))]
@@ -221,6 +225,7 @@ impl SessionTemplateSpec {
             reboot: self.reboot.clone(),
             offline: self.offline,
             priority: self.priority,
+            connection_ref: self.connection_ref.clone(),
             reason: self.reason.clone(),
             approval: None,
             suspend: false,

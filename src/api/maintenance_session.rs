@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Next Window","type":"date","jsonPath":".status.nextWindowOpening"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".spec.reason","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority and reason cannot change once the session has started; create a new MaintenanceSession instead"),
+    validation = kube::core::Rule::new(IMMUTABLE_ONCE_STARTED).message("target, mode, deployment, reboot, offline, priority, connectionRef and reason cannot change once the session has started; create a new MaintenanceSession instead"),
     validation = kube::core::Rule::new(ROLLOUT_FIXED_ONCE_STARTED).message("spec.rollout (strategy, pilot, maxConcurrent, tenantByTenant) cannot change once the session has started: the rollout was planned from it; only maxFailures, maxFailuresPerTenant and countOfflineAsFailures can"),
     validation = kube::core::Rule::new("has(self.spec.scheduledBy) == has(oldSelf.spec.scheduledBy)").message("spec.scheduledBy cannot be added or removed after creation"),
     validation = kube::core::Rule::new("has(self.spec.observe) == has(oldSelf.spec.observe)").message("spec.observe cannot be added or removed after creation"),
@@ -98,6 +98,16 @@ pub struct MaintenanceSessionSpec {
     /// `High` bypasses ImmyBot's instance-wide limit on concurrent sessions.
     #[serde(default)]
     pub priority: SessionPriority,
+
+    /// Which ImmyBot instance, through which connection
+    /// (`ImmyBotConnection` in this namespace, or
+    /// `ClusterImmyBotConnection`). Unset: the default connection when the
+    /// session is first decided on (see `kubectl explain
+    /// immybotconnections.spec.default`); once it has started, the one it
+    /// started through, for good. Covered by the approval; cannot change
+    /// once the session has started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<super::ConnectionRef>,
 
     /// Why this maintenance runs (a ticket, a change request). Required;
     /// recorded in status (`status.reason`) and in the start event, so that
@@ -191,7 +201,9 @@ const IMMUTABLE_ONCE_STARTED: &str = "!has(oldSelf.status) || !has(oldSelf.statu
 self.spec.reboot == oldSelf.spec.reboot && self.spec.offline == oldSelf.spec.offline && \
 self.spec.priority == oldSelf.spec.priority && self.spec.reason == oldSelf.spec.reason && \
 has(self.spec.deployment) == has(oldSelf.spec.deployment) && \
-(!has(self.spec.deployment) || self.spec.deployment == oldSelf.spec.deployment))";
+(!has(self.spec.deployment) || self.spec.deployment == oldSelf.spec.deployment) && \
+has(self.spec.connectionRef) == has(oldSelf.spec.connectionRef) && \
+(!has(self.spec.connectionRef) || self.spec.connectionRef == oldSelf.spec.connectionRef))";
 
 /// The rollout's shape is recorded when it starts; only the failure budget
 /// (a brake, not an effect) may change after that.

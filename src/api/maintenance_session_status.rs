@@ -206,6 +206,10 @@ pub struct NamedId {
 pub struct ImmyBotRefs {
     /// The ImmyBot instance (base URL).
     pub instance: String,
+    /// The connection the instance is reached through; absent: the
+    /// operator's own flags. Fixed once a session was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<super::ConnectionRef>,
     /// Every start the controller made or is making, oldest first. The last
     /// one is current; reruns of failed computers are further attempts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

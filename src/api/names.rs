@@ -53,6 +53,7 @@ names! {
     ScheduleDeletionPolicy { Delete, Orphan }
     DriftPolicy { Correct, Report }
     ApprovedKind { MaintenanceSession, ImmyBotSchedule, MaintenanceSchedule }
+    ConnectionKind { ImmyBotConnection, ClusterImmyBotConnection }
     ConcurrencyPolicy { Allow, Forbid, Replace }
     DeploymentType { Local, Global }
     DeletionPolicy { Cancel, Orphan }

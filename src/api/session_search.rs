@@ -37,6 +37,11 @@ pub const MAX_SEARCH_LIMIT: i32 = 500;
 #[x_kube(validation = kube::core::Rule::new("!has(self.computerId) || !has(self.computerName)").message("name the computer by computerId or computerName, not both"))]
 #[x_kube(validation = kube::core::Rule::new("!has(self.tenantId) || !has(self.tenantName)").message("name the tenant by tenantId or tenantName, not both"))]
 pub struct SessionSearchSpec {
+    /// Which ImmyBot instance to search, through which connection
+    /// (`ImmyBotConnection` in this namespace, or
+    /// `ClusterImmyBotConnection`); unset, the default connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_ref: Option<super::ConnectionRef>,
     /// Only sessions of this computer (its ImmyBot id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]

@@ -42,29 +42,38 @@ impl Default for Timing {
     }
 }
 
+/// Cloning shares everything but the connection: [`Context::through`]
+/// makes one per ImmyBot connection, with the same approvals, write gate,
+/// events, clock and crash point.
+#[derive(Clone)]
 pub struct Context {
     pub client: kube::Client,
+    /// The ImmyBot client of this context's connection.
     pub immybot: ImmyBotClient,
     /// The ImmyBot instance's base URL, recorded in status.
     pub instance: String,
+    /// Which connection object `immybot` is (absent: the operator's flags).
+    pub connection: Option<crate::api::ConnectionRef>,
+    /// Every connection: the operator's flags and the connection objects.
+    pub connections: super::connections::Connections,
     pub policy: ApprovalPolicy,
     pub timing: Timing,
     pub recorder: Recorder,
     /// Where a test stops this controller (tests only).
     #[cfg(any(test, feature = "test-hooks"))]
-    pub crash: super::test_hooks::CrashHooks,
+    pub crash: Arc<super::test_hooks::CrashHooks>,
     pub observer: Arc<dyn ControllerObserver>,
     /// What every kind's approvals are judged from: the approvals and the
     /// MaintenanceSchedules whose standing approvals cover runs, as the
     /// watches keep them.
-    pub approvals: Approvals,
+    pub approvals: Arc<Approvals>,
     /// Versions this controller replaced that the cache may still show.
     pub superseded: Arc<super::status_writer::SupersededVersions>,
     /// "Now" for every decision (tests move it).
     pub clock: Arc<super::clock::Clock>,
     /// The operator's own Kubernetes user name, learnt once (the requester of
     /// the runs it creates for MaintenanceSchedules).
-    pub identity: tokio::sync::OnceCell<String>,
+    pub identity: Arc<tokio::sync::OnceCell<String>>,
     /// This process's API-server writes, at most so many at once, the write
     /// that ends a session first (`--max-concurrent-api-writes`).
     pub write_gate: super::write_gate::WriteGate,
@@ -98,6 +107,16 @@ impl Context {
             .cloned()
     }
 
+    /// This context, reaching ImmyBot through `connection` instead.
+    pub fn through(&self, connection: &super::connections::LiveConnection) -> Context {
+        Context {
+            immybot: connection.client.clone(),
+            instance: connection.url.clone(),
+            connection: connection.key.reference(),
+            ..self.clone()
+        }
+    }
+
     /// Whether a test's crash point was hit: a dead process does nothing.
     /// Always false outside the tests.
     pub fn is_crashed(&self) -> bool {
@@ -123,10 +142,13 @@ impl Context {
                 instance: None,
             },
         );
+        let connections = super::connections::Connections::new(immybot.clone(), instance.clone());
         Self {
             client,
             immybot,
             instance,
+            connection: None,
+            connections,
             policy,
             timing,
             recorder,

@@ -28,6 +28,10 @@ pub enum Error {
         "the run due at {scheduled} would be MaintenanceSession {run}, but a session of that name exists that this schedule did not create; rename or delete it"
     )]
     RunNameTaken { run: String, scheduled: jiff::Timestamp },
+    /// The object's ImmyBot connection cannot be used (missing, not ready,
+    /// ambiguous, or moved to another instance): nothing is sent.
+    #[error("{0}")]
+    Connection(#[from] super::connections::ConnectionProblem),
     #[error("finalizer: {0}")]
     Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
 }
@@ -43,6 +47,7 @@ impl Error {
             Error::SimulatedCrash(_) => "simulated_crash",
             Error::Identity(_) => "identity",
             Error::RunNameTaken { .. } => "run_name_taken",
+            Error::Connection(_) => "connection",
             Error::Finalizer(inner) => match &**inner {
                 kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => {
                     e.metric_label()

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const MAX_PENDING: usize = 10_000;
 
 /// How many events wait to be sent (shared by the context's clones).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct PendingEvents(Arc<AtomicUsize>);
 
 impl PendingEvents {

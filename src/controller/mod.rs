@@ -10,7 +10,10 @@
 //! `status_writer` and `write_gate` (API-server writes in order of
 //! importance), `store_slot`, `spec_mapping` and `windows` (what the kinds'
 //! specs share, in ImmyBot's words and in time), `observer` (metrics
-//! hooks), `scope` (the namespaces served), `test_hooks` (crash points,
+//! hooks), `scope` (the namespaces served), `connections` (which ImmyBot
+//! instance an object's calls go to: the flags' and the connection
+//! objects', each with its own client and budget, and their controller),
+//! `test_hooks` (crash points,
 //! tests only), and `run`, which only joins the kinds and feeds them the
 //! one approval watch.
 //!
@@ -28,6 +31,7 @@ pub mod approval;
 pub mod blast_radius;
 mod clock;
 mod conditions;
+pub mod connections;
 mod context;
 mod controls;
 mod error;

@@ -116,6 +116,15 @@ pub struct OperatorArgs {
     #[arg(long, default_value_t = crate::controller::write_gate::DEFAULT_SLOTS)]
     pub max_concurrent_api_writes: usize,
 
+    /// Where a ClusterImmyBotConnection's Secret is read from (default:
+    /// the operator's own namespace, `POD_NAMESPACE`).
+    #[arg(long, env = "IMMYBOT_CLUSTER_CONNECTION_SECRET_NAMESPACE")]
+    pub cluster_connection_secret_namespace: Option<String>,
+    /// How often each connection object's Secret is read again (a rotated
+    /// secret is used from then on) and its instance asked, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub connection_recheck_seconds: u64,
+
     /// Address of /livez, /readyz and /metrics.
     #[arg(long, env = "IMMYBOT_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     pub admin_addr: SocketAddr,
@@ -168,6 +177,24 @@ impl OperatorArgs {
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// How connection objects become clients: the flags' configuration as
+    /// the template, the Secret namespace of cluster connections.
+    pub fn connection_defaults(
+        &self,
+        template: ClientConfig,
+        call_observer: Option<std::sync::Arc<dyn immybot_client::CallObserver>>,
+    ) -> crate::controller::connections::ConnectionDefaults {
+        crate::controller::connections::ConnectionDefaults {
+            template,
+            cluster_secret_namespace: self
+                .cluster_connection_secret_namespace
+                .clone()
+                .unwrap_or_else(|| self.lease_namespace.clone()),
+            call_observer,
+            recheck: Duration::from_secs(self.connection_recheck_seconds.max(1)),
+        }
     }
 
     pub fn approval_policy(&self) -> ApprovalPolicy {

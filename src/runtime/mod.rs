@@ -57,7 +57,8 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), RuntimeError> {
     let readiness = Arc::new(Readiness::default());
-    let immybot = ImmyBotClient::new(args.client_config()?)?.with_observer(metrics.clone());
+    let config = args.client_config()?;
+    let immybot = ImmyBotClient::new(config.clone())?.with_observer(metrics.clone());
 
     let admin_addr = args.admin_addr;
     let listener = tokio::net::TcpListener::bind(admin_addr)
@@ -78,6 +79,8 @@ pub async fn run(
         args.approval_policy(),
         args.timing(),
     );
+    ctx.connections
+        .configure(args.connection_defaults(config, Some(metrics.clone())));
     ctx.write_gate = WriteGate::new(args.max_concurrent_api_writes);
     ctx.action_log_excerpts = args.action_log_excerpts;
     ctx.observer = Arc::new(observer::RuntimeObserver {

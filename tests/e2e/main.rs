@@ -14,6 +14,7 @@ mod approval_coverage;
 mod blast_radius;
 mod budget;
 mod chart;
+mod connections;
 mod crash_safety;
 mod crd;
 mod diagnosis;
@@ -53,6 +54,7 @@ fn main() {
         admission::tests(),
         approval_coverage::tests(),
         budget::tests(),
+        connections::tests(),
         crd::tests(),
         lifecycle::tests(),
         crash_safety::tests(),

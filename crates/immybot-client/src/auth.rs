@@ -35,7 +35,8 @@ pub(crate) struct TokenSource {
     http: reqwest::Client,
     token_url: Url,
     client_id: String,
-    client_secret: Secret,
+    /// Replaced when the secret is rotated (`replace_secret`).
+    client_secret: std::sync::RwLock<Secret>,
     scope: String,
     cache: Mutex<Option<CachedToken>>,
 }
@@ -60,7 +61,7 @@ impl TokenSource {
             http,
             token_url,
             client_id,
-            client_secret,
+            client_secret: std::sync::RwLock::new(client_secret),
             scope,
             cache: Mutex::new(None),
         }
@@ -89,11 +90,29 @@ impl TokenSource {
         }
     }
 
+    /// Signs in with `secret` from now on. The cached token stays until it
+    /// is refused or expires (a token outlives the secret that got it).
+    /// Whether the secret changed.
+    pub(crate) fn replace_secret(&self, secret: Secret) -> bool {
+        let mut current = self
+            .client_secret
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = *current != secret;
+        *current = secret;
+        changed
+    }
+
     async fn fetch(&self) -> Result<CachedToken, ImmyBotError> {
+        let secret = self
+            .client_secret
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.client_secret.expose()),
+            ("client_secret", secret.expose()),
             ("scope", self.scope.as_str()),
         ];
         let response = self
@@ -115,7 +134,7 @@ impl TokenSource {
         if !status.is_success() {
             return Err(ImmyBotError::TokenRefused {
                 status: status.as_u16(),
-                body: redact(&truncate_body(&body), &self.client_secret),
+                body: redact(&truncate_body(&body), &secret),
             });
         }
         let parsed: TokenResponse = serde_json::from_slice(&body).map_err(|e| ImmyBotError::TokenUnavailable {

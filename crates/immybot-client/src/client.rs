@@ -189,6 +189,17 @@ impl ImmyBotClient {
         self.inner.pacer.has_waiters()
     }
 
+    /// Signs in with `secret` from now on (a rotated client secret), keeping
+    /// the budget and the token until it is refused. Whether it changed.
+    pub fn rotate_client_secret(&self, secret: crate::Secret) -> bool {
+        self.inner.tokens.replace_secret(secret)
+    }
+
+    /// The instance's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
     /// Replaces how the client waits (tests record waits instead). Only
     /// before the client is shared; a shared client keeps its sleeper.
     pub fn with_sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {

@@ -188,7 +188,8 @@ pub struct SimState {
     start_shape: Mutex<StartResponseShape>,
     shape: Mutex<ResponseShape>,
     client_id: String,
-    client_secret: Secret,
+    /// The client secret the token endpoint accepts (rotated by tests).
+    client_secret: Mutex<Secret>,
     token_lifetime: Duration,
 }
 
@@ -218,7 +219,7 @@ impl SimState {
             start_shape: Mutex::new(StartResponseShape::default()),
             shape: Mutex::new(config.shape.clone()),
             client_id: config.client_id.clone(),
-            client_secret: config.client_secret.clone(),
+            client_secret: Mutex::new(config.client_secret.clone()),
             token_lifetime: config.token_lifetime,
         }
     }
@@ -396,7 +397,7 @@ impl SimState {
 
     /// A token for valid credentials, with its lifetime.
     fn issue_token(&self, client_id: Option<&str>, secret: Option<&str>) -> Option<(String, Duration)> {
-        if client_id != Some(self.client_id.as_str()) || secret != Some(self.client_secret.expose()) {
+        if client_id != Some(self.client_id.as_str()) || secret != Some(lock(&self.client_secret).expose()) {
             return None;
         }
         let token = format!("sim-{}", uuid::Uuid::new_v4().simple());
@@ -414,6 +415,14 @@ impl SimState {
     /// Invalidates every issued token: the next call of each client gets 401.
     pub fn revoke_tokens(&self) {
         lock(&self.tokens).clear();
+    }
+
+    /// Accepts only `secret` from now on and revokes every token, as
+    /// rotating an app registration's secret (and removing the old one)
+    /// does: clients must sign in again with the new secret.
+    pub fn rotate_client_secret(&self, secret: Secret) {
+        *lock(&self.client_secret) = secret;
+        self.revoke_tokens();
     }
 }
 

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use kube::runtime::{Controller, watcher};
 
 use super::approval::watch::{ApprovalTriggers, named_by};
+use super::connections::PerConnection;
 use super::context::{Context, KindContext};
 use super::scope::{Scope, report_all};
 use crate::api::{ApprovedKind, ImmyBotSchedule};
@@ -46,11 +47,14 @@ pub async fn run(
     approvals: ApprovalTriggers,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let ctx = Arc::new(ScheduleContext::new(shared, ScheduleState::default()));
-    let observer = ctx.observer.clone();
-    let results = Controller::new(scope.api::<ImmyBotSchedule>(&ctx.client), watcher::Config::default())
+    // One context per connection: the running-schedule ids are one
+    // instance's.
+    let observer = shared.observer.clone();
+    let api = scope.api::<ImmyBotSchedule>(&shared.client);
+    let kind = Arc::new(PerConnection::new(shared, ScheduleState::default));
+    let results = Controller::new(api, watcher::Config::default())
         .watches_stream(approvals, named_by(ApprovedKind::ImmyBotSchedule))
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, ctx);
+        .run(reconciler::reconcile, reconciler::error_policy, kind);
     report_all(results, observer).await;
 }

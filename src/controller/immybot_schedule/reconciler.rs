@@ -12,15 +12,16 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 
-use super::ScheduleContext;
 use super::blast_radius::{Count, count};
 use super::blast_radius_reader::measure;
 use super::definition::{ResolvedTarget, approval_digest, cron_of, definition, definition_digest, target_of};
 use super::machine::{Decision, Observed, Remote, Standing, Step, decide};
+use super::{ScheduleContext, ScheduleState};
 use crate::api::{ApprovedKind, ImmyBotSchedule, ImmyBotScheduleStatus, PendingCreate, ScheduleDeletionPolicy};
 use crate::controller::approval::{Subject, Verdict, evaluate};
 use crate::controller::clock::stored_time;
 use crate::controller::conditions::{self, APPROVED, READY, RECONCILING, STALLED};
+use crate::controller::connections::{ConnectionKey, ConnectionProblem, Connections, LiveConnection, PerConnection};
 use crate::controller::error::Error;
 use crate::controller::events::{announce_controls, publish};
 use crate::controller::status_writer::replace_status_if_changed;
@@ -31,7 +32,31 @@ pub const FINALIZER: &str = "immybot.io/schedules";
 const SYNCED: &str = "Synced";
 const DRIFTED: &str = "Drifted";
 
-pub async fn reconcile(obj: Arc<ImmyBotSchedule>, ctx: Arc<ScheduleContext>) -> Result<Action, Error> {
+/// The connection `obj` uses: the one its schedule was created or adopted
+/// through (recorded in status), else the one its spec names or the
+/// default.
+pub fn connection_of(
+    connections: &Connections,
+    obj: &ImmyBotSchedule,
+) -> Result<Arc<LiveConnection>, ConnectionProblem> {
+    let ns = obj.namespace().unwrap_or_default();
+    match obj.status.as_ref() {
+        Some(st) if st.schedule_id.is_some() || st.pending_create.is_some() => match &st.instance {
+            Some(instance) => connections.pinned(st.connection.as_ref(), &ns, instance),
+            // Recorded before connections existed: the flags made it.
+            None => connections.get(&ConnectionKey::Flags),
+        },
+        _ => connections.resolve(obj.spec.connection_ref.as_ref(), &ns),
+    }
+}
+
+pub async fn reconcile(obj: Arc<ImmyBotSchedule>, kind: Arc<PerConnection<ScheduleState>>) -> Result<Action, Error> {
+    let live = connection_of(&kind.shared.connections, &obj).map_err(Error::Connection)?;
+    let (ctx, _) = kind.context_for(&live);
+    reconcile_through(obj, ctx).await
+}
+
+async fn reconcile_through(obj: Arc<ImmyBotSchedule>, ctx: Arc<ScheduleContext>) -> Result<Action, Error> {
     if ctx.is_crashed() {
         // A test's crash point was hit: a dead process does nothing.
         return Ok(Action::await_change());
@@ -48,13 +73,14 @@ pub async fn reconcile(obj: Arc<ImmyBotSchedule>, ctx: Arc<ScheduleContext>) -> 
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-pub fn error_policy(obj: Arc<ImmyBotSchedule>, error: &Error, _ctx: Arc<ScheduleContext>) -> Action {
+pub fn error_policy(obj: Arc<ImmyBotSchedule>, error: &Error, _kind: Arc<PerConnection<ScheduleState>>) -> Action {
     tracing::warn!(schedule = %obj.name_any(), error = %error, label = error.metric_label(), "schedule reconcile failed");
     match error {
         Error::ImmyBot(e) if e.kind() == ErrorKind::RateLimited => {
             Action::requeue(e.retry_after().unwrap_or(Duration::from_secs(30)))
         }
         Error::Conflict => Action::requeue(Duration::from_millis(200)),
+        Error::Connection(_) => Action::requeue(Duration::from_secs(30)),
         _ => Action::requeue(Duration::from_secs(5)),
     }
 }
@@ -128,6 +154,10 @@ async fn apply(obj: &ImmyBotSchedule, ctx: &ScheduleContext, api: &Api<ImmyBotSc
     let mut status = obj.status.clone().unwrap_or_default();
     let digest = approval_digest(&uid, &obj.spec);
     status.approval_digest = Some(digest.clone());
+    // The instance in use: the one pinned once a schedule exists there
+    // (`connection_of`), so this only changes before that.
+    status.instance = Some(ctx.instance.clone());
+    status.connection = ctx.connection.clone();
     status.observed_generation = obj.metadata.generation;
 
     // From the approval store only; before it has synced (just after

@@ -60,6 +60,8 @@ pub struct Observed<'a> {
     pub now: Timestamp,
     /// The ImmyBot instance, as recorded in status.
     pub instance: &'a str,
+    /// The connection it is reached through (`None`: the operator's flags).
+    pub connection: Option<&'a crate::api::ConnectionRef>,
     /// How long an unanswered start may still be in flight elsewhere before
     /// its sessions are looked up (see the start protocol).
     pub start_grace: Duration,
@@ -139,6 +141,7 @@ impl Observed<'_> {
             generation: self.object.metadata.generation,
             now: self.now,
             instance: self.instance,
+            connection: self.connection,
         }
     }
 }

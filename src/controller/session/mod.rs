@@ -17,6 +17,7 @@ mod action_rerun_protocol;
 pub mod action_reruns;
 pub mod attempts;
 mod blast_radius_reader;
+mod by_connection;
 mod deferrable;
 mod ended_reader;
 mod excerpt_reader;
@@ -51,6 +52,7 @@ use super::context::{Context, KindContext};
 use super::scope::{Scope, report_all};
 use super::write_gate::DeferralBackoff;
 use crate::api::{MaintenanceApproval, MaintenanceSession};
+pub use by_connection::SessionKind;
 
 /// What the session kind owns: what ImmyBot told that has not changed
 /// since, the poller's last listing, and which objects' progress writes
@@ -68,40 +70,38 @@ pub struct SessionState {
 /// A session reconcile's context: the shared one and the kind's state.
 pub type SessionContext = KindContext<SessionState>;
 
-/// The MaintenanceSession controller and its poller, until `shutdown`.
+/// The MaintenanceSession controller and its pollers, until `shutdown`.
 pub async fn run(
     shared: Arc<Context>,
     scope: Scope,
     approvals: ApprovalTriggers,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let ctx = Arc::new(SessionContext::new(shared, SessionState::default()));
     // Our own reflector rather than `Controller::new`'s, to drop what no
     // reconcile reads before it is stored: `managedFields` was a third of
     // each cached object, and the cache holds every object (10,000 is an
     // MSP's year of sessions).
     let (session_store, session_writer) = reflector::store::<MaintenanceSession>();
-    let session_events = watcher(scope.api::<MaintenanceSession>(&ctx.client), watcher::Config::default())
-        .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
-        .reflect(session_writer)
-        .touched_objects();
+    let session_events = watcher(
+        scope.api::<MaintenanceSession>(&shared.client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .modify(|o| o.managed_fields_mut().clear())
+    .reflect(session_writer)
+    .touched_objects();
     let controller = Controller::for_stream(session_events, session_store);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let poller = tokio::spawn(poller::run(poller::Poller {
-        immybot: ctx.immybot.clone(),
-        store: controller.store(),
-        timing: ctx.timing.clone(),
-        observer: ctx.observer.clone(),
-        snapshot: ctx.state.active_sessions.clone(),
-        cache: ctx.state.immybot_cache.clone(),
-        tx,
-    }));
-    let synced = tokio::spawn(announce_synced(controller.store(), ctx.observer.clone()));
+    let kind = Arc::new(by_connection::SessionKind::new(shared.clone(), controller.store(), tx));
+    // The flags' connection is polled from the start (and reports every
+    // object's phase); a connection object's poller starts with the first
+    // object that uses it.
+    kind.context_for(&shared.connections.flags());
+    let synced = tokio::spawn(announce_synced(controller.store(), shared.observer.clone()));
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
-    let observer = ctx.observer.clone();
+    let observer = shared.observer.clone();
     let sessions = controller.store();
-    let clock_moves = ctx.clock.moves();
+    let clock_moves = shared.clock.moves();
     let results = controller
         .watches_stream(approvals, sessions_approved_by(sessions))
         .reconcile_on(triggers)
@@ -109,9 +109,9 @@ pub async fn run(
         // session at once, as windows and timeouts are read from it.
         .reconcile_all_on(clock_moves)
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, ctx);
+        .run(by_connection::reconcile, by_connection::error_policy, kind.clone());
     report_all(results, observer).await;
-    poller.abort();
+    kind.stop_pollers();
     synced.abort();
 }
 

@@ -56,6 +56,7 @@ pub(super) struct At<'a> {
     pub generation: Option<i64>,
     pub now: jiff::Timestamp,
     pub instance: &'a str,
+    pub connection: Option<&'a crate::api::ConnectionRef>,
 }
 
 /// Sets the Approved condition and keeps the approval record in step with
@@ -149,11 +150,22 @@ pub(super) fn set_phase(
     let message = message.into();
     let (g, now) = (at.generation, at.now);
     st.phase = Some(phase);
-    if st.immybot.is_none() {
-        st.immybot = Some(ImmyBotRefs {
-            instance: at.instance.into(),
-            attempts: vec![],
-        });
+    // Which instance, through which connection: set on the first decision,
+    // followed while nothing was started (the requester may name another
+    // connection), fixed once anything was (its sessions live there).
+    match &mut st.immybot {
+        None => {
+            st.immybot = Some(ImmyBotRefs {
+                instance: at.instance.into(),
+                connection: at.connection.cloned(),
+                attempts: vec![],
+            })
+        }
+        Some(refs) if refs.attempts.is_empty() && st.start_time.is_none() => {
+            refs.instance = at.instance.into();
+            refs.connection = at.connection.cloned();
+        }
+        Some(_) => {}
     }
     let c = &mut st.conditions;
     match phase {

@@ -24,6 +24,7 @@ use super::attempts::recorded_sessions;
 use super::ended_reader::{Asked, read_ended};
 use super::immybot_cache::{ActiveSessions, ImmyBotCache, Listing, ended};
 use crate::api::{MaintenanceSession, Phase};
+use crate::controller::connections::ConnectionKey;
 use crate::controller::context::Timing;
 use crate::controller::observer::ControllerObserver;
 use immybot_client::{ImmyBotClient, Priority, SessionStatus, WireTime};
@@ -34,6 +35,11 @@ const PAGE: u32 = 200;
 pub struct Poller {
     /// The ImmyBot client (the poller sets the priority of its own reads).
     pub immybot: ImmyBotClient,
+    /// The connection `immybot` is: the poller looks after the objects
+    /// that started through it, and no others.
+    pub connection: ConnectionKey,
+    /// Whether this poller reports every object's phase (one poller does).
+    pub reports_phases: bool,
     pub store: Store<MaintenanceSession>,
     pub timing: Timing,
     pub observer: Arc<dyn ControllerObserver>,
@@ -46,6 +52,8 @@ pub struct Poller {
 pub async fn run(p: Poller) {
     let Poller {
         immybot,
+        connection,
+        reports_phases,
         store,
         timing,
         observer,
@@ -59,7 +67,8 @@ pub async fn run(p: Poller) {
         let started = tokio::time::Instant::now();
         // Which ids the objects had before this listing: one not among them
         // could not be listed yet.
-        let known = recorded_ids(&store);
+        let objects = own_objects(&store, &connection);
+        let known = recorded_ids(&objects);
         let (current, rows) = match active_sessions(&listing).await {
             Ok(c) => c,
             Err(e) => {
@@ -72,7 +81,7 @@ pub async fn run(p: Poller) {
         observer.poll_cycle(started.elapsed(), current.len(), true);
         // Sessions of small objects that were known and are not listed
         // ended: read them for all objects at once, before the triggers.
-        let asked = ended_to_read(&store, &known, &current, &cache);
+        let asked = ended_to_read(&objects, &known, &current, &cache);
         if !asked.is_empty()
             && let Err(e) = read_ended(&ending, &cache, &asked).await
         {
@@ -85,22 +94,25 @@ pub async fn run(p: Poller) {
             known,
             listed: true,
         });
-        let mut phases: BTreeMap<String, i64> = BTreeMap::new();
-        let mut in_progress = false;
-        for obj in store.state() {
-            let phase = obj.status.as_ref().and_then(|s| s.phase);
-            in_progress |= waits_on_sessions(phase);
-            let phase = phase.map_or("Pending", Phase::as_str).to_owned();
-            *phases.entry(phase).or_default() += 1;
+        let in_progress = objects
+            .iter()
+            .any(|o| waits_on_sessions(o.status.as_ref().and_then(|s| s.phase)));
+        if reports_phases {
+            let mut phases: BTreeMap<String, i64> = BTreeMap::new();
+            for obj in store.state() {
+                let phase = obj.status.as_ref().and_then(|s| s.phase);
+                let phase = phase.map_or("Pending", Phase::as_str).to_owned();
+                *phases.entry(phase).or_default() += 1;
+            }
+            observer.phases(&phases);
         }
-        observer.phases(&phases);
         let changed: BTreeSet<i32> = current
             .iter()
             .filter(|(id, v)| last.get(id) != Some(v))
             .map(|(id, _)| *id)
             .chain(last.keys().filter(|id| !current.contains_key(id)).copied())
             .collect();
-        for obj_ref in to_trigger(&store, &changed, &current) {
+        for obj_ref in to_trigger(&objects, &changed, &current) {
             tracing::debug!(name = %obj_ref.name, "poll: sessions changed");
             if tx.send(obj_ref).await.is_err() {
                 return;
@@ -151,10 +163,27 @@ async fn active_sessions(immybot: &ImmyBotClient) -> Result<Active, immybot_clie
     }
 }
 
-/// Every session id recorded in an object's status.
-fn recorded_ids(store: &Store<MaintenanceSession>) -> std::collections::HashSet<i32> {
+/// The objects whose sessions were started through `connection` (as
+/// their status records it): the only ones this poller's listing can
+/// speak for. Session ids of two instances may be equal.
+fn own_objects(store: &Store<MaintenanceSession>, connection: &ConnectionKey) -> Vec<Arc<MaintenanceSession>> {
     store
         .state()
+        .into_iter()
+        .filter(|o| {
+            o.status.as_ref().and_then(|s| s.immybot.as_ref()).is_some_and(|r| {
+                ConnectionKey::recorded(
+                    r.connection.as_ref(),
+                    o.metadata.namespace.as_deref().unwrap_or_default(),
+                ) == *connection
+            })
+        })
+        .collect()
+}
+
+/// Every session id recorded in an object's status.
+fn recorded_ids(objects: &[Arc<MaintenanceSession>]) -> std::collections::HashSet<i32> {
+    objects
         .iter()
         .filter_map(|o| o.status.as_ref())
         .flat_map(|st| recorded_sessions(st).map(|(id, _)| id))
@@ -165,13 +194,13 @@ fn recorded_ids(store: &Store<MaintenanceSession>) -> std::collections::HashSet<
 /// sessions, known before this cycle, not listed as active, not already
 /// known to have ended.
 fn ended_to_read(
-    store: &Store<MaintenanceSession>,
+    objects: &[Arc<MaintenanceSession>],
     known: &std::collections::HashSet<i32>,
     active: &BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>,
     cache: &ImmyBotCache,
 ) -> Vec<Asked> {
     let mut out = Vec::new();
-    for obj in store.state() {
+    for obj in objects {
         let Some(status) = obj.status.as_ref() else { continue };
         if !waits_on_sessions(status.phase) {
             continue;
@@ -192,12 +221,12 @@ fn ended_to_read(
 /// in progress none of whose sessions is active any more (they finished
 /// between two cycles, perhaps before the poller ever saw them run).
 fn to_trigger(
-    store: &Store<MaintenanceSession>,
+    objects: &[Arc<MaintenanceSession>],
     changed: &BTreeSet<i32>,
     active: &BTreeMap<i32, (Option<SessionStatus>, Option<WireTime>)>,
 ) -> Vec<ObjectRef<MaintenanceSession>> {
     let mut out = Vec::new();
-    for obj in store.state() {
+    for obj in objects {
         let Some(status) = obj.status.as_ref() else { continue };
         let ids: Vec<i32> = recorded_sessions(status).map(|(id, _)| id).collect();
         if ids.is_empty() {
@@ -215,7 +244,7 @@ fn to_trigger(
             .is_some_and(|a| !a.busy_computer_ids.is_empty());
         let silently_finished = in_progress && !waiting && !ids.iter().any(|id| active.contains_key(id));
         if touched || silently_finished {
-            out.push(ObjectRef::from(&*obj));
+            out.push(ObjectRef::from(&**obj));
         }
     }
     out

@@ -80,7 +80,8 @@ async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<SessionContext>
     .map_err(|e| Error::Finalizer(Box::new(e)))
 }
 
-pub fn error_policy(obj: Arc<MaintenanceSession>, error: &Error, _ctx: Arc<SessionContext>) -> Action {
+/// How soon a reconcile that failed with `error` is tried again.
+pub fn error_action(obj: &MaintenanceSession, error: &Error) -> Action {
     let inner = match error {
         Error::Finalizer(f) => match &**f {
             kube::runtime::finalizer::Error::ApplyFailed(e) | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
@@ -213,6 +214,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         action_excerpts: &action_excerpts,
         now,
         instance: &ctx.instance,
+        connection: ctx.connection.as_ref(),
         start_grace: ctx.timing.start_grace,
         busy_retry: ctx.timing.busy_retry,
         pilot_required_above: ctx

@@ -62,6 +62,7 @@ pub async fn start(
     let name = obj.metadata.name.clone().unwrap_or_default();
     let refs = status.immybot.get_or_insert_with(|| ImmyBotRefs {
         instance: ctx.instance.clone(),
+        connection: ctx.connection.clone(),
         attempts: vec![],
     });
     // An attempt that ImmyBot answered with nothing but busy computers created

@@ -566,6 +566,7 @@ mod tests {
             progress: Some(m.progress),
             immybot: Some(ImmyBotRefs {
                 instance: "https://acme.immy.bot/".into(),
+                connection: None,
                 attempts: vec![Attempt {
                     number: 1,
                     session_group_id: uuid::Uuid::nil().to_string(),

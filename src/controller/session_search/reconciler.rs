@@ -44,7 +44,17 @@ pub async fn reconcile(obj: Arc<SessionSearch>, ctx: Arc<SearchContext>) -> Resu
             Ok(Action::requeue(super::machine::ttl(&o)))
         }
         Step::Search => {
-            let client = ctx.immybot.at(Priority::Progress);
+            use crate::controller::connections::ConnectionProblem;
+            let live = match ctx.connections.resolve(obj.spec.connection_ref.as_ref(), &ns) {
+                Ok(live) => live,
+                // It may become ready: the search waits, and says nothing yet.
+                Err(p @ ConnectionProblem::NotReady { .. }) => return Err(p.into()),
+                Err(p) => {
+                    replace_status_if_changed(&api, &obj, &failed(&o, p.reason(), p.to_string())).await?;
+                    return Ok(Action::requeue(super::machine::ttl(&o)));
+                }
+            };
+            let client = live.client.at(Priority::Progress);
             let outcome = match super::reader::resolve_names(&client, &obj.spec).await {
                 Ok(Resolved::Ids { spec, computer, tenant }) => {
                     super::reader::search(&client, &spec)

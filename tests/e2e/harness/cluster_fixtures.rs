@@ -29,6 +29,14 @@ pub async fn install(testbed: &Testbed) -> Result<(), String> {
         .create(&PostParams::default(), &ns)
         .await
         .ctx("create the settings namespace")?;
+    // Where ClusterImmyBotConnections' Secrets live for the test controllers.
+    let secrets: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": super::operator::CLUSTER_CONNECTION_SECRETS}}))
+            .ctx("namespace")?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &secrets)
+        .await
+        .ctx("create the cluster connections' Secret namespace")?;
     let settings: ConfigMap = serde_json::from_value(serde_json::json!({
         "metadata": {"name": immybot_operator::api::pilot::SETTINGS_CONFIGMAP},
         "data": {"pilotRequiredAbove": "off"},

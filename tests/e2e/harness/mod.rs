@@ -10,7 +10,10 @@ mod testbed;
 
 pub use cluster_fixtures::SETTINGS_NAMESPACE;
 pub use context::{TestContext, apiserver_requests, delete_namespace, wait_for};
-pub use operator::{fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of, spawn_operator_binary};
+pub use operator::{
+    CLUSTER_CONNECTION_SECRETS, fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of,
+    spawn_operator_binary,
+};
 pub use proxy::ApiServerProxy;
 pub use testbed::{TEST_USERS_GROUP, Testbed, reexec_with_logging_wrappers};
 

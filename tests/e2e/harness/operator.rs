@@ -100,6 +100,11 @@ pub fn spawn_operator_binary(
         .map_err(|e| format!("spawning immybot-operator: {e}"))
 }
 
+/// Where the test controllers read ClusterImmyBotConnections' Secrets
+/// (one namespace for all: the kind is cluster-wide, and every test's
+/// controller sees every one).
+pub const CLUSTER_CONNECTION_SECRETS: &str = "immybot-cluster-connections";
+
 pub fn test_timing() -> Timing {
     Timing {
         start_grace: Duration::from_secs(2),
@@ -144,7 +149,7 @@ impl TestContext {
         crash_point: CrashPoint,
     ) -> Result<Controller, String> {
         self.controller_on(sim, self.client.clone(), policy, |ctx| {
-            ctx.crash = CrashHooks::at(crash_point)
+            ctx.crash = std::sync::Arc::new(CrashHooks::at(crash_point))
         })
         .await
     }
@@ -158,7 +163,7 @@ impl TestContext {
         clock: Arc<immybot_operator::controller::Clock>,
     ) -> Result<Controller, String> {
         self.controller_on(sim, self.client.clone(), policy, |ctx| {
-            ctx.crash = CrashHooks::at(crash_point);
+            ctx.crash = std::sync::Arc::new(CrashHooks::at(crash_point));
             ctx.clock = clock;
         })
         .await
@@ -196,8 +201,17 @@ impl TestContext {
         let secret = Secret::new("simulator-secret");
         let mut config = sim.client_config("immybot-operator", &secret);
         config.request_timeout = Duration::from_secs(2);
-        let immybot = ImmyBotClient::new(config).map_err(|e| e.to_string())?;
+        let immybot = ImmyBotClient::new(config.clone()).map_err(|e| e.to_string())?;
         let mut ctx = Context::new(client, immybot, sim.base_url().to_string(), policy, test_timing());
+        // Connection objects: the flags' settings as their template, their
+        // Secrets read again every second (rotation tests).
+        ctx.connections
+            .configure(immybot_operator::controller::connections::ConnectionDefaults {
+                template: config,
+                cluster_secret_namespace: CLUSTER_CONNECTION_SECRETS.into(),
+                call_observer: None,
+                recheck: Duration::from_secs(1),
+            });
         customize(&mut ctx);
         let ctx = Arc::new(ctx);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -19,6 +19,7 @@ pub(super) fn begin(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, seen: &
     if seen.current().is_none() {
         let refs = st.immybot.get_or_insert_with(|| ImmyBotRefs {
             instance: o.instance.to_owned(),
+            connection: o.connection.cloned(),
             attempts: vec![],
         });
         refs.attempts.push(Attempt {
@@ -104,6 +105,7 @@ mod tests {
         object.status = Some(MaintenanceSessionStatus {
             immybot: Some(ImmyBotRefs {
                 instance: "https://acme.immy.bot/".into(),
+                connection: None,
                 attempts: vec![Attempt {
                     number: 1,
                     session_group_id: String::new(),

@@ -32,6 +32,7 @@ pub(super) fn observed<'a>(
         logs: &[],
         now: now(),
         instance: "https://acme.immy.bot/",
+        connection: None,
         start_grace: GRACE,
         busy_retry: Duration::from_secs(60),
         pilot_required_above: None,
