@@ -248,28 +248,38 @@ async fn every_example_object_passes_admission_as_its_requester(ctx: TestContext
             let Some(kind) = obj.get("kind").and_then(|k| k.as_str()) else {
                 continue; // the simulator's fleet seed
             };
-            if !["MaintenanceSession", "ImmyBotSchedule", "MaintenanceSchedule"].contains(&kind) {
+            // Connections and their Secrets are an administrator's: applied
+            // as the test's admin (CRD schema and CEL still apply).
+            let admin = ["ImmyBotConnection", "ClusterImmyBotConnection", "Secret"].contains(&kind);
+            if !admin && !["MaintenanceSession", "ImmyBotSchedule", "MaintenanceSchedule"].contains(&kind) {
                 continue; // Argo CD / Flux objects: not ours to admit
             }
-            let requester = obj["spec"]["requestedBy"]
-                .as_str()
-                .ok_or("an example without requestedBy")?;
+            let requester = if admin {
+                ""
+            } else {
+                obj["spec"]["requestedBy"]
+                    .as_str()
+                    .ok_or("an example without requestedBy")?
+            };
             let one = std::env::temp_dir().join(format!("{}-example-{checked}.json", ctx.namespace));
             std::fs::write(&one, obj.to_string()).ctx("writing the example object")?;
-            let out = ctx
-                .kubectl(&[
-                    "apply",
-                    "--server-side",
-                    "--dry-run=server",
-                    "--field-manager=e2e",
-                    &format!("--as={requester}"),
-                    &format!("--as-group={}", crate::harness::TEST_USERS_GROUP),
-                    "-n",
-                    &ctx.namespace,
-                    "-f",
-                    &one.display().to_string(),
-                ])
-                .ctx("running kubectl")?;
+            let file_arg = one.display().to_string();
+            let as_user = format!("--as={requester}");
+            let as_group = format!("--as-group={}", crate::harness::TEST_USERS_GROUP);
+            let mut args = vec![
+                "apply",
+                "--server-side",
+                "--dry-run=server",
+                "--field-manager=e2e",
+                "-n",
+                &ctx.namespace,
+                "-f",
+                &file_arg,
+            ];
+            if !admin {
+                args.extend([as_user.as_str(), as_group.as_str()]);
+            }
+            let out = ctx.kubectl(&args).ctx("running kubectl")?;
             let _ = std::fs::remove_file(&one);
             if !out.status.success() {
                 return Err(format!(
