@@ -79,7 +79,7 @@ pub struct MaintenanceApprovalSpec {
 }
 
 /// What a MaintenanceApproval approves.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default, schemars::JsonSchema)]
 pub enum ApprovedKind {
     #[default]
     MaintenanceSession,

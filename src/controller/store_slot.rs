@@ -28,6 +28,22 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> StoreSlot<K> {
         *self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
+    /// The objects of `refs` that exist, once the store has synced.
+    pub fn get_all(&self, refs: impl IntoIterator<Item = kube::runtime::reflector::ObjectRef<K>>) -> Option<Vec<K>> {
+        let store = self
+            .store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
+        Some(
+            refs.into_iter()
+                .filter_map(|r| store.get(&r))
+                .map(|o| o.as_ref().clone())
+                .collect(),
+        )
+    }
+
     /// The objects matching `keep`, once the store has synced.
     pub fn select(&self, keep: impl Fn(&K) -> bool) -> Option<Vec<K>> {
         let store = self

@@ -69,6 +69,16 @@ struct Inner {
     enum_encoding: EnumEncoding,
     sleeper: Arc<dyn Sleeper>,
     observer: Option<Arc<dyn CallObserver>>,
+    lookups: Lookups,
+}
+
+/// This instance's rarely-changing answers (`lookups`).
+#[derive(Default)]
+struct Lookups {
+    ages: crate::LookupAges,
+    tenants: crate::lookups::Cached<(), Vec<Tenant>>,
+    computers_by_name: crate::lookups::Cached<String, Vec<ComputerListItem>>,
+    schedules: crate::lookups::Cached<i32, crate::Schedule>,
 }
 
 impl std::fmt::Debug for ImmyBotClient {
@@ -170,6 +180,10 @@ impl ImmyBotClient {
                 enum_encoding: config.enum_encoding,
                 sleeper: Arc::new(TokioSleeper),
                 observer: None,
+                lookups: Lookups {
+                    ages: config.lookup_ages.clone(),
+                    ..Default::default()
+                },
             }),
         })
     }
@@ -471,16 +485,30 @@ impl ImmyBotClient {
 
     /// Computers whose name equals `name` (ImmyBot compares without case).
     /// Asks for two rows: enough to tell "one" from "ambiguous".
+    /// Found names are reused for a while (`LookupAges::computers_by_name`);
+    /// a name not found is asked again each time.
     pub async fn computers_named(&self, name: &str) -> Result<Vec<ComputerListItem>, ImmyBotError> {
-        let filter = serde_json::json!(["computerName", "=", name]).to_string();
-        let call = Call::get("GET /api/v1/computers/dx", "api/v1/computers/dx".into())
-            .query("skip", 0)
-            .query("take", 2)
-            .query("filter", filter);
-        let result: LoadResult = self.json(call).await?;
-        let mut page: Page<ComputerListItem> = Page::from_load_result(result, 2);
-        page.drop_rows_without_id(|c| c.id);
-        Ok(page.items)
+        let lookups = &self.inner.lookups;
+        let found = lookups
+            .computers_by_name
+            .get_or_ask(
+                &name.to_lowercase(),
+                lookups.ages.computers_by_name,
+                |rows: &Vec<ComputerListItem>| !rows.is_empty(),
+                || async {
+                    let filter = serde_json::json!(["computerName", "=", name]).to_string();
+                    let call = Call::get("GET /api/v1/computers/dx", "api/v1/computers/dx".into())
+                        .query("skip", 0)
+                        .query("take", 2)
+                        .query("filter", filter);
+                    let result: LoadResult = self.json(call).await?;
+                    let mut page: Page<ComputerListItem> = Page::from_load_result(result, 2);
+                    page.drop_rows_without_id(|c| c.id);
+                    Ok::<_, ImmyBotError>(page.items)
+                },
+            )
+            .await?;
+        Ok(found.as_ref().clone())
     }
 
     /// The computers named `name` (case-insensitive). The `dx` list finds
@@ -535,19 +563,36 @@ impl ImmyBotClient {
         .await
     }
 
+    /// Every tenant, reused for a while (`LookupAges::tenants`).
     pub async fn tenants(&self) -> Result<Vec<Tenant>, ImmyBotError> {
-        self.json(Call::get("GET /api/v1/tenants", "api/v1/tenants".into()))
-            .await
+        let lookups = &self.inner.lookups;
+        let all = lookups
+            .tenants
+            .get_or_ask(
+                &(),
+                lookups.ages.tenants,
+                |_| true,
+                || self.json(Call::get("GET /api/v1/tenants", "api/v1/tenants".into())),
+            )
+            .await?;
+        Ok(all.as_ref().clone())
     }
 
     /// Tenants whose name equals `name`, ignoring case. The tenant list is
-    /// small (an MSP's customers), so it is filtered here.
+    /// small (an MSP's customers), so it is filtered here; a name the
+    /// reused list lacks is looked for in a fresh one (a tenant just made).
     pub async fn tenants_named(&self, name: &str) -> Result<Vec<Tenant>, ImmyBotError> {
-        let all = self.tenants().await?;
-        Ok(all
-            .into_iter()
-            .filter(|t| t.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-            .collect())
+        let named = |all: Vec<Tenant>| -> Vec<Tenant> {
+            all.into_iter()
+                .filter(|t| t.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                .collect()
+        };
+        let found = named(self.tenants().await?);
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        self.inner.lookups.tenants.forget(&()).await;
+        Ok(named(self.tenants().await?))
     }
 
     // ---- the send loop --------------------------------------------------

@@ -138,6 +138,9 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     pub limits: Limits,
     pub enum_encoding: EnumEncoding,
+    /// How long rarely-changing answers (tenants, computers by name,
+    /// schedules) are reused.
+    pub lookup_ages: crate::LookupAges,
 }
 
 /// Entra ID's public authority host.
@@ -153,6 +156,7 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             limits: Limits::default(),
             enum_encoding: EnumEncoding::default(),
+            lookup_ages: crate::LookupAges::default(),
         }
     }
 

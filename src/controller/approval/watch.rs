@@ -36,11 +36,18 @@ impl ApprovalFeed {
     /// a new store (the old one would go stale), set into `ctx.approvals`.
     pub fn start(ctx: &Context, api: Api<MaintenanceApproval>) -> Self {
         let (store, writer) = reflector::store::<MaintenanceApproval>();
+        ctx.approvals.index.clear();
         ctx.approvals.approvals.set(store);
+        let approvals = ctx.approvals.clone();
         let events = watcher(api, watcher::Config::default())
             .default_backoff()
             .modify(|a| a.metadata.managed_fields = None)
             .reflect(writer)
+            .inspect(move |event| {
+                if let Ok(e) = event {
+                    approvals.index.follow(e);
+                }
+            })
             .touched_objects();
         let (senders, receivers): (Vec<_>, Vec<_>) = (0..3).map(|_| mpsc::channel(BUFFER)).unzip();
         let task = tokio::spawn(async move {

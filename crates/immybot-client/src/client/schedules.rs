@@ -23,14 +23,34 @@ impl ImmyBotClient {
             .collect()
     }
 
+    /// A schedule, reused for a while (`LookupAges::schedules`): how late a
+    /// change made in ImmyBot itself may be seen. This client's own writes
+    /// to it are seen at once.
     pub async fn schedule(&self, schedule_id: i32) -> Result<Schedule, ImmyBotError> {
-        let call = Call::get(
-            "GET /api/v1/schedules/{scheduleId}",
-            format!("api/v1/schedules/{schedule_id}"),
-        );
-        let answer = self.send(call).await?;
-        let value: serde_json::Value = decode(&answer)?;
-        Schedule::from_value(value).map_err(|e| decode_error(answer.route, &e))
+        let lookups = &self.inner.lookups;
+        let found = lookups
+            .schedules
+            .get_or_ask(
+                &schedule_id,
+                lookups.ages.schedules,
+                |_| true,
+                || async {
+                    let call = Call::get(
+                        "GET /api/v1/schedules/{scheduleId}",
+                        format!("api/v1/schedules/{schedule_id}"),
+                    );
+                    let answer = self.send(call).await?;
+                    let value: serde_json::Value = decode(&answer)?;
+                    Schedule::from_value(value).map_err(|e| decode_error(answer.route, &e))
+                },
+            )
+            .await?;
+        Ok(found.as_ref().clone())
+    }
+
+    /// Drops what is known of a schedule this client changes.
+    async fn changing(&self, schedule_id: i32) {
+        self.inner.lookups.schedules.forget(&schedule_id).await;
     }
 
     /// Creates a schedule. Not idempotent (ImmyBot takes no key for it):
@@ -70,7 +90,10 @@ impl ImmyBotClient {
             true,
         );
         call.method = Method::PUT;
-        self.send(call).await.map(drop)
+        self.changing(schedule_id).await;
+        let sent = self.send(call).await.map(drop);
+        self.changing(schedule_id).await;
+        sent
     }
 
     /// Deletes a schedule. Idempotent; a schedule already gone is not an error.
@@ -80,6 +103,7 @@ impl ImmyBotClient {
             format!("api/v1/schedules/{schedule_id}"),
         );
         call.method = Method::DELETE;
+        self.changing(schedule_id).await;
         match self.send(call).await {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == crate::ErrorKind::NotFound => Ok(()),
@@ -90,6 +114,7 @@ impl ImmyBotClient {
     /// Runs a schedule now (also while it is disabled). Starts maintenance:
     /// never retried once it may have reached ImmyBot.
     pub async fn run_schedule_now(&self, schedule_id: i32) -> Result<(), ImmyBotError> {
+        self.changing(schedule_id).await;
         self.send(Call::post(
             "POST /api/v1/schedules/{scheduleId}/run-now",
             format!("api/v1/schedules/{schedule_id}/run-now"),
@@ -102,6 +127,7 @@ impl ImmyBotClient {
 
     /// Cancels the sessions a schedule is running. Idempotent.
     pub async fn cancel_schedule(&self, schedule_id: i32) -> Result<(), ImmyBotError> {
+        self.changing(schedule_id).await;
         self.send(Call::post(
             "POST /api/v1/schedules/{scheduleId}/cancel",
             format!("api/v1/schedules/{schedule_id}/cancel"),
