@@ -164,3 +164,38 @@ fn names_priority_log_level_and_extra_flags_reach_the_manifests() {
     let bad = render(&["extraArgs[0]=busy"]).expect_err("an extra arg is a flag");
     assert!(bad.contains("extraArgs"), "{bad}");
 }
+
+/// The rules of the operator's ClusterRole that name `resource`.
+fn rules_for<'a>(objects: &'a [Value], resource: &str) -> Vec<&'a Value> {
+    kind(objects, "ClusterRole")
+        .into_iter()
+        .flat_map(|r| r["rules"].as_array().into_iter().flatten())
+        .filter(|rule| {
+            rule["resources"]
+                .as_array()
+                .is_some_and(|rs| rs.iter().any(|r| r == resource))
+        })
+        .collect()
+}
+
+#[test]
+fn secrets_are_read_only_by_name_and_only_when_asked() {
+    let none = render(&[]).unwrap();
+    assert!(rules_for(&none, "secrets").is_empty(), "no Secret access by default");
+    let named = render(&["connections.secretNames={lab-immybot,prod-immybot}"]).unwrap();
+    let rules = rules_for(&named, "secrets");
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0]["verbs"], serde_json::json!(["get"]));
+    assert_eq!(
+        rules[0]["resourceNames"],
+        serde_json::json!(["lab-immybot", "prod-immybot"])
+    );
+    let any = render(&["connections.readAnySecret=true"]).unwrap();
+    let rules = rules_for(&any, "secrets");
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0]["verbs"], serde_json::json!(["get"]));
+    assert!(rules[0].get("resourceNames").is_none(), "{rules:?}");
+    // The connection kinds are watched and their status patched.
+    assert_eq!(rules_for(&none, "clusterimmybotconnections").len(), 1);
+    assert!(refused(&["connections.readAnySecrets=true"]).contains("readAnySecrets"));
+}

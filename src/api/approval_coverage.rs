@@ -153,8 +153,7 @@ fn session_fields() -> Vec<SpecField> {
         SpecField::new("offline", Covered).edit(r#"{"offline":"ApplyOnConnect"}"#),
         SpecField::new("priority", Covered).edit(r#"{"priority":"High"}"#),
         // Which instance the maintenance runs in, with whose credentials.
-        SpecField::new("connectionRef", Covered)
-            .edit(r#"{"connectionRef":{"kind":"ClusterImmyBotConnection","name":"lab"}}"#),
+        SpecField::new("connectionRef", Covered).edit(r#"{"connectionRef":{"name":"lab"}}"#),
         // When it may start is part of what is approved. Absent when
         // empty (serde skips an empty list), so older digests hold.
         SpecField::new("windows", Covered).edit(
@@ -278,10 +277,10 @@ static IMMYBOT_SCHEDULE: LazyLock<KindCoverage> = LazyLock::new(|| KindCoverage 
         SpecField::new("requestedBy", Identity),
         SpecField::new("reason", Words).edit(r#"{"reason":"CHG-2 another ticket"}"#),
         SpecField::new("target", Covered).edit(r#"{"target":{"tenant":{"id":3}}}"#),
-        // Which instance holds the schedule; fixed once it exists there
-        // (CRD rule).
-        SpecField::new("connectionRef", Covered)
-            .edit(r#"{"connectionRef":{"kind":"ClusterImmyBotConnection","name":"lab"}}"#),
+        // Which instance holds the schedule: fixed at creation (CRD rule),
+        // like `observe` on a session; the approval names the object (its
+        // uid), which stands for that instance for good.
+        SpecField::new("connectionRef", Identity),
         SpecField::new("daily", Covered).edit(r#"{"daily":{"time":"23:00"}}"#),
         SpecField::new("weekly", Covered).edit(r#"{"daily":null,"weekly":{"days":["Saturday"],"time":"22:30"}}"#),
         SpecField::new("monthly", Covered).edit(r#"{"daily":null,"monthly":{"day":1,"time":"22:30"}}"#),

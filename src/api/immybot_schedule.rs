@@ -31,10 +31,10 @@ use super::{ComputerRef, InlineApproval, OfflineBehavior, RebootSpec, TenantRef}
     printcolumn = r#"{"name":"Last Result","type":"string","jsonPath":".status.lastRun.result"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"ImmyBot ID","type":"integer","jsonPath":".status.scheduleId","priority":1}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = kube::core::Rule::new(CONNECTION_FIXED_ONCE_CREATED).message("spec.connectionRef cannot change once the schedule exists in ImmyBot (it lives in that instance); create a new ImmyBotSchedule for another")
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.connectionRef) == has(oldSelf.connectionRef) && (!has(self.connectionRef) || self.connectionRef == oldSelf.connectionRef)").message("spec.connectionRef cannot change: the schedule lives in that instance; create a new ImmyBotSchedule for another"))]
 #[x_kube(validation = kube::core::Rule::new("[has(self.daily), has(self.weekly), has(self.monthly), has(self.cron)].filter(x, x).size() == 1").message("set exactly one of daily, weekly, monthly or cron"))]
 pub struct ImmyBotScheduleSpec {
     /// The Kubernetes user who asks for this schedule (checked at admission,
@@ -55,8 +55,9 @@ pub struct ImmyBotScheduleSpec {
     /// Which ImmyBot instance holds the schedule, through which connection
     /// (`ImmyBotConnection` in this namespace, or
     /// `ClusterImmyBotConnection`); unset, the default connection. Covered
-    /// by the approval; cannot change (the schedule lives in that
-    /// instance): create a new ImmyBotSchedule for another.
+    /// by the approval (it names this object, whose connection is fixed);
+    /// cannot change (the schedule lives in that instance): create a new
+    /// ImmyBotSchedule for another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_ref: Option<super::ConnectionRef>,
 
@@ -333,13 +334,6 @@ pub struct Counter {
     #[schemars(range(min = 0, max = 100000))]
     pub requests: i32,
 }
-
-/// Once a schedule was created (or its create sent) in an instance, the
-/// connection that reaches it stays.
-const CONNECTION_FIXED_ONCE_CREATED: &str = "!has(oldSelf.status) || \
-(!has(oldSelf.status.scheduleId) && !has(oldSelf.status.pendingCreate)) || \
-(has(self.spec.connectionRef) == has(oldSelf.spec.connectionRef) && \
-(!has(self.spec.connectionRef) || self.spec.connectionRef == oldSelf.spec.connectionRef))";
 
 /// What the operator knows of the schedule.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, schemars::JsonSchema)]

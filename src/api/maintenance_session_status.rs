@@ -254,10 +254,6 @@ pub struct Attempt {
     pub busy_round: i32,
 }
 
-fn is_zero(n: &i32) -> bool {
-    *n == 0
-}
-
 /// Why an attempt was made (`Attempt.purpose`).
 pub mod attempt_purpose {
     pub const START: &str = "Start";
@@ -308,7 +304,14 @@ pub struct OutcomeSummary {
     pub failed: i32,
     pub partially_passed: i32,
     pub running: i32,
+    /// Not running yet, for any reason (queued, offline, postponed, ...).
     pub waiting: i32,
+    /// Of those, the ones ImmyBot accepted and has not begun (`Created`,
+    /// `Pending`): queued behind its concurrent-session limit, an instance
+    /// setting (`spec.priority: High` bypasses it). Waiting for ImmyBot,
+    /// not stuck.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub queued: i32,
     pub cancelled: i32,
     pub missed: i32,
     /// Computers that never ran because they stayed busy with another ImmyBot
@@ -510,4 +513,8 @@ pub struct LogLine {
     pub time: Option<Time>,
     pub session_id: i32,
     pub message: String,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }

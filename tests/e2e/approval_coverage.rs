@@ -218,6 +218,10 @@ async fn nobody_but_the_requester_changes_what_an_approval_covers(ctx: TestConte
     let _controller = ctx
         .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
+    // The connection the sample edit of `connectionRef` names.
+    crate::connections::secret(&ctx, &ctx.namespace, "lab-credentials", "simulator-secret").await?;
+    crate::connections::connection(&ctx, "lab", &sim, "lab-credentials", false).await?;
+    crate::connections::wait_ready(&ctx, "lab", "True").await?;
     let kinds = kinds();
     let mut walks = Vec::new();
     for kind in &kinds {

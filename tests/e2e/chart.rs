@@ -261,6 +261,9 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             Some(ns.as_str()),
         ),
         ("create", "authentication.k8s.io", "selfsubjectreviews", None),
+        ("watch", "immybot.io", "immybotconnections", None),
+        ("watch", "immybot.io", "clusterimmybotconnections", None),
+        ("patch", "immybot.io", "immybotconnections/status", Some(ns.as_str())),
     ];
     for (verb, group, resource, namespace) in allowed {
         if !may(&as_sa, verb, group, resource, namespace).await? {

@@ -36,7 +36,7 @@ fn starts(sim: &RunningSim) -> usize {
 }
 
 /// Creates or updates the Secret `name` holding `value` as `clientSecret`.
-async fn secret(ctx: &TestContext, namespace: &str, name: &str, value: &str) -> TestResult {
+pub async fn secret(ctx: &TestContext, namespace: &str, name: &str, value: &str) -> TestResult {
     Api::<Secret>::namespaced(ctx.client.clone(), namespace)
         .patch(
             name,
@@ -63,7 +63,13 @@ fn settings(sim: &RunningSim, secret_name: &str, default: bool) -> serde_json::V
     })
 }
 
-async fn connection(ctx: &TestContext, name: &str, sim: &RunningSim, secret_name: &str, default: bool) -> TestResult {
+pub async fn connection(
+    ctx: &TestContext,
+    name: &str,
+    sim: &RunningSim,
+    secret_name: &str,
+    default: bool,
+) -> TestResult {
     let obj: ImmyBotConnection = serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1",
         "kind": "ImmyBotConnection",
@@ -79,7 +85,7 @@ async fn connection(ctx: &TestContext, name: &str, sim: &RunningSim, secret_name
 }
 
 /// The connection's Ready condition, once it has `status` (and its reason).
-async fn wait_ready(ctx: &TestContext, name: &str, status: &str) -> Result<String, String> {
+pub async fn wait_ready(ctx: &TestContext, name: &str, status: &str) -> Result<String, String> {
     let api = ctx.api::<ImmyBotConnection>();
     wait_for(&format!("connection {name} Ready={status}"), LONG, || async {
         let c = api.get(name).await.map_err(|e| e.to_string())?;

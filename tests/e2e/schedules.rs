@@ -23,6 +23,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         a_run_immybot_fires_on_its_clock_is_mirrored_in_status,
         next_run_time_follows_cron_across_dst_changes_in_two_zones,
         malformed_schedules_are_refused_at_admission,
+        schedules_look_up_tenants_and_their_definitions_once_per_while,
     ]
 }
 
@@ -601,6 +602,51 @@ async fn malformed_schedules_are_refused_at_admission(ctx: TestContext) -> TestR
             Err(e) if e.contains(says) => {}
             Err(e) => return Err(format!("{name}: the refusal does not say {says:?}: {e}")),
         }
+    }
+    Ok(())
+}
+
+/// Four schedules by tenant name, reconciled every half second (the test
+/// timing's idle interval): the tenant list is asked once per five minutes
+/// and each schedule's definition once per five seconds, not once per
+/// reconcile each (an acceptance run of five minutes with four schedules
+/// made 164 tenant look-ups and 148 schedule reads).
+async fn schedules_look_up_tenants_and_their_definitions_once_per_while(ctx: TestContext) -> TestResult {
+    const TENANTS: &str = "GET /api/v1/tenants";
+    const SCHEDULE: &str = "GET /api/v1/schedules/{scheduleId}";
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    let names = ["Fabrikam", "Northwind", "Woodgrove", "Tailspin"];
+    for (i, tenant) in names.iter().enumerate() {
+        let name = format!("nightly-{i}");
+        create(
+            &ctx,
+            &name,
+            nightly(serde_json::json!({"target": {"tenant": {"name": tenant}}, "deletionPolicy": "Orphan"})),
+        )
+        .await?;
+        approve(&ctx, &name, None).await?;
+    }
+    wait_for("four schedules in ImmyBot", LONG, || async {
+        let n = sim.state.schedules().len();
+        Ok((n == 4).then_some(()))
+    })
+    .await?;
+    let (tenants_before, reads_before) = (sim.state.call_count(TENANTS), sim.state.call_count(SCHEDULE));
+    let window = Duration::from_secs(6);
+    tokio::time::sleep(window).await;
+    let tenants = sim.state.call_count(TENANTS) - tenants_before;
+    let reads = sim.state.call_count(SCHEDULE) - reads_before;
+    eprintln!("in {window:?}: {tenants} tenant look-ups, {reads} schedule reads for 4 schedules");
+    // Each schedule reconciles about 12 times in the window, and its
+    // definition, five seconds old at most, is read again in it (the
+    // controller was at work: the window is a measure, not a wait).
+    if tenants > 1 || !(4..=12).contains(&reads) {
+        return Err(format!(
+            "in {window:?}, {tenants} tenant look-ups (at most 1) and {reads} schedule reads (4 to 12)"
+        ));
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::key::ConnectionKey;
 use super::registry::{Connections, LiveConnection};
-use super::settings::{client_config, client_secret, fingerprint};
+use super::settings::{SettingsError, client_config, client_secret, fingerprint};
 use crate::api::{ClusterImmyBotConnection, ConnectionSettings, ConnectionStatus, ImmyBotConnection};
 use crate::controller::clock::Clock;
 use crate::controller::conditions;
@@ -102,10 +102,19 @@ pub async fn reconcile<K: ConnectionObject>(obj: Arc<K>, ctx: Arc<ConnectionCont
     };
     let secret_namespace = obj.secret_namespace(&defaults.cluster_secret_namespace);
     let reference = &obj.settings().client_secret_ref;
-    let secret = Api::<KubeSecret>::namespaced(ctx.client.clone(), &secret_namespace)
+    let secret = match Api::<KubeSecret>::namespaced(ctx.client.clone(), &secret_namespace)
         .get_opt(&reference.name)
-        .await?;
-    let made = client_secret(obj.settings(), &secret_namespace, secret.as_ref())
+        .await
+    {
+        Ok(s) => Ok(s),
+        Err(kube::Error::Api(e)) if e.code == 403 => Err(SettingsError::SecretNotReadable {
+            namespace: secret_namespace.clone(),
+            name: reference.name.clone(),
+        }),
+        Err(e) => return Err(e.into()),
+    };
+    let made = secret
+        .and_then(|s| client_secret(obj.settings(), &secret_namespace, s.as_ref()))
         .and_then(|s| client_config(obj.settings(), s, &defaults.template));
     let verdict = match made {
         Err(e) => {

@@ -18,6 +18,10 @@ pub enum SettingsError {
         name: String,
         key: String,
     },
+    #[error(
+        "the operator may not read Secret {namespace}/{name} (RBAC): list it in the chart's connections.secretNames, or set connections.readAnySecret"
+    )]
+    SecretNotReadable { namespace: String, name: String },
     #[error("{0}")]
     Invalid(String),
 }
@@ -27,6 +31,7 @@ impl SettingsError {
         match self {
             SettingsError::SecretNotFound { .. } => "SecretNotFound",
             SettingsError::SecretKeyMissing { .. } => "SecretKeyMissing",
+            SettingsError::SecretNotReadable { .. } => "SecretNotReadable",
             SettingsError::Invalid(_) => "InvalidSettings",
         }
     }

@@ -177,6 +177,14 @@ pub fn map_sessions(
             SessionStatus::Cancelled => summary.cancelled += 1,
             SessionStatus::Missed => summary.missed += 1,
             SessionStatus::Running => summary.running += 1,
+            // GUESS: a session ImmyBot created and has not begun waits for
+            // a place under its concurrent-session limit (the facts page:
+            // the limit queues sessions; the document names no status
+            // for "queued").
+            SessionStatus::Created | SessionStatus::Pending => {
+                summary.waiting += 1;
+                summary.queued += 1;
+            }
             _ => summary.waiting += 1,
         }
         if is_failure(&status) && *computer > 0 {
@@ -426,6 +434,22 @@ mod tests {
             Aggregate::Postponed
         );
         assert_eq!(m(&[SessionStatus::Created, SessionStatus::Pending]), Aggregate::Queued);
+        let queued = |statuses: &[SessionStatus]| {
+            let s: Vec<_> = statuses
+                .iter()
+                .enumerate()
+                .map(|(i, st)| session(i as i32 + 1, i as i32 + 10, st.clone(), vec![]))
+                .collect();
+            let summary = map_sessions(&s, None, &[], None, &BTreeMap::new()).unwrap().summary;
+            (summary.queued, summary.waiting)
+        };
+        // Queued in ImmyBot (behind its limit) is one kind of waiting; an
+        // offline computer's is another.
+        assert_eq!(
+            queued(&[SessionStatus::Created, SessionStatus::Pending, SessionStatus::Running]),
+            (2, 2)
+        );
+        assert_eq!(queued(&[SessionStatus::PendingConnectivity]), (0, 1));
         assert_eq!(m(&[SessionStatus::Failed, SessionStatus::Missed]), Aggregate::AllFailed);
         assert_eq!(m(&[SessionStatus::Cancelled]), Aggregate::AllCancelled);
         assert!(map_sessions(&[], None, &[], None, &BTreeMap::new()).is_none());

@@ -23,14 +23,24 @@ impl TestContext {
         let client = testbed.client().await?;
         let slug = immybot_operator::api::name_slug(test_name);
         let slug = slug.trim_matches('-');
-        let suffix: u32 = rand::random::<u32>() % 100_000;
-        let namespace = format!("{}-{suffix}", &slug[..slug.len().min(40)]).replace("--", "-");
-        let ns: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}})).map_err(|e| e.to_string())?;
-        Api::<Namespace>::all(client.clone())
-            .create(&PostParams::default(), &ns)
-            .await
-            .map_err(|e| format!("creating namespace {namespace}: {e}"))?;
+        // Tests whose names share 40 characters (a test under each reading)
+        // differ only by the suffix: a taken one is drawn again.
+        let mut tries = 0;
+        let namespace = loop {
+            tries += 1;
+            let suffix: u32 = rand::random::<u32>() % 100_000;
+            let namespace = format!("{}-{suffix}", &slug[..slug.len().min(40)]).replace("--", "-");
+            let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": namespace}}))
+                .map_err(|e| e.to_string())?;
+            match Api::<Namespace>::all(client.clone())
+                .create(&PostParams::default(), &ns)
+                .await
+            {
+                Ok(_) => break namespace,
+                Err(kube::Error::Api(e)) if e.code == 409 && tries < 5 => continue,
+                Err(e) => return Err(format!("creating namespace {namespace}: {e}")),
+            }
+        };
         Ok(Self {
             client,
             namespace,

@@ -35,21 +35,24 @@ pub(super) fn sessions(
     let wave_prefix = assess_rollout(st, seen, mapped);
     let next = match mapped.aggregate {
         Aggregate::Partial | Aggregate::AllFailed => return rerun_or_end(st, o, seen, mapped),
-        Aggregate::Queued => Next::show(
-            Phase::Queued,
-            "Queued",
-            "ImmyBot accepted the sessions and has not run them yet",
-        ),
+        Aggregate::Queued => Next::show(Phase::Queued, "Queued", queued_message(mapped.summary.queued)),
         Aggregate::Running => {
             let suffix = if seen.spec.suspend {
                 "; spec.suspend is true, but ImmyBot cannot pause a running session, so it goes on and no new attempt will start"
             } else {
                 ""
             };
+            let queued = match mapped.summary.queued {
+                0 => String::new(),
+                n => format!("; {n} queued in ImmyBot behind its concurrent-session limit"),
+            };
             Next::show(
                 Phase::Running,
                 "Running",
-                format!("{wave_prefix}{} of the computers finished{suffix}", mapped.progress),
+                format!(
+                    "{wave_prefix}{} of the computers finished{queued}{suffix}",
+                    mapped.progress
+                ),
             )
         }
         Aggregate::Postponed => Next::show(
@@ -158,6 +161,18 @@ fn recheck(o: &Observed<'_>, seen: &Seen<'_>, mapped: &Mapped) -> Option<Duratio
     (!mapped.aggregate.is_finished())
         .then_some(RUNNING_RECHECK)
         .or_else(|| timeout_recheck(seen.spec, &o.object.status, o.now))
+}
+
+/// What a session ImmyBot has queued waits for, in words.
+fn queued_message(queued: i32) -> String {
+    let what = match queued {
+        0 => return "ImmyBot accepted the sessions and has not run them yet".to_owned(),
+        1 => "ImmyBot accepted the session and has not begun it".to_owned(),
+        n => format!("ImmyBot accepted {n} sessions and has begun none"),
+    };
+    format!(
+        "{what}: waiting for ImmyBot, which runs at most its concurrent-session limit at once (an instance setting; spec.priority High bypasses it)"
+    )
 }
 
 #[cfg(test)]

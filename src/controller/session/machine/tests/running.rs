@@ -31,6 +31,44 @@ fn running_sessions_are_mirrored_and_start_time_is_set_once() {
 }
 
 #[test]
+fn sessions_immybot_queued_read_as_waiting_for_it_not_stuck() {
+    let object = session()
+        .computers(&[101, 102, 103])
+        .attempt(1, 200, &[7, 8, 9])
+        .build();
+    let d = run(
+        &object,
+        &approved(),
+        &[
+            immy(7, 101, SessionStatus::Created),
+            immy(8, 102, SessionStatus::Pending),
+            immy(9, 103, SessionStatus::Pending),
+        ],
+    );
+    assert_eq!(d.status.phase, Some(Phase::Queued));
+    assert_eq!(d.status.summary.as_ref().map(|s| s.queued), Some(3));
+    let ready = d.status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert!(
+        ready.message.contains("3 sessions") && ready.message.contains("concurrent-session limit"),
+        "{}",
+        ready.message
+    );
+    // One begun, two still queued: running, and the queue is said.
+    let d = run(
+        &object,
+        &approved(),
+        &[
+            immy(7, 101, SessionStatus::Running),
+            immy(8, 102, SessionStatus::Pending),
+            immy(9, 103, SessionStatus::Pending),
+        ],
+    );
+    assert_eq!(d.status.phase, Some(Phase::Running));
+    let ready = d.status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
+    assert!(ready.message.contains("2 queued in ImmyBot"), "{}", ready.message);
+}
+
+#[test]
 fn queued_and_postponed() {
     let object = session().attempt(1, 200, &[7]).build();
     assert_eq!(
