@@ -28,14 +28,21 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> StoreSlot<K> {
         *self.store.write().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    /// The objects of `refs` that exist, once the store has synced.
-    pub fn get_all(&self, refs: impl IntoIterator<Item = kube::runtime::reflector::ObjectRef<K>>) -> Option<Vec<K>> {
+    /// The store, once it has synced. Not waiting: a reconcile before the
+    /// first sync reads the API server instead.
+    fn synced(&self) -> Option<kube::runtime::reflector::Store<K>> {
         let store = self
             .store
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()?;
         futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
+        Some(store)
+    }
+
+    /// The objects of `refs` that exist, once the store has synced.
+    pub fn get_all(&self, refs: impl IntoIterator<Item = kube::runtime::reflector::ObjectRef<K>>) -> Option<Vec<K>> {
+        let store = self.synced()?;
         Some(
             refs.into_iter()
                 .filter_map(|r| store.get(&r))
@@ -46,13 +53,7 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> StoreSlot<K> {
 
     /// The objects matching `keep`, once the store has synced.
     pub fn select(&self, keep: impl Fn(&K) -> bool) -> Option<Vec<K>> {
-        let store = self
-            .store
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()?;
-        // Not waiting: a reconcile before the first sync reads the API server instead.
-        futures::FutureExt::now_or_never(store.wait_until_ready())?.ok()?;
+        let store = self.synced()?;
         Some(
             store
                 .state()
