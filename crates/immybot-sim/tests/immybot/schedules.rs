@@ -151,3 +151,57 @@ async fn run_now_starts_sessions_carrying_the_schedule_id_and_cancel_stops_them(
         assert_eq!(now, want, "session {session} (was {was:?})");
     }
 }
+
+/// Over real HTTP, at the client's default ages: the tenant list and a
+/// computer's name are asked once, a miss again; a schedule is reused
+/// until this client changes it.
+#[tokio::test]
+async fn lookups_are_reused_for_a_while_and_asked_again_on_a_miss_or_a_write() {
+    let config = immybot_sim::SimConfig {
+        seed: fleet(),
+        ..Default::default()
+    };
+    let bed = Bed::with(config, |c| c.lookup_ages = LookupAges::default()).await;
+    for _ in 0..3 {
+        assert_eq!(bed.client.tenants_named("Fabrikam").await.unwrap().len(), 1);
+    }
+    assert_eq!(bed.calls("GET /api/v1/tenants"), 1, "the tenant list is reused");
+    assert!(bed.client.tenants_named("Nobody").await.unwrap().is_empty());
+    assert_eq!(
+        bed.calls("GET /api/v1/tenants"),
+        2,
+        "a name the list lacks is looked for afresh"
+    );
+    let name = fleet().computers[0].name.clone();
+    for _ in 0..3 {
+        assert_eq!(bed.client.computers_named(&name).await.unwrap().len(), 1);
+    }
+    assert_eq!(bed.calls("GET /api/v1/computers/dx"), 1, "a found name is reused");
+    for _ in 0..2 {
+        assert!(bed.client.computers_named("NO-SUCH-PC").await.unwrap().is_empty());
+    }
+    assert_eq!(
+        bed.calls("GET /api/v1/computers/dx"),
+        3,
+        "a name not found is asked each time"
+    );
+    let id = bed.client.create_schedule(&nightly(2)).await.unwrap().unwrap();
+    for _ in 0..3 {
+        bed.client.schedule(id).await.unwrap();
+    }
+    assert_eq!(
+        bed.calls("GET /api/v1/schedules/{scheduleId}"),
+        1,
+        "a schedule is reused"
+    );
+    let mut moved = nightly(2);
+    moved.custom_cron_expression = Some("0 3 * * *".into());
+    bed.client.update_schedule(id, &moved).await.unwrap();
+    let got = bed.client.schedule(id).await.unwrap();
+    assert_eq!(got.definition.custom_cron_expression.as_deref(), Some("0 3 * * *"));
+    assert_eq!(
+        bed.calls("GET /api/v1/schedules/{scheduleId}"),
+        2,
+        "its own write is seen at once"
+    );
+}

@@ -67,6 +67,9 @@ impl Bed {
         let sim = RunningSim::start(config, "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let mut client_config = sim.client_config(&client_id, &secret);
         client_config.request_timeout = Duration::from_secs(5);
+        // What is under test is the HTTP: every call goes out (the cache
+        // of look-ups has tests of its own, `schedules::lookups_*`).
+        client_config.lookup_ages = LookupAges::none();
         tweak(&mut client_config);
         let sleeper = RecordingSleeper::default();
         let client = ImmyBotClient::new(client_config)
