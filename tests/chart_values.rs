@@ -199,3 +199,55 @@ fn secrets_are_read_only_by_name_and_only_when_asked() {
     assert_eq!(rules_for(&none, "clusterimmybotconnections").len(), 1);
     assert!(refused(&["connections.readAnySecrets=true"]).contains("readAnySecrets"));
 }
+
+#[test]
+fn each_shard_is_a_deployment_of_its_own_and_the_main_one_takes_the_rest() {
+    let objects = render(&[
+        "shards[0].name=lab",
+        "shards[0].values={lab}",
+        "shards[1].name=big",
+        "shards[1].values={a,b}",
+        "shards[1].replicaCount=1",
+    ])
+    .unwrap();
+    let deployments = kind(&objects, "Deployment");
+    assert_eq!(deployments.len(), 3);
+    let args = |d: &Value| -> Vec<String> {
+        d["spec"]["template"]["spec"]["containers"][0]["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let find = |name: &str| {
+        *deployments
+            .iter()
+            .find(|d| d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no Deployment {name}"))
+    };
+    let main = find("immybot-immybot-operator");
+    assert!(args(main).contains(&"--shard-selector=immybot.io/shard notin (lab,a,b)".to_string()));
+    let big = find("immybot-immybot-operator-big");
+    let a = args(big);
+    assert!(
+        a.contains(&"--shard-selector=immybot.io/shard in (a,b)".to_string()),
+        "{a:?}"
+    );
+    assert!(
+        a.contains(&"--lease-name=immybot-immybot-operator-big".to_string()),
+        "{a:?}"
+    );
+    assert_eq!(big["spec"]["replicas"], 1);
+    // A shard's pods are its own: its selector names the shard.
+    assert_eq!(
+        big["spec"]["selector"]["matchLabels"]["immybot.io/operator-shard"],
+        "big"
+    );
+    // Without shards: one Deployment serving everything.
+    let plain = render(&[]).unwrap();
+    let one = kind(&plain, "Deployment");
+    assert_eq!(one.len(), 1);
+    assert!(!args(one[0]).iter().any(|a| a.starts_with("--shard-selector")));
+    assert!(refused(&["shards[0].name=Bad_Name", "shards[0].values={x}"]).contains("name"));
+}

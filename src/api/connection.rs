@@ -30,7 +30,8 @@ pub const DEFAULT_CLIENT_SECRET_KEY: &str = "clientSecret";
     printcolumn = r#"{"name":"Default","type":"boolean","jsonPath":".spec.default"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new("self.metadata.name.size() <= 63").message("a connection's name has at most 63 characters: objects using it are labelled with it (immybot.io/shard)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ImmyBotConnectionSpec {
@@ -56,7 +57,8 @@ pub struct ImmyBotConnectionSpec {
     printcolumn = r#"{"name":"Secret Namespace","type":"string","jsonPath":".status.secretNamespace"}"#,
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Reason","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
-    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = kube::core::Rule::new("self.metadata.name.size() <= 63").message("a connection's name has at most 63 characters: objects using it are labelled with it (immybot.io/shard)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterImmyBotConnectionSpec {
@@ -175,7 +177,8 @@ pub struct ConnectionRef {
     /// `ClusterImmyBotConnection`.
     #[serde(default)]
     pub kind: ConnectionKind,
-    #[schemars(length(min = 1, max = 253))]
+    /// At most 63 characters: objects are labelled with it (their shard).
+    #[schemars(length(min = 1, max = 63))]
     pub name: String,
 }
 

@@ -19,6 +19,7 @@ mod plan;
 mod reference;
 mod rollout;
 mod session_search;
+mod shard_label;
 
 pub use admission::{APPROVER_POLICY, REQUESTER_ONLY_POLICY, REQUESTER_POLICY, admission_policies};
 pub use approval_coverage::{
@@ -40,6 +41,7 @@ pub use plan::*;
 pub use reference::api_reference_markdown;
 pub use rollout::*;
 pub use session_search::*;
+pub use shard_label::{DEFAULT_SHARD, SHARD_LABEL, shard_label_policies, shard_selector};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -79,6 +81,12 @@ pub fn crd_files() -> Result<Vec<(String, String)>, serde_saphyr::ser::Error> {
 /// `deploy/admission-policies.yaml`: the admission policies as one YAML stream.
 pub fn admission_file() -> Result<String, serde_saphyr::ser::Error> {
     yaml_stream(&admission_policies())
+}
+
+/// `deploy/shard-label-policies.yaml`: the policies that label new objects
+/// with their shard (MutatingAdmissionPolicy, Kubernetes 1.36 and later).
+pub fn shard_label_file() -> Result<String, serde_saphyr::ser::Error> {
+    yaml_stream(&shard_label_policies())
 }
 
 /// `deploy/control-audit-policies.yaml`: the policies that stamp who used

@@ -32,6 +32,9 @@ fn main() -> anyhow::Result<()> {
             let audit = immybot_operator::api::control_audit_file().context("serialising control audit policies")?;
             outputs.push((root.join("deploy/control-audit-policies.yaml"), audit.clone()));
             outputs.push((chart.join("files/control-audit-policies.yaml"), audit));
+            let shards = immybot_operator::api::shard_label_file().context("serialising shard label policies")?;
+            outputs.push((root.join("deploy/shard-label-policies.yaml"), shards.clone()));
+            outputs.push((chart.join("files/shard-label-policies.yaml"), shards));
             // The table of what approvals cover, inside docs/design.md.
             let design = root.join("docs/design.md");
             let text = std::fs::read_to_string(&design).with_context(|| format!("reading {}", design.display()))?;

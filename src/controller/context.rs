@@ -82,6 +82,9 @@ pub struct Context {
     pub action_log_excerpts: bool,
     /// Events spawned and not yet sent (bounded, see `events`).
     pub pending_events: super::event_backlog::PendingEvents,
+    /// This shard's objects (`--shard-selector`, a label selector on
+    /// `immybot.io/shard`); `None`: every object in scope.
+    pub shard_selector: Option<String>,
 }
 
 impl Context {
@@ -105,6 +108,25 @@ impl Context {
             })
             .await
             .cloned()
+    }
+
+    /// How a kind watches its own objects: this shard's only.
+    pub fn owned_objects(&self) -> kube::runtime::watcher::Config {
+        self.owned_objects_also("")
+    }
+
+    /// The same, narrowed by `selector` as well.
+    pub fn owned_objects_also(&self, selector: &str) -> kube::runtime::watcher::Config {
+        let both: Vec<&str> = [selector, self.shard_selector.as_deref().unwrap_or_default()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let config = kube::runtime::watcher::Config::default();
+        if both.is_empty() {
+            config
+        } else {
+            config.labels(&both.join(","))
+        }
     }
 
     /// This context, reaching ImmyBot through `connection` instead.
@@ -162,6 +184,7 @@ impl Context {
             write_gate: super::write_gate::WriteGate::new(super::write_gate::DEFAULT_SLOTS),
             action_log_excerpts: true,
             pending_events: Default::default(),
+            shard_selector: None,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 
-use crate::api::{admission_policies, control_audit_policies};
+use crate::api::{admission_policies, control_audit_policies, shard_label_policies};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
@@ -15,11 +15,16 @@ pub enum BootstrapError {
 }
 
 /// Server-side applies the admission policies and their bindings: the
-/// validating ones, then the ones that stamp who used a control (the API
-/// server must serve `admissionregistration.k8s.io/v1`
-/// MutatingAdmissionPolicy, Kubernetes 1.36 or later).
+/// validating ones, then the ones that stamp who used a control and label
+/// new objects with their shard (the API server must serve
+/// `admissionregistration.k8s.io/v1` MutatingAdmissionPolicy, Kubernetes
+/// 1.36 or later).
 pub async fn install_admission_policies(client: &kube::Client) -> Result<(), BootstrapError> {
-    for object in admission_policies().into_iter().chain(control_audit_policies()) {
+    for object in admission_policies()
+        .into_iter()
+        .chain(control_audit_policies())
+        .chain(shard_label_policies())
+    {
         apply(client, object).await?;
     }
     Ok(())

@@ -125,6 +125,13 @@ pub struct OperatorArgs {
     #[arg(long, default_value_t = 60)]
     pub connection_recheck_seconds: u64,
 
+    /// Serve only the objects this label selector matches (a shard):
+    /// e.g. `immybot.io/shard in (lab)`, or for the default shard
+    /// `immybot.io/shard notin (lab)` (which also takes unlabelled
+    /// objects). Give each shard its own `--lease-name`.
+    #[arg(long, env = "IMMYBOT_SHARD_SELECTOR")]
+    pub shard_selector: Option<String>,
+
     /// Address of /livez, /readyz and /metrics.
     #[arg(long, env = "IMMYBOT_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     pub admin_addr: SocketAddr,

@@ -83,6 +83,7 @@ pub async fn run(
         .configure(args.connection_defaults(config, Some(metrics.clone())));
     ctx.write_gate = WriteGate::new(args.max_concurrent_api_writes);
     ctx.action_log_excerpts = args.action_log_excerpts;
+    ctx.shard_selector = args.shard_selector.clone().filter(|s| !s.trim().is_empty());
     ctx.observer = Arc::new(observer::RuntimeObserver {
         metrics: metrics.clone(),
         readiness: readiness.clone(),

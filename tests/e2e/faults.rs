@@ -34,7 +34,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
 
 /// The computers used: a generated tenant where every 10th computer has an
 /// item that fails and every 13th is offline, so the true phases differ.
-fn fleet(computers: usize) -> FleetSeed {
+pub(crate) fn fleet(computers: usize) -> FleetSeed {
     FleetSeed::generate(1, computers.max(60) as u32)
 }
 
@@ -44,7 +44,7 @@ fn spec(computer: i32) -> serde_json::Value {
 
 /// Creates a session and approves its digest as bob, without waiting for an
 /// operator (none may be running).
-async fn create_approved(ctx: &TestContext, name: &str, computer: i32) -> Result<(), String> {
+pub(crate) async fn create_approved(ctx: &TestContext, name: &str, computer: i32) -> Result<(), String> {
     let obj = create_session(ctx, name, spec(computer)).await?;
     let digest = ApprovalDigest::of(&obj.uid().unwrap_or_default(), &obj.spec).to_string();
     approve_digest(ctx, name, "bob", &digest, None).await.map(drop)
@@ -61,7 +61,11 @@ fn true_phases(ledger_status: &str) -> &'static [Phase] {
 
 /// Every object: exactly one ImmyBot session for its computer, carrying the
 /// group id of its first attempt; its phase final and true.
-async fn check_promises(ctx: &TestContext, sim: &RunningSim, objects: &[(String, i32)]) -> Result<(), String> {
+pub(crate) async fn check_promises(
+    ctx: &TestContext,
+    sim: &RunningSim,
+    objects: &[(String, i32)],
+) -> Result<(), String> {
     let ledger = sim.state.ledger();
     for (name, computer) in objects {
         let obj: MaintenanceSession = ctx.api().get(name).await.map_err(|e| e.to_string())?;
@@ -84,7 +88,7 @@ async fn check_promises(ctx: &TestContext, sim: &RunningSim, objects: &[(String,
     Ok(())
 }
 
-async fn all_final(ctx: &TestContext, objects: &[(String, i32)], deadline: Duration) -> Result<(), String> {
+pub(crate) async fn all_final(ctx: &TestContext, objects: &[(String, i32)], deadline: Duration) -> Result<(), String> {
     wait_for("every object to reach a final phase", deadline, || async {
         let list = ctx
             .api::<MaintenanceSession>()
@@ -109,7 +113,7 @@ async fn all_final(ctx: &TestContext, objects: &[(String, i32)], deadline: Durat
 }
 
 /// The real binary's timing in these tests: short grace, timeout and poll.
-const QUICK: [&str; 6] = [
+pub(crate) const QUICK: [&str; 6] = [
     "--start-grace-seconds",
     "3",
     "--request-timeout-seconds",
@@ -120,7 +124,7 @@ const QUICK: [&str; 6] = [
 
 /// Starts take `millis` (with `probability`, or always), so that kills land
 /// inside them.
-fn slow_starts(sim: &RunningSim, millis: u64, probability: Option<f64>) {
+pub(crate) fn slow_starts(sim: &RunningSim, millis: u64, probability: Option<f64>) {
     sim.state.add_fault(FaultRule {
         route: "POST /api/v1/run-immy-service".into(),
         fault: FaultKind::Latency { millis },

@@ -35,6 +35,7 @@ mod safety;
 mod schedule_ownership;
 mod schedules;
 mod search;
+mod shards;
 mod tenant_rollouts;
 mod windows;
 
@@ -80,6 +81,7 @@ fn main() {
         tenant_rollouts::tests(),
         chart::tests(),
         operator_process::tests(),
+        shards::tests(),
     ]
     .concat();
     let needs_testbed = !args.list;

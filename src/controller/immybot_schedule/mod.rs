@@ -21,7 +21,7 @@ pub mod runs;
 use std::future::Future;
 use std::sync::Arc;
 
-use kube::runtime::{Controller, watcher};
+use kube::runtime::Controller;
 
 use super::approval::watch::{ApprovalTriggers, named_by};
 use super::connections::PerConnection;
@@ -51,8 +51,9 @@ pub async fn run(
     // instance's.
     let observer = shared.observer.clone();
     let api = scope.api::<ImmyBotSchedule>(&shared.client);
+    let owned = shared.owned_objects();
     let kind = Arc::new(PerConnection::new(shared, ScheduleState::default));
-    let results = Controller::new(api, watcher::Config::default())
+    let results = Controller::new(api, owned)
         .watches_stream(approvals, named_by(ApprovedKind::ImmyBotSchedule))
         .graceful_shutdown_on(shutdown)
         .run(reconciler::reconcile, reconciler::error_policy, kind);

@@ -22,7 +22,7 @@ pub mod template;
 use std::future::Future;
 use std::sync::Arc;
 
-use kube::runtime::{Controller, watcher};
+use kube::runtime::Controller;
 
 use super::approval::watch::{ApprovalTriggers, named_by};
 use super::context::{Context, KindContext};
@@ -45,10 +45,7 @@ pub async fn run(
 ) {
     let ctx = Arc::new(MaintenanceScheduleContext::new(shared, ()));
     let observer = ctx.observer.clone();
-    let controller = Controller::new(
-        scope.api::<MaintenanceSchedule>(&ctx.client),
-        watcher::Config::default(),
-    );
+    let controller = Controller::new(scope.api::<MaintenanceSchedule>(&ctx.client), ctx.owned_objects());
     // Standing approvals are judged against the schedules this watch keeps.
     ctx.approvals.schedules.set(controller.store());
     let clock_moves = ctx.clock.moves();
@@ -57,9 +54,7 @@ pub async fn run(
         // this controller's business (and are not decoded twice).
         .owns(
             scope.api::<MaintenanceSession>(&ctx.client),
-            watcher::Config::default()
-                .labels(template::SCHEDULE_LABEL)
-                .streaming_lists(),
+            ctx.owned_objects_also(template::SCHEDULE_LABEL).streaming_lists(),
         )
         .watches_stream(approvals, named_by(ApprovedKind::MaintenanceSchedule))
         .reconcile_all_on(clock_moves)

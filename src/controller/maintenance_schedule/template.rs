@@ -31,6 +31,17 @@ pub fn run_for(schedule: &MaintenanceSchedule, requested_by: &str, scheduled: Ti
     let template = &schedule.spec.session_template;
     let mut labels: BTreeMap<String, String> = template.metadata.labels.clone();
     labels.insert(SCHEDULE_LABEL.into(), name.clone());
+    // A run is its schedule's shard's: the shard that owns the schedule
+    // watches its runs (a shard label set by hand on the schedule, to split
+    // a connection, would otherwise not reach them).
+    if let Some(shard) = schedule
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(crate::api::SHARD_LABEL))
+    {
+        labels.insert(crate::api::SHARD_LABEL.into(), shard.clone());
+    }
     let mut annotations = template.metadata.annotations.clone();
     annotations.insert(SCHEDULED_AT_ANNOTATION.into(), scheduled.to_string());
     let scheduled_by = ScheduledBy {
@@ -104,6 +115,26 @@ mod tests {
             ("nightly", "alice", at)
         );
         assert_eq!(run.spec.reason, "CHG-1 nightly");
+        assert!(
+            !labels.contains_key(crate::api::SHARD_LABEL),
+            "no shard: none on the run"
+        );
+        // The schedule's shard, hand-set or from admission, is its runs'.
+        let mut sharded = schedule();
+        sharded
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert(crate::api::SHARD_LABEL.into(), "lab-a".into());
+        let run = run_for(&sharded, "op", at);
+        assert_eq!(
+            run.metadata
+                .labels
+                .unwrap()
+                .get(crate::api::SHARD_LABEL)
+                .map(String::as_str),
+            Some("lab-a")
+        );
     }
 
     /// A named edit of a schedule.

@@ -82,14 +82,11 @@ pub async fn run(
     // each cached object, and the cache holds every object (10,000 is an
     // MSP's year of sessions).
     let (session_store, session_writer) = reflector::store::<MaintenanceSession>();
-    let session_events = watcher(
-        scope.api::<MaintenanceSession>(&shared.client),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .modify(|o| o.managed_fields_mut().clear())
-    .reflect(session_writer)
-    .touched_objects();
+    let session_events = watcher(scope.api::<MaintenanceSession>(&shared.client), shared.owned_objects())
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(session_writer)
+        .touched_objects();
     let controller = Controller::for_stream(session_events, session_store);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let kind = Arc::new(by_connection::SessionKind::new(shared.clone(), controller.store(), tx));

@@ -19,7 +19,7 @@ pub mod reconciler;
 use std::future::Future;
 use std::sync::Arc;
 
-use kube::runtime::{Controller, watcher};
+use kube::runtime::Controller;
 
 use super::context::{Context, KindContext};
 use super::scope::{Scope, report_all};
@@ -38,7 +38,7 @@ pub type SearchContext = KindContext<SearchState>;
 pub async fn run(shared: Arc<Context>, scope: Scope, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let ctx = Arc::new(SearchContext::new(shared, SearchState::default()));
     let observer = ctx.observer.clone();
-    let controller = Controller::new(scope.api::<SessionSearch>(&ctx.client), watcher::Config::default());
+    let controller = Controller::new(scope.api::<SessionSearch>(&ctx.client), ctx.owned_objects());
     ctx.state.searches.set(controller.store());
     let results =
         controller
