@@ -49,6 +49,47 @@ pub(super) fn policy_for(
     })
 }
 
+/// A mutating policy applying `apply` (a CEL ApplyConfiguration) to
+/// `resource` on `operation` where `condition` holds, and its binding.
+pub(super) fn mutating_policy(
+    name: &str,
+    operation: &str,
+    resource: &str,
+    condition: (&str, String),
+    apply: String,
+) -> [Value; 2] {
+    [
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "reinvocationPolicy": "Never",
+                "matchConstraints": {
+                    "resourceRules": [{
+                        "apiGroups": ["immybot.io"],
+                        "apiVersions": ["*"],
+                        "operations": [operation],
+                        "resources": [resource],
+                    }]
+                },
+                "matchConditions": [{"name": condition.0, "expression": condition.1}],
+                "mutations": [{
+                    "patchType": "ApplyConfiguration",
+                    "applyConfiguration": {"expression": apply},
+                }],
+            }
+        }),
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {"policyName": name},
+        }),
+    ]
+}
+
 /// `spec.<field>` of a created `resource` must be the creating user.
 fn policy(name: &str, resource: &str, field: &str, what: &str) -> Value {
     policy_for(

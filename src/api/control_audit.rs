@@ -15,9 +15,9 @@
 //! Kubernetes 1.36; where the API server lacks it the chart leaves these
 //! policies out and the controller records the user as unknown.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::admission::{binding, policy_for, present};
+use super::admission::{binding, mutating_policy, policy_for, present};
 use super::approval_coverage::{KindCoverage, all_coverages};
 
 /// The annotation a control's stamp is written to.
@@ -44,44 +44,16 @@ fn changed(path: &str) -> String {
     format!("({new}) != ({old}) || (({new}) && object.spec.{path} != oldObject.spec.{path})")
 }
 
-fn stamp_policy(coverage: &KindCoverage, path: &str) -> Value {
+fn stamp_policy(coverage: &KindCoverage, path: &str) -> [Value; 2] {
     let name = stamp_policy_name(coverage.resource, path);
     let annotation = control_annotation(path);
-    json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingAdmissionPolicy",
-        "metadata": {"name": name},
-        "spec": {
-            "failurePolicy": "Fail",
-            "reinvocationPolicy": "Never",
-            "matchConstraints": {
-                "resourceRules": [{
-                    "apiGroups": ["immybot.io"],
-                    "apiVersions": ["*"],
-                    "operations": ["UPDATE"],
-                    "resources": [coverage.resource],
-                }]
-            },
-            "matchConditions": [{"name": "control-changed", "expression": changed(path)}],
-            "mutations": [{
-                "patchType": "ApplyConfiguration",
-                "applyConfiguration": {
-                    "expression": format!(
-                        "Object{{metadata: Object.metadata{{annotations: {{\"{annotation}\": request.userInfo.username}}}}}}"
-                    ),
-                },
-            }],
-        }
-    })
-}
-
-fn stamp_binding(policy: &str) -> Value {
-    json!({
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "MutatingAdmissionPolicyBinding",
-        "metadata": {"name": policy},
-        "spec": {"policyName": policy},
-    })
+    mutating_policy(
+        &name,
+        "UPDATE",
+        coverage.resource,
+        ("control-changed", changed(path)),
+        format!("Object{{metadata: Object.metadata{{annotations: {{\"{annotation}\": request.userInfo.username}}}}}}"),
+    )
 }
 
 /// A stamp may only ever name the user writing it (or stay as it was).
@@ -110,10 +82,7 @@ pub fn control_audit_policies() -> Vec<Value> {
     let mut out = Vec::new();
     for coverage in all_coverages() {
         for control in coverage.controls() {
-            let policy = stamp_policy(coverage, &control.path);
-            let name = policy["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-            out.push(policy);
-            out.push(stamp_binding(&name));
+            out.extend(stamp_policy(coverage, &control.path));
         }
     }
     out.push(stamps_name_the_user());

@@ -15,7 +15,9 @@
 //! shard's selector is `immybot.io/shard notin (<the other shards>)`,
 //! which matches objects without the label too.
 
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(test)]
+use serde_json::json;
 
 /// The label naming an object's shard.
 pub const SHARD_LABEL: &str = "immybot.io/shard";
@@ -48,44 +50,16 @@ fn policy_name(resource: &str) -> String {
 pub fn shard_label_policies() -> Vec<Value> {
     let mut out = Vec::new();
     for (resource, connection) in kinds() {
-        let name = policy_name(resource);
-        out.push(json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingAdmissionPolicy",
-            "metadata": {"name": name},
-            "spec": {
-                "failurePolicy": "Fail",
-                "reinvocationPolicy": "Never",
-                "matchConstraints": {
-                    "resourceRules": [{
-                        "apiGroups": ["immybot.io"],
-                        "apiVersions": ["*"],
-                        "operations": ["CREATE"],
-                        "resources": [resource],
-                    }]
-                },
-                "matchConditions": [{
-                    "name": "no-shard-yet",
-                    "expression": format!(
-                        "!has(object.metadata.labels) || !('{SHARD_LABEL}' in object.metadata.labels)"
-                    ),
-                }],
-                "mutations": [{
-                    "patchType": "ApplyConfiguration",
-                    "applyConfiguration": {
-                        "expression": format!(
-                            "Object{{metadata: Object.metadata{{labels: {{\"{SHARD_LABEL}\": {connection}}}}}}}"
-                        ),
-                    },
-                }],
-            }
-        }));
-        out.push(json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingAdmissionPolicyBinding",
-            "metadata": {"name": name},
-            "spec": {"policyName": name},
-        }));
+        out.extend(super::admission::mutating_policy(
+            &policy_name(resource),
+            "CREATE",
+            resource,
+            (
+                "no-shard-yet",
+                format!("!has(object.metadata.labels) || !('{SHARD_LABEL}' in object.metadata.labels)"),
+            ),
+            format!("Object{{metadata: Object.metadata{{labels: {{\"{SHARD_LABEL}\": {connection}}}}}}}"),
+        ));
     }
     out
 }

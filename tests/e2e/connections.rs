@@ -27,7 +27,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
 const LONG: Duration = Duration::from_secs(60);
 
 /// Starts seen by `sim`.
-fn starts(sim: &RunningSim) -> usize {
+pub fn starts(sim: &RunningSim) -> usize {
     sim.state
         .destructive_calls()
         .iter()

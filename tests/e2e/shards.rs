@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use immybot_operator::api::{MaintenanceSession, Phase, SHARD_LABEL};
 use immybot_operator::controller::ApprovalPolicy;
-use immybot_sim::RunningSim;
 use kube::api::{Patch, PatchParams};
 
+use crate::connections::starts;
 use crate::faults::{QUICK, all_final, check_promises, create_approved, fleet, slow_starts};
 use crate::harness::{
     Context as _, TestContext, TestFn, TestResult, simulator, simulator_of, spawn_operator_binary, wait_for,
@@ -25,14 +25,6 @@ pub fn tests() -> Vec<(String, TestFn)> {
 }
 
 const LONG: Duration = Duration::from_secs(60);
-
-fn starts(sim: &RunningSim) -> usize {
-    sim.state
-        .destructive_calls()
-        .iter()
-        .filter(|c| c.route.contains("run-immy-service"))
-        .count()
-}
 
 async fn shard_of(ctx: &TestContext, name: &str) -> Result<Option<String>, String> {
     let o = ctx.api::<MaintenanceSession>().get(name).await.ctx("get")?;
