@@ -267,6 +267,10 @@ async fn a_missing_or_ambiguous_connection_says_so_and_starts_nothing(ctx: TestC
     secret(&ctx, &ctx.namespace, "lab-credentials", "simulator-secret").await?;
     connection(&ctx, "lab", &lab, "lab-credentials", true).await?;
     connection(&ctx, "lab-too", &lab, "lab-credentials", true).await?;
+    // Seen by the operator before the object is: a default that appears
+    // after an object's decision is not a trigger of that object.
+    wait_ready(&ctx, "lab", "True").await?;
+    wait_ready(&ctx, "lab-too", "True").await?;
     create_session(&ctx, "names-none", session_spec(None)).await?;
     let msg = wait_session_reason(&ctx, "names-none", "AmbiguousDefaultConnection").await?;
     if !msg.contains("lab, lab-too") {

@@ -175,16 +175,13 @@ fn live_client(
         client = client.with_observer(o.clone());
     }
     tracing::info!(connection = %key, instance = %url, "made a client for the connection");
-    connections.register(LiveConnection {
+    Ok(connections.register(LiveConnection {
         key: key.clone(),
         url,
         client,
         fingerprint: print,
         uid,
-    });
-    connections
-        .registered(key)
-        .ok_or_else(|| Error::ImmyBot(ImmyBotError::Config("the connection vanished while it was made".into())))
+    }))
 }
 
 /// A token and one cheap call, at the lowest priority (the counts of

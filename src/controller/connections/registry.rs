@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use immybot_client::{CallObserver, ClientConfig, ImmyBotClient};
 use kube::ResourceExt;
+use kube::runtime::reflector::ObjectRef;
 
 use super::key::{ConnectionKey, ConnectionProblem, choose};
 use crate::api::{ClusterImmyBotConnection, ConnectionRef, ImmyBotConnection};
@@ -159,18 +160,19 @@ impl Connections {
     /// The client of `key`, if its object exists (the same object the
     /// client was made for) and has one.
     pub fn get(&self, key: &ConnectionKey) -> Result<Arc<LiveConnection>, ConnectionProblem> {
+        // By key, not by a scan: this is asked on every reconcile.
         let uid = match key {
             ConnectionKey::Flags => return Ok(self.flags()),
             ConnectionKey::Namespaced { namespace, name } => self
                 .0
                 .namespaced
-                .select(|c| c.name_any() == *name && c.namespace().as_deref() == Some(namespace.as_str()))
+                .get_all([ObjectRef::new(name).within(namespace)])
                 .and_then(|mut v| v.pop())
                 .map(|c| c.uid()),
             ConnectionKey::Cluster { name } => self
                 .0
                 .cluster
-                .select(|c| c.name_any() == *name)
+                .get_all([ObjectRef::new(name)])
                 .and_then(|mut v| v.pop())
                 .map(|c| c.uid()),
         };
@@ -194,9 +196,12 @@ impl Connections {
         read(&self.0.live).get(key).cloned()
     }
 
-    pub(super) fn register(&self, live: LiveConnection) {
+    /// Makes `live` the client of its key, and hands it back.
+    pub(super) fn register(&self, live: LiveConnection) -> Arc<LiveConnection> {
+        let live = Arc::new(live);
         write(&self.0.problems).remove(&live.key);
-        write(&self.0.live).insert(live.key.clone(), Arc::new(live));
+        write(&self.0.live).insert(live.key.clone(), live.clone());
+        live
     }
 
     /// `key` has no usable client, because of `why`.
