@@ -8,6 +8,8 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY crates ./crates
+# kube-runtime with one file patched (vendor/kube-runtime/PATCHED.md).
+COPY vendor ./vendor
 # Only the operator package: the simulator and the quickstart (which needs
 # the envtest crate and a Go toolchain) are other workspace members, and
 # the test hooks are a feature only the tests turn on.

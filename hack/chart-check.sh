@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Offline checks of the Helm chart and the example manifests:
-#   helm lint --strict; helm template | kubeconform -strict; examples | kubeconform -strict.
+#   helm lint --strict; helm template | kubeconform -strict; examples | kubeconform -strict;
+#   the chart's README is what helm-docs makes of values.yaml (--write: make it).
 # Schemas come from the pinned k8s.io/kubernetes module's OpenAPI document and
 # from crds/ (testbed/kubeconform-schemas.py). `helm install` into a real API
 # server is part of the e2e tests.
@@ -23,6 +24,27 @@ if [ ! -d "$schemas" ]; then
 fi
 location="$schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json"
 
+# helm-docs, pinned, built from its Go module into its own cache (the test
+# bed's key stays as it is).
+HELM_DOCS_VERSION=v1.14.2
+helm_docs="$cache_root/helm-docs-$HELM_DOCS_VERSION"
+if [ ! -x "$helm_docs/helm-docs" ]; then
+  rm -rf "$helm_docs.partial"
+  (cd testbed/controlplane && CGO_ENABLED=0 GOBIN="$helm_docs.partial" GOFLAGS=-buildvcs=false \
+    go install -trimpath -ldflags='-s -w' "github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION")
+  rm -rf "$helm_docs" && mv "$helm_docs.partial" "$helm_docs"
+fi
+if [ "${1:-}" = "--write" ]; then
+  "$helm_docs/helm-docs" --chart-search-root "$chart" --log-level warning
+  echo "wrote $chart/README.md"
+  exit 0
+fi
+echo "==> the chart's README is helm-docs' (hack/chart-check.sh --write makes it)"
+if ! diff -u "$chart/README.md" <("$helm_docs/helm-docs" --chart-search-root "$chart" --dry-run --log-level warning); then
+  echo "$chart/README.md is stale: run hack/chart-check.sh --write" >&2
+  exit 1
+fi
+
 echo "==> helm lint --strict"
 helm lint --strict "$chart" -f "$values"
 
@@ -31,7 +53,9 @@ rendered=$(mktemp --suffix .yaml)  # kubeconform reads only .yaml/.json files
 trap 'rm -f "$rendered"' EXIT
 # --api-versions: helm's offline capabilities predate MutatingAdmissionPolicy
 # v1; the API servers it is meant for (1.36+) serve it.
+# The opt-in NetworkPolicy is switched on so that it is validated too.
 helm template immybot "$chart" --namespace immybot-system -f "$values" --include-crds --kube-version "${k8s_version#v}" \
+  --set networkPolicy.enabled=true \
   --api-versions admissionregistration.k8s.io/v1/MutatingAdmissionPolicy > "$rendered"
 # ServiceMonitor is the Prometheus Operator's CRD, not ours or Kubernetes'.
 summary=$(kubeconform -strict -summary -schema-location "$location" -skip ServiceMonitor "$rendered") || { echo "$summary"; exit 1; }

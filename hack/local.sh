@@ -25,4 +25,8 @@ args=()
 for a in "$@"; do
   if [ "$a" = "--no-demo" ]; then demo=(); else args+=("$a"); fi
 done
+# Built first with cargo's own progress showing (a fresh clone compiles for
+# several minutes), then run quietly.
+echo "local: building the operator, the ImmyBot simulator and the local runner (cargo build -p immybot-local; the first build takes several minutes)" >&2
+cargo build -p immybot-local
 exec cargo run --quiet -p immybot-local -- "${demo[@]}" "${args[@]}"

@@ -251,3 +251,119 @@ fn each_shard_is_a_deployment_of_its_own_and_the_main_one_takes_the_rest() {
     assert!(!args(one[0]).iter().any(|a| a.starts_with("--shard-selector")));
     assert!(refused(&["shards[0].name=Bad_Name", "shards[0].values={x}"]).contains("name"));
 }
+
+fn cluster_role<'a>(objects: &'a [Value], suffix: &str) -> &'a Value {
+    kind(objects, "ClusterRole")
+        .into_iter()
+        .find(|r| r["metadata"]["name"].as_str().is_some_and(|n| n.ends_with(suffix)))
+        .unwrap_or(&Value::Null)
+}
+
+/// The verbs a ClusterRole grants on `resource` of immybot.io.
+fn verbs(role: &Value, resource: &str) -> Vec<String> {
+    role["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| {
+            r["resources"]
+                .as_array()
+                .is_some_and(|rs| rs.iter().any(|x| x == resource))
+        })
+        .flat_map(|r| r["verbs"].as_array().cloned().unwrap_or_default())
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn roles_for_people_aggregate_requesting_and_viewing_but_never_approving() {
+    let objects = render(&[]).unwrap();
+    let (requester, approver, viewer) = (
+        cluster_role(&objects, "-requester"),
+        cluster_role(&objects, "-approver"),
+        cluster_role(&objects, "-viewer"),
+    );
+    let label = |role: &Value, l: &str| role["metadata"]["labels"][l] == "true";
+    let (edit, admin, view) = (
+        "rbac.authorization.k8s.io/aggregate-to-edit",
+        "rbac.authorization.k8s.io/aggregate-to-admin",
+        "rbac.authorization.k8s.io/aggregate-to-view",
+    );
+    assert!(label(requester, edit) && label(requester, admin), "{requester}");
+    assert!(label(viewer, view) && !label(viewer, edit), "{viewer}");
+    for l in [edit, admin, view] {
+        assert!(
+            !label(approver, l),
+            "approving is granted on purpose, never aggregated: {approver}"
+        );
+    }
+    assert!(verbs(requester, "maintenancesessions").contains(&"create".to_owned()));
+    assert!(!verbs(requester, "maintenanceapprovals").contains(&"create".to_owned()));
+    assert!(verbs(approver, "maintenanceapprovals").contains(&"create".to_owned()));
+    assert!(!verbs(approver, "maintenancesessions").contains(&"create".to_owned()));
+    assert!(
+        verbs(viewer, "maintenancesessions")
+            .iter()
+            .all(|v| ["get", "list", "watch"].contains(&v.as_str()))
+    );
+    // Off: no label; not created: no role.
+    let plain = render(&["userRoles.aggregateToDefaultRoles=false"]).unwrap();
+    assert!(!label(cluster_role(&plain, "-requester"), edit));
+    let none = render(&["userRoles.create=false"]).unwrap();
+    assert!(cluster_role(&none, "-viewer").is_null());
+}
+
+#[test]
+fn the_network_policy_lets_the_admin_port_in_and_only_dns_the_api_server_and_immybot_out() {
+    assert!(kind(&render(&[]).unwrap(), "NetworkPolicy").is_empty(), "opt-in");
+    let objects = render(&[
+        "networkPolicy.enabled=true",
+        "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=monitoring",
+        "networkPolicy.apiServer.cidrs[0]=10.0.0.1/32",
+        "shards[0].name=lab",
+        "shards[0].values[0]=lab",
+    ])
+    .unwrap();
+    let policy = kind(&objects, "NetworkPolicy")[0];
+    // It selects every operator pod, the shards' included.
+    let selector = &policy["spec"]["podSelector"]["matchLabels"];
+    for d in kind(&objects, "Deployment") {
+        let labels = &d["spec"]["template"]["metadata"]["labels"];
+        for (k, v) in selector.as_object().unwrap() {
+            assert_eq!(&labels[k], v, "{} is not selected", d["metadata"]["name"]);
+        }
+    }
+    let ingress = policy["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(ingress.len(), 1);
+    assert_eq!(
+        ingress[0]["from"][0]["namespaceSelector"]["matchLabels"]["team"],
+        "monitoring"
+    );
+    assert_eq!(
+        ingress[0]["ports"][0]["port"],
+        deployment(&objects)["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    );
+    let egress = policy["spec"]["egress"].as_array().unwrap();
+    let ports: Vec<Vec<i64>> = egress
+        .iter()
+        .map(|e| {
+            e["ports"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["port"].as_i64())
+                .collect()
+        })
+        .collect();
+    assert_eq!(ports, vec![vec![53, 53], vec![443, 6443], vec![443]]);
+    assert_eq!(egress[1]["to"][0]["ipBlock"]["cidr"], "10.0.0.1/32");
+    // Nobody named: no ingress at all (probes are the kubelet's).
+    let closed = render(&["networkPolicy.enabled=true"]).unwrap();
+    assert_eq!(
+        kind(&closed, "NetworkPolicy")[0]["spec"]["ingress"],
+        serde_json::json!([])
+    );
+    // Wrong shapes are refused.
+    let why = refused(&["networkPolicy.immybot.ports[0]=0"]);
+    assert!(why.contains("minimum"), "{why}");
+}

@@ -130,6 +130,9 @@ pub struct OperatorSettings {
     pub poll_idle_seconds: Option<u64>,
     /// `--max-concurrent-api-writes`; `None` keeps the operator's default.
     pub max_concurrent_api_writes: Option<usize>,
+    /// The shard this process serves (`--shard-selector immybot.io/shard=<it>`
+    /// and a Lease of its own); `None` serves every object.
+    pub shard: Option<String>,
 }
 
 /// The operator process; killed when dropped.
@@ -149,13 +152,24 @@ impl Operator {
         std::fs::write(&secret, "simulator-secret")?;
         let admin = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.to_string();
         let flags = sim.operator_flags(&secret);
+        let suffix = s.shard.as_deref().map(|sh| format!("-{sh}")).unwrap_or_default();
         let log = std::fs::File::create(
-            std::env::temp_dir().join(format!("immybot-bench-operator-{}.log", std::process::id())),
+            std::env::temp_dir().join(format!("immybot-bench-operator-{}{suffix}.log", std::process::id())),
         )?;
+        let shard_args = match &s.shard {
+            Some(sh) => vec![
+                "--shard-selector".to_owned(),
+                format!("{}={sh}", immybot_operator::api::SHARD_LABEL),
+                "--lease-name".to_owned(),
+                format!("immybot-operator-{sh}"),
+            ],
+            None => vec![],
+        };
         let child = tokio::process::Command::new(&s.binary)
             .args(&flags[1..])
             .args(["--watch-namespace", &s.namespace, "--lease-namespace", &s.namespace])
             .args(["--admin-addr", &admin])
+            .args(&shard_args)
             .args(["--requests-per-second", &s.requests_per_second.to_string()])
             .args(["--request-burst", &OPERATOR_BURST.to_string()])
             .args(["--max-concurrent-requests", &s.max_concurrent_requests.to_string()])

@@ -81,6 +81,11 @@ struct Args {
     /// The operator binary (default: next to this example).
     #[arg(long)]
     operator: Option<PathBuf>,
+    /// Operator processes, each a shard with its own Lease serving the
+    /// objects labelled for it (`many` and `objects` only). 1: one
+    /// unsharded operator, as installed by default.
+    #[arg(long, default_value_t = 1)]
+    shards: usize,
     /// Where the JSON goes (default target/bench/<workload>-<size>.json).
     #[arg(long)]
     json: Option<PathBuf>,
@@ -89,6 +94,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.shards == 0 || (args.shards > 1 && !matches!(args.workload, Workload::Many | Workload::Objects)) {
+        anyhow::bail!("--shards takes 1, or more with --workload many or objects");
+    }
     let binary = bed::operator_binary(args.operator.clone())?;
     let deadline = Duration::from_secs(args.deadline_seconds);
     let (seed, targets) = fleet(&args);
@@ -128,20 +136,29 @@ async fn main() -> anyhow::Result<()> {
 
     let sim = bed::simulator(seed, stage_ms).await?;
     let (sessions, sessions_task) = Sessions::watch(&sim);
-    let operator = bed::Operator::spawn(
-        &plane,
-        &sim,
-        &bed::OperatorSettings {
-            binary,
-            namespace: "bench".into(),
-            requests_per_second: args.immybot_rps,
-            max_concurrent_requests: args.immybot_concurrency,
-            poll_seconds: args.poll_seconds,
-            poll_idle_seconds: args.poll_idle_seconds,
-            max_concurrent_api_writes: args.api_writes,
-        },
-    )
-    .await?;
+    let mut operators = Vec::new();
+    for shard in 0..args.shards {
+        operators.push(
+            bed::Operator::spawn(
+                &plane,
+                &sim,
+                &bed::OperatorSettings {
+                    binary: binary.clone(),
+                    namespace: "bench".into(),
+                    requests_per_second: args.immybot_rps,
+                    max_concurrent_requests: args.immybot_concurrency,
+                    poll_seconds: args.poll_seconds,
+                    poll_idle_seconds: args.poll_idle_seconds,
+                    max_concurrent_api_writes: args.api_writes,
+                    shard: workload::shard_of(shard, args.shards),
+                },
+            )
+            .await?,
+        );
+    }
+    // The steady and plan workloads read one operator's metrics as they go
+    // (one shard: checked above).
+    let operator = &operators[0];
     let (objects, objects_task) = Objects::watch(client.clone(), "bench");
     let expected_sessions = match args.workload {
         Workload::Tenant | Workload::Plan => args.size,
@@ -154,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
     let t0 = Instant::now();
     let approve = args.workload != Workload::Objects;
     if args.workload != Workload::Plan {
-        workload::create_all(&client, "bench", &targets, approve, args.concurrency).await?;
+        workload::create_all(&client, "bench", &targets, approve, args.concurrency, args.shards).await?;
     }
     let created = Instant::now();
     report.insert("createdSeconds", serde_json::json!((created - t0).as_secs_f64()));
@@ -212,11 +229,11 @@ async fn main() -> anyhow::Result<()> {
         // The window starts and ends just as a poll cycle ends, so that it
         // holds whole cycles (a cut cycle's pages would count against the
         // cycles around it).
-        let metrics_before = cycle_ended(&operator, deadline).await?;
+        let metrics_before = cycle_ended(operator, deadline).await?;
         let calls_before = sim.state.calls();
         let window = Duration::from_secs(args.steady_seconds);
         tokio::time::sleep(window).await;
-        let metrics_after = cycle_ended(&operator, deadline).await?;
+        let metrics_after = cycle_ended(operator, deadline).await?;
         let calls_after = sim.state.calls();
         let cycles = measure::value(&metrics_after, "immybot_operator_poll_cycle_seconds_count")
             - measure::value(&metrics_before, "immybot_operator_poll_cycle_seconds_count");
@@ -315,15 +332,21 @@ async fn main() -> anyhow::Result<()> {
         "immybotCallsPerSession",
         serde_json::json!(immybot_calls as f64 / sessions_n),
     );
-    let metrics = operator.metrics().await?;
-    let cycles = measure::value(&metrics, "immybot_operator_poll_cycle_seconds_count");
+    // Every shard's counters, added up.
+    let mut texts = Vec::new();
+    for op in &operators {
+        texts.push(op.metrics().await?);
+    }
+    let metrics = texts.join("\n");
+    let total = |metric: &str| -> f64 { texts.iter().map(|t| measure::value(t, metric)).sum() };
+    let cycles = total("immybot_operator_poll_cycle_seconds_count");
     report.insert("immybotCallsTotal", serde_json::json!(total_calls));
     report.insert("immybotCallsPerSessionByRoute", serde_json::json!(per_session));
     report.insert("pollCycles", serde_json::json!(cycles));
-    let poll_sum = measure::value(&metrics, "immybot_operator_poll_cycle_seconds_sum");
+    let poll_sum = total("immybot_operator_poll_cycle_seconds_sum");
     report.insert("pollCycleMeanMs", serde_json::json!(measure::mean_ms(poll_sum, cycles)));
-    let reconciles = measure::value(&metrics, "immybot_operator_reconcile_duration_seconds_count");
-    let reconcile_sum = measure::value(&metrics, "immybot_operator_reconcile_duration_seconds_sum");
+    let reconciles = total("immybot_operator_reconcile_duration_seconds_count");
+    let reconcile_sum = total("immybot_operator_reconcile_duration_seconds_sum");
     report.insert("reconciles", serde_json::json!(reconciles));
     report.insert(
         "reconcileMeanMs",
@@ -341,16 +364,28 @@ async fn main() -> anyhow::Result<()> {
         serde_json::json!(measure::writes(&writes) / targets.len().max(1) as f64),
     );
     report.insert("apiServerWritesByResource", serde_json::json!(writes));
-    let (rss, cpu) = measure::process_stats(operator.pid);
+    // CPU of all shards; memory of the largest (each is its own pod).
+    let stats: Vec<(f64, f64)> = operators.iter().map(|op| measure::process_stats(op.pid)).collect();
+    let rss = stats.iter().map(|s| s.0).fold(0.0, f64::max);
+    let cpu: f64 = stats.iter().map(|s| s.1).sum();
+    report.insert("shards", serde_json::json!(args.shards));
     report.insert("peakRssMiB", serde_json::json!(rss));
+    report.insert(
+        "peakRssMiBByShard",
+        serde_json::json!(stats.iter().map(|s| s.0).collect::<Vec<_>>()),
+    );
     report.insert("cpuSeconds", serde_json::json!(cpu));
+    report.insert(
+        "cpuMsPerObject",
+        serde_json::json!(cpu * 1000.0 / targets.len().max(1) as f64),
+    );
 
     if let Some(profile) = profile {
         profile.await??;
     }
     sessions_task.abort();
     objects_task.abort();
-    drop(operator);
+    drop(operators);
     sim.shutdown().await;
     plane.stop().await;
 

@@ -22,23 +22,42 @@ pub fn name(i: usize) -> String {
     format!("s-{i:05}")
 }
 
-fn session(name: &str, target: Target) -> anyhow::Result<MaintenanceSession> {
+/// The shard label `--shards N` gives object `i` (none for one shard: the
+/// operator then serves every object, as an unsharded install does).
+pub fn shard_of(i: usize, shards: usize) -> Option<String> {
+    (shards > 1).then(|| format!("s{}", i % shards))
+}
+
+fn session(name: &str, target: Target, shard: Option<String>) -> anyhow::Result<MaintenanceSession> {
     let target = match target {
         Target::Computer(id) => serde_json::json!({"computer": {"id": id}}),
         Target::Tenant(id) => serde_json::json!({"tenant": {"id": id}}),
     };
+    // The label the admission policy would give (the bench's API server
+    // runs without admission policies).
+    let labels: serde_json::Map<String, serde_json::Value> = shard
+        .map(|s| (immybot_operator::api::SHARD_LABEL.to_owned(), s.into()))
+        .into_iter()
+        .collect();
     Ok(serde_json::from_value(serde_json::json!({
         "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": labels},
         "spec": {"requestedBy": "alice", "reason": "bench", "target": target},
     }))?)
 }
 
 /// Creates one session and (with `approve`) bob's approval of it.
-async fn create_one(client: &kube::Client, ns: &str, name: &str, target: Target, approve: bool) -> anyhow::Result<()> {
+async fn create_one(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    target: Target,
+    shard: Option<String>,
+    approve: bool,
+) -> anyhow::Result<()> {
     let sessions: Api<MaintenanceSession> = Api::namespaced(client.clone(), ns);
     let created = sessions
-        .create(&PostParams::default(), &session(name, target)?)
+        .create(&PostParams::default(), &session(name, target, shard)?)
         .await
         .with_context(|| format!("creating {name}"))?;
     if !approve {
@@ -63,16 +82,17 @@ async fn create_one(client: &kube::Client, ns: &str, name: &str, target: Target,
     Ok(())
 }
 
-/// Creates every object, `concurrency` at a time.
+/// Creates every object, `concurrency` at a time, spread over `shards`.
 pub async fn create_all(
     client: &kube::Client,
     ns: &str,
     targets: &[Target],
     approve: bool,
     concurrency: usize,
+    shards: usize,
 ) -> anyhow::Result<()> {
     futures::stream::iter(targets.iter().enumerate())
-        .map(|(i, t)| async move { create_one(client, ns, &name(i), *t, approve).await })
+        .map(|(i, t)| async move { create_one(client, ns, &name(i), *t, shard_of(i, shards), approve).await })
         .buffer_unordered(concurrency)
         .try_collect::<()>()
         .await
@@ -100,7 +120,7 @@ pub async fn floor(
     futures::stream::iter(targets.iter().enumerate())
         .map(|(i, t)| async move {
             let name = name(i);
-            create_one(client, ns, &name, *t, true).await?;
+            create_one(client, ns, &name, *t, None, true).await?;
             let api: Api<MaintenanceSession> = Api::namespaced(client.clone(), ns);
             let patch = serde_json::json!({"metadata": {"finalizers": [FINALIZER]}});
             let mut obj = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;

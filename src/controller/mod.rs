@@ -14,7 +14,8 @@
 //! instance an object's calls go to: the flags' and the connection
 //! objects', each with its own client and budget, and their controller),
 //! `test_hooks` (crash points,
-//! tests only), and `run`, which only joins the kinds and feeds them the
+//! tests only), `trigger_hold` (triggers for a running object wait for
+//! its end, outside kube-runtime's scheduler), and `run`, which only joins the kinds and feeds them the
 //! one approval watch.
 //!
 //! Each kind has the same shape: `machine` (the pure decision: observed
@@ -48,6 +49,7 @@ mod spec_mapping;
 mod status_writer;
 mod store_slot;
 mod test_hooks;
+mod trigger_hold;
 pub mod windows;
 pub mod write_gate;
 

@@ -94,7 +94,7 @@ async fn the_blast_radius_of_a_computer_and_of_a_tenant_tree_shows_before_approv
     // The approver reads it before approving.
     let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "tree", "--yes"], None).await?;
     controller.stop().await;
-    let radius_at = out.find("3 computer(s) (1 offline, 1 busy with another session)");
+    let radius_at = out.find("3 computers (1 offline, 1 busy with another session)");
     if !ok || radius_at.is_none_or(|at| out.find("Approving lets").is_none_or(|covered| at > covered)) {
         return Err(format!("approve should show the blast radius first: {out}"));
     }
@@ -151,7 +151,7 @@ async fn a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_c
         .with_engine(|e, _| e.set_online(101, false))
         .map_err(|e| format!("{e:?}"))?;
     let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "grow", "--yes"], None).await?;
-    if !ok || !out.contains("3 computer(s)") {
+    if !ok || !out.contains("3 computers") {
         return Err(format!("bob approves the 3 computers he was shown: {out}"));
     }
     // Counted again before the start: 53 > 3, so nothing starts.
@@ -187,7 +187,7 @@ async fn a_tenant_that_grew_after_the_approval_waits_for_a_new_one_and_offline_c
     // bob approves what he sees now; offline computers need no approval of
     // their own: they are what spec.offline says (skipped).
     let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "grow", "--yes"], None).await?;
-    if !ok || !out.contains("53 computer(s)") {
+    if !ok || !out.contains("53 computers") {
         return Err(format!("bob approves the 53 computers: {out}"));
     }
     let done = ctx
@@ -249,7 +249,7 @@ async fn an_immybot_schedule_is_counted_before_approval_and_disabled_when_its_te
         return Err(format!("the count is an upper bound under a device filter: {seen:?}"));
     }
     let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "schedule/nightly", "--yes"], None).await?;
-    if !ok || !out.contains("3 computer(s)") || !out.contains("at most") {
+    if !ok || !out.contains("3 computers") || !out.contains("at most") {
         return Err(format!(
             "bob is shown the 3 computers, at most, before approving: {out}"
         ));
@@ -295,7 +295,7 @@ async fn an_immybot_schedule_is_counted_before_approval_and_disabled_when_its_te
     }
     // bob approves what he sees now: enabled again.
     let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "schedule/nightly", "--yes"], None).await?;
-    if !ok || !out.contains("53 computer(s)") {
+    if !ok || !out.contains("53 computers") {
         return Err(format!("bob approves the 53: {out}"));
     }
     one_schedule(&sim, "the schedule enabled again", |s| {

@@ -470,7 +470,7 @@ async fn a_run_above_the_standing_approvals_count_waits_for_its_own_approval(ctx
     }
     // carol approves this run for the 3 it counted.
     let (ok, out) = crate::plugin::plugin(&ctx, "carol", &["approve", &run, "--yes"], None).await?;
-    if !ok || !out.contains("3 computer(s)") {
+    if !ok || !out.contains("3 computers") {
         return Err(format!("carol approves the run's 3 computers: {out}"));
     }
     // Fabrikam's own computers end as they do (one partial, one offline).

@@ -59,7 +59,7 @@ async fn a_tenant_tree_rolls_out_tenant_by_tenant_and_halts_on_one_tenants_budge
     })
     .await?;
     let (ok, out) = crate::plugin::plugin(&ctx, "bob", &["approve", "tree", "--yes"], None).await?;
-    if !ok || !out.contains("10 computer(s) in 4 tenants") {
+    if !ok || !out.contains("10 computers in 4 tenants") {
         return Err(format!("bob approves the tree's 10 computers in 4 tenants: {out}"));
     }
     let halted = ctx

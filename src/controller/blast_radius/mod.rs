@@ -111,7 +111,9 @@ fn label(c: &SeenComputer) -> String {
     c.name.clone().unwrap_or_else(|| format!("#{}", c.id))
 }
 
-/// One line for a person: `5,000 computers in 3 tenants (12 offline, 4 busy)`.
+/// One line for a person, read at approval time: `5000 computers in 3
+/// tenants (12 offline, 4 busy with another session)`, or for a few named
+/// ones `1 computer: PC-00001 (online state not reported by ImmyBot)`.
 pub fn one_line(b: &BlastRadius) -> String {
     let mut extra = Vec::new();
     if b.offline > 0 {
@@ -120,8 +122,12 @@ pub fn one_line(b: &BlastRadius) -> String {
     if b.busy > 0 {
         extra.push(format!("{} busy with another session", b.busy));
     }
-    if b.unknown > 0 {
-        extra.push(format!("{} not described by ImmyBot", b.unknown));
+    // Not an error: ImmyBot's computer rows may lack the online and busy
+    // fields (the least helpful reading of its document).
+    if b.unknown > 0 && b.unknown >= b.computers {
+        extra.push("online state not reported by ImmyBot".to_owned());
+    } else if b.unknown > 0 {
+        extra.push(format!("{} with no online state from ImmyBot", b.unknown));
     }
     if b.upper_bound.is_some() {
         extra.push("at most: see upperBound".to_owned());
@@ -135,8 +141,19 @@ pub fn one_line(b: &BlastRadius) -> String {
     } else {
         format!(" ({})", extra.join(", "))
     };
-    format!("{} computer(s){tenants}{extra}", b.computers)
+    let noun = if b.computers == 1 { "computer" } else { "computers" };
+    // A few are named: a person approves PC-00001, not "1 computer".
+    let named = if (1..=NAMED_UP_TO).contains(&b.computers) && b.first_computers.len() == b.computers as usize {
+        format!(": {}", b.first_computers.join(", "))
+    } else {
+        String::new()
+    };
+    format!("{} {noun}{tenants}{named}{extra}", b.computers)
 }
+
+/// Up to this many computers, the line names them (more are listed in
+/// `firstComputers`).
+const NAMED_UP_TO: i32 = 1;
 
 #[cfg(test)]
 mod tests {
@@ -181,8 +198,21 @@ mod tests {
         assert!(b.offline_behavior.starts_with("Skip"));
         assert_eq!(
             one_line(&b),
-            "4 computer(s) in 2 tenants (1 offline, 1 busy with another session, 1 not described by ImmyBot)"
+            "4 computers in 2 tenants (1 offline, 1 busy with another session, 1 with no online state from ImmyBot)"
         );
+        let one = summarise(&[computer(7, 1, None, None)], &names, OfflineBehavior::Skip, "d", now());
+        assert_eq!(
+            one_line(&one),
+            "1 computer: PC-00007 (online state not reported by ImmyBot)"
+        );
+        let known = summarise(
+            &[computer(7, 1, Some(true), Some(false))],
+            &names,
+            OfflineBehavior::Skip,
+            "d",
+            now(),
+        );
+        assert_eq!(one_line(&known), "1 computer: PC-00007");
     }
 
     #[test]

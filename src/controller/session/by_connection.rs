@@ -28,6 +28,7 @@ use crate::controller::conditions;
 use crate::controller::connections::{ConnectionKey, ConnectionProblem, Connections, LiveConnection, PerConnection};
 use crate::controller::context::Context;
 use crate::controller::error::Error;
+use crate::controller::trigger_hold::TriggerHold;
 
 /// How soon an object whose connection cannot be used looks again.
 const CONNECTION_RECHECK: Duration = Duration::from_secs(30);
@@ -38,6 +39,7 @@ pub struct SessionKind {
     contexts: PerConnection<SessionState>,
     store: Store<MaintenanceSession>,
     triggers: mpsc::Sender<ObjectRef<MaintenanceSession>>,
+    hold: Arc<TriggerHold<MaintenanceSession>>,
     pollers: Mutex<HashMap<ConnectionKey, tokio::task::JoinHandle<()>>>,
 }
 
@@ -46,11 +48,13 @@ impl SessionKind {
         shared: Arc<Context>,
         store: Store<MaintenanceSession>,
         triggers: mpsc::Sender<ObjectRef<MaintenanceSession>>,
+        hold: Arc<TriggerHold<MaintenanceSession>>,
     ) -> Self {
         Self {
             contexts: PerConnection::new(shared, SessionState::default),
             store,
             triggers,
+            hold,
             pollers: Mutex::new(HashMap::new()),
         }
     }
@@ -117,6 +121,8 @@ pub fn connection_of(
 }
 
 pub async fn reconcile(obj: Arc<MaintenanceSession>, kind: Arc<SessionKind>) -> Result<Action, Error> {
+    // Until this returns (or is dropped), triggers for the object wait.
+    let _running = kind.hold.begin(ObjectRef::from_obj(&*obj));
     match connection_of(&kind.shared().connections, &obj) {
         Ok(live) => {
             let ctx = kind.context_for(&live);

@@ -39,6 +39,7 @@ mod target_resolution;
 use std::future::Future;
 use std::sync::Arc;
 
+use futures::StreamExt as _;
 use kube::ResourceExt as _;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt as _, watcher};
@@ -50,6 +51,7 @@ pub use start_request::{StartTargets, start_request};
 use super::approval::watch::ApprovalTriggers;
 use super::context::{Context, KindContext};
 use super::scope::{Scope, report_all};
+use super::trigger_hold::TriggerHold;
 use super::write_gate::DeferralBackoff;
 use crate::api::{MaintenanceApproval, MaintenanceSession};
 pub use by_connection::SessionKind;
@@ -87,20 +89,40 @@ pub async fn run(
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(session_writer)
         .touched_objects();
-    let controller = Controller::for_stream(session_events, session_store);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let kind = Arc::new(by_connection::SessionKind::new(shared.clone(), controller.store(), tx));
+    // Every trigger stream passes the hold: one for a running object waits
+    // for its end (trigger_hold.rs says why).
+    let hold = TriggerHold::new(tx.clone());
+    let session_events = session_events.filter({
+        let hold = hold.clone();
+        move |o| std::future::ready(o.as_ref().map_or(true, |o| hold.admit(&ObjectRef::from_obj(o))))
+    });
+    let controller = Controller::for_stream(session_events, session_store);
+    let kind = Arc::new(by_connection::SessionKind::new(
+        shared.clone(),
+        controller.store(),
+        tx,
+        hold.clone(),
+    ));
     // The flags' connection is polled from the start (and reports every
     // object's phase); a connection object's poller starts with the first
     // object that uses it.
     kind.context_for(&shared.connections.flags());
     let synced = tokio::spawn(announce_synced(controller.store(), shared.observer.clone()));
-    let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) });
+    let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) }).filter({
+        let hold = hold.clone();
+        move |r| std::future::ready(hold.admit(r))
+    });
     let observer = shared.observer.clone();
     let sessions = controller.store();
     let clock_moves = shared.clock.moves();
     let results = controller
-        .watches_stream(approvals, sessions_approved_by(sessions))
+        .watches_stream(approvals, {
+            let approved_by = sessions_approved_by(sessions);
+            move |a| -> Vec<ObjectRef<MaintenanceSession>> {
+                approved_by(a).into_iter().filter(|r| hold.admit(r)).collect()
+            }
+        })
         .reconcile_on(triggers)
         // A test that moves the clock (never in production) re-decides every
         // session at once, as windows and timeouts are read from it.

@@ -144,7 +144,7 @@ fn the_blast_radius_comes_first_when_measured_for_this_digest() {
         target_summary: None,
         blast_radius: Some(radius.clone()),
     });
-    let radius_at = out.find("5000 computer(s) in 2 tenants (12 offline)").expect(&out);
+    let radius_at = out.find("5000 computers in 2 tenants (12 offline)").expect(&out);
     assert!(radius_at < out.find("Approving lets").unwrap(), "{out}");
     assert!(out.contains("PC-1, PC-2 and 4998 more"), "{out}");
     assert!(out.contains("Contoso 4000, #2 1000"), "{out}");
