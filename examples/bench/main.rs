@@ -352,8 +352,12 @@ async fn main() -> anyhow::Result<()> {
         "reconcileMeanMs",
         serde_json::json!(measure::mean_ms(reconcile_sum, reconciles)),
     );
-    let call_seconds = measure::counter_by(&metrics, "immybot_operator_immybot_call_seconds_sum", &[]);
-    let call_count = measure::counter_by(&metrics, "immybot_operator_immybot_call_seconds_count", &[]);
+    let call_seconds = measure::counter_by(&metrics, "immybot_operator_instance_request_duration_seconds_sum", &[]);
+    let call_count = measure::counter_by(
+        &metrics,
+        "immybot_operator_instance_request_duration_seconds_count",
+        &[],
+    );
     let (sum, count): (f64, f64) = (call_seconds.values().sum(), call_count.values().sum());
     report.insert("immybotCallMeanMs", serde_json::json!(measure::mean_ms(sum, count)));
     let by_verb = measure::counter_by(&metrics, measure::KUBE_REQUESTS, &["verb"]);

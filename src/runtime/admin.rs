@@ -5,7 +5,7 @@
 //! soon as it knows it is a standby, so that a Deployment with two replicas
 //! rolls out. ImmyBot's health is deliberately not part of it: an ImmyBot
 //! outage must not make Kubernetes restart or unroute a healthy operator
-//! (which could do nothing about it); it shows in the `immybot_up` metric
+//! (which could do nothing about it); it shows in the `instance_up` metric
 //! and in the logs instead.
 
 use std::sync::Arc;

@@ -1,5 +1,10 @@
 //! Prometheus metrics: the runtime's implementation of the controller's and
-//! the ImmyBot client's observers. Names are prefixed `immybot_operator_`.
+//! the ImmyBot client's observers. Names are prefixed `immybot_operator_`
+//! and follow Prometheus' conventions: the ImmyBot instance is `instance_`
+//! (never a second `immybot`), HTTP calls carry `method`, `route` and
+//! `code` apart, no label is ever empty, and normal waits (a conflict, a
+//! cancel under way) are not errors. docs/metrics.md lists every one; a
+//! test fails when the two differ.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -23,8 +28,14 @@ struct ReconcileLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CallLabels {
+    method: String,
     route: String,
-    status: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,6 +80,7 @@ pub struct Metrics {
     poll_seconds: Histogram,
     poll_failures: Counter,
     poll_lag: Gauge<f64, std::sync::atomic::AtomicU64>,
+    last_successful_poll: Gauge<f64, std::sync::atomic::AtomicU64>,
     active_sessions: Gauge,
     immybot_up: Gauge,
     approvals: Family<ApprovalLabels, Counter>,
@@ -96,18 +108,29 @@ impl Default for Metrics {
             "Duration of one reconcile, from its start to its result (status written)",
             reconcile_seconds.clone(),
         );
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        registry.register(
+            "build_info",
+            "1, labelled with the operator's version",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+            })
+            .set(1);
         let immybot_calls = Family::<CallLabels, Counter>::default();
         registry.register(
-            "immybot_calls",
-            "ImmyBot API calls by route and status code",
+            "instance_requests",
+            "Calls to the ImmyBot instance by method, route template and HTTP status code (none: no answer)",
             immybot_calls.clone(),
         );
         let immybot_call_seconds = Family::<CallLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.01, 2.0, 12))
         });
         registry.register(
-            "immybot_call_seconds",
-            "ImmyBot API call latency",
+            "instance_request_duration_seconds",
+            "Latency of calls to the ImmyBot instance",
             immybot_call_seconds.clone(),
         );
         let sessions = Family::<PhaseLabels, Gauge>::default();
@@ -126,15 +149,21 @@ impl Default for Metrics {
             "Seconds since the last successful poll cycle, at the last cycle",
             poll_lag.clone(),
         );
+        let last_successful_poll = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "last_successful_poll_timestamp_seconds",
+            "When a poll of ImmyBot's active sessions last worked (Unix seconds): a frozen poller stops moving it",
+            last_successful_poll.clone(),
+        );
         let immybot_up = Gauge::default();
         registry.register(
-            "immybot_up",
+            "instance_up",
             "1 when the last poll of ImmyBot worked, 0 when it failed (readiness ignores it)",
             immybot_up.clone(),
         );
         let active_sessions = Gauge::default();
         registry.register(
-            "immybot_active_sessions",
+            "instance_active_sessions",
             "Active ImmyBot sessions at the last poll",
             active_sessions.clone(),
         );
@@ -188,6 +217,7 @@ impl Default for Metrics {
             poll_seconds,
             poll_failures,
             poll_lag,
+            last_successful_poll,
             active_sessions,
             immybot_up,
             approvals,
@@ -252,7 +282,12 @@ impl ControllerObserver for Metrics {
         let labels = match error {
             None => ReconcileLabels {
                 result: "ok".into(),
-                error: String::new(),
+                error: "none".into(),
+            },
+            // Normal waits, tried again soon: not errors.
+            Some(e @ ("conflict" | "awaiting_cancellation")) => ReconcileLabels {
+                result: "requeued".into(),
+                error: e.into(),
             },
             Some(e) => ReconcileLabels {
                 result: "error".into(),
@@ -272,6 +307,10 @@ impl ControllerObserver for Metrics {
             }
             *last = Some(std::time::Instant::now());
             self.active_sessions.set(active_sessions as i64);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            self.last_successful_poll.set(now.as_secs_f64());
         } else {
             self.poll_failures.inc();
         }
@@ -334,9 +373,12 @@ impl ControllerObserver for Metrics {
 
 impl CallObserver for Metrics {
     fn observe(&self, route: &'static str, status: Option<u16>, elapsed: Duration) {
+        // The client names a call "GET /api/v1/tenants": method and route.
+        let (method, route) = route.split_once(' ').unwrap_or(("other", route));
         let labels = CallLabels {
+            method: method.into(),
             route: route.into(),
-            status: status.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
+            code: status.map(|s| s.to_string()).unwrap_or_else(|| "none".into()),
         };
         self.immybot_calls.get_or_create(&labels).inc();
         self.immybot_call_seconds
@@ -354,6 +396,7 @@ mod tests {
         let m = Metrics::default();
         m.reconciled(None);
         m.reconciled(Some("conflict"));
+        m.reconciled(Some("transient"));
         m.observe("GET /api/v1/tenants", Some(200), Duration::from_millis(20));
         m.poll_cycle(Duration::from_millis(5), 3, true);
         m.phases(&[("Running".to_string(), 2)].into());
@@ -375,16 +418,85 @@ mod tests {
             r#"immybot_operator_schedules{standing="Ready"} 1"#,
             r#"immybot_operator_schedules{standing="Waiting"} 1"#,
             r#"immybot_operator_schedules{standing="Stalled"} 0"#,
-            r#"immybot_operator_reconciles_total{result="error",error="conflict"} 1"#,
-            r#"immybot_operator_immybot_calls_total{route="GET /api/v1/tenants",status="200"} 1"#,
+            r#"immybot_operator_reconciles_total{result="requeued",error="conflict"} 1"#,
+            r#"immybot_operator_reconciles_total{result="ok",error="none"} 1"#,
+            r#"immybot_operator_reconciles_total{result="error",error="transient"} 1"#,
+            r#"immybot_operator_instance_requests_total{method="GET",route="/api/v1/tenants",code="200"} 1"#,
+            r#"immybot_operator_build_info{version=""#,
             r#"immybot_operator_sessions{phase="Running"} 0"#,
             r#"immybot_operator_sessions{phase="Succeeded"} 2"#,
             r#"immybot_operator_approvals_total{result="refused",reason="SelfApproval"} 1"#,
             "immybot_operator_poll_cycle_seconds_count 1",
             r#"immybot_operator_kube_requests_total{verb="PATCH",resource="maintenancesessions/status"} 1"#,
-            "immybot_operator_immybot_active_sessions 3",
+            "immybot_operator_instance_active_sessions 3",
         ] {
             assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+        let stamp: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("immybot_operator_last_successful_poll_timestamp_seconds "))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        assert!(stamp > 1.7e9, "a Unix time: {stamp}");
+        assert!(!text.contains("=\"\""), "no empty label:\n{text}");
+    }
+
+    /// The metric names a scrape shows, as docs/metrics.md names them (a
+    /// counter with its `_total`), from the registry's `# TYPE` lines,
+    /// once every observation was made once (a family with no labels
+    /// yet shows nothing).
+    fn registered() -> std::collections::BTreeSet<String> {
+        let m = Metrics::default();
+        m.reconciled(None);
+        m.reconcile_took(Duration::from_millis(3));
+        m.observe("GET /api/v1/tenants", Some(200), Duration::from_millis(20));
+        m.poll_cycle(Duration::from_millis(5), 3, true);
+        m.poll_cycle(Duration::from_millis(5), 3, false);
+        m.phases(&[("Running".to_string(), 2)].into());
+        m.approval(true, "MaintenanceApproval");
+        m.kube_request("GET", "/api/v1/namespaces/a/events");
+        m.schedule_write("create");
+        m.schedule_standing("ns/a", Some("Ready"));
+        m.api_write_waited("final", Duration::from_millis(1));
+        m.status_write_deferred();
+        m.event_dropped();
+        m.encode()
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE immybot_operator_"))
+            .filter_map(|l| l.split_once(' '))
+            .map(|(name, kind)| match kind {
+                "counter" => format!("{name}_total"),
+                _ => name.to_owned(),
+            })
+            .collect()
+    }
+
+    /// The names in the first column of docs/metrics.md's table.
+    fn documented() -> std::collections::BTreeSet<String> {
+        include_str!("../../docs/metrics.md")
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once('`'))
+            .map(|(name, _)| name.to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn docs_list_exactly_the_registered_metrics() {
+        let (registered, documented) = (registered(), documented());
+        assert!(registered.len() >= 15, "{registered:?}");
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        let gone: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            undocumented.is_empty() && gone.is_empty(),
+            "docs/metrics.md and the registry differ: not documented {undocumented:?}, documented but not registered {gone:?}"
+        );
+    }
+
+    #[test]
+    fn no_name_repeats_immybot() {
+        for name in registered() {
+            assert!(!name.contains("immybot"), "immybot_operator_{name}");
         }
     }
 }

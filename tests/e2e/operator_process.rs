@@ -170,10 +170,12 @@ async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext)
     .await?;
     let (_, metrics) = get(&format!("http://{}/metrics", a.admin)).await?;
     for needle in [
-        r#"immybot_operator_immybot_calls_total{route="POST /api/v1/run-immy-service",status="200"} 1"#,
+        r#"immybot_operator_instance_requests_total{method="POST",route="/api/v1/run-immy-service",code="200"} 1"#,
         r#"immybot_operator_approvals_total{result="accepted",reason="MaintenanceApproval"}"#,
         "immybot_operator_poll_cycle_seconds_count",
-        r#"immybot_operator_reconciles_total{result="ok",error=""}"#,
+        r#"immybot_operator_reconciles_total{result="ok",error="none"}"#,
+        "immybot_operator_build_info{version=",
+        "immybot_operator_last_successful_poll_timestamp_seconds ",
     ] {
         if !metrics.contains(needle) {
             return Err(format!("the leader's metrics lack {needle}:\n{metrics}"));
@@ -208,7 +210,7 @@ async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext)
 }
 
 /// Readiness is "elected or standing by, caches synced": with every ImmyBot
-/// call failing, the leader stays Ready and the outage shows in `immybot_up`.
+/// call failing, the leader stays Ready and the outage shows in `instance_up`.
 async fn an_immybot_outage_does_not_make_the_operator_unready(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
     sim.state.add_fault(immybot_sim::FaultRule {
@@ -219,7 +221,7 @@ async fn an_immybot_outage_does_not_make_the_operator_unready(ctx: TestContext) 
     });
     let leader = replica(&ctx, &sim, "only").await?;
     wait_ready_as(&leader, "leader").await?;
-    wait_for("immybot_up to report the outage", Duration::from_secs(30), || async {
+    wait_for("instance_up to report the outage", Duration::from_secs(30), || async {
         let (_, metrics) = get(&format!("http://{}/metrics", leader.admin)).await?;
         let failures = metrics
             .lines()
@@ -227,7 +229,7 @@ async fn an_immybot_outage_does_not_make_the_operator_unready(ctx: TestContext) 
             .and_then(|l| l.split_whitespace().last())
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(0.0);
-        Ok((metrics.lines().any(|l| l == "immybot_operator_immybot_up 0") && failures >= 1.0).then_some(()))
+        Ok((metrics.lines().any(|l| l == "immybot_operator_instance_up 0") && failures >= 1.0).then_some(()))
     })
     .await?;
     let (status, body) = get(&format!("http://{}/readyz", leader.admin)).await?;
