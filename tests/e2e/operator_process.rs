@@ -15,6 +15,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         two_replicas_one_leader_and_a_standby_that_takes_over,
         the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm,
+        the_binary_logs_one_json_object_a_line_and_stops_on_sigterm,
         an_immybot_outage_does_not_make_the_operator_unready,
     ]
 }
@@ -22,10 +23,16 @@ pub fn tests() -> Vec<(String, TestFn)> {
 /// The real `immybot-operator` binary, its stdout a pipe (as under a
 /// container runtime): text logs carry no ANSI colour codes, and SIGTERM
 /// stops it promptly.
-async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm(ctx: TestContext) -> TestResult {
+/// The binary with `extra` flags, its stdout read until it logs its start:
+/// the child and the lines it wrote.
+async fn started_binary(
+    ctx: &TestContext,
+    sim: &RunningSim,
+    extra: &[&str],
+    rust_log: &str,
+) -> Result<(tokio::process::Child, Vec<String>), String> {
     use tokio::io::AsyncBufReadExt as _;
-    let sim = simulator(150).await?;
-    let mut child = crate::harness::spawn_operator_binary(&ctx, &sim, &[], "info")?;
+    let mut child = crate::harness::spawn_operator_binary(ctx, sim, extra, rust_log)?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
     let mut seen = Vec::new();
@@ -47,6 +54,14 @@ async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm(ctx: TestCont
     if let Some(coloured) = seen.iter().find(|l| l.contains('\u{1b}')) {
         return Err(format!("ANSI codes in logs written to a pipe: {coloured:?}"));
     }
+    if let Some(leak) = seen.iter().find(|l| l.contains("simulator-secret")) {
+        return Err(format!("the client secret in a log line: {leak}"));
+    }
+    Ok((child, seen))
+}
+
+/// SIGTERM, then a clean exit within 10 s.
+async fn stops_on_sigterm(mut child: tokio::process::Child) -> TestResult {
     let pid = child.id().ok_or("no pid")?;
     let signalled = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -60,6 +75,41 @@ async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm(ctx: TestCont
         Ok(other) => Err(format!("the operator exited badly after SIGTERM: {other:?}")),
         Err(_) => Err("the operator did not exit within 10 s of SIGTERM".into()),
     }
+}
+
+async fn the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let (child, seen) = started_binary(&ctx, &sim, &[], "info").await?;
+    if seen.iter().any(|l| l.trim_start().starts_with('{')) {
+        return Err(format!("text logs by default: {seen:?}"));
+    }
+    stops_on_sigterm(child).await
+}
+
+/// `--log-format json` (the chart's default): every line one JSON object
+/// with a timestamp, a level and a message, as log shippers parse them.
+async fn the_binary_logs_one_json_object_a_line_and_stops_on_sigterm(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let (child, seen) = started_binary(&ctx, &sim, &["--log-format", "json"], "debug").await?;
+    for line in &seen {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("not one JSON object a line ({e}): {line}"))?;
+        let message = v["fields"]["message"].as_str();
+        if !v["timestamp"].is_string() || !v["level"].is_string() || message.is_none() {
+            return Err(format!(
+                "a JSON line without timestamp, level and fields.message: {line}"
+            ));
+        }
+    }
+    let start = seen
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "immybot-operator starting")
+        .ok_or_else(|| format!("no start line: {seen:?}"))?;
+    if start["level"] != "INFO" {
+        return Err(format!("the start line's level: {start}"));
+    }
+    stops_on_sigterm(child).await
 }
 
 struct Replica {
