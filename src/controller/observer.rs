@@ -24,6 +24,10 @@ pub trait ControllerObserver: Send + Sync + 'static {
     /// `Waiting`, `Progressing`, `Stalled`, `Drifted`), or `None` once it is
     /// gone.
     fn schedule_standing(&self, _key: &str, _standing: Option<&'static str>) {}
+    /// MaintenanceSchedules by the reason of their `Ready` condition
+    /// (`Scheduled`, `MissedSchedule`, `RunSkipped`, `Suspended`, ...;
+    /// `Pending` before the first), counted afresh each time.
+    fn maintenance_schedules(&self, _by_reason: &BTreeMap<String, i64>) {}
     /// An API-server write waited `waited` at the write gate (`priority` is
     /// its `WritePriority` label).
     fn api_write_waited(&self, _priority: &'static str, _waited: Duration) {}

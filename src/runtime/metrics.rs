@@ -50,6 +50,11 @@ struct PhaseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabels {
     op: String,
 }
@@ -89,6 +94,8 @@ pub struct Metrics {
     seen_phases: Mutex<BTreeMap<String, i64>>,
     schedule_writes: Family<OpLabels, Counter>,
     schedules: Family<StandingLabels, Gauge>,
+    maintenance_schedules: Family<ReasonLabels, Gauge>,
+    seen_reasons: Mutex<BTreeMap<String, i64>>,
     /// Each ImmyBotSchedule's standing, to count them (schedules are tens
     /// to hundreds, so a recount per change is cheap).
     schedule_standings: Mutex<BTreeMap<String, &'static str>>,
@@ -187,6 +194,12 @@ impl Default for Metrics {
             "ImmyBotSchedules by standing (Ready, Waiting, Progressing, Stalled, Drifted)",
             schedules.clone(),
         );
+        let maintenance_schedules = Family::<ReasonLabels, Gauge>::default();
+        registry.register(
+            "maintenance_schedules",
+            "MaintenanceSchedules by the reason of their Ready condition (Scheduled, MissedSchedule, RunSkipped, Suspended, Pending)",
+            maintenance_schedules.clone(),
+        );
         let api_write_wait_seconds = Family::<PriorityLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 15))
         });
@@ -227,6 +240,8 @@ impl Default for Metrics {
             schedule_writes,
             schedules,
             schedule_standings: Mutex::new(BTreeMap::new()),
+            maintenance_schedules,
+            seen_reasons: Mutex::new(BTreeMap::new()),
             api_write_wait_seconds,
             status_writes_deferred,
             events_dropped,
@@ -317,24 +332,23 @@ impl ControllerObserver for Metrics {
     }
 
     fn phases(&self, counts: &BTreeMap<String, i64>) {
-        let mut seen = self
-            .seen_phases
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Phases that emptied out drop to zero rather than keep a stale count.
-        for phase in seen.keys() {
-            if !counts.contains_key(phase) {
-                self.sessions
-                    .get_or_create(&PhaseLabels { phase: phase.clone() })
-                    .set(0);
-            }
-        }
-        for (phase, n) in counts {
+        set_counts(&self.seen_phases, counts, |phase, n| {
             self.sessions
-                .get_or_create(&PhaseLabels { phase: phase.clone() })
-                .set(*n);
-        }
-        *seen = counts.clone();
+                .get_or_create(&PhaseLabels {
+                    phase: phase.to_owned(),
+                })
+                .set(n);
+        });
+    }
+
+    fn maintenance_schedules(&self, by_reason: &BTreeMap<String, i64>) {
+        set_counts(&self.seen_reasons, by_reason, |reason, n| {
+            self.maintenance_schedules
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_owned(),
+                })
+                .set(n);
+        });
     }
 
     fn approval(&self, accepted: bool, reason: &str) {
@@ -369,6 +383,21 @@ impl ControllerObserver for Metrics {
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
+}
+
+/// Sets a gauge family to `counts`; a label that emptied out since the
+/// last time drops to zero rather than keep a stale count.
+fn set_counts(seen: &Mutex<BTreeMap<String, i64>>, counts: &BTreeMap<String, i64>, set: impl Fn(&str, i64)) {
+    let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for label in seen.keys() {
+        if !counts.contains_key(label) {
+            set(label, 0);
+        }
+    }
+    for (label, n) in counts {
+        set(label, *n);
+    }
+    *seen = counts.clone();
 }
 
 impl CallObserver for Metrics {
@@ -412,6 +441,8 @@ mod tests {
         m.schedule_standing("ns/a", Some("Ready"));
         m.schedule_standing("ns/c", Some("Stalled"));
         m.schedule_standing("ns/c", None);
+        m.maintenance_schedules(&[("MissedSchedule".to_string(), 2)].into());
+        m.maintenance_schedules(&[("Scheduled".to_string(), 2)].into());
         let text = m.encode();
         for needle in [
             r#"immybot_operator_schedule_writes_total{op="create"} 1"#,
@@ -424,6 +455,8 @@ mod tests {
             r#"immybot_operator_instance_requests_total{method="GET",route="/api/v1/tenants",code="200"} 1"#,
             r#"immybot_operator_build_info{version=""#,
             r#"immybot_operator_sessions{phase="Running"} 0"#,
+            r#"immybot_operator_maintenance_schedules{reason="MissedSchedule"} 0"#,
+            r#"immybot_operator_maintenance_schedules{reason="Scheduled"} 2"#,
             r#"immybot_operator_sessions{phase="Succeeded"} 2"#,
             r#"immybot_operator_approvals_total{result="refused",reason="SelfApproval"} 1"#,
             "immybot_operator_poll_cycle_seconds_count 1",
@@ -457,6 +490,7 @@ mod tests {
         m.kube_request("GET", "/api/v1/namespaces/a/events");
         m.schedule_write("create");
         m.schedule_standing("ns/a", Some("Ready"));
+        m.maintenance_schedules(&[("Scheduled".to_string(), 1)].into());
         m.api_write_waited("final", Duration::from_millis(1));
         m.status_write_deferred();
         m.event_dropped();

@@ -38,6 +38,9 @@ impl ControllerObserver for RuntimeObserver {
     fn schedule_standing(&self, key: &str, standing: Option<&'static str>) {
         self.metrics.schedule_standing(key, standing);
     }
+    fn maintenance_schedules(&self, by_reason: &BTreeMap<String, i64>) {
+        self.metrics.maintenance_schedules(by_reason);
+    }
     fn api_write_waited(&self, priority: &'static str, waited: Duration) {
         self.metrics.api_write_waited(priority, waited);
     }

@@ -49,6 +49,7 @@ pub async fn run(
     // Standing approvals are judged against the schedules this watch keeps.
     ctx.approvals.schedules.set(controller.store());
     let clock_moves = ctx.clock.moves();
+    let controller_store = controller.store();
     let results = controller
         // Only sessions with the label: a cluster's other sessions are not
         // this controller's business (and are not decoded twice).
@@ -60,6 +61,39 @@ pub async fn run(
         .reconcile_all_on(clock_moves)
         .graceful_shutdown_on(shutdown)
         .run(reconciler::reconcile, reconciler::error_policy, ctx.clone());
+    let counting = tokio::spawn(count_by_reason(controller_store, observer.clone()));
     report_all(results, observer).await;
+    counting.abort();
     ctx.approvals.schedules.clear();
+}
+
+/// How often the schedules are counted by their `Ready` reason (for the
+/// `maintenance_schedules` metric; tens of objects, from the cache).
+const COUNT_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Counts the cached schedules by the reason of their `Ready` condition,
+/// every `COUNT_EVERY`, for the observer (an alert on `MissedSchedule`).
+/// Counted afresh rather than kept per object: a deleted schedule has no
+/// last reconcile to say it is gone.
+async fn count_by_reason(
+    store: kube::runtime::reflector::Store<MaintenanceSchedule>,
+    observer: Arc<dyn crate::controller::ControllerObserver>,
+) {
+    loop {
+        let mut by_reason = std::collections::BTreeMap::<String, i64>::new();
+        for s in store.state() {
+            let reason = s
+                .status
+                .as_ref()
+                .and_then(|st| {
+                    st.conditions
+                        .iter()
+                        .find(|c| c.type_ == crate::controller::conditions::READY)
+                })
+                .map_or("Pending", |c| c.reason.as_str());
+            *by_reason.entry(reason.to_owned()).or_default() += 1;
+        }
+        observer.maintenance_schedules(&by_reason);
+        tokio::time::sleep(COUNT_EVERY).await;
+    }
 }

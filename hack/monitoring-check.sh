@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The operator's alerts, checked by Prometheus' own promtool:
+#   promtool check rules  charts/immybot-operator/files/prometheus-rules.yaml
+#   promtool test rules   tests/prometheus/rules-test.yaml (every alert fires and stays quiet as it should)
+#   deploy/prometheus-rule.yaml is what the chart renders (--write: render it).
+# promtool is built from its Go module, pinned, into a cache outside the clone.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+eval "$(testbed/build.sh --env)"
+cache_root=${IMMYBOT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/immybot-operator}
+PROMETHEUS_VERSION=v0.316.0   # the Go module's version of Prometheus 3.x
+promtool_dir="$cache_root/promtool-$PROMETHEUS_VERSION"
+if [ ! -x "$promtool_dir/promtool" ]; then
+  echo "monitoring: building promtool $PROMETHEUS_VERSION from its Go module (once; a few minutes)" >&2
+  rm -rf "$promtool_dir.partial"
+  (cd testbed/controlplane && CGO_ENABLED=0 GOBIN="$promtool_dir.partial" GOFLAGS=-buildvcs=false \
+    go install -trimpath -ldflags='-s -w' "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION")
+  rm -rf "$promtool_dir" && mv "$promtool_dir.partial" "$promtool_dir"
+fi
+promtool="$promtool_dir/promtool"
+rules=charts/immybot-operator/files/prometheus-rules.yaml
+
+render() {
+  helm template immybot-operator charts/immybot-operator --namespace immybot-system \
+    -f charts/immybot-operator/ci/test-values.yaml --kube-version 1.36.0 \
+    --set metrics.prometheusRule.enabled=true --show-only templates/prometheusrule.yaml
+}
+if [ "${1:-}" = "--write" ]; then
+  { echo "# Generated from $rules by hack/monitoring-check.sh --write: the chart's PrometheusRule, for kubectl apply."; render; } > deploy/prometheus-rule.yaml
+  echo "wrote deploy/prometheus-rule.yaml"
+  exit 0
+fi
+
+echo "==> promtool check rules"
+"$promtool" check rules "$rules"
+echo "==> promtool test rules"
+"$promtool" test rules tests/prometheus/rules-test.yaml
+echo "==> deploy/prometheus-rule.yaml is the chart's (hack/monitoring-check.sh --write makes it)"
+if ! diff -u deploy/prometheus-rule.yaml <(echo "# Generated from $rules by hack/monitoring-check.sh --write: the chart's PrometheusRule, for kubectl apply."; render); then
+  echo "deploy/prometheus-rule.yaml is stale: run hack/monitoring-check.sh --write" >&2
+  exit 1
+fi
