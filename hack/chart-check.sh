@@ -53,9 +53,9 @@ rendered=$(mktemp --suffix .yaml)  # kubeconform reads only .yaml/.json files
 trap 'rm -f "$rendered"' EXIT
 # --api-versions: helm's offline capabilities predate MutatingAdmissionPolicy
 # v1; the API servers it is meant for (1.36+) serve it.
-# The opt-in NetworkPolicy is switched on so that it is validated too.
+# The opt-in NetworkPolicy and dashboard are switched on so that they are validated too.
 helm template immybot "$chart" --namespace immybot-system -f "$values" --include-crds --kube-version "${k8s_version#v}" \
-  --set networkPolicy.enabled=true \
+  --set networkPolicy.enabled=true --set metrics.grafanaDashboard.enabled=true \
   --api-versions admissionregistration.k8s.io/v1/MutatingAdmissionPolicy > "$rendered"
 # ServiceMonitor is the Prometheus Operator's CRD, not ours or Kubernetes'.
 summary=$(kubeconform -strict -summary -schema-location "$location" -skip ServiceMonitor "$rendered") || { echo "$summary"; exit 1; }

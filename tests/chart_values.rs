@@ -367,3 +367,37 @@ fn the_network_policy_lets_the_admin_port_in_and_only_dns_the_api_server_and_imm
     let why = refused(&["networkPolicy.immybot.ports[0]=0"]);
     assert!(why.contains("minimum"), "{why}");
 }
+
+#[test]
+fn the_dashboard_and_the_alerts_are_the_files_monitoring_check_tests() {
+    assert!(kind(&render(&[]).unwrap(), "PrometheusRule").is_empty(), "opt-in");
+    let objects = render(&[
+        "metrics.grafanaDashboard.enabled=true",
+        "metrics.prometheusRule.enabled=true",
+        "metrics.prometheusRule.labels.release=kube-prometheus",
+    ])
+    .unwrap();
+    let map = kind(&objects, "ConfigMap")
+        .into_iter()
+        .find(|c| c["metadata"]["labels"]["grafana_dashboard"] == "1")
+        .expect("the dashboard's ConfigMap");
+    let shipped: Value = serde_json::from_str(map["data"]["immybot-operator.json"].as_str().unwrap()).unwrap();
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{CHART}/files/grafana-dashboard.json")).unwrap())
+            .unwrap();
+    assert_eq!(shipped, file);
+    assert_eq!(shipped["uid"], "immybot-operator");
+    let rule = kind(&objects, "PrometheusRule")[0];
+    assert_eq!(rule["metadata"]["labels"]["release"], "kube-prometheus");
+    let file: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(format!("{CHART}/files/prometheus-rules.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(rule["spec"]["groups"], file["groups"]);
+    let alerts: Vec<&str> = file["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["alert"].as_str())
+        .collect();
+    assert_eq!(alerts.len(), 8, "{alerts:?}");
+}
