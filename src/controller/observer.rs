@@ -28,6 +28,10 @@ pub trait ControllerObserver: Send + Sync + 'static {
     /// (`Scheduled`, `MissedSchedule`, `RunSkipped`, `Suspended`, ...;
     /// `Pending` before the first), counted afresh each time.
     fn maintenance_schedules(&self, _by_reason: &BTreeMap<String, i64>) {}
+    /// A MaintenanceSession reached a final phase (`result`, e.g.
+    /// `Succeeded`), with its computers by outcome (`passed`, `failed`, ...)
+    /// and the maintenance items that failed somewhere, with how often.
+    fn session_finished(&self, _result: &str, _computers: &[(&'static str, i64)], _failed_items: &[(&str, i64)]) {}
     /// An API-server write waited `waited` at the write gate (`priority` is
     /// its `WritePriority` label).
     fn api_write_waited(&self, _priority: &'static str, _waited: Duration) {}

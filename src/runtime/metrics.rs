@@ -55,6 +55,21 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ItemLabels {
+    item: String,
+}
+
+/// Maintenance items with a label of their own in `failed_actions_total`;
+/// items first seen after these many count as `other`, so that a fleet
+/// with thousands of software items keeps a bounded set of series.
+pub const MAX_ITEM_LABELS: usize = 100;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabels {
     op: String,
 }
@@ -95,6 +110,10 @@ pub struct Metrics {
     schedule_writes: Family<OpLabels, Counter>,
     schedules: Family<StandingLabels, Gauge>,
     maintenance_schedules: Family<ReasonLabels, Gauge>,
+    sessions_finished: Family<ResultLabels, Counter>,
+    computers_finished: Family<ResultLabels, Counter>,
+    failed_actions: Family<ItemLabels, Counter>,
+    item_labels: Mutex<std::collections::HashSet<String>>,
     seen_reasons: Mutex<BTreeMap<String, i64>>,
     /// Each ImmyBotSchedule's standing, to count them (schedules are tens
     /// to hundreds, so a recount per change is cheap).
@@ -200,6 +219,24 @@ impl Default for Metrics {
             "MaintenanceSchedules by the reason of their Ready condition (Scheduled, MissedSchedule, RunSkipped, Suspended, Pending)",
             maintenance_schedules.clone(),
         );
+        let sessions_finished = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "sessions_finished",
+            "MaintenanceSessions that reached a final phase, by it (Succeeded, PartiallySucceeded, Failed, Cancelled, TimedOut)",
+            sessions_finished.clone(),
+        );
+        let computers_finished = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "computers_finished",
+            "Computers of finished MaintenanceSessions by outcome (passed, failed, partially_passed, cancelled, missed, not_started)",
+            computers_finished.clone(),
+        );
+        let failed_actions = Family::<ItemLabels, Counter>::default();
+        registry.register(
+            "failed_actions",
+            "Failed maintenance actions of finished sessions by item (the first 100 items by name, then other)",
+            failed_actions.clone(),
+        );
         let api_write_wait_seconds = Family::<PriorityLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 15))
         });
@@ -242,6 +279,10 @@ impl Default for Metrics {
             schedule_standings: Mutex::new(BTreeMap::new()),
             maintenance_schedules,
             seen_reasons: Mutex::new(BTreeMap::new()),
+            sessions_finished,
+            computers_finished,
+            failed_actions,
+            item_labels: Mutex::new(std::collections::HashSet::new()),
             api_write_wait_seconds,
             status_writes_deferred,
             events_dropped,
@@ -339,6 +380,36 @@ impl ControllerObserver for Metrics {
                 })
                 .set(n);
         });
+    }
+
+    fn session_finished(&self, result: &str, computers: &[(&'static str, i64)], failed_items: &[(&str, i64)]) {
+        self.sessions_finished
+            .get_or_create(&ResultLabels { result: result.into() })
+            .inc();
+        for (outcome, n) in computers.iter().filter(|(_, n)| *n > 0) {
+            self.computers_finished
+                .get_or_create(&ResultLabels {
+                    result: (*outcome).into(),
+                })
+                .inc_by(u64::try_from(*n).unwrap_or(0));
+        }
+        let mut known = self
+            .item_labels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (item, n) in failed_items.iter().filter(|(_, n)| *n > 0) {
+            let label = if known.contains(*item) {
+                (*item).to_owned()
+            } else if known.len() < MAX_ITEM_LABELS {
+                known.insert((*item).to_owned());
+                (*item).to_owned()
+            } else {
+                "other".to_owned()
+            };
+            self.failed_actions
+                .get_or_create(&ItemLabels { item: label })
+                .inc_by(u64::try_from(*n).unwrap_or(0));
+        }
     }
 
     fn maintenance_schedules(&self, by_reason: &BTreeMap<String, i64>) {
@@ -491,6 +562,7 @@ mod tests {
         m.schedule_write("create");
         m.schedule_standing("ns/a", Some("Ready"));
         m.maintenance_schedules(&[("Scheduled".to_string(), 1)].into());
+        m.session_finished("Failed", &[("failed", 1)], &[("7-Zip", 1)]);
         m.api_write_waited("final", Duration::from_millis(1));
         m.status_write_deferred();
         m.event_dropped();
@@ -524,6 +596,41 @@ mod tests {
         assert!(
             undocumented.is_empty() && gone.is_empty(),
             "docs/metrics.md and the registry differ: not documented {undocumented:?}, documented but not registered {gone:?}"
+        );
+    }
+
+    #[test]
+    fn failed_items_keep_a_bounded_label_set() {
+        let m = Metrics::default();
+        m.session_finished(
+            "Failed",
+            &[("passed", 3), ("failed", 2), ("missed", 0)],
+            &[("7-Zip", 2)],
+        );
+        for i in 0..MAX_ITEM_LABELS + 50 {
+            m.session_finished("PartiallySucceeded", &[], &[(&format!("item-{i:04}"), 1)]);
+        }
+        m.session_finished("Failed", &[], &[("7-Zip", 1)]);
+        let text = m.encode();
+        for needle in [
+            r#"immybot_operator_sessions_finished_total{result="Failed"} 2"#,
+            r#"immybot_operator_sessions_finished_total{result="PartiallySucceeded"} 150"#,
+            r#"immybot_operator_computers_finished_total{result="passed"} 3"#,
+            r#"immybot_operator_computers_finished_total{result="failed"} 2"#,
+            r#"immybot_operator_failed_actions_total{item="7-Zip"} 3"#,
+            r#"immybot_operator_failed_actions_total{item="other"} 51"#,
+        ] {
+            assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+        assert!(!text.contains(r#"result="missed""#), "no series for a zero count");
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("immybot_operator_failed_actions_total{"))
+            .count();
+        assert_eq!(
+            series,
+            MAX_ITEM_LABELS + 1,
+            "the first {MAX_ITEM_LABELS} items, then other"
         );
     }
 

@@ -41,6 +41,9 @@ impl ControllerObserver for RuntimeObserver {
     fn maintenance_schedules(&self, by_reason: &BTreeMap<String, i64>) {
         self.metrics.maintenance_schedules(by_reason);
     }
+    fn session_finished(&self, result: &str, computers: &[(&'static str, i64)], failed_items: &[(&str, i64)]) {
+        self.metrics.session_finished(result, computers, failed_items);
+    }
     fn api_write_waited(&self, priority: &'static str, waited: Duration) {
         self.metrics.api_write_waited(priority, waited);
     }

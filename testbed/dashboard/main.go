@@ -58,6 +58,12 @@ var rows = []row{
 			queries: []query{{`max by (phase) (immybot_operator_sessions)`, "{{phase}}"}}},
 		{title: "Outcomes", unit: "short", description: "Finished sessions by their result: Succeeded, PartiallySucceeded, Failed, Cancelled.",
 			queries: []query{{`max by (phase) (immybot_operator_sessions{phase=~"Succeeded|PartiallySucceeded|Failed|Cancelled"})`, "{{phase}}"}}},
+		{title: "Sessions finished", unit: "short", description: "MaintenanceSessions reaching a final phase, by it.",
+			queries: []query{{`sum by (result) (increase(immybot_operator_sessions_finished_total[$__rate_interval]))`, "{{result}}"}}},
+		{title: "Computers finished", unit: "short", description: "The computers of finished sessions, by outcome.",
+			queries: []query{{`sum by (result) (increase(immybot_operator_computers_finished_total[$__rate_interval]))`, "{{result}}"}}},
+		{title: "Failed actions by item (top 10 over the range)", unit: "short", description: "Which software fails most (the first 100 items have a label each, later ones are other).",
+			queries: []query{{`topk(10, sum by (item) (increase(immybot_operator_failed_actions_total[$__range])))`, "{{item}}"}}},
 		{title: "MaintenanceSchedules", unit: "short", description: "MaintenanceSchedules by the reason of their Ready condition (MissedSchedule: a run was missed).",
 			queries: []query{{`max by (reason) (immybot_operator_maintenance_schedules)`, "{{reason}}"}}},
 		{title: "ImmyBotSchedules", unit: "short", description: "ImmyBotSchedules by standing (Drifted: changed in ImmyBot's UI).",
@@ -166,7 +172,9 @@ func checkQueries(documented map[string]bool) error {
 	for _, r := range rows {
 		for _, p := range r.panels {
 			for _, q := range p.queries {
-				expr, err := promql.ParseExpr(strings.ReplaceAll(q.expr, "$__rate_interval", "5m"))
+				// Grafana's interval variables, as Grafana replaces them.
+				text := strings.NewReplacer("$__rate_interval", "5m", "$__range", "6h").Replace(q.expr)
+				expr, err := promql.ParseExpr(text)
 				if err != nil {
 					problems = append(problems, fmt.Sprintf("%q: %s: %v", p.title, q.expr, err))
 					continue

@@ -226,6 +226,8 @@ async fn two_replicas_one_leader_and_a_standby_that_takes_over(ctx: TestContext)
         r#"immybot_operator_reconciles_total{result="ok",error="none"}"#,
         "immybot_operator_build_info{version=",
         "immybot_operator_last_successful_poll_timestamp_seconds ",
+        r#"immybot_operator_sessions_finished_total{result="Succeeded"} 1"#,
+        r#"immybot_operator_computers_finished_total{result="passed"} 1"#,
     ] {
         if !metrics.contains(needle) {
             return Err(format!("the leader's metrics lack {needle}:\n{metrics}"));

@@ -527,6 +527,27 @@ async fn announce(
         };
         publish(ctx, obj, type_, phase.as_str(), &message).await;
     }
+    if !old.phase.is_some_and(Phase::is_final)
+        && let Some(phase) = next.phase.filter(|p| p.is_final())
+    {
+        let s = next.summary.clone().unwrap_or_default();
+        let computers = [
+            ("passed", s.passed),
+            ("failed", s.failed),
+            ("partially_passed", s.partially_passed),
+            ("cancelled", s.cancelled),
+            ("missed", s.missed),
+            ("not_started", s.not_started),
+        ]
+        .map(|(k, n)| (k, i64::from(n)));
+        let failed: Vec<(&str, i64)> = next
+            .items
+            .iter()
+            .filter(|i| i.failed > 0)
+            .map(|i| (i.name.as_str(), i64::from(i.failed)))
+            .collect();
+        ctx.observer.session_finished(phase.as_str(), &computers, &failed);
+    }
 }
 
 /// The phases that get an event: the outcomes, and the ones that wait on a
