@@ -22,6 +22,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         the_plugin_approves_reports_and_controls_sessions,
         the_plugin_approves_runs_and_cancels_schedules,
+        concurrent_retries_from_the_plugin_all_count,
     ]
 }
 
@@ -368,6 +369,43 @@ async fn the_plugin_approves_runs_and_cancels_schedules(ctx: TestContext) -> Tes
     let (ok, out) = plugin(&ctx, "carol", &["run-now", "session/plug"], None).await?;
     if ok || !out.contains("for ImmyBotSchedules") {
         return Err(format!("run-now of a session: {out}"));
+    }
+    Ok(())
+}
+
+/// Six people run `kubectl immybot retry` on one session at the same time:
+/// each read-modify-write carries the resourceVersion it read, so a lost
+/// race is read and written again, and all six count (without the
+/// precondition, two that read the same count write the same number).
+/// No operator runs: only the API server and the plugin take part.
+async fn concurrent_retries_from_the_plugin_all_count(ctx: TestContext) -> TestResult {
+    create_session(
+        &ctx,
+        "raced",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-35", "target": {"computer": {"id": 101}}}),
+    )
+    .await?;
+    const PEOPLE: usize = 6;
+    let runs = (0..PEOPLE).map(|_| plugin(&ctx, "carol", &["retry", "raced"], None));
+    for (ok, out) in futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?
+    {
+        if !ok {
+            return Err(format!("a concurrent retry failed: {out}"));
+        }
+    }
+    let session = ctx
+        .api::<immybot_operator::api::MaintenanceSession>()
+        .get("raced")
+        .await
+        .ctx("the session")?;
+    if session.spec.retry.requests != PEOPLE as i32 {
+        return Err(format!(
+            "{PEOPLE} concurrent retries must all count: spec.retry.requests = {}",
+            session.spec.retry.requests
+        ));
     }
     Ok(())
 }

@@ -305,6 +305,50 @@ where
     Ok(())
 }
 
+/// Tries of a read-modify-write before it gives up (each lost to someone
+/// else's change in between).
+const UPDATE_TRIES: usize = 10;
+
+/// A read-modify-write of the spec, safe against another person doing the
+/// same at once: reads the object, lets `change` make the spec's merge
+/// patch from what it read, and sends it with the resourceVersion it read
+/// as a precondition. If the object changed in between (another `retry`),
+/// the API server answers 409 and the whole step starts again from a fresh
+/// read: two concurrent `retry`s both count. Returns the object as read
+/// for the patch that went through, and that patch.
+pub async fn update_spec<K>(
+    api: &Api<K>,
+    name: &str,
+    shown: &str,
+    change: impl Fn(&K) -> anyhow::Result<serde_json::Value>,
+) -> anyhow::Result<(K, serde_json::Value)>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    for _ in 0..UPDATE_TRIES {
+        let current = api.get(name).await.with_context(|| format!("reading {shown}"))?;
+        let spec = change(&current)?;
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": current.meta().resource_version},
+            "spec": spec,
+        });
+        match api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => return Ok((current, spec)),
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(e) => return Err(e).with_context(|| format!("changing {shown}")),
+        }
+    }
+    bail!("{shown} kept changing while it was being updated ({UPDATE_TRIES} tries); run the command again")
+}
+
+async fn update_session(
+    ctx: &Ctx,
+    name: &str,
+    change: impl Fn(&MaintenanceSession) -> anyhow::Result<serde_json::Value>,
+) -> anyhow::Result<(MaintenanceSession, serde_json::Value)> {
+    update_spec(&ctx.api::<MaintenanceSession>(), name, name, change).await
+}
+
 async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
     merge_spec(&ctx.api::<MaintenanceSession>(), name, name, spec).await
 }
@@ -327,23 +371,29 @@ pub async fn set_suspend(ctx: &Ctx, name: &str, suspend: bool) -> anyhow::Result
 /// wait for a user who postponed a reboot, asks the operator to resume them
 /// (`spec.resume.requests`, acted on once and recorded in status).
 pub async fn resume(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let session = ctx.get::<MaintenanceSession>(name).await?;
-    let phase = session.status.as_ref().and_then(|s| s.phase);
-    // A halted rollout continues through the same request (accepting the
-    // failures so far), as its halt message says.
-    let halted = phase == Some(Phase::Halted);
-    let postponed = phase == Some(Phase::Postponed) || halted;
-    if !session.spec.suspend && !postponed {
-        bail!("{name} is neither suspended, postponed nor halted; there is nothing to resume");
-    }
-    let mut spec = serde_json::json!({});
-    if session.spec.suspend {
-        spec["suspend"] = false.into();
-    }
-    if postponed {
-        spec["resume"] = serde_json::json!({"requests": session.spec.resume.requests + 1});
-    }
-    patch_spec(ctx, name, spec).await?;
+    let halted_or_postponed = |session: &MaintenanceSession| {
+        let phase = session.status.as_ref().and_then(|s| s.phase);
+        // A halted rollout continues through the same request (accepting the
+        // failures so far), as its halt message says.
+        let halted = phase == Some(Phase::Halted);
+        (halted, phase == Some(Phase::Postponed) || halted)
+    };
+    let (session, _) = update_session(ctx, name, |session| {
+        let (_, postponed) = halted_or_postponed(session);
+        if !session.spec.suspend && !postponed {
+            bail!("{name} is neither suspended, postponed nor halted; there is nothing to resume");
+        }
+        let mut spec = serde_json::json!({});
+        if session.spec.suspend {
+            spec["suspend"] = false.into();
+        }
+        if postponed {
+            spec["resume"] = serde_json::json!({"requests": session.spec.resume.requests + 1});
+        }
+        Ok(spec)
+    })
+    .await?;
+    let (halted, postponed) = halted_or_postponed(&session);
     if session.spec.suspend {
         println!("resumed {name}: spec.suspend is false");
     }
@@ -372,9 +422,11 @@ pub async fn cancel(ctx: &Ctx, name: &str, reason: &str) -> anyhow::Result<()> {
 }
 
 pub async fn retry(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let session = ctx.get::<MaintenanceSession>(name).await?;
+    let (session, _) = update_session(ctx, name, |session| {
+        Ok(serde_json::json!({"retry": {"requests": session.spec.retry.requests + 1}}))
+    })
+    .await?;
     let requests = session.spec.retry.requests + 1;
-    patch_spec(ctx, name, serde_json::json!({"retry": {"requests": requests}})).await?;
     println!("asked for one more rerun of {name}'s failed computers (retry.requests = {requests})");
     Ok(())
 }
@@ -383,18 +435,15 @@ pub async fn retry(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
 /// (`spec.retry.failedActions.requests` + 1, with the filters), and shows
 /// which of those the status lists.
 pub async fn retry_failed_actions(ctx: &Ctx, name: &str, filter: &crate::render::LogFilter) -> anyhow::Result<()> {
-    let session = ctx.get::<MaintenanceSession>(name).await?;
-    let asked = session.spec.retry.failed_actions.clone().unwrap_or_default();
-    let requests = asked.requests + 1;
-    let listed = crate::render::failed_actions(&session, filter);
-    patch_spec(
-        ctx,
-        name,
-        serde_json::json!({"retry": {"failedActions": {
-            "requests": requests, "computer": filter.computer, "action": filter.action
-        }}}),
-    )
+    let asked = |session: &MaintenanceSession| session.spec.retry.failed_actions.as_ref().map_or(0, |f| f.requests) + 1;
+    let (session, _) = update_session(ctx, name, |session| {
+        Ok(serde_json::json!({"retry": {"failedActions": {
+            "requests": asked(session), "computer": filter.computer, "action": filter.action
+        }}}))
+    })
     .await?;
+    let requests = asked(&session);
+    let listed = crate::render::failed_actions(&session, filter);
     println!(
         "asked to rerun {name}'s failed actions (retry.failedActions.requests = {requests}); the status lists these:"
     );

@@ -7,7 +7,7 @@ use immybot_operator::api::{ApprovedKind, ImmyBotSchedule, immybot_schedule_cove
 
 use super::approval_prompt::{self, Approving};
 
-use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, whoami};
+use super::commands::{Ctx, ask, create_approval, expires_at, merge_spec, update_spec, whoami};
 use super::render_schedule;
 
 pub async fn approve(
@@ -74,17 +74,29 @@ async fn patch_spec(ctx: &Ctx, name: &str, spec: serde_json::Value) -> anyhow::R
     merge_spec(&ctx.api::<ImmyBotSchedule>(), name, &format!("schedule/{name}"), spec).await
 }
 
+/// A read-modify-write of the schedule's spec with a resourceVersion
+/// precondition (`commands::update_spec`).
+async fn update_schedule(
+    ctx: &Ctx,
+    name: &str,
+    change: impl Fn(&ImmyBotSchedule) -> anyhow::Result<serde_json::Value>,
+) -> anyhow::Result<ImmyBotSchedule> {
+    let api = ctx.api::<ImmyBotSchedule>();
+    Ok(update_spec(&api, name, &format!("schedule/{name}"), change).await?.0)
+}
+
 pub async fn run_now(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let schedule = ctx.get::<ImmyBotSchedule>(name).await?;
-    let status = schedule.status.clone().unwrap_or_default();
-    if status.schedule_id.is_none() {
-        bail!("schedule/{name} does not exist in ImmyBot yet (is it approved?); there is nothing to run");
-    }
-    if schedule.spec.suspend {
-        bail!("schedule/{name} is suspended; resume it first (kubectl immybot resume schedule/{name})");
-    }
+    let schedule = update_schedule(ctx, name, |schedule| {
+        if schedule.status.as_ref().and_then(|s| s.schedule_id).is_none() {
+            bail!("schedule/{name} does not exist in ImmyBot yet (is it approved?); there is nothing to run");
+        }
+        if schedule.spec.suspend {
+            bail!("schedule/{name} is suspended; resume it first (kubectl immybot resume schedule/{name})");
+        }
+        Ok(serde_json::json!({"runNow": {"requests": schedule.spec.run_now.requests + 1}}))
+    })
+    .await?;
     let requests = schedule.spec.run_now.requests + 1;
-    patch_spec(ctx, name, serde_json::json!({"runNow": {"requests": requests}})).await?;
     println!(
         "asked the operator to run schedule/{name} now (runNow.requests = {requests}); its run shows in `kubectl immybot status schedule/{name}`"
     );
@@ -92,9 +104,11 @@ pub async fn run_now(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
 }
 
 pub async fn cancel_running(ctx: &Ctx, name: &str) -> anyhow::Result<()> {
-    let schedule = ctx.get::<ImmyBotSchedule>(name).await?;
+    let schedule = update_schedule(ctx, name, |schedule| {
+        Ok(serde_json::json!({"cancelRunning": {"requests": schedule.spec.cancel_running.requests + 1}}))
+    })
+    .await?;
     let requests = schedule.spec.cancel_running.requests + 1;
-    patch_spec(ctx, name, serde_json::json!({"cancelRunning": {"requests": requests}})).await?;
     let running = schedule.status.as_ref().is_some_and(|s| s.running);
     println!(
         "asked the operator to cancel schedule/{name}'s running sessions (cancelRunning.requests = {requests}){}",
