@@ -23,6 +23,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         the_plugin_approves_reports_and_controls_sessions,
         the_plugin_approves_runs_and_cancels_schedules,
         concurrent_retries_from_the_plugin_all_count,
+        the_plugin_takes_kubectls_kubeconfig_context_and_timeout_flags,
     ]
 }
 
@@ -407,5 +408,79 @@ async fn concurrent_retries_from_the_plugin_all_count(ctx: TestContext) -> TestR
             session.spec.retry.requests
         ));
     }
+    Ok(())
+}
+
+/// `--kubeconfig`, `--context` and `--request-timeout` as kubectl takes
+/// them: a kubeconfig (not $KUBECONFIG) whose current context points
+/// nowhere works with `--context` naming the test bed's, and fails
+/// without it.
+async fn the_plugin_takes_kubectls_kubeconfig_context_and_timeout_flags(ctx: TestContext) -> TestResult {
+    create_session(
+        &ctx,
+        "flagged",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-35", "target": {"computer": {"id": 101}}}),
+    )
+    .await?;
+    let text = std::fs::read_to_string(ctx.kubeconfig_path()).ctx("the test bed's kubeconfig")?;
+    let mut config: serde_json::Value = serde_saphyr::from_str(&text).ctx("kubeconfig YAML")?;
+    let real = config["current-context"]
+        .as_str()
+        .ok_or("no current context")?
+        .to_owned();
+    let cluster = config["contexts"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == real.as_str()))
+        .map(|c| c["context"].clone())
+        .ok_or("the current context is not listed")?;
+    // A cluster nothing listens on, as the current context.
+    config["clusters"]
+        .as_array_mut()
+        .ok_or("no clusters")?
+        .push(serde_json::json!({"name": "nowhere", "cluster": {"server": "https://127.0.0.1:9"}}));
+    let mut nowhere = cluster.clone();
+    nowhere["cluster"] = "nowhere".into();
+    let contexts = config["contexts"].as_array_mut().ok_or("no contexts")?;
+    contexts.push(serde_json::json!({"name": "nowhere", "context": nowhere}));
+    contexts.push(serde_json::json!({"name": "lab", "context": cluster}));
+    config["current-context"] = "nowhere".into();
+    let path = std::env::temp_dir().join(format!("immybot-e2e-kubeconfig-{}", ctx.namespace));
+    std::fs::write(&path, serde_json::to_string(&config).ctx("kubeconfig")?).ctx("writing the kubeconfig")?;
+    let path = path.display().to_string();
+    let run = |extra: Vec<&'static str>| {
+        let path = path.clone();
+        let ns = ctx.namespace.clone();
+        async move {
+            let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubectl-immybot"))
+                .env_remove("KUBECONFIG")
+                .args(["list", "-n", &ns, "--kubeconfig", &path, "--request-timeout", "3s"])
+                .args(["--as", "carol", "--as-group", TEST_USERS_GROUP])
+                .args(extra)
+                .output()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            ))
+        }
+    };
+    let (ok, out) = run(vec!["--context", "lab"]).await?;
+    if !ok || !out.contains("flagged") {
+        return Err(format!("--context lab must reach the test bed: {out}"));
+    }
+    let started = std::time::Instant::now();
+    let (ok, out) = run(vec![]).await?;
+    if ok {
+        return Err(format!("the current context points nowhere, yet it worked: {out}"));
+    }
+    if started.elapsed() > Duration::from_secs(20) {
+        return Err(format!("--request-timeout 3s was not kept: {:?}", started.elapsed()));
+    }
+    let _ = std::fs::remove_file(&path);
     Ok(())
 }

@@ -33,8 +33,76 @@ struct Cli {
     /// Groups to impersonate (like kubectl --as-group).
     #[arg(long = "as-group", global = true)]
     as_group: Vec<String>,
+    /// The kubeconfig file (like kubectl --kubeconfig; default: $KUBECONFIG,
+    /// then ~/.kube/config).
+    #[arg(long, global = true)]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context to use (like kubectl --context).
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// How long one API request may take before it is given up (like
+    /// kubectl --request-timeout): 30s, 2m, 1h; 0 waits as long as it takes.
+    #[arg(long, global = true, value_parser = request_timeout)]
+    request_timeout: Option<RequestTimeout>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--request-timeout`: `0` for none, else a duration with its unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RequestTimeout {
+    Never,
+    After(std::time::Duration),
+}
+
+fn request_timeout(text: &str) -> Result<RequestTimeout, String> {
+    if text.trim() == "0" {
+        return Ok(RequestTimeout::Never);
+    }
+    immybot_operator::controller::parse_duration(Some(text.trim()))
+        .map(RequestTimeout::After)
+        .ok_or_else(|| format!("{text:?} is not a duration: give its unit (30s, 2m, 1h), or 0 for none"))
+}
+
+/// The client's configuration as kubectl would make it from the same flags.
+async fn kube_config(cli: &Cli) -> anyhow::Result<kube::Config> {
+    let options = kube::config::KubeConfigOptions {
+        context: cli.context.clone(),
+        ..Default::default()
+    };
+    let mut config = match &cli.kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &options).await
+        }
+        None if cli.context.is_some() => kube::Config::from_kubeconfig(&options).await,
+        None => {
+            return kube::Config::infer()
+                .await
+                .context("reading the kubeconfig")
+                .map(|c| with_timeout(c, cli));
+        }
+    }
+    .context("reading the kubeconfig")?;
+    config = with_timeout(config, cli);
+    Ok(config)
+}
+
+fn with_timeout(mut config: kube::Config, cli: &Cli) -> kube::Config {
+    match cli.request_timeout {
+        Some(RequestTimeout::Never) => {
+            config.read_timeout = None;
+            config.write_timeout = None;
+        }
+        Some(RequestTimeout::After(limit)) => {
+            config.read_timeout = Some(limit);
+            config.write_timeout = Some(limit);
+            config.connect_timeout = Some(limit);
+        }
+        None => {}
+    }
+    config
 }
 
 /// Objects are named `name` or `session/name` (a MaintenanceSession) or
@@ -171,6 +239,14 @@ enum Command {
     },
     /// Run a schedule now, once (spec.runNow.requests + 1).
     RunNow { schedule: String },
+    /// Print a shell completion script (bash, zsh, fish, powershell,
+    /// elvish). Example: `source <(kubectl-immybot completion bash)`; for
+    /// `kubectl immybot <TAB>`, kubectl (1.26+) runs an executable named
+    /// `kubectl_complete-immybot` from PATH.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
     CancelRunning { schedule: String },
 }
@@ -178,7 +254,16 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let mut config = kube::Config::infer().await.context("reading the kubeconfig")?;
+    if let Command::Completion { shell } = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "kubectl-immybot",
+            &mut std::io::stdout(),
+        );
+        return Ok(());
+    }
+    let mut config = kube_config(&cli).await?;
     if let Some(user) = &cli.as_user {
         config.auth_info.impersonate = Some(user.clone());
         if !cli.as_group.is_empty() {
@@ -306,6 +391,8 @@ async fn main() -> anyhow::Result<()> {
             name,
             reason,
         } => commands::import(&ctx, session_id, name, reason).await,
+        // Answered before any client was made (see the top of main).
+        Command::Completion { .. } => Ok(()),
         Command::RunNow { schedule } => {
             schedule_commands::run_now(&ctx, &ObjectRef::parse_schedule(&schedule, "run-now")?).await
         }
@@ -337,4 +424,45 @@ fn session_name(text: &str) -> anyhow::Result<String> {
 fn duration(text: &str) -> anyhow::Result<std::time::Duration> {
     immybot_operator::controller::parse_duration(Some(text))
         .with_context(|| format!("{text} is not a duration like 90s, 10m or 2h"))
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+
+    #[test]
+    fn request_timeouts_read_as_kubectl_reads_them() {
+        assert_eq!(request_timeout("0"), Ok(RequestTimeout::Never));
+        assert_eq!(
+            request_timeout("30s"),
+            Ok(RequestTimeout::After(std::time::Duration::from_secs(30)))
+        );
+        assert_eq!(
+            request_timeout("2m"),
+            Ok(RequestTimeout::After(std::time::Duration::from_secs(120)))
+        );
+        assert!(request_timeout("30").is_err(), "a unit is required, as kubectl's");
+        assert!(request_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn the_kubectl_flags_are_global() {
+        let cli = Cli::try_parse_from([
+            "kubectl-immybot",
+            "list",
+            "--context",
+            "lab",
+            "--kubeconfig",
+            "/tmp/k",
+            "--request-timeout",
+            "5s",
+        ])
+        .unwrap();
+        assert_eq!(cli.context.as_deref(), Some("lab"));
+        assert_eq!(cli.kubeconfig, Some(std::path::PathBuf::from("/tmp/k")));
+        assert_eq!(
+            cli.request_timeout,
+            Some(RequestTimeout::After(std::time::Duration::from_secs(5)))
+        );
+    }
 }
