@@ -10,7 +10,7 @@
 //! `status_writer` and `write_gate` (API-server writes in order of
 //! importance), `store_slot`, `spec_mapping` and `windows` (what the kinds'
 //! specs share, in ImmyBot's words and in time), `observer` (metrics
-//! hooks), `scope` (the namespaces served), `connections` (which ImmyBot
+//! hooks), `scope` (the namespaces served), `spans` (the span each reconcile runs in), `connections` (which ImmyBot
 //! instance an object's calls go to: the flags' and the connection
 //! objects', each with its own client and budget, and their controller),
 //! `test_hooks` (crash points,
@@ -45,6 +45,7 @@ mod run;
 mod scope;
 pub mod session;
 pub mod session_search;
+mod spans;
 mod spec_mapping;
 mod status_writer;
 mod store_slot;

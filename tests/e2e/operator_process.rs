@@ -16,6 +16,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         two_replicas_one_leader_and_a_standby_that_takes_over,
         the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm,
         the_binary_logs_one_json_object_a_line_and_stops_on_sigterm,
+        spans_name_the_object_the_immybot_call_and_the_poll_cycle,
         an_immybot_outage_does_not_make_the_operator_unready,
     ]
 }
@@ -110,6 +111,70 @@ async fn the_binary_logs_one_json_object_a_line_and_stops_on_sigterm(ctx: TestCo
         return Err(format!("the start line's level: {start}"));
     }
     stops_on_sigterm(child).await
+}
+
+/// The shipped binary's JSON logs carry the spans each line was written
+/// in (tracing-subscriber's `spans`): a reconcile's names the object's
+/// kind, namespace and name, an ImmyBot call's its method, route template,
+/// status and attempts, a poll cycle's its connection. Read as a log
+/// shipper would, from a real session's run.
+async fn spans_name_the_object_the_immybot_call_and_the_poll_cycle(ctx: TestContext) -> TestResult {
+    use tokio::io::AsyncBufReadExt as _;
+    let sim = simulator(150).await?;
+    let mut child = crate::harness::spawn_operator_binary(
+        &ctx,
+        &sim,
+        &["--log-format", "json"],
+        "info,immybot_client=debug,immybot_operator=debug",
+    )?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let reader = tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let mut all = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            all.push(line);
+        }
+        all
+    });
+    create_session(
+        &ctx,
+        "traced",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-35", "target": {"computer": {"id": 101}}}),
+    )
+    .await?;
+    approve(&ctx, "traced", "bob").await?;
+    ctx.wait_phase("traced", Phase::Succeeded, Duration::from_secs(40))
+        .await?;
+    stops_on_sigterm(child).await?;
+    let lines = reader.await.ctx("reading the logs")?;
+    let spans: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["spans"].as_array().cloned())
+        .flatten()
+        .collect();
+    let find = |what: &str, f: &dyn Fn(&serde_json::Value) -> bool| {
+        spans
+            .iter()
+            .find(|s| f(s))
+            .cloned()
+            .ok_or_else(|| format!("no {what} span in {} log lines ({} spans)", lines.len(), spans.len()))
+    };
+    let ns = ctx.namespace.as_str();
+    find("reconcile", &|s| {
+        s["name"] == "reconcile" && s["kind"] == "MaintenanceSession" && s["namespace"] == ns && s["object"] == "traced"
+    })?;
+    find("start call", &|s| {
+        s["name"] == "immybot_call"
+            && s["method"] == "POST"
+            && s["route"] == "POST /api/v1/run-immy-service"
+            && s["status"] == 200
+            && s["attempts"] == 1
+    })?;
+    find("poll cycle", &|s| {
+        s["name"] == "poll_cycle" && s["connection"].is_string()
+    })?;
+    Ok(())
 }
 
 struct Replica {

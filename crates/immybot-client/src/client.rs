@@ -481,7 +481,22 @@ impl ImmyBotClient {
         decode(&answer)
     }
 
+    /// One call, in an `immybot_call` span: its method and route template
+    /// (never a URL with ids or a query), and once known its HTTP status
+    /// and how many attempts it took.
     async fn send(&self, call: Call) -> Result<Answer, ImmyBotError> {
+        use tracing::Instrument as _;
+        let span = tracing::info_span!(
+            "immybot_call",
+            method = %call.method,
+            route = call.route,
+            status = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+        );
+        self.send_attempts(call).instrument(span).await
+    }
+
+    async fn send_attempts(&self, call: Call) -> Result<Answer, ImmyBotError> {
         let inner = &*self.inner;
         let url = inner
             .base
@@ -583,6 +598,9 @@ impl ImmyBotClient {
                     return Err(error);
                 }
             };
+            let span = tracing::Span::current();
+            span.record("status", status.as_u16());
+            span.record("attempts", attempt);
             tracing::debug!(
                 route = call.route,
                 status = status.as_u16(),

@@ -63,7 +63,7 @@ pub async fn run(shared: Arc<Context>, scope: Scope, shutdown: impl Future<Outpu
     futures::join!(
         report_all(
             namespaced.graceful_shutdown_on(shutdown.clone()).run(
-                reconciler::reconcile::<ImmyBotConnection>,
+                super::spans::traced(reconciler::reconcile::<ImmyBotConnection>),
                 reconciler::error_policy::<ImmyBotConnection>,
                 ctx.clone(),
             ),
@@ -71,7 +71,7 @@ pub async fn run(shared: Arc<Context>, scope: Scope, shutdown: impl Future<Outpu
         ),
         report_all(
             cluster.graceful_shutdown_on(shutdown).run(
-                reconciler::reconcile::<ClusterImmyBotConnection>,
+                super::spans::traced(reconciler::reconcile::<ClusterImmyBotConnection>),
                 reconciler::error_policy::<ClusterImmyBotConnection>,
                 ctx.clone(),
             ),

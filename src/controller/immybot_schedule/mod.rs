@@ -56,6 +56,10 @@ pub async fn run(
     let results = Controller::new(api, owned)
         .watches_stream(approvals, named_by(ApprovedKind::ImmyBotSchedule))
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, kind);
+        .run(
+            super::spans::traced(reconciler::reconcile),
+            reconciler::error_policy,
+            kind,
+        );
     report_all(results, observer).await;
 }

@@ -60,7 +60,11 @@ pub async fn run(
         .watches_stream(approvals, named_by(ApprovedKind::MaintenanceSchedule))
         .reconcile_all_on(clock_moves)
         .graceful_shutdown_on(shutdown)
-        .run(reconciler::reconcile, reconciler::error_policy, ctx.clone());
+        .run(
+            super::spans::traced(reconciler::reconcile),
+            reconciler::error_policy,
+            ctx.clone(),
+        );
     let counting = tokio::spawn(count_by_reason(controller_store, observer.clone()));
     report_all(results, observer).await;
     counting.abort();

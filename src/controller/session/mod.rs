@@ -128,7 +128,11 @@ pub async fn run(
         // session at once, as windows and timeouts are read from it.
         .reconcile_all_on(clock_moves)
         .graceful_shutdown_on(shutdown)
-        .run(by_connection::reconcile, by_connection::error_policy, kind.clone());
+        .run(
+            super::spans::traced(by_connection::reconcile),
+            by_connection::error_policy,
+            kind.clone(),
+        );
     report_all(results, observer).await;
     kind.stop_pollers();
     synced.abort();

@@ -13,6 +13,7 @@
 //! The interval adapts: short while anything runs, long when idle.
 
 use std::collections::{BTreeMap, BTreeSet};
+use tracing::Instrument as _;
 
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::sync::mpsc;
@@ -69,7 +70,14 @@ pub async fn run(p: Poller) {
         // could not be listed yet.
         let objects = own_objects(&store, &connection);
         let known = recorded_ids(&objects);
-        let (current, rows) = match active_sessions(&listing).await {
+        // The cycle's span: the calls below are its children.
+        let span = tracing::info_span!(
+            "poll_cycle",
+            connection = %connection,
+            active = tracing::field::Empty,
+            ended_read = tracing::field::Empty,
+        );
+        let (current, rows) = match active_sessions(&listing).instrument(span.clone()).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "polling ImmyBot's active sessions failed");
@@ -81,9 +89,11 @@ pub async fn run(p: Poller) {
         observer.poll_cycle(started.elapsed(), current.len(), true);
         // Sessions of small objects that were known and are not listed
         // ended: read them for all objects at once, before the triggers.
+        span.record("active", current.len());
         let asked = ended_to_read(&objects, &known, &current, &cache);
+        span.record("ended_read", asked.len());
         if !asked.is_empty()
-            && let Err(e) = read_ended(&ending, &cache, &asked).await
+            && let Err(e) = read_ended(&ending, &cache, &asked).instrument(span.clone()).await
         {
             tracing::warn!(error = %e, sessions = asked.len(), "reading ended sessions failed; their objects read them");
         }

@@ -40,10 +40,11 @@ pub async fn run(shared: Arc<Context>, scope: Scope, shutdown: impl Future<Outpu
     let observer = ctx.observer.clone();
     let controller = Controller::new(scope.api::<SessionSearch>(&ctx.client), ctx.owned_objects());
     ctx.state.searches.set(controller.store());
-    let results =
-        controller
-            .graceful_shutdown_on(shutdown)
-            .run(reconciler::reconcile, reconciler::error_policy, ctx.clone());
+    let results = controller.graceful_shutdown_on(shutdown).run(
+        super::spans::traced(reconciler::reconcile),
+        reconciler::error_policy,
+        ctx.clone(),
+    );
     report_all(results, observer).await;
     ctx.state.searches.clear();
 }
