@@ -25,13 +25,14 @@ use super::dx::{ActionQuery, GroupCount, Page, SessionQuery};
 use super::enums::SessionStatus;
 use super::error::{ImmyBotError, truncate_body};
 use super::log_lines::{ActionLogLine, blank_parameters, shown_lines};
-use super::pacing::{Pacer, Priority, Sleeper, TokioSleeper, backoff, parse_retry_after};
+use super::pacing::{Pacer, Priority, Sleeper, TokioSleeper};
 use super::start::{StartOutcome, StartRequest, enums_as_names};
 use super::wire::*;
 
 /// The calls that manage ImmyBot's own schedules.
 mod directory;
 mod schedules;
+mod send;
 
 /// Which start endpoint to use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -472,179 +473,6 @@ impl ImmyBotClient {
             ))
             .await?;
         Ok(shown_lines(rows))
-    }
-
-    // ---- the send loop --------------------------------------------------
-
-    async fn json<T: DeserializeOwned>(&self, call: Call) -> Result<T, ImmyBotError> {
-        let answer = self.send(call).await?;
-        decode(&answer)
-    }
-
-    /// One call, in an `immybot_call` span: its method and route template
-    /// (never a URL with ids or a query), and once known its HTTP status
-    /// and how many attempts it took.
-    async fn send(&self, call: Call) -> Result<Answer, ImmyBotError> {
-        use tracing::Instrument as _;
-        let span = tracing::info_span!(
-            "immybot_call",
-            method = %call.method,
-            route = call.route,
-            status = tracing::field::Empty,
-            attempts = tracing::field::Empty,
-        );
-        self.send_attempts(call).instrument(span).await
-    }
-
-    async fn send_attempts(&self, call: Call) -> Result<Answer, ImmyBotError> {
-        let inner = &*self.inner;
-        let url = inner
-            .base
-            .join(&call.path)
-            .map_err(|e| ImmyBotError::Config(format!("URL for {}: {e}", call.route)))?;
-        let mut attempt: u32 = 0;
-        let mut token_refreshed = false;
-        loop {
-            attempt += 1;
-            let last_attempt = attempt >= inner.retry.max_attempts;
-            let priority = if call.writes || call.method != Method::GET {
-                Priority::Write
-            } else {
-                self.reads
-            };
-            let _permit = inner.pacer.admit(priority, &inner.sleeper).await;
-            let token = match inner.tokens.token().await {
-                Ok(t) => t,
-                Err(e) if e.kind() == super::ErrorKind::Transient && !last_attempt => {
-                    inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let mut request = inner
-                .http
-                .request(call.method.clone(), url.clone())
-                .bearer_auth(token.expose());
-            if !call.query.is_empty() {
-                request = request.query(&call.query);
-            }
-            if let Some(body) = &call.body {
-                request = request.json(body);
-            }
-            let sent_at = tokio::time::Instant::now();
-            let outcome = request.send().await;
-            if let Some(observer) = &inner.observer {
-                observer.observe(
-                    call.route,
-                    outcome.as_ref().ok().map(|r| r.status().as_u16()),
-                    sent_at.elapsed(),
-                );
-            }
-            let response = match outcome {
-                Ok(r) => r,
-                Err(e) => {
-                    let sent = !e.is_connect();
-                    let error = if e.is_timeout() {
-                        ImmyBotError::Timeout {
-                            route: call.route,
-                            after: inner.timeout,
-                        }
-                    } else {
-                        ImmyBotError::Connect {
-                            route: call.route,
-                            message: e.without_url().to_string(),
-                            sent,
-                        }
-                    };
-                    if (call.idempotent || !sent) && !last_attempt {
-                        tracing::debug!(route = call.route, attempt, error = %error, "retrying");
-                        inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
-                        continue;
-                    }
-                    return Err(error);
-                }
-            };
-            let status = response.status();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
-            let content_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            let body = match response.bytes().await {
-                Ok(b) => b,
-                Err(e) => {
-                    let error = if e.is_timeout() {
-                        ImmyBotError::Timeout {
-                            route: call.route,
-                            after: inner.timeout,
-                        }
-                    } else {
-                        ImmyBotError::Connect {
-                            route: call.route,
-                            message: e.without_url().to_string(),
-                            sent: true,
-                        }
-                    };
-                    if call.idempotent && !last_attempt {
-                        inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
-                        continue;
-                    }
-                    return Err(error);
-                }
-            };
-            let span = tracing::Span::current();
-            span.record("status", status.as_u16());
-            span.record("attempts", attempt);
-            tracing::debug!(
-                route = call.route,
-                status = status.as_u16(),
-                attempt,
-                "ImmyBot answered"
-            );
-            if status.is_success() {
-                return Ok(Answer {
-                    route: call.route,
-                    status,
-                    content_type,
-                    body,
-                });
-            }
-            let error = ImmyBotError::Status {
-                route: call.route,
-                status: status.as_u16(),
-                body: truncate_body(&body),
-                retry_after,
-            };
-            match status {
-                StatusCode::UNAUTHORIZED if !token_refreshed => {
-                    token_refreshed = true;
-                    inner.tokens.invalidate(&token).await;
-                    attempt -= 1; // a refreshed token is not a retry
-                }
-                StatusCode::TOO_MANY_REQUESTS if !last_attempt => {
-                    let wait = retry_after.unwrap_or_else(|| backoff(&inner.retry, attempt));
-                    if wait > inner.retry.max_retry_after {
-                        return Err(error);
-                    }
-                    tracing::info!(
-                        route = call.route,
-                        wait_ms = wait.as_millis() as u64,
-                        "ImmyBot asked us to slow down"
-                    );
-                    inner.sleeper.sleep(wait).await;
-                }
-                s if (s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT) && call.idempotent && !last_attempt => {
-                    inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
-                }
-                _ => return Err(error),
-            }
-        }
     }
 }
 
