@@ -152,9 +152,18 @@ func documentedMetrics(path string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The metric table only: from its header to the first line that is
+	// not a table row (the spans' table comes later).
+	table := string(text)
+	if i := strings.Index(table, "| metric |"); i >= 0 {
+		table = table[i:]
+	}
+	if i := strings.Index(table, "\n\n"); i >= 0 {
+		table = table[:i]
+	}
 	names := map[string]bool{}
 	re := regexp.MustCompile("(?m)^\\| `([a-z_]+)`")
-	for _, m := range re.FindAllStringSubmatch(string(text), -1) {
+	for _, m := range re.FindAllStringSubmatch(table, -1) {
 		names["immybot_operator_"+m[1]] = true
 	}
 	if len(names) < 10 {
