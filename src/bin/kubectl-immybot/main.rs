@@ -112,6 +112,9 @@ fn with_timeout(mut config: kube::Config, cli: &Cli) -> kube::Config {
 enum Command {
     /// Approve a session or schedule as yourself, for the digest its status
     /// shows now.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot approve patch-reception-pc\n  kubectl immybot approve schedule/fabrikam-nightly --comment CHG-1234\n  kubectl immybot approve maintenanceschedule/weekly --expires-in 30d --max-computers 200"
+    )]
     Approve {
         object: String,
         /// Why you approve, for the record.
@@ -138,11 +141,17 @@ enum Command {
     /// A readable summary. A session: phase, approval, computers and
     /// actions, failures first. A schedule: next run, conditions and its
     /// recent runs, worst computers first.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot status patch-reception-pc\n  kubectl immybot status schedule/fabrikam-nightly"
+    )]
     Status { object: String },
     /// The latest log lines the operator keeps in status, then why each
     /// failed action failed (the last lines of its own log, script
     /// parameters blanked out). Full logs live in ImmyBot: open the session
     /// ids this prints there.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot logs patch-reception-pc\n  kubectl immybot logs immybot-session-1043 --action \"Legacy VPN\""
+    )]
     Logs {
         session: String,
         /// Only this computer's failed actions (its name or ImmyBot id).
@@ -154,11 +163,18 @@ enum Command {
     },
     /// Hold it. A session: nothing new starts (running ImmyBot sessions go
     /// on). A schedule: disabled in ImmyBot (no approval needed).
+    #[command(
+        after_help = "Examples:\n  kubectl immybot suspend patch-reception-pc\n  kubectl immybot suspend schedule/fabrikam-nightly"
+    )]
     Suspend { object: String },
     /// Continue what is held: lift a suspend, and resume ImmyBot sessions a
     /// user postponed (spec.resume.requests).
+    #[command(
+        after_help = "Examples:\n  kubectl immybot resume patch-reception-pc\n  kubectl immybot resume schedule/fabrikam-nightly"
+    )]
     Resume { object: String },
     /// Cancel the session in ImmyBot. Final.
+    #[command(after_help = "Examples:\n  kubectl immybot cancel patch-reception-pc --reason \"wrong tenant\"")]
     Cancel {
         session: String,
         /// Why, recorded in status and events.
@@ -168,6 +184,9 @@ enum Command {
     /// Ask for one more rerun of the computers that failed, or, with
     /// --failed-actions, of just the failed actions (optionally of one
     /// computer, one action).
+    #[command(
+        after_help = "Examples:\n  kubectl immybot retry patch-reception-pc\n  kubectl immybot retry immybot-session-1043 --failed-actions --action \"Legacy VPN\""
+    )]
     Retry {
         session: String,
         /// Rerun only the failed actions (spec.retry.failedActions), not
@@ -185,6 +204,9 @@ enum Command {
     /// onboarding's, a person's in ImmyBot): creates an observe-only
     /// MaintenanceSession for it. Nothing is started; cancelling it or
     /// rerunning its failed actions needs an approval.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot import 1043\n  kubectl immybot import 1043 --name finance-lt01-vpn --reason INC-77"
+    )]
     Import {
         /// The ImmyBot maintenance session id.
         session_id: i32,
@@ -197,6 +219,7 @@ enum Command {
     },
     /// MaintenanceSessions as a table (like kubectl get ims, with the
     /// approver; enums as manifests write them).
+    #[command(after_help = "Examples:\n  kubectl immybot list\n  kubectl immybot list -A -l team=desk -w")]
     List {
         /// All namespaces.
         #[arg(short = 'A', long)]
@@ -214,6 +237,7 @@ enum Command {
         timeout: Option<String>,
     },
     /// One MaintenanceSession (table, wide, name, json or yaml).
+    #[command(after_help = "Examples:\n  kubectl immybot get patch-reception-pc -o yaml")]
     Get {
         session: String,
         #[arg(short = 'o', long, value_enum, default_value = "table")]
@@ -221,6 +245,7 @@ enum Command {
     },
     /// Wait until a session reaches a phase: --for=phase=Succeeded[,..].
     /// Fails at once if it ends in another final phase.
+    #[command(after_help = "Examples:\n  kubectl immybot wait patch-reception-pc --for=phase=Succeeded --timeout 30m")]
     Wait {
         session: String,
         #[arg(long = "for")]
@@ -231,23 +256,28 @@ enum Command {
     /// ImmyBot's sessions, whoever started them (a schedule, onboarding, a
     /// person in ImmyBot, this operator), newest first, through a
     /// SessionSearch the operator answers.
+    #[command(after_help = "Examples:\n  kubectl immybot history --tenant 2 --failed")]
     History(search_commands::HistoryArgs),
     /// Every ImmyBot session not finished yet, across the fleet.
+    #[command(after_help = "Examples:\n  kubectl immybot active")]
     Active {
         #[arg(long, default_value_t = 500)]
         limit: i32,
     },
     /// Run a schedule now, once (spec.runNow.requests + 1).
+    #[command(after_help = "Examples:\n  kubectl immybot run-now schedule/fabrikam-nightly")]
     RunNow { schedule: String },
     /// Print a shell completion script (bash, zsh, fish, powershell,
     /// elvish). Example: `source <(kubectl-immybot completion bash)`; for
     /// `kubectl immybot <TAB>`, kubectl (1.26+) runs an executable named
     /// `kubectl_complete-immybot` from PATH.
+    #[command(after_help = "Examples:\n  source <(kubectl-immybot completion bash)")]
     Completion {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
+    #[command(after_help = "Examples:\n  kubectl immybot cancel-running schedule/fabrikam-nightly")]
     CancelRunning { schedule: String },
 }
 
@@ -464,5 +494,54 @@ mod cli_tests {
             cli.request_timeout,
             Some(RequestTimeout::After(std::time::Duration::from_secs(5)))
         );
+    }
+
+    /// Words as a shell splits them (double quotes only, as the examples use).
+    fn shell_words(line: &str) -> Vec<String> {
+        let (mut words, mut word, mut quoted) = (Vec::new(), String::new(), false);
+        for c in line.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn every_verb_shows_an_example() {
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        cli.build();
+        let mut verbs = 0;
+        for verb in cli.get_subcommands_mut() {
+            let name = verb.get_name().to_owned();
+            if name == "help" {
+                continue;
+            }
+            verbs += 1;
+            let help = verb.render_long_help().to_string();
+            let runs_it = help.contains(&format!("  kubectl immybot {name}"))
+                || help.contains(&format!("kubectl-immybot {name}"));
+            assert!(
+                help.contains("Examples:") && runs_it,
+                "{name}'s help has no example of it:\n{help}"
+            );
+            // Every example parses: its flags are real.
+            for example in help.lines().filter_map(|l| l.trim().strip_prefix("kubectl immybot ")) {
+                let args = std::iter::once("kubectl-immybot".to_owned()).chain(shell_words(example));
+                if let Err(e) = Cli::try_parse_from(args) {
+                    panic!("the example `kubectl immybot {example}` does not parse: {e}");
+                }
+            }
+        }
+        assert!(verbs >= 16, "{verbs} verbs");
     }
 }
