@@ -78,18 +78,7 @@ impl ImmyBotClient {
                 Ok(r) => r,
                 Err(e) => {
                     let sent = !e.is_connect();
-                    let error = if e.is_timeout() {
-                        ImmyBotError::Timeout {
-                            route: call.route,
-                            after: inner.timeout,
-                        }
-                    } else {
-                        ImmyBotError::Connect {
-                            route: call.route,
-                            message: e.without_url().to_string(),
-                            sent,
-                        }
-                    };
+                    let error = transport_error(e, call.route, inner.timeout, sent);
                     if (call.idempotent || !sent) && !last_attempt {
                         tracing::debug!(route = call.route, attempt, error = %error, "retrying");
                         inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
@@ -113,18 +102,8 @@ impl ImmyBotClient {
             let body = match response.bytes().await {
                 Ok(b) => b,
                 Err(e) => {
-                    let error = if e.is_timeout() {
-                        ImmyBotError::Timeout {
-                            route: call.route,
-                            after: inner.timeout,
-                        }
-                    } else {
-                        ImmyBotError::Connect {
-                            route: call.route,
-                            message: e.without_url().to_string(),
-                            sent: true,
-                        }
-                    };
+                    // The request went out: its answer broke off.
+                    let error = transport_error(e, call.route, inner.timeout, true);
                     if call.idempotent && !last_attempt {
                         inner.sleeper.sleep(backoff(&inner.retry, attempt)).await;
                         continue;
@@ -178,6 +157,22 @@ impl ImmyBotClient {
                 }
                 _ => return Err(error),
             }
+        }
+    }
+}
+
+/// What a failed send or a broken-off answer means: the client's timeout,
+/// or a connection error (`sent`: whether the request may have reached
+/// ImmyBot, which decides whether a write may be tried again). The URL is
+/// left out of the message: it can carry ids and a query.
+fn transport_error(e: reqwest::Error, route: &'static str, after: std::time::Duration, sent: bool) -> ImmyBotError {
+    if e.is_timeout() {
+        ImmyBotError::Timeout { route, after }
+    } else {
+        ImmyBotError::Connect {
+            route,
+            message: e.without_url().to_string(),
+            sent,
         }
     }
 }
