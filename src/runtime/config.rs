@@ -77,10 +77,14 @@ pub struct OperatorArgs {
     #[arg(long, env = "IMMYBOT_PLAN_DETECTION_NEEDS_APPROVAL", default_value_t = false, action = clap::ArgAction::Set)]
     pub plan_detection_needs_approval: bool,
     /// Record each tenant's measured computer count in the settings
-    /// ConfigMap (immybot-operator-settings in the operator's namespace),
-    /// for the pilot rule's admission policy. The chart turns it on.
+    /// ConfigMap (--settings-configmap in the operator's namespace), for
+    /// the pilot rule's admission policy. The chart turns it on.
     #[arg(long, env = "IMMYBOT_RECORD_TENANT_SIZES", default_value_t = false, action = clap::ArgAction::Set)]
     pub record_tenant_sizes: bool,
+    /// The settings ConfigMap's name (the chart names it after the release,
+    /// so that two releases in one namespace keep their own).
+    #[arg(long, env = "IMMYBOT_SETTINGS_CONFIGMAP", default_value = crate::api::pilot::SETTINGS_CONFIGMAP)]
+    pub settings_configmap: String,
 
     /// Watch only this namespace (default: all).
     #[arg(long, env = "IMMYBOT_WATCH_NAMESPACE")]
@@ -218,12 +222,9 @@ impl OperatorArgs {
             pilot: crate::controller::PilotRule {
                 required_above: self.pilot_required_above,
                 per_namespace,
-                settings: self.record_tenant_sizes.then(|| {
-                    (
-                        self.lease_namespace.clone(),
-                        crate::api::pilot::SETTINGS_CONFIGMAP.to_owned(),
-                    )
-                }),
+                settings: self
+                    .record_tenant_sizes
+                    .then(|| (self.lease_namespace.clone(), self.settings_configmap.clone())),
             },
             plans: crate::controller::PlanRule {
                 required_above: self.plan_required_above,

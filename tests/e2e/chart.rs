@@ -12,7 +12,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
 use kube::api::{Api, PostParams};
 
-use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator};
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator, wait_for};
 use crate::lifecycle::{approve, create_session};
 
 /// The chart's roles for people, bound in `ns` as docs/install.md shows,
@@ -67,7 +67,10 @@ async fn people_may_what_their_roles_say(ctx: &TestContext, ns: &str) -> Result<
 }
 
 pub fn tests() -> Vec<(String, TestFn)> {
-    crate::tests![the_chart_installs_and_its_service_account_can_run_the_operator]
+    crate::tests![
+        the_chart_installs_and_its_service_account_can_run_the_operator,
+        two_releases_serve_their_own_namespaces_side_by_side
+    ]
 }
 
 fn helm(ctx: &TestContext, args: &[&str]) -> Result<String, String> {
@@ -141,8 +144,8 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     let sim = simulator(150).await?;
     let release = "chart";
     let ns = ctx.namespace.clone();
-    // The admission policies are cluster-wide and the test bed installed the
-    // same objects already; the offline checks validate the chart's copy.
+    // With watchNamespace the release's RBAC is a Role in that namespace and
+    // its admission policies (named for the release) bind to it only.
     helm(
         &ctx,
         &[
@@ -155,8 +158,6 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             "charts/immybot-operator/ci/test-values.yaml",
             "--set",
             "metrics.serviceMonitor.enabled=false",
-            "--set",
-            "admissionPolicies.enabled=false",
             "--set",
             &format!("watchNamespace={ns}"),
             "--wait=false",
@@ -293,8 +294,8 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     ];
     let as_sa = ctx.client_as_with_groups(&sa, groups).await?;
     let allowed = [
-        ("list", "immybot.io", "maintenancesessions", None),
-        ("watch", "immybot.io", "maintenanceapprovals", None),
+        ("list", "immybot.io", "maintenancesessions", Some(ns.as_str())),
+        ("watch", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
         ("update", "immybot.io", "maintenancesessions/status", Some(ns.as_str())),
         ("patch", "immybot.io", "maintenancesessions", Some(ns.as_str())),
         ("patch", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
@@ -303,7 +304,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         // A MaintenanceSchedule's runs: created, pruned, replaced.
         ("create", "immybot.io", "maintenancesessions", Some(ns.as_str())),
         ("delete", "immybot.io", "maintenancesessions", Some(ns.as_str())),
-        ("watch", "immybot.io", "maintenanceschedules", None),
+        ("watch", "immybot.io", "maintenanceschedules", Some(ns.as_str())),
         ("update", "immybot.io", "maintenanceschedules/status", Some(ns.as_str())),
         (
             "update",
@@ -312,7 +313,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
             Some(ns.as_str()),
         ),
         ("create", "authentication.k8s.io", "selfsubjectreviews", None),
-        ("watch", "immybot.io", "immybotconnections", None),
+        ("watch", "immybot.io", "immybotconnections", Some(ns.as_str())),
         ("watch", "immybot.io", "clusterimmybotconnections", None),
         ("patch", "immybot.io", "immybotconnections/status", Some(ns.as_str())),
     ];
@@ -324,6 +325,10 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     let refused = [
         ("get", "", "secrets", Some(ns.as_str())),
         ("list", "", "secrets", None),
+        // It watches one namespace: it may read no other.
+        ("list", "immybot.io", "maintenancesessions", None),
+        ("get", "immybot.io", "maintenancesessions", Some("kube-system")),
+        ("watch", "immybot.io", "maintenanceapprovals", None),
         // It never approves anything, and never edits what people declared.
         ("create", "immybot.io", "maintenanceapprovals", Some(ns.as_str())),
         ("create", "immybot.io", "maintenanceschedules", Some(ns.as_str())),
@@ -384,4 +389,167 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         Ok(Ok(Ok(()))) => Ok(()),
         other => Err(format!("the operator did not stop cleanly: {other:?}")),
     }
+}
+
+/// Two releases in one namespace (an operations namespace), each watching a
+/// team's namespace: both install with their admission policies, nothing
+/// collides, each ServiceAccount reaches only its team's objects, and each
+/// release's pilot rule reads its own settings in its own namespace only.
+async fn two_releases_serve_their_own_namespaces_side_by_side(ctx: TestContext) -> TestResult {
+    use k8s_openapi::api::admissionregistration::v1::{
+        MatchResources, MutatingAdmissionPolicyBinding, ValidatingAdmissionPolicyBinding,
+    };
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+    use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+    // The one namespace a binding matches by name, if that is what it does.
+    fn team_of(matching: Option<MatchResources>) -> Option<String> {
+        matching?
+            .namespace_selector?
+            .match_labels?
+            .remove("kubernetes.io/metadata.name")
+    }
+    let ops = ctx.namespace.clone();
+    let teams = [("team-a", format!("{ops}-a")), ("team-b", format!("{ops}-b"))];
+    let namespaces = Api::<Namespace>::all(ctx.client.clone());
+    for (_, team_ns) in &teams {
+        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": team_ns}})).ctx("ns")?;
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .ctx("team namespace")?;
+    }
+    let outcome = async {
+        for (release, team_ns) in &teams {
+            helm(
+                &ctx,
+                &[
+                    "install",
+                    release,
+                    "charts/immybot-operator",
+                    "--namespace",
+                    &ops,
+                    "-f",
+                    "charts/immybot-operator/ci/test-values.yaml",
+                    "--set",
+                    "metrics.serviceMonitor.enabled=false",
+                    "--set",
+                    &format!("watchNamespace={team_ns}"),
+                    "--wait=false",
+                ],
+            )
+            .map_err(|e| format!("release {release} must install beside the other: {e}"))?;
+        }
+        // Each release's cluster-wide objects are its own, bound to its team:
+        // every binding the chart ships (validating and mutating).
+        let generated: Vec<serde_json::Value> = immybot_operator::api::admission_policies()
+            .into_iter()
+            .chain(immybot_operator::api::control_audit_policies())
+            .chain(immybot_operator::api::shard_label_policies())
+            .collect();
+        let shipped = |kind: &str| generated.iter().filter(|p| p["kind"] == kind).count();
+        for (release, team_ns) in &teams {
+            let selector = format!("app.kubernetes.io/instance={release}");
+            let of = ListParams::default().labels(&selector);
+            let scopes: Vec<Option<String>> = Api::<ValidatingAdmissionPolicyBinding>::all(ctx.client.clone())
+                .list(&of)
+                .await
+                .ctx("validating bindings")?
+                .items
+                .into_iter()
+                .map(|b| team_of(b.spec.match_resources))
+                .chain(
+                    Api::<MutatingAdmissionPolicyBinding>::all(ctx.client.clone())
+                        .list(&of)
+                        .await
+                        .ctx("mutating bindings")?
+                        .items
+                        .into_iter()
+                        .map(|b| team_of(b.spec.and_then(|s| s.match_resources))),
+                )
+                .collect();
+            // The pilot rule's two bindings are written in pilot-rule.yaml.
+            let want = shipped("ValidatingAdmissionPolicyBinding") + shipped("MutatingAdmissionPolicyBinding") + 2;
+            let scoped = scopes.iter().filter(|s| s.as_ref() == Some(team_ns)).count();
+            if scopes.len() != want || scoped != want {
+                return Err(format!(
+                    "{release} must own {want} bindings, all matching {team_ns} only: {} owned, {scoped} scoped",
+                    scopes.len()
+                ));
+            }
+        }
+        // Each ServiceAccount reaches its own team's objects and no other's.
+        for (i, (release, team_ns)) in teams.iter().enumerate() {
+            let other = &teams[1 - i].1;
+            let sa = format!("system:serviceaccount:{ops}:{release}-immybot-operator");
+            let groups = vec![
+                "system:serviceaccounts".to_string(),
+                format!("system:serviceaccounts:{ops}"),
+                "system:authenticated".to_string(),
+            ];
+            let as_sa = ctx.client_as_with_groups(&sa, groups).await?;
+            for (verb, resource, namespace, want) in [
+                ("watch", "maintenancesessions", Some(team_ns.as_str()), true),
+                ("update", "maintenancesessions/status", Some(team_ns.as_str()), true),
+                ("watch", "clusterimmybotconnections", None, true),
+                ("watch", "maintenancesessions", Some(other.as_str()), false),
+                ("update", "maintenancesessions/status", Some(other.as_str()), false),
+                ("list", "maintenancesessions", None, false),
+            ] {
+                if may(&as_sa, verb, "immybot.io", resource, namespace).await? != want {
+                    return Err(format!(
+                        "{release}'s ServiceAccount {} be allowed to {verb} {resource} in {namespace:?}",
+                        if want { "must" } else { "must not" }
+                    ));
+                }
+            }
+        }
+        // team-a's pilot rule, with a tenant counted in team-a's settings:
+        // a tenant-wide session without a pilot is refused in team-a's
+        // namespace, and the same session is admitted in team-b's.
+        let settings = Api::<ConfigMap>::namespaced(ctx.client.clone(), &ops);
+        settings
+            .patch(
+                "team-a-immybot-operator-settings",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({"data": {"pilotRequiredAbove": "100", "tenant.7": "500"}})),
+            )
+            .await
+            .ctx("team-a's settings")?;
+        let session: immybot_operator::api::MaintenanceSession = serde_json::from_value(serde_json::json!({
+            "apiVersion": "immybot.io/v1alpha1", "kind": "MaintenanceSession",
+            "metadata": {"name": "whole-tenant"},
+            "spec": {"requestedBy": "alice", "reason": "CHG-35", "target": {"tenant": {"id": 7}}},
+        }))
+        .ctx("fixture")?;
+        let alice = ctx.client_as("alice").await?;
+        let dry = PostParams {
+            dry_run: true,
+            ..Default::default()
+        };
+        let in_a = Api::<immybot_operator::api::MaintenanceSession>::namespaced(alice.clone(), &teams[0].1);
+        // The policies reach the API server's admission through an informer.
+        let message = wait_for("team-a's pilot rule to refuse it", Duration::from_secs(30), || async {
+            match in_a.create(&dry, &session).await {
+                Err(kube::Error::Api(s)) => Ok(Some(s.message)),
+                other => Err(format!("admitted: {:?}", other.map(|o| o.metadata.name))),
+            }
+        })
+        .await?;
+        if !message.contains("needs a pilot") || !message.contains("500 computers") {
+            return Err(format!("team-a's refusal names its own count: {message}"));
+        }
+        let in_b = Api::<immybot_operator::api::MaintenanceSession>::namespaced(alice, &teams[1].1);
+        in_b.create(&dry, &session)
+            .await
+            .map_err(|e| format!("team-b's namespace is not team-a's to govern: {e}"))?;
+        Ok(())
+    }
+    .await;
+    for (release, _) in &teams {
+        let _ = helm(&ctx, &["uninstall", release, "--namespace", &ops, "--wait=false"]);
+    }
+    for (_, team_ns) in &teams {
+        let _ = namespaces.delete(team_ns, &DeleteParams::default()).await;
+    }
+    outcome
 }

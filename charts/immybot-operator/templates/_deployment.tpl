@@ -85,6 +85,7 @@ spec:
             - --pilot-required-above-in={{ range $i, $ns := keys . | sortAlpha }}{{ if $i }},{{ end }}{{ $ns }}={{ index $root.Values.approval.pilotRequiredAboveIn $ns }}{{ end }}
             {{- end }}
             - --record-tenant-sizes=true
+            - --settings-configmap={{ include "immybot-operator.fullname" $root }}-settings
             {{- if not (kindIs "invalid" $root.Values.approval.planRequiredAbove) }}
             - --plan-required-above={{ $root.Values.approval.planRequiredAbove }}
             {{- end }}

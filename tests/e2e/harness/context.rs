@@ -67,6 +67,12 @@ impl TestContext {
         Ok(Api::namespaced(self.testbed.client_as(user).await?, &self.namespace))
     }
 
+    /// A client acting as `user` (impersonated) in the test users' group,
+    /// for any namespace.
+    pub async fn client_as(&self, user: &str) -> Result<Client, String> {
+        self.testbed.client_as(user).await
+    }
+
     /// A client acting as `user` with no groups at all (so no RBAC grants).
     pub async fn client_as_outsider(&self, user: &str) -> Result<Client, String> {
         self.testbed.client_as_groups(user, vec![]).await
