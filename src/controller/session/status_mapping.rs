@@ -50,7 +50,11 @@ pub struct Mapped {
     pub summary: OutcomeSummary,
     pub items: Vec<ItemSummary>,
     pub computers: Vec<ComputerStatus>,
+    /// `finished/total`, e.g. `7/10`.
     pub progress: String,
+    /// The two numbers of `progress`.
+    pub finished: i32,
+    pub total: i32,
     /// Computers whose latest session did not pass: what a rerun targets.
     pub failed_computer_ids: Vec<i32>,
     /// Of those, the ones ImmyBot ended `Missed` (offline when it ran): a
@@ -309,6 +313,8 @@ pub fn map_sessions(
         items: items.into_values().collect(),
         computers,
         progress: format!("{finished}/{total}"),
+        finished,
+        total,
         failed_computer_ids,
         offline_computer_ids,
     })

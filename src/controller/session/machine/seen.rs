@@ -5,7 +5,7 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::Observed;
-use crate::api::{Attempt, MaintenanceSessionSpec, MaintenanceSessionStatus, RolloutSpec};
+use crate::api::{Attempt, MaintenanceSessionSpec, MaintenanceSessionStatus, RolloutSpec, RolloutStatus};
 use crate::controller::session::action_reruns;
 use crate::controller::session::attempts::first_targets;
 use crate::controller::session::phase::{record_approval, target_summary};
@@ -40,6 +40,16 @@ impl Seen<'_> {
     /// The current attempt, if its answer was never recorded.
     pub fn unanswered(&self) -> Option<&Attempt> {
         self.current().filter(|a| super::is_unanswered(a))
+    }
+}
+
+/// Progress counts against the whole target: in a rollout the mapping
+/// counts the computers started so far (later waves are not failures), so
+/// three of six started and finished read `3/6`, not `3/3`.
+fn progress(m: &Mapped, rollout: Option<&RolloutStatus>) -> String {
+    match rollout {
+        Some(plan) => format!("{}/{}", m.finished, (m.total as usize).max(plan.computer_ids.len())),
+        None => m.progress.clone(),
     }
 }
 
@@ -84,7 +94,7 @@ pub(super) fn refresh<'a>(o: &Observed<'a>) -> (MaintenanceSessionStatus, Seen<'
         st.summary = Some(m.summary.clone());
         st.items = m.items.clone();
         st.computers = m.computers.clone();
-        st.progress = Some(m.progress.clone());
+        st.progress = Some(progress(m, waves.and(st.rollout.as_ref())));
     }
     if !o.logs.is_empty() {
         st.log_tail = log_tail(o.logs);
@@ -160,5 +170,41 @@ mod tests {
         let (st, _, active) = refreshed(&object, &[]);
         assert!(st.start_time.is_none());
         assert!(active.is_empty());
+    }
+
+    #[test]
+    fn a_rollout_counts_progress_against_every_computer_it_will_start() {
+        let passed = |id: i32, computer: i32| ImmySession {
+            id,
+            computer_id: Some(computer),
+            session_status: Some(SessionStatus::Passed),
+            ..Default::default()
+        };
+        // Six computers in three waves; the pilot (1) and the first wave (2)
+        // started and passed.
+        let object = session()
+            .tenant(2)
+            .waves_with_pilot()
+            .attempt(1, 60, &[1])
+            .purpose("Pilot")
+            .attempt(2, 30, &[2, 3])
+            .purpose("Wave")
+            .status(|s| {
+                s.rollout = Some(crate::api::RolloutStatus {
+                    computer_ids: vec![101, 102, 103, 104, 105, 106],
+                    pilot_size: 1,
+                    wave_size: 2,
+                    waves: 4,
+                    ..Default::default()
+                });
+                let attempts = &mut s.immybot.as_mut().unwrap().attempts;
+                attempts[0].computer_ids = vec![101];
+                attempts[1].computer_ids = vec![102, 103];
+            })
+            .build();
+        let sessions = [passed(1, 101), passed(2, 102), passed(3, 103)];
+        let (st, _, _) = refreshed(&object, &sessions);
+        assert_eq!(st.progress.as_deref(), Some("3/6"), "not 3/3: three more will start");
+        assert_eq!(st.summary.map(|s| s.failed), Some(0), "later waves are not failures");
     }
 }
