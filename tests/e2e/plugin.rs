@@ -24,6 +24,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         the_plugin_approves_runs_and_cancels_schedules,
         concurrent_retries_from_the_plugin_all_count,
         the_plugin_takes_kubectls_kubeconfig_context_and_timeout_flags,
+        the_plugin_creates_lists_revokes_and_deletes,
     ]
 }
 
@@ -482,5 +483,142 @@ async fn the_plugin_takes_kubectls_kubeconfig_context_and_timeout_flags(ctx: Tes
         return Err(format!("--request-timeout 3s was not kept: {:?}", started.elapsed()));
     }
     let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+/// `create` fills `requestedBy` from who the API server says the user is
+/// (so the admission policy admits it), `approvals list` says whether each
+/// approval still counts, `approvals revoke` withdraws only the user's own,
+/// and `delete --wait` returns once the operator let the object go.
+async fn the_plugin_creates_lists_revokes_and_deletes(ctx: TestContext) -> TestResult {
+    use crate::harness::wait_for;
+    use immybot_operator::api::MaintenanceSession;
+    let sim = simulator(150).await?;
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    let (ok, out) = plugin(
+        &ctx,
+        "alice",
+        &[
+            "create",
+            "preview",
+            "--computer",
+            "101",
+            "--reason",
+            "CHG-35",
+            "--dry-run",
+        ],
+        None,
+    )
+    .await?;
+    if !ok || !out.contains("requestedBy: alice") || !out.contains("kind: MaintenanceSession") {
+        return Err(format!("--dry-run prints the manifest alice would apply: {out}"));
+    }
+    // Created suspended, so that nothing starts while approvals come and go.
+    let (ok, out) = plugin(
+        &ctx,
+        "alice",
+        &[
+            "create",
+            "lab-check",
+            "--computer",
+            "101",
+            "--computer",
+            "PC-00002",
+            "--reason",
+            "CHG-35",
+            "--suspend",
+        ],
+        None,
+    )
+    .await?;
+    if !ok || !out.contains("maintenancesession.immybot.io/lab-check created, requested by alice") {
+        return Err(format!("create: {out}"));
+    }
+    let sessions = ctx.api::<MaintenanceSession>();
+    if sessions.get_opt("preview").await.ctx("get")?.is_some() {
+        return Err("a dry run must create nothing".into());
+    }
+    let created = sessions.get("lab-check").await.ctx("get")?;
+    if created.spec.requested_by != "alice" || created.spec.target.computers.as_ref().map(Vec::len) != Some(2) {
+        return Err(format!("the session as the flags said: {:?}", created.spec));
+    }
+    let digest_of = || async {
+        Ok::<_, String>(
+            sessions
+                .get("lab-check")
+                .await
+                .ctx("get")?
+                .status
+                .and_then(|s| s.approval_digest),
+        )
+    };
+    let first = wait_for("the operator to digest lab-check", LONG, digest_of).await?;
+    let (ok, out) = plugin(&ctx, "bob", &["approve", "lab-check", "--yes"], None).await?;
+    if !ok {
+        return Err(format!("approve: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "carol", &["approvals", "list"], None).await?;
+    let row = out
+        .lines()
+        .find(|l| l.contains("lab-check"))
+        .unwrap_or_default()
+        .to_owned();
+    if !ok || !row.contains("bob") || !row.trim_end().ends_with("current") {
+        return Err(format!("bob's approval counts for what lab-check is now: {out}"));
+    }
+    // Only approvers withdraw their own approvals with --for.
+    let (ok, out) = plugin(&ctx, "alice", &["approvals", "revoke", "--for", "lab-check"], None).await?;
+    if ok || !out.contains("alice has no approval of lab-check") {
+        return Err(format!("alice has nothing to revoke: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "bob", &["approvals", "revoke", "--for", "lab-check"], None).await?;
+    if !ok || !out.contains("revoked: lab-check no longer starts on it") {
+        return Err(format!("revoke: {out}"));
+    }
+    let (_, out) = plugin(&ctx, "carol", &["approvals", "list", "lab-check"], None).await?;
+    if out.trim() != "no approvals" {
+        return Err(format!("a revoked approval is gone: {out}"));
+    }
+    // Approved again, then the requester changes what it does: the approval
+    // is listed as outdated.
+    let (ok, out) = plugin(&ctx, "bob", &["approve", "lab-check", "--yes"], None).await?;
+    if !ok {
+        return Err(format!("approve again: {out}"));
+    }
+    let as_alice = ctx.api_as::<MaintenanceSession>("alice").await?;
+    as_alice
+        .patch(
+            "lab-check",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({"spec": {"mode": "DetectionOnly"}})),
+        )
+        .await
+        .ctx("alice changes the mode")?;
+    wait_for("a new digest", LONG, || async {
+        Ok(digest_of().await?.filter(|d| *d != first).map(|_| ()))
+    })
+    .await?;
+    let (_, out) = plugin(&ctx, "carol", &["approvals", "list"], None).await?;
+    let row = out
+        .lines()
+        .find(|l| l.contains("lab-check"))
+        .unwrap_or_default()
+        .to_owned();
+    if !row.trim_end().ends_with("outdated") {
+        return Err(format!("an approval of the earlier spec is outdated: {out}"));
+    }
+    let (ok, out) = plugin(&ctx, "alice", &["delete", "lab-check", "--wait"], None).await?;
+    if !ok || !out.contains("maintenancesession.immybot.io/lab-check deleted") || !out.contains("cancelled first") {
+        return Err(format!("delete --wait: {out}"));
+    }
+    if sessions.get_opt("lab-check").await.ctx("get")?.is_some() {
+        return Err("deleted with --wait means gone".into());
+    }
+    let (_, out) = plugin(&ctx, "carol", &["approvals", "list"], None).await?;
+    if !out.contains("object gone") && out.trim() != "no approvals" {
+        return Err(format!("bob's approval no longer counts for anything: {out}"));
+    }
     Ok(())
 }

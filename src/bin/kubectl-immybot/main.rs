@@ -2,8 +2,10 @@
 //! Installed on PATH, kubectl runs it as `kubectl immybot ...`.
 #![forbid(unsafe_code)]
 
+mod approval_commands;
 mod approval_prompt;
 mod commands;
+mod create_commands;
 mod maintenance_schedule_commands;
 mod object_ref;
 mod render;
@@ -276,6 +278,32 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Create a MaintenanceSession from flags, requested by you (who the
+    /// API server says you are): nothing starts until someone else
+    /// approves it.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot create patch-reception-pc --computer PC-0042 --reason CHG-1234\n  kubectl immybot create fabrikam-june --tenant Fabrikam --pilot 1 --max-concurrent 25% --reason CHG-1250\n  kubectl immybot create check-lab --computer 101 --computer 102 --mode DetectionOnly --reason INC-9 --dry-run -o yaml"
+    )]
+    Create(create_commands::CreateArgs),
+    /// Delete a session, schedule or MaintenanceSchedule, saying what that
+    /// does in ImmyBot (a session's running ImmyBot sessions are cancelled
+    /// unless its deletionPolicy is Orphan).
+    #[command(
+        after_help = "Examples:\n  kubectl immybot delete patch-reception-pc\n  kubectl immybot delete schedule/fabrikam-nightly --wait"
+    )]
+    Delete {
+        object: String,
+        /// Wait until it is gone (its finalizer has done its work).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// MaintenanceApprovals: list them with whether each still counts, or
+    /// revoke them.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  kubectl immybot approvals list\n  kubectl immybot approvals revoke --for patch-reception-pc"
+    )]
+    Approvals(approval_commands::ApprovalsCommand),
     /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
     #[command(after_help = "Examples:\n  kubectl immybot cancel-running schedule/fabrikam-nightly")]
     CancelRunning { schedule: String },
@@ -426,6 +454,9 @@ async fn main() -> anyhow::Result<()> {
         Command::RunNow { schedule } => {
             schedule_commands::run_now(&ctx, &ObjectRef::parse_schedule(&schedule, "run-now")?).await
         }
+        Command::Create(args) => create_commands::create(&ctx, args).await,
+        Command::Delete { object, wait } => create_commands::delete(&ctx, &object, wait).await,
+        Command::Approvals(command) => approval_commands::run(&ctx, command).await,
         Command::CancelRunning { schedule } => {
             schedule_commands::cancel_running(&ctx, &ObjectRef::parse_schedule(&schedule, "cancel-running")?).await
         }

@@ -131,7 +131,7 @@ pub fn found(items: &[FoundSession], mirrored_by: &BTreeMap<i32, String>, trunca
 }
 
 /// Left-aligned columns, two spaces apart.
-fn columns(rows: &[Vec<String>]) -> String {
+pub fn columns(rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
         .map(|i| {
             rows.iter()
