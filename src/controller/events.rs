@@ -12,7 +12,8 @@ use super::write_gate::WritePriority;
 /// task queues at the write gate behind every status write, so in a burst
 /// events trail; while one waits it holds only the event itself (the
 /// request is built once the gate lets it go), and past `MAX_PENDING`
-/// waiting, new events are dropped.
+/// waiting, new events are dropped. The action is the reason's verb
+/// (`event_reasons`).
 pub async fn publish<K: kube::Resource<DynamicType = ()>>(
     ctx: &Context,
     obj: &K,
@@ -20,20 +21,20 @@ pub async fn publish<K: kube::Resource<DynamicType = ()>>(
     reason: &str,
     note: &str,
 ) {
-    publish_action(ctx, obj, type_, reason, reason, note).await
+    publish_related(ctx, obj, type_, reason, note, None).await
 }
 
-/// `publish` with an action of its own. kube's recorder folds events with
-/// the same type, reason and action on one object into a series that keeps
-/// the first note, so events whose notes must all be read (who used which
-/// control) need distinct actions.
-pub async fn publish_action<K: kube::Resource<DynamicType = ()>>(
+/// `publish` about a part of the object (`related`). kube's recorder folds
+/// events with the same type, reason, action and related object into a
+/// series that keeps the first note, so events whose notes must all be read
+/// (who used which control) name what they are about there.
+async fn publish_related<K: kube::Resource<DynamicType = ()>>(
     ctx: &Context,
     obj: &K,
     type_: EventType,
     reason: &str,
-    action: &str,
     note: &str,
+    related: Option<k8s_openapi::api::core::v1::ObjectReference>,
 ) {
     let Some(place) = ctx.pending_events.enter() else {
         ctx.observer.event_dropped();
@@ -44,9 +45,8 @@ pub async fn publish_action<K: kube::Resource<DynamicType = ()>>(
         type_,
         reason: reason.into(),
         note: Some(note.chars().take(1000).collect()),
-        // The API server allows 128 characters.
-        action: action.chars().take(128).collect(),
-        secondary: None,
+        action: super::event_reasons::action_of(reason).into(),
+        secondary: related,
     };
     let recorder = ctx.recorder.clone();
     let regarding = obj.object_ref(&());
@@ -75,15 +75,19 @@ pub async fn announce_controls<K: kube::Resource<DynamicType = ()>>(
 ) {
     let approver = approver.map(|a| format!(" (approved by {a})")).unwrap_or_default();
     for record in changed {
-        // One action per change: the same change twice is one series.
-        let action = format!("Set {}={} by {}", record.field, record.value, record.by);
-        publish_action(
+        // Each change its own event: about the field, at the object's
+        // version that carried it (the same change seen again by a retried
+        // reconcile is the same version, one series).
+        let mut about = obj.object_ref(&());
+        about.field_path = Some(format!("spec.{}", record.field));
+        about.resource_version = obj.meta().resource_version.clone();
+        publish_related(
             ctx,
             obj,
             EventType::Normal,
             "ControlChanged",
-            &action,
             &format!("{}{approver}", super::controls::describe(record)),
+            Some(about),
         )
         .await;
     }

@@ -37,6 +37,7 @@ mod context;
 mod controls;
 mod error;
 mod event_backlog;
+pub mod event_reasons;
 mod events;
 pub mod immybot_schedule;
 pub mod maintenance_schedule;

@@ -315,16 +315,29 @@ async fn controls_stay_open_and_who_used_them_is_recorded(ctx: TestContext) -> T
     let events = Api::<Event>::namespaced(ctx.client.clone(), &ctx.namespace);
     wait_for("ControlChanged events naming dave and the approver", LONG, || async {
         let list = events.list(&ListParams::default()).await.map_err(|e| e.to_string())?;
-        let notes: Vec<String> = list
+        let changes: Vec<_> = list
             .items
             .iter()
             .filter(|e| e.reason.as_deref() == Some("ControlChanged"))
-            .filter_map(|e| e.note.clone())
             .collect();
-        let found = notes
-            .iter()
-            .any(|n| n.contains("spec.cancel set to") && n.contains("by dave") && n.contains("approved by bob"));
-        if found { Ok(Some(())) } else { Err(format!("{notes:?}")) }
+        // A verb for the action; the field it is about as the related reference.
+        let found = changes.iter().any(|e| {
+            e.note.as_deref().is_some_and(|n| {
+                n.contains("spec.cancel set to") && n.contains("by dave") && n.contains("approved by bob")
+            }) && e.action.as_deref() == Some("Record")
+                && e.related.as_ref().and_then(|r| r.field_path.as_deref()) == Some("spec.cancel")
+        });
+        if found {
+            Ok(Some(()))
+        } else {
+            Err(format!(
+                "{:?}",
+                changes
+                    .iter()
+                    .map(|e| (&e.action, &e.note, &e.related))
+                    .collect::<Vec<_>>()
+            ))
+        }
     })
     .await
 }

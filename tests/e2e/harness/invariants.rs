@@ -136,11 +136,35 @@ pub async fn check(client: &kube::Client, namespace: &str, sims: &[Arc<SimState>
     for obj in &sessions.items {
         broken.extend(not_final_in_final(obj));
     }
+    broken.extend(unlisted_events(client, namespace).await?);
     if broken.is_empty() {
         Ok(())
     } else {
         Err(format!("the product's promises broke:\n  {}", broken.join("\n  ")))
     }
+}
+
+/// The operator's Events whose reason or action docs/events.md does not
+/// list (`controller::event_reasons`): every test's namespace is checked.
+async fn unlisted_events(client: &kube::Client, namespace: &str) -> Result<Vec<String>, String> {
+    use immybot_operator::controller::event_reasons::{REASONS, action_of};
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(client.clone(), namespace)
+        .list(&Default::default())
+        .await
+        .map_err(|e| format!("listing the test's Events: {e}"))?;
+    Ok(events
+        .items
+        .iter()
+        .filter(|e| e.reporting_controller.as_deref() == Some("immybot-operator"))
+        .filter_map(|e| {
+            let reason = e.reason.as_deref().unwrap_or_default();
+            let action = e.action.as_deref().unwrap_or_default();
+            let listed = REASONS.iter().any(|r| r.reason == reason) && action == action_of(reason);
+            (!listed).then(|| {
+                format!("an Event with reason {reason:?} and action {action:?} that docs/events.md does not list")
+            })
+        })
+        .collect())
 }
 
 /// What an object in a final phase shows that is not final.
