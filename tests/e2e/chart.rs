@@ -352,6 +352,10 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     // The operator, running with exactly the chart's permissions.
     let secret = std::env::temp_dir().join(format!("immybot-e2e-chart-secret-{}", std::process::id()));
     std::fs::write(&secret, "simulator-secret").ctx("secret file")?;
+    // A port for the admin endpoint that `helm test`'s check asks.
+    let admin = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .ctx("a free port")?;
     let args = OperatorArgs::try_parse_from(sim.operator_flags(&secret).into_iter().chain([
         "--watch-namespace".to_string(),
         ns.to_string(),
@@ -362,7 +366,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
         "--identity".to_string(),
         "chart-pod-0".to_string(),
         "--admin-addr".to_string(),
-        "127.0.0.1:0".to_string(),
+        admin.to_string(),
         "--poll-active-seconds".to_string(),
         "1".to_string(),
         "--poll-idle-seconds".to_string(),
@@ -381,14 +385,81 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     let outcome = ctx
         .wait_phase("as-service-account", Phase::Succeeded, Duration::from_secs(40))
         .await;
+    // `helm test`: its pod's own command, as the ServiceAccount, against
+    // this operator (the pod's Service address swapped for the local one).
+    let test_pod = render(
+        "templates/tests/operator-check.yaml",
+        &["--set", &format!("watchNamespace={ns}")],
+    )?;
+    server_accepts(&ctx, &test_pod, 1, "helm test pod")?;
+    let check = helm_test_command(&test_pod, &format!("http://{admin}"))?;
+    let as_sa_flags = [
+        "--as".to_string(),
+        sa.clone(),
+        "--as-group".to_string(),
+        "system:serviceaccounts".to_string(),
+        "--as-group".to_string(),
+        format!("system:serviceaccounts:{ns}"),
+    ];
+    let run_check = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kubectl-immybot"))
+            .env("KUBECONFIG", ctx.kubeconfig_path())
+            .args(&check)
+            .args(&as_sa_flags)
+            .output()
+    };
+    let passed = run_check().ctx("running the helm test's check")?;
+    let said = String::from_utf8_lossy(&passed.stdout).into_owned() + &String::from_utf8_lossy(&passed.stderr);
     let _ = stop.send(true);
     let stopped = tokio::time::timeout(Duration::from_secs(20), operator).await;
     let _ = std::fs::remove_file(&secret);
     outcome?;
-    match stopped {
-        Ok(Ok(Ok(()))) => Ok(()),
-        other => Err(format!("the operator did not stop cleanly: {other:?}")),
+    if !passed.status.success()
+        || !said.contains("is ready (leader)")
+        || !said.contains("last poll of ImmyBot worked")
+        || said.contains("FAIL")
+    {
+        return Err(format!(
+            "helm test's check must pass against the running operator: {said}"
+        ));
     }
+    match stopped {
+        Ok(Ok(Ok(()))) => {}
+        other => return Err(format!("the operator did not stop cleanly: {other:?}")),
+    }
+    // With the operator gone, the same check fails and says why.
+    let failed = run_check().ctx("running the helm test's check")?;
+    let said = String::from_utf8_lossy(&failed.stdout).into_owned() + &String::from_utf8_lossy(&failed.stderr);
+    if failed.status.success() || !said.contains("FAIL  the operator does not answer") {
+        return Err(format!("helm test's check must fail with the operator down: {said}"));
+    }
+    Ok(())
+}
+
+/// The `helm test` pod's command line (its args after the binary), with its
+/// operator URL replaced by `operator_url`.
+fn helm_test_command(pod_yaml: &str, operator_url: &str) -> Result<Vec<String>, String> {
+    let doc = pod_yaml
+        .split("\n---")
+        .find(|d| d.contains("kind: Pod"))
+        .ok_or("no Pod rendered")?;
+    let pod: k8s_openapi::api::core::v1::Pod = serde_saphyr::from_str(doc).ctx("the test pod")?;
+    let container = pod
+        .spec
+        .and_then(|s| s.containers.into_iter().next())
+        .ok_or("no container")?;
+    if container.command != Some(vec!["/usr/local/bin/kubectl-immybot".to_string()]) {
+        return Err(format!("the test pod runs the plugin: {:?}", container.command));
+    }
+    Ok(container
+        .args
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| match a.strip_prefix("--operator-url=") {
+            Some(_) => format!("--operator-url={operator_url}"),
+            None => a,
+        })
+        .collect())
 }
 
 /// Two releases in one namespace (an operations namespace), each watching a

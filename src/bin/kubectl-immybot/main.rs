@@ -4,6 +4,7 @@
 
 mod approval_commands;
 mod approval_prompt;
+mod check_commands;
 mod commands;
 mod create_commands;
 mod maintenance_schedule_commands;
@@ -304,6 +305,14 @@ enum Command {
         after_help = "Examples:\n  kubectl immybot approvals list\n  kubectl immybot approvals revoke --for patch-reception-pc"
     )]
     Approvals(approval_commands::ApprovalsCommand),
+    /// Is the operator installed and working? The CRDs are served, the
+    /// operator is ready and its last poll of ImmyBot worked (with
+    /// --operator-url), and every connection is Ready. The chart's `helm
+    /// test` runs this in the cluster.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot check\n  kubectl immybot check --operator-url http://immybot-operator-metrics.immybot-system:8080"
+    )]
+    Check(check_commands::CheckArgs),
     /// Cancel the sessions a schedule is running (spec.cancelRunning.requests + 1).
     #[command(after_help = "Examples:\n  kubectl immybot cancel-running schedule/fabrikam-nightly")]
     CancelRunning { schedule: String },
@@ -454,6 +463,7 @@ async fn main() -> anyhow::Result<()> {
         Command::RunNow { schedule } => {
             schedule_commands::run_now(&ctx, &ObjectRef::parse_schedule(&schedule, "run-now")?).await
         }
+        Command::Check(args) => check_commands::check(&ctx, args).await,
         Command::Create(args) => create_commands::create(&ctx, args).await,
         Command::Delete { object, wait } => create_commands::delete(&ctx, &object, wait).await,
         Command::Approvals(command) => approval_commands::run(&ctx, command).await,
