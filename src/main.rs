@@ -6,6 +6,9 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use immybot_operator::runtime::{self, LogFormat, OperatorArgs};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// mimalloc rather than glibc malloc: the cache replaces an object on each
 /// watch event, and glibc's per-thread arenas kept the freed versions' pages.
@@ -19,13 +22,29 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 async fn main() -> anyhow::Result<()> {
     let args = OperatorArgs::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    match args.log_format {
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+    let lines = match args.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
         // Colour codes only for a person at a terminal, never in collected logs.
-        LogFormat::Text => tracing_subscriber::fmt()
+        LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .with_env_filter(filter)
-            .init(),
+            .boxed(),
+    };
+    // Spans to an OpenTelemetry collector as well, when one is named; the
+    // guard flushes what is buffered when main returns.
+    let (traces, _flush) = match &args.otlp_endpoint {
+        Some(endpoint) => {
+            let (layer, flush) = runtime::telemetry::otlp_layer(endpoint)?;
+            (Some(layer), Some(flush))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .with(traces)
+        .init();
+    if let Some(endpoint) = &args.otlp_endpoint {
+        tracing::info!(endpoint = %runtime::telemetry::traces_url(endpoint), "exporting spans over OTLP");
     }
     let metrics = std::sync::Arc::new(runtime::Metrics::default());
     let config = kube::Config::infer()

@@ -142,6 +142,12 @@ pub struct OperatorArgs {
     /// Log format.
     #[arg(long, env = "IMMYBOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Send the operator's spans to this OpenTelemetry collector (OTLP over
+    /// HTTP with protobuf; the base URL, `/v1/traces` is added), e.g.
+    /// http://otel-collector.observability:4318. Default: none. Needs the
+    /// `otlp` cargo feature (on in the default build).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<url::Url>,
 
     /// Run without leader election (a single replica only).
     #[arg(long)]

@@ -9,6 +9,7 @@ mod config;
 mod leader;
 mod metrics;
 mod observer;
+pub mod telemetry;
 
 pub use admin::Readiness;
 pub use bootstrap::{BootstrapError, install_admission_policies, install_pilot_binding};

@@ -25,6 +25,7 @@ mod lifecycle;
 mod maintenance_schedules;
 mod observe_only;
 mod operator_process;
+mod otlp_collector;
 mod pilot;
 mod plans;
 mod plugin;

@@ -17,6 +17,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
         the_binary_logs_plain_text_to_a_pipe_and_stops_on_sigterm,
         the_binary_logs_one_json_object_a_line_and_stops_on_sigterm,
         spans_name_the_object_the_immybot_call_and_the_poll_cycle,
+        spans_reach_an_otlp_collector_with_their_parents,
         an_immybot_outage_does_not_make_the_operator_unready,
     ]
 }
@@ -174,6 +175,75 @@ async fn spans_name_the_object_the_immybot_call_and_the_poll_cycle(ctx: TestCont
     find("poll cycle", &|s| {
         s["name"] == "poll_cycle" && s["connection"].is_string()
     })?;
+    Ok(())
+}
+
+/// With --otlp-endpoint the shipped binary exports its spans over
+/// OTLP/HTTP: a collector (in process, decoding with opentelemetry-proto)
+/// receives the reconcile of the session by kind, namespace and name, the
+/// start call inside it (same trace, its parent a span of that trace), and
+/// a poll cycle, under the service name immybot-operator; what was
+/// buffered arrives by the time SIGTERM's shutdown ends.
+async fn spans_reach_an_otlp_collector_with_their_parents(ctx: TestContext) -> TestResult {
+    let collector = crate::otlp_collector::Collector::start().await?;
+    let sim = simulator(150).await?;
+    let child = crate::harness::spawn_operator_binary(
+        &ctx,
+        &sim,
+        &["--otlp-endpoint", &collector.endpoint],
+        "info,immybot_client=debug,immybot_operator=debug",
+    )?;
+    create_session(
+        &ctx,
+        "exported",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-35", "target": {"computer": {"id": 101}}}),
+    )
+    .await?;
+    approve(&ctx, "exported", "bob").await?;
+    ctx.wait_phase("exported", Phase::Succeeded, Duration::from_secs(40))
+        .await?;
+    stops_on_sigterm(child).await?;
+    let malformed = collector.malformed();
+    if !malformed.is_empty() {
+        return Err(format!(
+            "the collector got requests that are not OTLP exports: {malformed:?}"
+        ));
+    }
+    let spans = collector.spans();
+    let ns = ctx.namespace.as_str();
+    let attr = |s: &crate::otlp_collector::ReceivedSpan, k: &str| s.attributes.get(k).cloned().unwrap_or_default();
+    let reconciles: Vec<_> = spans
+        .iter()
+        .filter(|s| {
+            s.name == "reconcile"
+                && attr(s, "kind") == "MaintenanceSession"
+                && attr(s, "namespace") == ns
+                && attr(s, "object") == "exported"
+        })
+        .collect();
+    let start = spans
+        .iter()
+        .find(|s| s.name == "immybot_call" && attr(s, "route") == "POST /api/v1/run-immy-service")
+        .ok_or_else(|| format!("no start call among {} spans", spans.len()))?;
+    if reconciles.is_empty() {
+        return Err(format!("no reconcile span of the session among {} spans", spans.len()));
+    }
+    if attr(start, "status") != "200" || attr(start, "method") != "POST" {
+        return Err(format!("the start call's attributes: {:?}", start.attributes));
+    }
+    // Inside a reconcile of the session: one trace, a parent in it.
+    let parent_in_trace = spans
+        .iter()
+        .any(|p| p.span_id == start.parent_span_id && p.trace_id == start.trace_id);
+    if start.parent_span_id.is_empty() || !parent_in_trace || !reconciles.iter().any(|r| r.trace_id == start.trace_id) {
+        return Err("the start call must be a child within a reconcile's trace".into());
+    }
+    if !spans.iter().any(|s| s.name == "poll_cycle") {
+        return Err("no poll_cycle span exported".into());
+    }
+    if start.resource.get("service.name").map(String::as_str) != Some("immybot-operator") {
+        return Err(format!("the resource names the service: {:?}", start.resource));
+    }
     Ok(())
 }
 

@@ -101,6 +101,9 @@ spec:
             - --start-grace-seconds={{ $root.Values.polling.startGraceSeconds }}
             - --admin-addr=0.0.0.0:{{ $root.Values.metrics.port }}
             - --log-format={{ $root.Values.logFormat }}
+            {{- with $root.Values.tracing.otlpEndpoint }}
+            - --otlp-endpoint={{ . }}
+            {{- end }}
             - --lease-name={{ include "immybot-operator.fullname" $root }}{{ with $shard.name }}-{{ . }}{{ end }}
             {{- if $shard.name }}
             - --shard-selector=immybot.io/shard in ({{ join "," $shard.values }})
