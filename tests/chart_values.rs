@@ -357,12 +357,42 @@ fn the_network_policy_lets_the_admin_port_in_and_only_dns_the_api_server_and_imm
         .collect();
     assert_eq!(ports, vec![vec![53, 53], vec![443, 6443], vec![443]]);
     assert_eq!(egress[1]["to"][0]["ipBlock"]["cidr"], "10.0.0.1/32");
-    // Nobody named: no ingress at all (probes are the kubelet's).
-    let closed = render(&["networkPolicy.enabled=true"]).unwrap();
+    // Nobody named: only `helm test`'s pod in, and with the test off no
+    // ingress at all (probes are the kubelet's).
+    let tested = render(&["networkPolicy.enabled=true"]).unwrap();
+    assert_eq!(
+        kind(&tested, "NetworkPolicy")[0]["spec"]["ingress"][0]["from"],
+        serde_json::json!([{"podSelector": {"matchLabels": {
+            "app.kubernetes.io/instance": "immybot", "app.kubernetes.io/component": "helm-test"}}}])
+    );
+    let test_pod = kind(&tested, "Pod");
+    assert_eq!(test_pod.len(), 1, "helm test's pod");
+    assert_eq!(
+        test_pod[0]["metadata"]["annotations"]["helm.sh/hook"], "test",
+        "a hook, never installed with the release"
+    );
+    assert!(
+        test_pod[0]["metadata"]["labels"]
+            .get("app.kubernetes.io/name")
+            .is_none(),
+        "not selected by the Service or the NetworkPolicy"
+    );
+    let closed = render(&["networkPolicy.enabled=true", "tests.enabled=false"]).unwrap();
     assert_eq!(
         kind(&closed, "NetworkPolicy")[0]["spec"]["ingress"],
         serde_json::json!([])
     );
+    // More egress, e.g. to an OTLP collector, as written.
+    let collector = render(&[
+        "networkPolicy.enabled=true",
+        "networkPolicy.extraEgress[0].ports[0].port=4318",
+    ])
+    .unwrap();
+    let egress = kind(&collector, "NetworkPolicy")[0]["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(egress.last().unwrap()["ports"][0]["port"], 4318);
     // Wrong shapes are refused.
     let why = refused(&["networkPolicy.immybot.ports[0]=0"]);
     assert!(why.contains("minimum"), "{why}");
