@@ -133,8 +133,12 @@ pub fn status(s: &MaintenanceSession) -> String {
             let why = a.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "    {:?} {} on computer {} (action {}, asked by {}){session}{why}",
-                a.state, a.name, a.computer_id, a.action_id, a.requested_by
+                "    {} {} on computer {} (action {}, asked by {}){session}{why}",
+                as_written(&a.state),
+                a.name,
+                a.computer_id,
+                a.action_id,
+                a.requested_by
             );
         }
     }
@@ -284,6 +288,17 @@ pub fn radius_line(b: &immybot_operator::api::BlastRadius) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn enums_print_as_manifests_write_them() {
+        #[derive(serde::Serialize, Debug)]
+        #[serde(rename_all = "camelCase")]
+        enum Renamed {
+            DetectionOnly,
+        }
+        assert_eq!(as_written(&Renamed::DetectionOnly), "detectionOnly");
+        assert_eq!(as_written(&immybot_operator::api::ActionRerunState::Pending), "Pending");
+    }
+
     fn failed_session() -> MaintenanceSession {
         let mut s = MaintenanceSession::new(
             "why",
@@ -391,5 +406,14 @@ mod tests {
             Some("#12 3 (1 failed, budget 0), Alpha 3 (1 offline, budget 0), MSP 2 (budget 0)")
         );
         assert!(rollout_line(&r).contains("0 failed (1 offline, not counted as failures)"));
+    }
+}
+
+/// An enum as manifests and status write it (its serde form), not Rust's
+/// Debug spelling.
+fn as_written<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{value:?}"),
     }
 }
