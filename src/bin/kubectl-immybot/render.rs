@@ -284,6 +284,15 @@ pub fn radius_line(b: &immybot_operator::api::BlastRadius) -> String {
     )
 }
 
+/// An enum as manifests and status write it (its serde form), not Rust's
+/// Debug spelling.
+fn as_written<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{value:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,14 +415,5 @@ mod tests {
             Some("#12 3 (1 failed, budget 0), Alpha 3 (1 offline, budget 0), MSP 2 (budget 0)")
         );
         assert!(rollout_line(&r).contains("0 failed (1 offline, not counted as failures)"));
-    }
-}
-
-/// An enum as manifests and status write it (its serde form), not Rust's
-/// Debug spelling.
-fn as_written<T: serde::Serialize + std::fmt::Debug>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => format!("{value:?}"),
     }
 }
