@@ -30,6 +30,7 @@ use super::start::{StartOutcome, StartRequest, enums_as_names};
 use super::wire::*;
 
 /// The calls that manage ImmyBot's own schedules.
+pub mod compliance;
 mod directory;
 mod schedules;
 mod send;

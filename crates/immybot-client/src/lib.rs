@@ -26,6 +26,7 @@ mod start;
 mod windows_zones;
 mod wire;
 
+pub use client::compliance::{ComplianceRows, NonCompliance};
 pub use client::{CallObserver, ImmyBotClient, StartEndpoint};
 pub use config::{
     AuthConfig, ClientConfig, DEFAULT_AUTHORITY_HOST, EnumEncoding, Limits, RetryPolicy, Secret, SecretSource,

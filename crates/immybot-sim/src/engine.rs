@@ -23,6 +23,7 @@ use immybot_client::*;
 use progress::{begin_stage, finish, push_log};
 
 /// Cancel, resume and reruns.
+mod compliance;
 mod controls;
 /// How one session moves through its stages.
 mod progress;

@@ -22,6 +22,7 @@ use serde::Deserialize;
 use super::SimState;
 
 /// ImmyBot's own schedules: their routes.
+mod compliance;
 mod planted_secret;
 mod schedules;
 use super::dx_filter;
@@ -66,6 +67,18 @@ pub fn router(state: Arc<SimState>) -> Router {
         )
         .route("/api/v1/maintenance-actions/dx", get(actions_dx))
         .route("/api/v1/maintenance-actions/{actionId}/logs", get(action_logs))
+        .route(
+            "/api/v1/maintenance-actions/latest-non-compliant-actions-for-tenant/{tenantId}",
+            get(compliance::for_tenant),
+        )
+        .route(
+            "/api/v1/maintenance-actions/computer/{computerId}/needs-attention",
+            get(compliance::needs_attention),
+        )
+        .route(
+            "/api/v1/maintenance-actions/latest-action-for-computers",
+            post(compliance::latest_for_computers),
+        )
         .route("/api/v1/computers/dx", get(computers_dx))
         .route("/api/v1/computers/{computerId}", get(computer))
         .route("/api/v1/schedules", get(schedules).post(create_schedule))

@@ -123,6 +123,15 @@ pub struct ResponseShape {
     /// how soon ImmyBot ends a cancelled session, so a client must wait
     /// for it without asking again.
     pub cancel_after_the_stage: bool,
+    /// The compliance routes (`latest-non-compliant-actions-for-tenant`,
+    /// `computer/{id}/needs-attention`, `latest-action-for-computers`) answer
+    /// whole action rows (names, result, times), as the document's
+    /// `GetMaintenanceActionResponse` would. Off by default: the tenant
+    /// route's items are untyped (`{}`) and no live evidence shows what
+    /// rows carry, so they carry only `id`, `computerId` and
+    /// `maintenanceIdentifier`, and a client names items and computers
+    /// from what it already knows.
+    pub compliance_rows_in_full: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -8,6 +8,7 @@ mod support;
 mod actions;
 mod admin;
 mod calls;
+mod compliance;
 mod contract;
 mod lifecycle;
 mod readings;
