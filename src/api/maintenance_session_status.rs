@@ -54,6 +54,10 @@ pub struct MaintenanceSessionStatus {
     /// to in ImmyBot, by tenant, offline and busy, measured before approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blast_radius: Option<super::BlastRadius>,
+    /// What ImmyBot shows still out of compliance on the computers once the
+    /// maintenance ended, read once (condition `Compliant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliance: Option<super::ComplianceStatus>,
     /// The target as ImmyBot resolved it (names to ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_target: Option<ResolvedTarget>,

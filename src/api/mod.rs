@@ -4,6 +4,7 @@
 mod admission;
 mod approval_coverage;
 mod blast_radius;
+mod compliance;
 mod connection;
 mod control_audit;
 mod control_record;
@@ -28,6 +29,7 @@ pub use approval_coverage::{
     session_template_coverage, with_coverage_table,
 };
 pub use blast_radius::*;
+pub use compliance::*;
 pub use connection::*;
 pub use control_audit::{CONTROL_ANNOTATION_PREFIX, CONTROL_STAMP_POLICY, control_annotation, control_audit_policies};
 pub use control_record::ControlRecord;

@@ -30,7 +30,7 @@ const CRON: &str = "MaintenanceSchedule";
 /// The actions, each a verb.
 pub const ACTIONS: &[&str] = &[
     "Approve", "Plan", "Start", "Adopt", "Observe", "Cancel", "Rerun", "Resume", "Delete", "Create", "Update",
-    "RunNow", "Schedule", "Record",
+    "RunNow", "Schedule", "Record", "Verify",
 ];
 
 /// Every reason, in the order docs/events.md lists them.
@@ -296,6 +296,12 @@ pub const REASONS: &[EventReason] = &[
         "Schedule",
         CRON,
         "due runs were missed (the operator was down, or past startingDeadlineSeconds)",
+    ),
+    r(
+        "NotCompliant",
+        "Verify",
+        SESSION,
+        "after the session ended, ImmyBot still shows computers out of compliance: how many, and the items",
     ),
     r(
         "ControlChanged",

@@ -14,6 +14,7 @@ mod approval_coverage;
 mod blast_radius;
 mod budget;
 mod chart;
+mod compliance;
 mod connections;
 mod crash_safety;
 mod crd;
@@ -81,6 +82,7 @@ fn main() {
         plans::tests(),
         tenant_rollouts::tests(),
         chart::tests(),
+        compliance::tests(),
         operator_process::tests(),
         shards::tests(),
     ]

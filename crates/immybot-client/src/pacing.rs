@@ -68,6 +68,10 @@ pub enum Priority {
     Listing,
     /// Where a running session stands: the first to be put off.
     Progress,
+    /// Afterthoughts (compliance after a session): served only when
+    /// nothing else waits, and never moved ahead by age, so they delay no
+    /// start, no end and no progress read.
+    Background,
 }
 
 /// Token bucket with priorities, plus a concurrency cap.
@@ -132,14 +136,16 @@ impl State {
         {
             return Some(key);
         }
-        let (&seq, &priority) = self.by_arrival.iter().next()?;
-        let oldest = (priority, seq);
-        let aged = self
-            .by_priority
-            .get(&oldest)
-            .is_some_and(|w| w.since.elapsed() >= max_wait);
-        if aged {
-            return Some(oldest);
+        // The oldest caller that ages (background ones never do).
+        if let Some((&seq, &priority)) = self.by_arrival.iter().next() {
+            let oldest = (priority, seq);
+            let aged = self
+                .by_priority
+                .get(&oldest)
+                .is_some_and(|w| w.since.elapsed() >= max_wait);
+            if aged {
+                return Some(oldest);
+            }
         }
         self.by_priority.keys().next().copied()
     }
@@ -208,7 +214,10 @@ impl Pacer {
                         grant: tx,
                     },
                 );
-                state.by_arrival.insert(seq, priority);
+                // Background calls are never served for their age.
+                if priority != Priority::Background {
+                    state.by_arrival.insert(seq, priority);
+                }
                 if !state.ticking {
                     state.ticking = true;
                     tokio::spawn(tick(
@@ -447,6 +456,49 @@ mod tests {
         for w in writers {
             w.await.unwrap();
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn background_calls_wait_for_everything_whatever_their_age() {
+        // The same 30 s of writes as above, with max_wait 5 s: a progress
+        // read goes after 5 s, a background read only after the last write.
+        let pacer = Arc::new(Pacer::new(&limits(2.0, 1, Duration::from_secs(5))));
+        drop(pacer.admit(Priority::Write, &tokio_sleeper()).await);
+        let waiting = |priority: Priority| {
+            let pacer = pacer.clone();
+            tokio::spawn(async move {
+                let started = Instant::now();
+                drop(pacer.admit(priority, &tokio_sleeper()).await);
+                started.elapsed()
+            })
+        };
+        let background = waiting(Priority::Background);
+        let progress = waiting(Priority::Progress);
+        tokio::task::yield_now().await;
+        let writers: Vec<_> = (0..60)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    drop(pacer.admit(Priority::Write, &tokio_sleeper()).await);
+                    Instant::now()
+                })
+            })
+            .collect();
+        let progress = progress.await.unwrap();
+        let background = background.await.unwrap();
+        let mut last_write = None;
+        for w in writers {
+            last_write = Some(w.await.unwrap());
+        }
+        assert!(
+            progress <= Duration::from_millis(5600),
+            "progress is promoted by age: {progress:?}"
+        );
+        assert!(
+            background >= Duration::from_secs(30),
+            "background waited for all 60 writes at 2/s: {background:?}"
+        );
+        assert!(last_write.is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,6 +18,7 @@ pub mod action_reruns;
 pub mod attempts;
 mod blast_radius_reader;
 mod by_connection;
+pub mod compliance;
 mod deferrable;
 mod ended_reader;
 mod excerpt_reader;

@@ -438,16 +438,24 @@ async fn accept_cancel(
 /// A settled object (see `is_settled`): no ImmyBot call, no approval list;
 /// a spec change (a control) only moves `observedGeneration`, so that kstatus
 /// and GitOps tools see the change observed.
+///
+/// Its maintenance over, ImmyBot is asked once what it still shows out of
+/// compliance on the computers (`compliance`), at the lowest priority.
 async fn settled(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi) -> Result<Action, Error> {
     let mut status = obj.status.clone().unwrap_or_default();
     let now = crate::controller::clock::stored_time(ctx.clock.now()).0;
     let changed = record_controls(obj, &mut status, now);
-    if status.observed_generation != obj.metadata.generation || !changed.is_empty() {
+    let (read, again) = super::compliance::check(ctx, obj, &mut status, now).await;
+    if status.observed_generation != obj.metadata.generation || !changed.is_empty() || read {
         status.observed_generation = obj.metadata.generation;
+        let written = status.clone();
         replace_status(api, obj, status).await?;
         announce_controls(ctx, obj, &changed, approver(obj)).await;
+        if read {
+            super::compliance::announce(ctx, obj, &written).await;
+        }
     }
-    Ok(Action::await_change())
+    Ok(again.map(Action::requeue).unwrap_or_else(Action::await_change))
 }
 
 /// Makes this session the owner of the approvals that approve it (same name
