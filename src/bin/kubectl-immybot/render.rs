@@ -87,6 +87,10 @@ pub fn status(s: &MaintenanceSession) -> String {
         let _ = writeln!(out, "  radius    {}", radius_line(b));
     }
     let _ = writeln!(out, "  progress  {}", st.progress.clone().unwrap_or_else(|| "-".into()));
+    // After the end: what ImmyBot still shows out of compliance.
+    if let Some(c) = st.conditions.iter().find(|c| c.type_ == "Compliant") {
+        let _ = writeln!(out, "  compliant {}: {}", c.status, c.message);
+    }
     if let Some(r) = st.rollout.as_ref().filter(|r| r.waves > 0) {
         let _ = writeln!(out, "  rollout   {}", rollout_line(r));
         if let Some(tenants) = rollout_tenants(r) {
@@ -345,6 +349,30 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("Adobe"), "{out}");
+    }
+
+    #[test]
+    fn status_says_what_immybot_still_shows_out_of_compliance() {
+        let mut s = failed_session();
+        let st = s.status.as_mut().unwrap();
+        st.conditions
+            .push(k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition {
+                type_: "Compliant".into(),
+                status: "False".into(),
+                reason: "NotCompliant".into(),
+                message: "1 of 2 computer(s) still need attention in ImmyBot: Legacy VPN (1)".into(),
+                last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+                observed_generation: None,
+            });
+        let out = status(&s);
+        assert!(
+            out.contains("  compliant False: 1 of 2 computer(s) still need attention in ImmyBot: Legacy VPN (1)\n"),
+            "{out}"
+        );
+        assert!(
+            !status(&failed_session()).contains("compliant"),
+            "nothing before it was read"
+        );
     }
 
     #[test]
