@@ -90,6 +90,29 @@ fn helm(ctx: &TestContext, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `helm install` of the chart as `release` in `ns`, watching `watched`,
+/// with the test values (no ServiceMonitor: the test bed has no Prometheus
+/// Operator).
+fn install(ctx: &TestContext, release: &str, ns: &str, watched: &str) -> Result<String, String> {
+    helm(
+        ctx,
+        &[
+            "install",
+            release,
+            "charts/immybot-operator",
+            "--namespace",
+            ns,
+            "-f",
+            "charts/immybot-operator/ci/test-values.yaml",
+            "--set",
+            "metrics.serviceMonitor.enabled=false",
+            "--set",
+            &format!("watchNamespace={watched}"),
+            "--wait=false",
+        ],
+    )
+}
+
 /// A server-side dry-run apply of `yaml`: the API server must accept all
 /// `objects` of it (the test bed owns identical cluster-wide objects, so
 /// they are not installed twice).
@@ -146,23 +169,7 @@ async fn the_chart_installs_and_its_service_account_can_run_the_operator(ctx: Te
     let ns = ctx.namespace.clone();
     // With watchNamespace the release's RBAC is a Role in that namespace and
     // its admission policies (named for the release) bind to it only.
-    helm(
-        &ctx,
-        &[
-            "install",
-            release,
-            "charts/immybot-operator",
-            "--namespace",
-            &ns,
-            "-f",
-            "charts/immybot-operator/ci/test-values.yaml",
-            "--set",
-            "metrics.serviceMonitor.enabled=false",
-            "--set",
-            &format!("watchNamespace={ns}"),
-            "--wait=false",
-        ],
-    )?;
+    install(&ctx, release, &ns, &ns)?;
     // The chart's admission policies, validated by the real API server too:
     // the test bed owns identical cluster-wide objects already, so they are
     // sent as a server-side dry-run apply instead of being installed twice.
@@ -491,24 +498,8 @@ async fn two_releases_serve_their_own_namespaces_side_by_side(ctx: TestContext) 
     }
     let outcome = async {
         for (release, team_ns) in &teams {
-            helm(
-                &ctx,
-                &[
-                    "install",
-                    release,
-                    "charts/immybot-operator",
-                    "--namespace",
-                    &ops,
-                    "-f",
-                    "charts/immybot-operator/ci/test-values.yaml",
-                    "--set",
-                    "metrics.serviceMonitor.enabled=false",
-                    "--set",
-                    &format!("watchNamespace={team_ns}"),
-                    "--wait=false",
-                ],
-            )
-            .map_err(|e| format!("release {release} must install beside the other: {e}"))?;
+            install(&ctx, release, &ops, team_ns)
+                .map_err(|e| format!("release {release} must install beside the other: {e}"))?;
         }
         // Each release's cluster-wide objects are its own, bound to its team:
         // every binding the chart ships (validating and mutating).

@@ -39,20 +39,33 @@ async fn compliant(ctx: &TestContext, name: &str) -> Result<(MaintenanceSession,
     .await
 }
 
-/// RECEPTION-PC passes; FINANCE-LT01's Legacy VPN installer fails.
-async fn two_computers(ctx: &TestContext, sim: &RunningSim, name: &str) -> TestResult {
+/// A session of `target`, approved, run by a controller until `phase`, then
+/// its Compliant condition (see `compliant`).
+async fn run_to(
+    ctx: &TestContext,
+    sim: &RunningSim,
+    name: &str,
+    target: serde_json::Value,
+    phase: Phase,
+) -> Result<(MaintenanceSession, String, String, String), String> {
     let _controller = ctx
         .controller(sim, ApprovalPolicy::default(), CrashPoint::Never)
         .await?;
     create_session(
         ctx,
         name,
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-36", "target": {"computers": [{"id": 101}, {"id": 102}]}}),
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-36", "target": target}),
     )
     .await?;
     approve(ctx, name, "bob").await?;
-    ctx.wait_phase(name, Phase::PartiallySucceeded, LONG).await?;
-    let (obj, status, reason, message) = compliant(ctx, name).await?;
+    ctx.wait_phase(name, phase, LONG).await?;
+    compliant(ctx, name).await
+}
+
+/// RECEPTION-PC passes; FINANCE-LT01's Legacy VPN installer fails.
+async fn two_computers(ctx: &TestContext, sim: &RunningSim, name: &str) -> TestResult {
+    let both = serde_json::json!({"computers": [{"id": 101}, {"id": 102}]});
+    let (obj, status, reason, message) = run_to(ctx, sim, name, both, Phase::PartiallySucceeded).await?;
     let c = obj.status.and_then(|s| s.compliance).ok_or("no status.compliance")?;
     if (status.as_str(), reason.as_str()) != ("False", "NotCompliant")
         || (c.computers_needing_attention, c.computers_compliant) != (1, 1)
@@ -116,18 +129,8 @@ async fn a_computer_left_failing_is_not_compliant_in_either_reading_of_the_rows(
 
 async fn a_tenant_all_maintained_is_compliant_for_one_call(ctx: TestContext) -> TestResult {
     let sim = simulator(150).await?;
-    let _controller = ctx
-        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
-        .await?;
-    create_session(
-        &ctx,
-        "woodgrove",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-36", "target": {"tenant": {"name": "Woodgrove"}}}),
-    )
-    .await?;
-    approve(&ctx, "woodgrove", "bob").await?;
-    ctx.wait_phase("woodgrove", Phase::Succeeded, LONG).await?;
-    let (obj, status, reason, message) = compliant(&ctx, "woodgrove").await?;
+    let woodgrove = serde_json::json!({"tenant": {"name": "Woodgrove"}});
+    let (obj, status, reason, message) = run_to(&ctx, &sim, "woodgrove", woodgrove, Phase::Succeeded).await?;
     let st = obj.status.unwrap_or_default();
     let maintained = st.summary.as_ref().map_or(0, |s| s.computers);
     let c = st.compliance.ok_or("no status.compliance")?;
@@ -155,18 +158,8 @@ async fn a_compliance_read_that_fails_leaves_compliant_unknown(ctx: TestContext)
         times: None,
         probability: None,
     });
-    let _controller = ctx
-        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
-        .await?;
-    create_session(
-        &ctx,
-        "unread",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-36", "target": {"computer": {"id": 101}}}),
-    )
-    .await?;
-    approve(&ctx, "unread", "bob").await?;
-    ctx.wait_phase("unread", Phase::Succeeded, LONG).await?;
-    let (obj, status, reason, message) = compliant(&ctx, "unread").await?;
+    let one = serde_json::json!({"computer": {"id": 101}});
+    let (obj, status, reason, message) = run_to(&ctx, &sim, "unread", one, Phase::Succeeded).await?;
     let c = obj.status.and_then(|s| s.compliance).ok_or("no status.compliance")?;
     if (status.as_str(), reason.as_str()) != ("Unknown", "ComplianceUnread")
         || c.failed_reads != 1
