@@ -194,40 +194,43 @@ fn deletion_note(kind: Kind, policy: Option<DeletionPolicy>) -> &'static str {
 
 pub async fn delete(ctx: &Ctx, object: &str, wait: bool) -> anyhow::Result<()> {
     let ObjectRef { kind, name } = ObjectRef::parse(object)?;
-    let params = DeleteParams::default();
     let (shown, note) = match kind {
         Kind::Session => {
             let s: MaintenanceSession = ctx.get(&name).await?;
-            let api = ctx.api::<MaintenanceSession>();
-            api.delete(&name, &params).await.context("deleting")?;
-            if wait {
-                wait_gone(&api, &name).await?;
-            }
+            delete_one::<MaintenanceSession>(ctx, &name, wait).await?;
             ("maintenancesession", deletion_note(kind, Some(s.spec.deletion_policy)))
         }
         Kind::Schedule => {
-            let api = ctx.api::<ImmyBotSchedule>();
-            api.delete(&name, &params)
-                .await
-                .with_context(|| format!("deleting ImmyBotSchedule {name} in namespace {}", ctx.namespace))?;
-            if wait {
-                wait_gone(&api, &name).await?;
-            }
+            delete_one::<ImmyBotSchedule>(ctx, &name, wait).await?;
             ("immybotschedule", deletion_note(kind, None))
         }
         Kind::MaintenanceSchedule => {
-            let api = ctx.api::<MaintenanceSchedule>();
-            api.delete(&name, &params)
-                .await
-                .with_context(|| format!("deleting MaintenanceSchedule {name} in namespace {}", ctx.namespace))?;
-            if wait {
-                wait_gone(&api, &name).await?;
-            }
+            delete_one::<MaintenanceSchedule>(ctx, &name, wait).await?;
             ("maintenanceschedule", deletion_note(kind, None))
         }
     };
     let state = if wait { "deleted" } else { "deletion requested" };
     println!("{shown}.immybot.io/{name} {state}: {note}");
+    Ok(())
+}
+
+/// Deletes one `K` of the namespace, and with `wait` waits until it is gone.
+async fn delete_one<K>(ctx: &Ctx, name: &str, wait: bool) -> anyhow::Result<()>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + 'static,
+{
+    let api = ctx.api::<K>();
+    api.delete(name, &DeleteParams::default())
+        .await
+        .with_context(|| format!("deleting {} {name} in namespace {}", K::kind(&()), ctx.namespace))?;
+    if wait {
+        wait_gone(&api, name).await?;
+    }
     Ok(())
 }
 
