@@ -144,10 +144,15 @@ async fn spans_name_the_object_the_immybot_call_and_the_poll_cycle(ctx: TestCont
     )
     .await?;
     approve(&ctx, "traced", "bob").await?;
-    ctx.wait_phase("traced", Phase::Succeeded, Duration::from_secs(40))
-        .await?;
+    let outcome = ctx
+        .wait_phase("traced", Phase::Succeeded, Duration::from_secs(40))
+        .await;
     stops_on_sigterm(child).await?;
     let lines = reader.await.ctx("reading the logs")?;
+    if let Err(e) = outcome {
+        let tail: Vec<&String> = lines.iter().rev().take(40).collect();
+        return Err(format!("{e}\nthe operator's last log lines:\n{tail:#?}"));
+    }
     let spans: Vec<serde_json::Value> = lines
         .iter()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

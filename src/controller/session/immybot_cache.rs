@@ -200,6 +200,8 @@ impl ImmyBotCache {
 pub struct ActiveSessions {
     last: RwLock<Arc<Listing>>,
     wake: tokio::sync::Notify,
+    /// When a start last woke the poller.
+    woken_at: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 /// One cycle's listing.
@@ -217,7 +219,20 @@ pub struct Listing {
 impl ActiveSessions {
     /// A start is being sent: the poller's next cycle should come now.
     pub fn wake(&self) {
+        *self.woken_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tokio::time::Instant::now());
         self.wake.notify_one();
+    }
+
+    /// Whether a start woke the poller within `window`. The cycle a wake
+    /// causes can list ImmyBot before the start's sessions exist and before
+    /// the object's status shows it starting (the store lags the write):
+    /// it then finds nothing to wait on, and going idle would leave the new
+    /// sessions unseen for the idle interval.
+    pub fn woken_within(&self, window: std::time::Duration) -> bool {
+        self.woken_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < window)
     }
 
     /// Sleeps `interval`; an idle sleep ends early if [`wake`](Self::wake)
@@ -299,6 +314,17 @@ mod tests {
             known: rows.iter().map(|r| r.id).collect(),
             listed: true,
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_keeps_the_poller_awake_for_the_window() {
+        let active = ActiveSessions::default();
+        assert!(!active.woken_within(std::time::Duration::from_secs(90)), "never woken");
+        active.wake();
+        tokio::time::advance(std::time::Duration::from_secs(89)).await;
+        assert!(active.woken_within(std::time::Duration::from_secs(90)));
+        tokio::time::advance(std::time::Duration::from_secs(2)).await;
+        assert!(!active.woken_within(std::time::Duration::from_secs(90)));
     }
 
     #[test]

@@ -131,7 +131,9 @@ pub async fn run(p: Poller) {
         // Idle only when ImmyBot shows nothing active and no object waits on
         // a session: a start made since the last cycle must not wait for the
         // idle interval (it also wakes the poller at once).
-        let idle = current.is_empty() && !in_progress;
+        // Nor within the start grace after a start woke it (see
+        // `woken_within`: that cycle may have raced the start).
+        let idle = current.is_empty() && !in_progress && !snapshot.woken_within(timing.start_grace);
         last = current;
         // The interval runs from cycle start to cycle start: a cycle that
         // took long (a large listing, a slow ImmyBot) does not push the next

@@ -102,8 +102,9 @@ fn tenant_ids(st: &MaintenanceSessionStatus) -> Vec<i32> {
     ids
 }
 
-/// How to ask for this object, or why it cannot be asked.
-pub fn ask(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> Result<Ask, String> {
+/// How to ask for this object (`None`: no computer ran, nothing to ask),
+/// or why it cannot be asked.
+pub fn ask(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> Result<Option<Ask>, String> {
     let computers = computer_ids(st);
     let tenant_target = spec.target.tenant.is_some();
     if tenant_target {
@@ -114,13 +115,13 @@ pub fn ask(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> Resu
         if tenants.is_empty() {
             return Err("the tenant's id is not known (its name was never resolved)".into());
         }
-        return Ok(Ask::PerTenant { tenants, only: None });
+        return Ok(Some(Ask::PerTenant { tenants, only: None }));
     }
     if computers.is_empty() {
-        return Err("no computer ran".into());
+        return Ok(None);
     }
     if computers.len() <= PER_COMPUTER_AT_MOST {
-        return Ok(Ask::PerComputer(computers));
+        return Ok(Some(Ask::PerComputer(computers)));
     }
     let tenants = tenant_ids(st);
     if tenants.is_empty() {
@@ -129,10 +130,10 @@ pub fn ask(spec: &MaintenanceSessionSpec, st: &MaintenanceSessionStatus) -> Resu
             computers.len()
         ));
     }
-    Ok(Ask::PerTenant {
+    Ok(Some(Ask::PerTenant {
         tenants,
         only: Some(computers.into_iter().collect()),
-    })
+    }))
 }
 
 /// What ImmyBot answered, as status shows it: counts for every item and
@@ -324,21 +325,22 @@ mod tests {
         });
         assert_eq!(
             ask(&tenant.spec, &st),
-            Ok(Ask::PerTenant {
+            Ok(Some(Ask::PerTenant {
                 tenants: vec![2],
                 only: None
-            })
+            }))
         );
         let few = session().computers(&[101, 102]).build();
-        assert_eq!(ask(&few.spec, &st), Ok(Ask::PerComputer(vec![101, 102])));
+        assert_eq!(ask(&few.spec, &st), Ok(Some(Ask::PerComputer(vec![101, 102]))));
+        assert_eq!(ask(&few.spec, &ended(1)), Ok(None), "nothing ran: nothing to ask");
         let many: Vec<i32> = (1..=150).collect();
         ran_on(&mut st, &many);
         let list = session().computers(&many).build();
         match ask(&list.spec, &st) {
-            Ok(Ask::PerTenant {
+            Ok(Some(Ask::PerTenant {
                 tenants,
                 only: Some(only),
-            }) => {
+            })) => {
                 assert_eq!(tenants, vec![2]);
                 assert_eq!(only.len(), 150);
             }

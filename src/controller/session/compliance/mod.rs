@@ -69,8 +69,10 @@ pub async fn check(
         Due::After(wait) => (false, Some(wait)),
         Due::Now => {
             let found = match ask(&obj.spec, st) {
-                Ok(ask) => read(ctx, &ask).await.map(|rows| summarize(&ask, &rows, st, now)),
-                // Nothing to ask about, for good: not tried again.
+                // No computer ran (cancelled before a start): no compliance to show.
+                Ok(None) => return (false, None),
+                Ok(Some(ask)) => read(ctx, &ask).await.map(|rows| summarize(&ask, &rows, st, now)),
+                // It cannot be asked, for good: not tried again.
                 Err(why) => {
                     let mut never = failed(st.compliance.as_ref(), why, now);
                     never.failed_reads = MAX_TRIES;
