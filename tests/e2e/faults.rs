@@ -373,16 +373,24 @@ async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestCont
     for (name, _) in &objects {
         ctx.wait_phase(name, Phase::Queued, Duration::from_secs(60)).await?;
     }
-    // The test takes the only slot (behind any write still in flight), and
-    // queues a final status of its own behind it, as a burst of sessions
-    // ending would.
+    // The test takes the only slot once the queue has drained (the Queued
+    // writes' events may still wait for it under load: taking the slot
+    // then would keep them waiting beside the test's write), and queues a
+    // final status of its own behind it, as a burst of sessions ending
+    // would.
+    wait_for("the write queue to drain", Duration::from_secs(30), || async {
+        Ok((gate.waiting() == 0).then_some(()))
+    })
+    .await?;
     let (held, _) = gate.acquire(WritePriority::Final).await;
+    // Whatever slipped in between the drain and the slot waits too.
+    let before = gate.waiting();
     let ending = {
         let gate = gate.clone();
         tokio::spawn(async move { gate.acquire(WritePriority::Final).await })
     };
     wait_for("the final write to queue", Duration::from_secs(10), || async {
-        Ok((gate.waiting() == 1).then_some(()))
+        Ok((gate.waiting() == before + 1).then_some(()))
     })
     .await?;
     // Every session starts running: seeing a final status queued, every
@@ -402,9 +410,9 @@ async fn a_congested_api_server_puts_off_progress_never_an_outcome(ctx: TestCont
     )
     .await?;
     // Put off, not queued: only the test's own write waits for the slot.
-    if gate.waiting() != 1 {
+    if gate.waiting() != before + 1 {
         return Err(format!(
-            "expected only the queued final write to wait, {} writes wait",
+            "expected only the queued final write to wait (and {before} before it), {} writes wait",
             gate.waiting()
         ));
     }
