@@ -27,25 +27,21 @@ pub const COMPLIANT: &str = "Compliant";
 async fn read(ctx: &SessionContext, ask: &Ask) -> Result<ComplianceRows, String> {
     let client = ctx.immybot.at(Priority::Background);
     let mut all = ComplianceRows::default();
-    let answers = match ask {
+    let mut add = |answer: ComplianceRows| {
+        all.rows.extend(answer.rows);
+        all.unusable += answer.unusable;
+    };
+    match ask {
         Ask::PerComputer(ids) => {
-            let mut answers = Vec::with_capacity(ids.len());
             for id in ids {
-                answers.push(client.needs_attention(*id).await.map_err(|e| e.to_string())?);
+                add(client.needs_attention(*id).await.map_err(|e| e.to_string())?);
             }
-            answers
         }
         Ask::PerTenant { tenants, .. } => {
-            let mut answers = Vec::with_capacity(tenants.len());
             for id in tenants {
-                answers.push(client.non_compliant_in_tenant(*id).await.map_err(|e| e.to_string())?);
+                add(client.non_compliant_in_tenant(*id).await.map_err(|e| e.to_string())?);
             }
-            answers
         }
-    };
-    for a in answers {
-        all.rows.extend(a.rows);
-        all.unusable += a.unusable;
     }
     if all.rows.is_empty() && all.unusable > 0 {
         return Err(format!(
