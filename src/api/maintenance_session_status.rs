@@ -108,6 +108,14 @@ pub struct MaintenanceSessionStatus {
     /// The latest log lines, newest last.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub log_tail: Vec<LogLine>,
+    /// True while why it failed is still to be read: the outcome is
+    /// written as soon as ImmyBot shows it, and the failed actions' log
+    /// excerpts and the log tail follow, read at the ImmyBot budget's
+    /// lowest priority (after every start and every read of an end that
+    /// waits). Read once; an excerpt ImmyBot would not give then stays
+    /// empty.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub logs_pending: bool,
 }
 
 /// Where a MaintenanceSession is.

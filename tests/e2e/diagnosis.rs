@@ -1,7 +1,8 @@
 //! Why it failed, from Kubernetes: a failed action carries an excerpt of its
 //! own log, read once, with the script's parameters blanked out, and a
 //! setting turns excerpts (and their reads) off; then the session's own log
-//! explains it, blanked the same way.
+//! explains it, blanked the same way. The outcome never waits for its
+//! explanation: the final phase is written first, the excerpts after.
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ pub fn tests() -> Vec<(String, TestFn)> {
     crate::tests![
         a_failed_actions_log_excerpt_is_read_once_and_blanks_its_parameters,
         with_excerpts_off_no_action_log_is_read,
+        the_outcome_is_written_before_its_explanation,
     ]
 }
 
@@ -131,6 +133,75 @@ async fn with_excerpts_off_no_action_log_is_read(ctx: TestContext) -> TestResult
     let status = serde_json::to_string(&done.status).map_err(|e| e.to_string())?;
     if status.contains(SECRET) {
         return Err("the planted secret reached status".into());
+    }
+    Ok(())
+}
+
+/// The failure shows before its explanation, which ImmyBot refuses for a
+/// while (503): the first status with the final phase says the logs are
+/// pending and has no excerpt; a retry (the clock moved 5 minutes) still
+/// finds ImmyBot refusing and keeps them pending; once ImmyBot answers, the
+/// next retry brings the excerpt and ends the pending.
+async fn the_outcome_is_written_before_its_explanation(ctx: TestContext) -> TestResult {
+    let sim = simulator(150).await?;
+    let refuse = || immybot_sim::FaultRule {
+        route: ACTION_LOGS.into(),
+        fault: immybot_sim::FaultKind::Status { status: 503 },
+        times: None,
+        probability: None,
+    };
+    sim.state.add_fault(refuse());
+    let clock = std::sync::Arc::new(immybot_operator::controller::Clock::default());
+    let controller = ctx
+        .controller_with_clock(&sim, ApprovalPolicy::default(), CrashPoint::Never, clock.clone())
+        .await?;
+    crate::lifecycle::create_session(
+        &ctx,
+        "first",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-96", "target": {"computer": {"id": 102}}}),
+    )
+    .await?;
+    crate::lifecycle::approve(&ctx, "first", "bob").await?;
+    let api = ctx.api::<MaintenanceSession>();
+    let pending = |o: &MaintenanceSession| o.status.as_ref().is_some_and(|s| s.logs_pending);
+    let first_final = wait_for("the final phase", LONG, || async {
+        let obj = api.get("first").await.map_err(|e| e.to_string())?;
+        let phase = obj.status.as_ref().and_then(|s| s.phase);
+        Ok((phase == Some(Phase::PartiallySucceeded)).then_some(obj))
+    })
+    .await?;
+    let vpn = action(&first_final, "Legacy VPN")?;
+    if vpn.result.as_deref() != Some("Failed") || !vpn.log_excerpt.is_empty() || !pending(&first_final) {
+        return Err(format!(
+            "the outcome should show first, its logs pending (pending: {}): {vpn:?}",
+            pending(&first_final)
+        ));
+    }
+    // A retry while ImmyBot still refuses: still pending.
+    let move_clock = |minutes: i64| {
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_mins(minutes))
+            .map_err(|e| e.to_string())
+    };
+    let before = sim.state.call_count(ACTION_LOGS);
+    clock.set(move_clock(5)?);
+    wait_for("a retried read", LONG, || async {
+        let now = sim.state.call_count(ACTION_LOGS);
+        Ok((now > before).then_some(())).map_err(|_: ()| format!("{now} reads"))
+    })
+    .await?;
+    let obj = api.get("first").await.map_err(|e| e.to_string())?;
+    if !pending(&obj) || !action(&obj, "Legacy VPN")?.log_excerpt.is_empty() {
+        return Err(format!("refused again, still pending: {:?}", obj.status));
+    }
+    // ImmyBot answers now: the next retry brings the excerpt.
+    sim.state.clear_faults();
+    clock.set(move_clock(10)?);
+    let done = ctx.wait_phase("first", Phase::PartiallySucceeded, LONG).await?;
+    let vpn = action(&done, "Legacy VPN")?;
+    controller.stop().await;
+    if !vpn.log_excerpt.iter().any(|l| l.contains("1603")) {
+        return Err(format!("then the excerpt: {vpn:?}"));
     }
     Ok(())
 }

@@ -25,6 +25,11 @@ pub fn is_settled(obj: &MaintenanceSession) -> bool {
     let Some(phase) = st.phase.filter(|p| p.is_final()) else {
         return false;
     };
+    // The outcome was written before its explanation: the logs are read
+    // next, on the way that reads sessions.
+    if st.logs_pending {
+        return false;
+    }
     let spec = &obj.spec;
     let resume_asked = spec.resume.requests > st.resume.as_ref().map(|r| r.requests).unwrap_or(0);
     let attempts = st.immybot.as_ref().map(|r| r.attempts.as_slice()).unwrap_or_default();

@@ -28,6 +28,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::SessionContext;
 use super::action_reader::PER_SESSION_MAX;
+use super::excerpt_reader::Explain;
 use super::immybot_cache::{Listed, ended};
 use crate::api::{Attempt, MaintenanceSession};
 use crate::controller::error::Error;
@@ -271,28 +272,38 @@ pub fn worth_logs(sessions: &[ImmySession], fresh: &BTreeSet<i32>, excerpts: boo
     worth.into_iter().take(LOG_SESSIONS).cloned().collect()
 }
 
-/// The logs of `worth_logs`'s sessions, from the cache where unchanged.
-pub async fn observe_logs(ctx: &SessionContext, worth: &[ImmySession]) -> Vec<SessionLog> {
+/// The logs of `worth_logs`'s sessions, from the cache where unchanged,
+/// and whether some are owed (unread, or their read failed): an ended session's logs are read at `how`'s
+/// priority, or not at all with `Explain::Known`; a running one's at
+/// `Progress`.
+pub async fn observe_logs(ctx: &SessionContext, worth: &[ImmySession], how: Explain) -> (Vec<SessionLog>, bool) {
     let mut logs = Vec::new();
+    let mut owed = false;
     for s in worth {
         if let Some(known) = ctx.state.immybot_cache.logs(s) {
             logs.extend(known.iter().cloned());
             continue;
         }
-        let client = if s.session_status.as_ref().is_some_and(|x| x.is_terminal()) {
-            ctx.immybot.at(Priority::Ending)
-        } else {
-            ctx.immybot.at(Priority::Progress)
+        let client = match (s.session_status.as_ref().is_some_and(|x| x.is_terminal()), how) {
+            (false, _) => ctx.immybot.at(Priority::Progress),
+            (true, Explain::Read(priority)) => ctx.immybot.at(priority),
+            (true, Explain::Known) => {
+                owed = true;
+                continue;
+            }
         };
         match client.logs(s.id).await {
             Ok(l) => {
                 ctx.state.immybot_cache.remember_logs(s, l.clone());
                 logs.extend(l);
             }
-            Err(e) => tracing::debug!(session = s.id, error = %e, "could not read session logs"),
+            Err(e) => {
+                tracing::debug!(session = s.id, error = %e, "could not read session logs");
+                owed = true;
+            }
         }
     }
-    logs
+    (logs, owed)
 }
 
 #[cfg(test)]

@@ -301,7 +301,9 @@ impl TestContext {
         wait_for(&format!("{name} to reach phase {phase:?}"), deadline, || async {
             let obj = api.get(name).await.map_err(|e| e.to_string())?;
             let status = obj.status.clone().unwrap_or_default();
-            if status.phase == Some(phase) {
+            // A final phase is written before its explanation is read
+            // (`logsPending`): what the tests call done has both.
+            if status.phase == Some(phase) && !status.logs_pending {
                 Ok(Some(obj))
             } else {
                 let ready = status
@@ -309,7 +311,10 @@ impl TestContext {
                     .iter()
                     .find(|c| c.type_ == "Ready")
                     .map(|c| c.message.clone());
-                Err(format!("phase {:?}, Ready: {ready:?}", status.phase))
+                Err(format!(
+                    "phase {:?}, logs pending {}, Ready: {ready:?}",
+                    status.phase, status.logs_pending
+                ))
             }
         })
         .await
