@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod controller;
+pub mod render;
 pub mod runtime;
 
 #[cfg(test)]

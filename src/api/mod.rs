@@ -10,6 +10,7 @@ mod control_audit;
 mod control_record;
 mod immybot_schedule;
 mod maintenance_approval;
+mod maintenance_report;
 mod maintenance_schedule;
 mod maintenance_session;
 mod maintenance_session_status;
@@ -35,6 +36,7 @@ pub use control_audit::{CONTROL_ANNOTATION_PREFIX, CONTROL_STAMP_POLICY, control
 pub use control_record::ControlRecord;
 pub use immybot_schedule::*;
 pub use maintenance_approval::*;
+pub use maintenance_report::*;
 pub use maintenance_schedule::*;
 pub use maintenance_session::*;
 pub use maintenance_window::*;
@@ -56,6 +58,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         ImmyBotSchedule::crd(),
         MaintenanceSchedule::crd(),
         SessionSearch::crd(),
+        MaintenanceReport::crd(),
         ImmyBotConnection::crd(),
         ClusterImmyBotConnection::crd(),
     ]

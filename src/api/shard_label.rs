@@ -26,12 +26,13 @@ pub const SHARD_LABEL: &str = "immybot.io/shard";
 pub const DEFAULT_SHARD: &str = "default";
 
 /// Each kind's resource, and the CEL of the connection name it names.
-fn kinds() -> [(&'static str, &'static str); 4] {
+fn kinds() -> [(&'static str, &'static str); 5] {
     const SPEC: &str = "has(object.spec.connectionRef) ? object.spec.connectionRef.name : 'default'";
     [
         ("maintenancesessions", SPEC),
         ("immybotschedules", SPEC),
         ("sessionsearches", SPEC),
+        ("maintenancereports", SPEC),
         (
             "maintenanceschedules",
             "has(object.spec.sessionTemplate) && has(object.spec.sessionTemplate.spec) && \
@@ -82,7 +83,7 @@ mod tests {
     #[test]
     fn every_kind_is_labelled_on_creation_only() {
         let policies = shard_label_policies();
-        assert_eq!(policies.len(), 8);
+        assert_eq!(policies.len(), 10, "a policy and a binding for each of the five kinds");
         for p in policies.iter().filter(|p| p["kind"] == "MutatingAdmissionPolicy") {
             assert_eq!(
                 p["spec"]["matchConstraints"]["resourceRules"][0]["operations"],

@@ -27,6 +27,8 @@
 //! - `maintenance_schedule`: MaintenanceSchedule (sessions on a cron).
 //! - `session_search`: SessionSearch (a question about ImmyBot's sessions,
 //!   answered once).
+//! - `maintenance_report`: MaintenanceReport (what maintenance did over a
+//!   period, for people outside the cluster, answered once).
 
 pub mod approval;
 pub mod blast_radius;
@@ -40,6 +42,7 @@ mod event_backlog;
 pub mod event_reasons;
 mod events;
 pub mod immybot_schedule;
+pub mod maintenance_report;
 pub mod maintenance_schedule;
 mod observer;
 mod run;

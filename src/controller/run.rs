@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::approval::watch::ApprovalFeed;
 use super::context::Context;
 use super::scope::Scope;
-use super::{connections, immybot_schedule, maintenance_schedule, session, session_search};
+use super::{connections, immybot_schedule, maintenance_report, maintenance_schedule, session, session_search};
 
 /// Runs every kind until `shutdown` resolves; in-flight reconciles finish
 /// first (and the write that records session ids is never cut short).
@@ -21,6 +21,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, shutdown: impl Future<Output =
         immybot_schedule::run(ctx.clone(), scope.clone(), feed.immybot_schedules, shutdown.clone()),
         maintenance_schedule::run(ctx.clone(), scope.clone(), feed.maintenance_schedules, shutdown.clone()),
         session_search::run(ctx.clone(), scope.clone(), shutdown.clone()),
+        maintenance_report::run(ctx.clone(), scope.clone(), shutdown.clone()),
         connections::run(ctx.clone(), scope, shutdown),
     );
     feed.watch.abort();

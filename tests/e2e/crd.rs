@@ -251,11 +251,15 @@ async fn every_example_object_passes_admission_as_its_requester(ctx: TestContext
             // Connections and their Secrets are an administrator's: applied
             // as the test's admin (CRD schema and CEL still apply).
             let admin = ["ImmyBotConnection", "ClusterImmyBotConnection", "Secret"].contains(&kind);
-            if !admin && !["MaintenanceSession", "ImmyBotSchedule", "MaintenanceSchedule"].contains(&kind) {
+            // A report is read only: anyone with RBAC on it asks for one.
+            let report = kind == "MaintenanceReport";
+            if !admin && !report && !["MaintenanceSession", "ImmyBotSchedule", "MaintenanceSchedule"].contains(&kind) {
                 continue; // Argo CD / Flux objects: not ours to admit
             }
             let requester = if admin {
                 ""
+            } else if report {
+                "alice"
             } else {
                 obj["spec"]["requestedBy"]
                     .as_str()

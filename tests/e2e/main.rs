@@ -12,6 +12,7 @@ mod action_reruns;
 mod admission;
 mod approval_coverage;
 mod blast_radius;
+mod browser;
 mod budget;
 mod chart;
 mod compliance;
@@ -32,6 +33,7 @@ mod plans;
 mod plugin;
 mod poller;
 mod readings;
+mod report;
 mod rollouts;
 mod safety;
 mod schedule_ownership;
@@ -68,6 +70,7 @@ fn main() {
         readings::tests(),
         observe_only::tests(),
         search::tests(),
+        report::tests(),
         blast_radius::tests(),
         poller::tests(),
         faults::tests(),
@@ -129,6 +132,21 @@ fn main() {
                 .iter()
                 .map(move |r| (format!("{name} [{}]", r.name), *test, Some(*r)))
         })
+        .collect();
+    // Reports count rows by their own fields: a session list that ignores
+    // its filter must not change a figure.
+    let ignoring = harness::invariants::READINGS
+        .iter()
+        .find(|r| r.name == "sessions-dx-ignores-filter")
+        .copied();
+    let under_readings: Vec<_> = under_readings
+        .into_iter()
+        .chain(
+            report::tests()
+                .into_iter()
+                .filter(|(name, _)| name.starts_with("a_report_counts"))
+                .map(|(name, test)| (format!("{name} [sessions-dx-ignores-filter]"), test, ignoring)),
+        )
         .collect();
     let trials = all
         .into_iter()

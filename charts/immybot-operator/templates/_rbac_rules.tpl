@@ -33,6 +33,14 @@
 - apiGroups: ["immybot.io"]
   resources: ["sessionsearches/status"]
   verbs: ["update"]
+# MaintenanceReports: the same; and the sessions' approvals and
+# cancellations a report counts are read from objects already watched.
+- apiGroups: ["immybot.io"]
+  resources: ["maintenancereports"]
+  verbs: ["get", "list", "watch", "delete"]
+- apiGroups: ["immybot.io"]
+  resources: ["maintenancereports/status"]
+  verbs: ["update"]
 # ImmyBotConnections: watch; Ready (a merge patch of status).
 - apiGroups: ["immybot.io"]
   resources: ["immybotconnections"]

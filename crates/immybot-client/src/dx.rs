@@ -129,6 +129,9 @@ pub struct ActionQuery {
     pub exclude_no_action: bool,
     /// Only `NoAction` rows (for counting them).
     pub only_no_action: bool,
+    /// Only failed actions (`result` 2). Some routes ignore a filter: a
+    /// row's own `result` is the truth.
+    pub only_failed: bool,
     pub skip: u32,
     /// Rows per page (at most [`MAX_TAKE`]; 0 means 100).
     pub take: u32,
@@ -185,6 +188,9 @@ impl ActionQuery {
         }
         if self.only_no_action {
             clauses.push(serde_json::json!(["actionType", "=", 0]));
+        }
+        if self.only_failed {
+            clauses.push(serde_json::json!(["result", "=", 2]));
         }
         clauses
     }

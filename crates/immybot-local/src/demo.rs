@@ -44,8 +44,12 @@ pub async fn run(
     {
         let (carol, bob, sim) = (impersonate(&kubeconfig, "carol").await?, bob.clone(), sim.clone());
         tokio::spawn(async move {
-            if let Err(e) = crate::investigation::run(carol, bob, sim).await {
+            if let Err(e) = crate::investigation::run(carol.clone(), bob, sim).await {
                 eprintln!("investigation: {e:#}");
+            }
+            // Then the month's report, written where the build writes.
+            if let Err(e) = crate::report::run(carol, std::path::Path::new("target")).await {
+                eprintln!("report: {e:#}");
             }
         });
     }
@@ -264,7 +268,7 @@ async fn grant_demo_users(client: &kube::Client) -> anyhow::Result<()> {
     let role: ClusterRole = serde_json::from_value(serde_json::json!({
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
         "metadata": {"name": "immybot-demo-user"},
-        "rules": [{"apiGroups": ["immybot.io"], "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "sessionsearches"], "verbs": ["*"]}],
+        "rules": [{"apiGroups": ["immybot.io"], "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "sessionsearches", "maintenancereports"], "verbs": ["*"]}],
     }))?;
     Api::<ClusterRole>::all(client.clone())
         .patch("immybot-demo-user", &pp, &Patch::Apply(&role))

@@ -8,6 +8,7 @@
 
 mod demo;
 mod investigation;
+mod report;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ struct Args {
     #[arg(long)]
     demo: bool,
 }
+
+/// Weeks of ImmyBot's own weekly maintenance before the quickstart.
+const HISTORY_WEEKS: u32 = 4;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -93,6 +97,9 @@ async fn main() -> anyhow::Result<()> {
     )
     .await
     .with_context(|| format!("starting the simulator on {}", args.sim_listen))?;
+    // ImmyBot's past: its own weekly schedule ran every computer for the
+    // weeks before today, which the closing report counts.
+    let history = sim.state.seed_history(HISTORY_WEEKS);
 
     // The operator reads its secret from a file, as from a mounted Secret.
     let secret_file = args.kubeconfig.with_file_name("immybot-local.secret");
@@ -126,6 +133,9 @@ async fn main() -> anyhow::Result<()> {
         "  ImmyBot simulator {} · metrics http://{}/metrics",
         sim.base_url(),
         args.admin
+    );
+    println!(
+        "  ImmyBot's history: {HISTORY_WEEKS} weeks of its own weekly maintenance ({history} sessions) before today"
     );
     println!("Ctrl-C (or SIGTERM) stops everything.");
 

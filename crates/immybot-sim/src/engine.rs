@@ -25,6 +25,7 @@ use progress::{begin_stage, finish, push_log};
 /// Cancel, resume and reruns.
 mod compliance;
 mod controls;
+mod history;
 /// How one session moves through its stages.
 mod progress;
 /// ImmyBot's own schedules: stored, fired on the clock, run now.

@@ -106,6 +106,7 @@ pub fn router(state: Arc<SimState>) -> Router {
             get(admin_faults).post(admin_add_fault).delete(admin_clear_faults),
         )
         .route("/_sim/clock/advance", post(admin_advance))
+        .route("/_sim/history", post(admin_history))
         .route("/_sim/computers/{computerId}/online", post(admin_online))
         .route("/_sim/computers/{computerId}/software", post(admin_software))
         .route("/_sim/tokens/revoke", post(admin_revoke_tokens))
@@ -635,6 +636,21 @@ async fn admin_advance(State(state): State<Arc<SimState>>, Json(a): Json<Advance
     }
     state.advance(Duration::from_secs_f64(a.seconds));
     json(&serde_json::json!({"now": state.now().to_string()}))
+}
+
+#[derive(Deserialize)]
+struct History {
+    weeks: u32,
+}
+
+/// Plays `weeks` of past weekly maintenance (`Engine::seed_history`), for
+/// reports; at most two years.
+async fn admin_history(State(state): State<Arc<SimState>>, Json(h): Json<History>) -> Response {
+    if h.weeks > 104 {
+        return problem(StatusCode::BAD_REQUEST, "weeks must be at most 104");
+    }
+    let sessions = state.seed_history(h.weeks);
+    json(&serde_json::json!({"sessions": sessions}))
 }
 
 #[derive(Deserialize)]

@@ -241,6 +241,12 @@ impl SimState {
         f(&mut engine, now)
     }
 
+    /// Plays `weeks` of past weekly maintenance of every computer
+    /// (`Engine::seed_history`); returns how many sessions it made.
+    pub fn seed_history(&self, weeks: u32) -> usize {
+        self.with_engine(|e, now| e.seed_history(weeks, now))
+    }
+
     pub fn tick(&self) {
         self.with_engine(|_, _| ());
     }

@@ -13,6 +13,7 @@ mod render;
 mod render_plan;
 mod render_schedule;
 mod render_search;
+mod report_commands;
 mod schedule_commands;
 mod search_commands;
 
@@ -261,6 +262,14 @@ enum Command {
     /// SessionSearch the operator answers.
     #[command(after_help = "Examples:\n  kubectl immybot history --tenant 2 --failed")]
     History(search_commands::HistoryArgs),
+    /// A maintenance report over a period for people outside the cluster
+    /// (sessions per tenant, computers passed, failed and missed, the items
+    /// that failed most, compliance now, approvals and cancellations, the
+    /// weekly trend), through a MaintenanceReport the operator answers.
+    #[command(
+        after_help = "Examples:\n  kubectl immybot report --since 30d\n  kubectl immybot report --since 90d --tenant Contoso -o html --file contoso.html\n  kubectl immybot report --since 2026-11-01T00:00:00Z --until 2026-12-01T00:00:00Z -o csv"
+    )]
+    Report(report_commands::ReportArgs),
     /// Every ImmyBot session not finished yet, across the fleet.
     #[command(after_help = "Examples:\n  kubectl immybot active")]
     Active {
@@ -453,6 +462,7 @@ async fn main() -> anyhow::Result<()> {
         } => search_commands::wait(&ctx, &session_name(&session)?, &condition, duration(&timeout)?).await,
         Command::History(args) => search_commands::history(&ctx, args).await,
         Command::Active { limit } => search_commands::active(&ctx, limit).await,
+        Command::Report(args) => report_commands::report(&ctx, args).await,
         Command::Import {
             session_id,
             name,

@@ -282,7 +282,7 @@ async fn mirrored_by(ctx: &Ctx) -> anyhow::Result<BTreeMap<i32, String>> {
 }
 
 /// `7d`, `36h`, `90m` ago, or an RFC 3339 time, as RFC 3339.
-fn point_in_time(text: &str, now: jiff::Timestamp) -> anyhow::Result<String> {
+pub fn point_in_time(text: &str, now: jiff::Timestamp) -> anyhow::Result<String> {
     if let Ok(t) = text.parse::<jiff::Timestamp>() {
         return Ok(t.to_string());
     }

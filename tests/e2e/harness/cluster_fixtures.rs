@@ -53,7 +53,7 @@ pub async fn install(testbed: &Testbed) -> Result<(), String> {
         "metadata": {"name": "immybot-e2e-user"},
         "rules": [{
             "apiGroups": ["immybot.io"],
-            "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "maintenanceschedules", "sessionsearches"],
+            "resources": ["maintenancesessions", "maintenanceapprovals", "immybotschedules", "maintenanceschedules", "sessionsearches", "maintenancereports"],
             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
         }],
     }))
