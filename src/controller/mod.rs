@@ -30,6 +30,7 @@
 //! - `maintenance_report`: MaintenanceReport (what maintenance did over a
 //!   period, for people outside the cluster, answered once).
 
+mod answered_once;
 pub mod approval;
 pub mod blast_radius;
 mod clock;

@@ -206,6 +206,12 @@ impl ImmyBotClient {
         self.inner.pacer.has_waiters()
     }
 
+    /// Whether calls of `priority` or more urgent ones wait for the budget
+    /// now (background reads waiting do not make it busy for a write).
+    pub fn is_busy_at(&self, priority: Priority) -> bool {
+        self.inner.pacer.has_waiters_at(priority)
+    }
+
     /// Signs in with `secret` from now on (a rotated client secret), keeping
     /// the budget and the token until it is refused. Whether it changed.
     pub fn rotate_client_secret(&self, secret: crate::Secret) -> bool {

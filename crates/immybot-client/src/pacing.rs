@@ -190,6 +190,15 @@ impl Pacer {
         !self.lock().by_priority.is_empty()
     }
 
+    /// Whether a call of `priority` or a more urgent one waits now.
+    pub(crate) fn has_waiters_at(&self, priority: Priority) -> bool {
+        self.lock()
+            .by_priority
+            .keys()
+            .next()
+            .is_some_and(|(p, _)| *p <= priority)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -325,6 +334,30 @@ mod tests {
         let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
         assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[tokio::test]
+    async fn only_urgent_waiters_make_it_busy_for_a_write() {
+        let pacer = Arc::new(Pacer::new(&limits(0.5, 1, Duration::from_secs(60))));
+        drop(pacer.admit(Priority::Write, &tokio_sleeper()).await);
+        assert!(!pacer.has_waiters());
+        let wait = |priority: Priority| {
+            let pacer = pacer.clone();
+            tokio::spawn(async move { drop(pacer.admit(priority, &tokio_sleeper()).await) })
+        };
+        let background = wait(Priority::Background);
+        tokio::task::yield_now().await;
+        assert!(pacer.has_waiters());
+        assert!(
+            !pacer.has_waiters_at(Priority::Write),
+            "a background read waits, no write"
+        );
+        assert!(pacer.has_waiters_at(Priority::Background));
+        let write = wait(Priority::Write);
+        tokio::task::yield_now().await;
+        assert!(pacer.has_waiters_at(Priority::Write));
+        background.abort();
+        write.abort();
     }
 
     fn limits(rate: f64, burst: u32, max_wait: Duration) -> Limits {

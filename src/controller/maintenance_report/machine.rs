@@ -11,8 +11,7 @@ use crate::api::{
     MAX_PERIOD_DAYS, MAX_RECORDS, MaintenanceApproval, MaintenanceReport, MaintenanceReportStatus, MaintenanceSession,
     PeopleRecords, PersonCount, PersonRecord, ReportPeriod, SearchPhase,
 };
-use crate::controller::clock::parse_duration;
-use crate::controller::conditions;
+use crate::controller::answered_once::{self, Expiry};
 
 /// How many unanswered or unexpired reports of one namespace are answered:
 /// a bound on what a loop creating reports can cost ImmyBot.
@@ -42,12 +41,10 @@ pub enum Step {
 
 pub fn decide(o: &Observed<'_>) -> Step {
     let st = o.object.status.clone().unwrap_or_default();
-    if matches!(st.phase, Some(SearchPhase::Complete | SearchPhase::Failed)) {
-        let expires = st.expires_at.as_ref().map_or(o.now, |t| t.0);
-        return match Duration::try_from(expires.duration_since(o.now)) {
-            Ok(left) if !left.is_zero() => Step::Wait { after: left },
-            _ => Step::Delete,
-        };
+    match answered_once::expiry(st.phase, st.expires_at.as_ref(), o.now) {
+        Some(Expiry::Wait(after)) => return Step::Wait { after },
+        Some(Expiry::Delete) => return Step::Delete,
+        None => {}
     }
     if o.older_live >= MAX_LIVE_PER_NAMESPACE {
         return Step::Write(Box::new(failed(
@@ -83,14 +80,11 @@ pub fn decide(o: &Observed<'_>) -> Step {
 
 /// How long the answer is kept.
 pub fn ttl(o: &Observed<'_>) -> Duration {
-    parse_duration(o.object.spec.ttl.as_deref())
-        .unwrap_or(DEFAULT_TTL)
-        .min(MAX_TTL)
+    answered_once::ttl(o.object.spec.ttl.as_deref(), DEFAULT_TTL, MAX_TTL)
 }
 
 fn expires(o: &Observed<'_>) -> Time {
-    let ttl = SignedDuration::try_from(ttl(o)).unwrap_or(SignedDuration::from_hours(24));
-    Time(o.now.checked_add(ttl).unwrap_or(o.now))
+    answered_once::expires_at(o.now, ttl(o))
 }
 
 /// `st` (the counts filled in) made the answer.
@@ -108,15 +102,7 @@ pub fn answered(o: &Observed<'_>, mut st: MaintenanceReportStatus, notes: &[Stri
     st.message = Some(message.clone());
     st.completion_time = Some(Time(o.now));
     st.expires_at = Some(expires(o));
-    conditions::set(
-        &mut st.conditions,
-        conditions::READY,
-        true,
-        "Answered",
-        message,
-        None,
-        o.now,
-    );
+    answered_once::answered(&mut st.conditions, message, o.now);
     st
 }
 
@@ -129,24 +115,7 @@ pub fn failed(o: &Observed<'_>, reason: &str, message: String) -> MaintenanceRep
         expires_at: Some(expires(o)),
         ..Default::default()
     };
-    conditions::set(
-        &mut st.conditions,
-        conditions::STALLED,
-        true,
-        reason,
-        message.clone(),
-        None,
-        o.now,
-    );
-    conditions::set(
-        &mut st.conditions,
-        conditions::READY,
-        false,
-        reason,
-        message,
-        None,
-        o.now,
-    );
+    answered_once::refused(&mut st.conditions, reason, message, o.now);
     st
 }
 

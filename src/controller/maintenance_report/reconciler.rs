@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt as _;
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Action;
 
 use super::ReportContext;
 use super::machine::{Bounds, Observed, Step, answered, approvals, cancellations, decide, failed};
-use crate::api::{
-    MaintenanceApproval, MaintenanceReport, MaintenanceReportStatus, MaintenanceSession, ReportPeriod, SearchPhase,
-};
+use crate::api::{MaintenanceApproval, MaintenanceReport, MaintenanceReportStatus, MaintenanceSession, ReportPeriod};
+use crate::controller::answered_once;
 use crate::controller::clock::stored_time;
 use crate::controller::error::Error;
 use crate::controller::status_writer::replace_status_if_changed;
@@ -34,11 +33,7 @@ pub async fn reconcile(obj: Arc<MaintenanceReport>, ctx: Arc<ReportContext>) -> 
     match decide(&o) {
         Step::Wait { after } => Ok(Action::requeue(after)),
         Step::Delete => {
-            match api.delete(&obj.name_any(), &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+            answered_once::delete(&api, &obj.name_any()).await?;
             Ok(Action::await_change())
         }
         Step::Write(status) => {
@@ -142,10 +137,9 @@ fn older_live(ctx: &ReportContext, obj: &MaintenanceReport) -> usize {
         s.namespace() == ns
             && key(s) < mine
             && s.metadata.deletion_timestamp.is_none()
-            && !s.status.as_ref().is_some_and(|st| {
-                matches!(st.phase, Some(SearchPhase::Complete | SearchPhase::Failed))
-                    && st.expires_at.as_ref().is_some_and(|t| t.0 <= now)
-            })
+            && s.status
+                .as_ref()
+                .is_none_or(|st| answered_once::live(st.phase, st.expires_at.as_ref(), now))
     };
     ctx.state.reports.select(counts).map_or(0, |found| found.len())
 }

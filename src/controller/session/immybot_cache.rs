@@ -235,6 +235,56 @@ impl ActiveSessions {
             .is_some_and(|at| at.elapsed() < window)
     }
 
+    /// When a start last woke the poller.
+    fn woken_at(&self) -> Option<tokio::time::Instant> {
+        *self.woken_at.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An active sleep until `deadline` that ends early once the starts
+    /// have paused for `settle` (and no cycle began since) while `busy` says
+    /// the budget has no call waiting: a burst of starts over, one look
+    /// soon sees the sessions that ended at once (nothing to do, computer
+    /// offline) instead of leaving them for the rest of the interval
+    /// (`busy`: starts wait, so the burst is not over). A
+    /// burst still going moves the look on (each start pushes it back), so
+    /// the cost is one listing per burst.
+    pub async fn sleep_active(
+        &self,
+        deadline: tokio::time::Instant,
+        cycle_began: tokio::time::Instant,
+        settle: std::time::Duration,
+        busy: impl Fn() -> bool,
+    ) {
+        loop {
+            // A cycle that began after the look was due served as it.
+            let look = self
+                .woken_at()
+                .map(|at| at + settle)
+                .filter(|at| *at > cycle_began && *at < deadline);
+            let until = look.unwrap_or(deadline);
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => {}
+                // A start: the look moves on; recompute.
+                () = self.wake.notified() => continue,
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return;
+            }
+            // Settled: look, unless calls wait for the budget (then the
+            // interval's own cycle comes, or the next start's look).
+            if look.is_some_and(|at| now >= at) && !busy() {
+                return;
+            }
+            if look.is_some_and(|at| now >= at) {
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => return,
+                    () = self.wake.notified() => {}
+                }
+            }
+        }
+    }
+
     /// Sleeps `interval`; an idle sleep ends early if [`wake`](Self::wake)
     /// is called. An active sleep does not: its next cycle comes within the
     /// active interval anyway, and in a burst of starts every wake ending
@@ -307,6 +357,58 @@ pub enum Listed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    mod settling {
+        use super::*;
+        use tokio::time::{Duration, Instant};
+
+        /// When `sleep_active` returns, in seconds from the cycle's start:
+        /// a start woke the poller `before` seconds ahead of the cycle (if
+        /// at all), then at each of `wakes` after it; the budget busy with
+        /// writes or not.
+        async fn returns_after(before: Option<f64>, wakes: &[f64], busy: bool) -> f64 {
+            let active = std::sync::Arc::new(ActiveSessions::default());
+            if let Some(ahead) = before {
+                active.wake();
+                tokio::time::sleep(Duration::from_secs_f64(ahead)).await;
+            }
+            let began = Instant::now();
+            let waker = {
+                let (active, wakes) = (active.clone(), wakes.to_vec());
+                tokio::spawn(async move {
+                    for at in wakes {
+                        tokio::time::sleep_until(began + Duration::from_secs_f64(at)).await;
+                        active.wake();
+                    }
+                })
+            };
+            active
+                .sleep_active(began + Duration::from_secs(10), began, Duration::from_secs(2), || busy)
+                .await;
+            waker.abort();
+            (Instant::now() - began).as_secs_f64()
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_burst_of_starts_over_brings_one_look_forward() {
+            // No start: the interval.
+            assert_eq!(returns_after(None, &[], false).await, 10.0);
+            // One start at 1 s: a look at 3 s.
+            assert_eq!(returns_after(None, &[1.0], false).await, 3.0);
+            // A burst until 6 s: each start moves the look; 8 s.
+            let burst: Vec<f64> = (1..=12).map(|i| f64::from(i) * 0.5).collect();
+            assert_eq!(returns_after(None, &burst, false).await, 8.0);
+            // Starts still wait for the budget: the interval.
+            assert_eq!(returns_after(None, &[1.0], true).await, 10.0);
+            // A start too late for a look before the interval: the interval.
+            assert_eq!(returns_after(None, &[9.0], false).await, 10.0);
+            // Answered 0.5 s before this cycle began: its look is still due
+            // (this cycle may have seen the sessions running), at 1.5 s.
+            assert_eq!(returns_after(Some(0.5), &[], false).await, 1.5);
+            // Answered 3 s before: this cycle was the look; the interval.
+            assert_eq!(returns_after(Some(3.0), &[], false).await, 10.0);
+        }
+    }
 
     fn listing(rows: &[MaintenanceSession]) -> Listing {
         Listing {

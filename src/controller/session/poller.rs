@@ -139,11 +139,24 @@ pub async fn run(p: Poller) {
         // took long (a large listing, a slow ImmyBot) does not push the next
         // one back by its own length.
         let interval = if idle { timing.poll_idle } else { timing.poll_active };
-        snapshot
-            .sleep_or_wake(interval.saturating_sub(started.elapsed()), idle)
-            .await;
+        if idle {
+            snapshot
+                .sleep_or_wake(interval.saturating_sub(started.elapsed()), true)
+                .await;
+        } else {
+            let settle = SETTLE.min(timing.poll_active);
+            snapshot
+                .sleep_active(started + interval, started, settle, || {
+                    listing.is_busy_at(Priority::Write)
+                })
+                .await;
+        }
     }
 }
+
+/// How long starts must pause (with the budget free) before the poller
+/// looks again ahead of its interval: see `ActiveSessions::sleep_active`.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the cycle compares, and the rows as listed.
 type Active = (

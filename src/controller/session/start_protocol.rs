@@ -119,7 +119,12 @@ pub async fn start(
     let group = uuid::Uuid::parse_str(&attempt.session_group_id)
         .map_err(|e| Error::ImmyBot(immybot_client::ImmyBotError::Config(e.to_string())))?;
     let request = start_request(&obj.spec, &targets, SessionGroupId(group));
-    let result = match ctx.immybot.start(&request, StartEndpoint::Immediate).await {
+    let answer = ctx.immybot.start(&request, StartEndpoint::Immediate).await;
+    // Answered: the sessions exist now (the wake before the call may be
+    // long past when starts queue for the budget). The poller's look after
+    // a burst of starts counts from here (`ActiveSessions::sleep_active`).
+    ctx.state.active_sessions.wake();
+    let result = match answer {
         Ok(StartOutcome::Started {
             started,
             already_in_progress,

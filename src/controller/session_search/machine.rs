@@ -7,8 +7,7 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::{FoundSession, SearchPhase, SessionSearch, SessionSearchStatus};
-use crate::controller::clock::parse_duration;
-use crate::controller::conditions;
+use crate::controller::answered_once::{self, Expiry};
 
 /// How many unexpired searches of one namespace are answered: a bound on
 /// what a loop creating searches can cost ImmyBot.
@@ -39,15 +38,10 @@ pub enum Step {
 
 pub fn decide(o: &Observed<'_>) -> Step {
     let st = o.object.status.clone().unwrap_or_default();
-    match st.phase {
-        Some(SearchPhase::Complete | SearchPhase::Failed) => {
-            let expires = st.expires_at.as_ref().map_or(o.now, |t| t.0);
-            match Duration::try_from(expires.duration_since(o.now)) {
-                Ok(left) if !left.is_zero() => Step::Wait { after: left },
-                _ => Step::Delete,
-            }
-        }
-        _ if o.older_live >= MAX_LIVE_PER_NAMESPACE => Step::Write(failed(
+    match answered_once::expiry(st.phase, st.expires_at.as_ref(), o.now) {
+        Some(Expiry::Wait(after)) => Step::Wait { after },
+        Some(Expiry::Delete) => Step::Delete,
+        None if o.older_live >= MAX_LIVE_PER_NAMESPACE => Step::Write(failed(
             o,
             "TooManySearches",
             format!(
@@ -55,20 +49,17 @@ pub fn decide(o: &Observed<'_>) -> Step {
                 o.older_live
             ),
         )),
-        _ => Step::Search,
+        None => Step::Search,
     }
 }
 
 /// How long the answer is kept.
 pub fn ttl(o: &Observed<'_>) -> Duration {
-    parse_duration(o.object.spec.ttl.as_deref())
-        .unwrap_or(DEFAULT_TTL)
-        .min(MAX_TTL)
+    answered_once::ttl(o.object.spec.ttl.as_deref(), DEFAULT_TTL, MAX_TTL)
 }
 
 fn expires(o: &Observed<'_>) -> Time {
-    let ttl = jiff::SignedDuration::try_from(ttl(o)).unwrap_or(jiff::SignedDuration::from_secs(3600));
-    Time(o.now.checked_add(ttl).unwrap_or(o.now))
+    answered_once::expires_at(o.now, ttl(o))
 }
 
 /// The status of a search answered with `sessions` (`truncated`: ImmyBot
@@ -93,15 +84,7 @@ pub fn answered(o: &Observed<'_>, sessions: Vec<FoundSession>, truncated: bool) 
         ..Default::default()
     };
     let message = st.message.clone().unwrap_or_default();
-    conditions::set(
-        &mut st.conditions,
-        conditions::READY,
-        true,
-        "Answered",
-        message,
-        None,
-        o.now,
-    );
+    answered_once::answered(&mut st.conditions, message, o.now);
     st
 }
 
@@ -114,24 +97,7 @@ pub fn failed(o: &Observed<'_>, reason: &str, message: String) -> SessionSearchS
         expires_at: Some(expires(o)),
         ..Default::default()
     };
-    conditions::set(
-        &mut st.conditions,
-        conditions::STALLED,
-        true,
-        reason,
-        message.clone(),
-        None,
-        o.now,
-    );
-    conditions::set(
-        &mut st.conditions,
-        conditions::READY,
-        false,
-        reason,
-        message,
-        None,
-        o.now,
-    );
+    answered_once::refused(&mut st.conditions, reason, message, o.now);
     st
 }
 

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt as _;
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::SearchContext;
 use super::machine::{Observed, Step, answered, decide, failed};
 use super::reader::Resolved;
-use crate::api::{SearchPhase, SessionSearch};
+use crate::api::SessionSearch;
+use crate::controller::answered_once;
 use crate::controller::clock::stored_time;
 use crate::controller::error::Error;
 use crate::controller::status_writer::replace_status_if_changed;
@@ -32,11 +33,7 @@ pub async fn reconcile(obj: Arc<SessionSearch>, ctx: Arc<SearchContext>) -> Resu
     match decide(&o) {
         Step::Wait { after } => Ok(Action::requeue(after)),
         Step::Delete => {
-            match api.delete(&obj.name_any(), &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
+            answered_once::delete(&api, &obj.name_any()).await?;
             Ok(Action::await_change())
         }
         Step::Write(status) => {
@@ -99,10 +96,9 @@ async fn older_live(ctx: &SearchContext, obj: &SessionSearch, api: &Api<SessionS
         s.namespace() == ns
             && key(s) < mine
             && s.metadata.deletion_timestamp.is_none()
-            && !s.status.as_ref().is_some_and(|st| {
-                matches!(st.phase, Some(SearchPhase::Complete | SearchPhase::Failed))
-                    && st.expires_at.as_ref().is_some_and(|t| t.0 <= now)
-            })
+            && s.status
+                .as_ref()
+                .is_none_or(|st| answered_once::live(st.phase, st.expires_at.as_ref(), now))
     };
     if let Some(found) = ctx.state.searches.select(counts) {
         return Ok(found.len());
