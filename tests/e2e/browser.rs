@@ -13,11 +13,11 @@ fn chromium() -> String {
 }
 
 async fn run(page: &Path, extra: &[String]) -> Result<Vec<u8>, String> {
-    let profile = std::env::temp_dir().join(format!(
-        "immybot-chromium-{}-{}",
-        std::process::id(),
-        page.file_stem().and_then(|s| s.to_str()).unwrap_or("page")
-    ));
+    // A profile of its own per run: two browsers on one profile hand the
+    // page to each other (Chromium's single-instance lock) and one fails.
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let profile = std::env::temp_dir().join(format!("immybot-chromium-{}-{run}", std::process::id()));
     let url = format!("file://{}", page.display());
     let mut cmd = tokio::process::Command::new(chromium());
     cmd.args([
