@@ -2,6 +2,7 @@
 //! only (what `kubectl explain` shows); nothing here performs I/O.
 
 mod admission;
+mod answered_once;
 mod approval_coverage;
 mod blast_radius;
 mod compliance;
@@ -24,6 +25,7 @@ mod session_search;
 mod shard_label;
 
 pub use admission::{APPROVER_POLICY, REQUESTER_ONLY_POLICY, REQUESTER_POLICY, admission_policies};
+pub use answered_once::{AnswerState, AnsweredOnce};
 pub use approval_coverage::{
     COVERAGE_TABLE_BEGIN, COVERAGE_TABLE_END, FieldClass, KindCoverage, SpecField, TEMPLATE_SPEC_PATH, all_coverages,
     coverage_markdown, immybot_schedule_coverage, maintenance_schedule_coverage, session_coverage,

@@ -12,7 +12,8 @@ use kube::api::{Api, DeleteParams};
 use super::clock::parse_duration;
 use super::conditions;
 use super::error::Error;
-use crate::api::SearchPhase;
+use super::store_slot::StoreSlot;
+use crate::api::{AnsweredOnce, SearchPhase};
 
 /// What an answered question does next: wait out its ttl, or go.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,6 +39,35 @@ pub fn expiry(phase: Option<SearchPhase>, expires_at: Option<&Time>, now: Timest
 /// live at `now` (counts against its namespace's bound).
 pub fn live(phase: Option<SearchPhase>, expires_at: Option<&Time>, now: Timestamp) -> bool {
     !(matches!(phase, Some(SearchPhase::Complete | SearchPhase::Failed)) && expires_at.is_some_and(|t| t.0 <= now))
+}
+
+/// Questions of `obj`'s namespace created before it (by creation time,
+/// then name) that have not expired: from the watch's store once it
+/// synced, else one LIST (the bound holds from the first reconcile).
+pub async fn older_live<K>(store: &StoreSlot<K>, obj: &K, api: &Api<K>, now: Timestamp) -> Result<usize, Error>
+where
+    K: kube::Resource<DynamicType = ()>
+        + AnsweredOnce
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + 'static,
+{
+    use kube::ResourceExt as _;
+    let ns = obj.namespace();
+    let key = |s: &K| (s.meta().creation_timestamp.clone().map(|t| t.0), s.name_any());
+    let mine = key(obj);
+    let counts = |s: &K| {
+        s.namespace() == ns
+            && key(s) < mine
+            && s.meta().deletion_timestamp.is_none()
+            && s.answer().is_none_or(|a| live(a.phase, a.expires_at, now))
+    };
+    if let Some(found) = store.select(counts) {
+        return Ok(found.len());
+    }
+    let all = api.list(&Default::default()).await?;
+    Ok(all.items.iter().filter(|s| counts(s)).count())
 }
 
 /// How long an answer is kept: `spec_ttl`, else `default`, at most `max`.

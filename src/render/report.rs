@@ -100,7 +100,9 @@ fn md_people(out: &mut String, title: &str, p: Option<&PeopleRecords>) {
     out.push('\n');
 }
 
-pub fn markdown(st: &MaintenanceReportStatus, h: &Heading<'_>) -> String {
+/// The report's opening part: heading, summary, weekly failures,
+/// approvals and cancellations (what the quickstart prints).
+pub fn markdown_summary(st: &MaintenanceReportStatus, h: &Heading<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Maintenance report: {}\n", period(st));
     let _ = writeln!(out, "Namespace `{}`, {}.\n", md(h.namespace), md(h.scope));
@@ -114,6 +116,12 @@ pub fn markdown(st: &MaintenanceReportStatus, h: &Heading<'_>) -> String {
     md_weeks(&mut out, &st.weeks);
     md_people(&mut out, "Approvals", st.approvals.as_ref());
     md_people(&mut out, "Cancellations", st.cancellations.as_ref());
+    out
+}
+
+/// The whole report: the summary, then a section per tenant.
+pub fn markdown(st: &MaintenanceReportStatus, h: &Heading<'_>) -> String {
+    let mut out = markdown_summary(st, h);
     for t in &st.tenants {
         let _ = writeln!(out, "## {}\n", md(&tenant_title(t)));
         out.push_str(COUNT_HEADER);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use immybot_operator::api::{MaintenanceReport, SearchPhase};
-use immybot_operator::render::report::{Heading, html_page, markdown};
+use immybot_operator::render::report::{Heading, html_page, markdown_summary};
 use kube::api::{Api, DeleteParams, PostParams};
 
 const NAMESPACE: &str = "default";
@@ -43,16 +43,8 @@ pub async fn run(carol: kube::Client, out_dir: &Path) -> anyhow::Result<PathBuf>
         namespace: NAMESPACE,
         scope: "every tenant",
     };
-    // The summary: the Markdown up to the first tenant's section.
-    let text = markdown(&status, &heading);
-    let summary: String = text
+    let summary: String = markdown_summary(&status, &heading)
         .lines()
-        .take_while(|l| {
-            !(l.starts_with("## ")
-                && !l.starts_with("## Summary")
-                && !l.starts_with("## Approvals")
-                && !l.starts_with("## Cancellations"))
-        })
         .map(|l| format!("  {l}\n"))
         .collect();
     print!("{summary}");

@@ -4,6 +4,7 @@
 
 mod approval_commands;
 mod approval_prompt;
+mod ask_once;
 mod check_commands;
 mod commands;
 mod create_commands;

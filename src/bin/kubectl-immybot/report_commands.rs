@@ -5,11 +5,8 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{MaintenanceReport, MaintenanceReportSpec, SearchPhase};
+use immybot_operator::api::{MaintenanceReport, MaintenanceReportSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
-use kube::ResourceExt as _;
-use kube::api::{Api, DeleteParams, PostParams};
-use kube::runtime::wait::await_condition;
 
 use super::commands::Ctx;
 use immybot_operator::render::report::{self as render_report, Heading};
@@ -91,31 +88,8 @@ pub async fn report(ctx: &Ctx, args: ReportArgs) -> anyhow::Result<()> {
         "ttl": "1h",
     }))
     .context("building the report")?;
-    let mut report = MaintenanceReport::new("", spec);
-    report.metadata.name = None;
-    report.metadata.generate_name = Some("report-".into());
-    let api: Api<MaintenanceReport> = ctx.api();
-    let created = api
-        .create(&PostParams::default(), &report)
-        .await
-        .with_context(|| format!("creating a MaintenanceReport in namespace {}", ctx.namespace))?;
-    let name = created.name_any();
-    let answered = |r: Option<&MaintenanceReport>| {
-        r.and_then(|r| r.status.as_ref())
-            .is_some_and(|st| matches!(st.phase, Some(SearchPhase::Complete | SearchPhase::Failed)))
-    };
-    let result = tokio::time::timeout(timeout, await_condition(api.clone(), &name, answered)).await;
-    let _ = api.delete(&name, &DeleteParams::default()).await;
-    let answer = result
-        .with_context(|| {
-            format!("the operator did not answer MaintenanceReport {name} within {timeout:?}; is it running?")
-        })?
-        .context("watching the report")?
-        .and_then(|r| r.status)
-        .context("the report was deleted before it was answered")?;
-    if answer.phase == Some(SearchPhase::Failed) {
-        bail!("{}", answer.message.unwrap_or_else(|| "the report failed".into()));
-    }
+    let answered = super::ask_once::ask(ctx, MaintenanceReport::new("", spec), "report-", timeout).await?;
+    let answer = answered.status.unwrap_or_default();
     let scope = match (args.tenants.is_empty(), &args.selector) {
         (true, None) => "every tenant".to_owned(),
         (true, Some(l)) => format!("every tenant, approvals of sessions labelled {l}"),

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use immybot_operator::api::{MaintenanceSession, Phase, SearchPhase, SearchedStatus, SessionSearch, SessionSearchSpec};
+use immybot_operator::api::{MaintenanceSession, Phase, SearchedStatus, SessionSearch, SessionSearchSpec};
 use kube::ResourceExt as _;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use kube::runtime::wait::await_condition;
 
 use immybot_operator::controller::session::attempts::recorded_sessions;
@@ -226,35 +226,11 @@ pub async fn active(ctx: &Ctx, limit: i32) -> anyhow::Result<()> {
     .await
 }
 
-/// Creates the search, waits for the answer, prints it, deletes the search.
+/// Asks the search (`ask_once`), prints its answer.
 async fn ask(ctx: &Ctx, prefix: &str, spec: serde_json::Value) -> anyhow::Result<()> {
     let spec: SessionSearchSpec = serde_json::from_value(spec).context("building the search")?;
-    let mut search = SessionSearch::new("", spec);
-    search.metadata.name = None;
-    search.metadata.generate_name = Some(prefix.to_owned());
-    let api: Api<SessionSearch> = ctx.api();
-    let created = api
-        .create(&PostParams::default(), &search)
-        .await
-        .with_context(|| format!("creating a SessionSearch in namespace {}", ctx.namespace))?;
-    let name = created.name_any();
-    let answered = |s: Option<&SessionSearch>| {
-        s.and_then(|s| s.status.as_ref())
-            .is_some_and(|st| matches!(st.phase, Some(SearchPhase::Complete | SearchPhase::Failed)))
-    };
-    let result = tokio::time::timeout(ANSWER_TIMEOUT, await_condition(api.clone(), &name, answered)).await;
-    // Asked and answered (or given up on): the object has done its job.
-    let _ = api.delete(&name, &DeleteParams::default()).await;
-    let answer = result
-        .with_context(|| {
-            format!("the operator did not answer SessionSearch {name} within {ANSWER_TIMEOUT:?}; is it running?")
-        })?
-        .context("watching the search")?
-        .and_then(|s| s.status)
-        .context("the search was deleted before it was answered")?;
-    if answer.phase == Some(SearchPhase::Failed) {
-        bail!("{}", answer.message.unwrap_or_else(|| "the search failed".into()));
-    }
+    let answered = super::ask_once::ask(ctx, SessionSearch::new("", spec), prefix, ANSWER_TIMEOUT).await?;
+    let answer = answered.status.unwrap_or_default();
     let mirrored_by = mirrored_by(ctx).await?;
     print!(
         "{}",

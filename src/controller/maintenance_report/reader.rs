@@ -95,31 +95,32 @@ pub async fn gather(
     let mut tally = Tally::new(since, until, wanted.iter().flatten().copied());
     let mut cut = false;
     for tenant in &wanted {
-        let mut query = SessionQuery {
+        let sessions = SessionQuery {
             tenant_id: *tenant,
             created_after: Some(WireTime(since)),
             created_before: until.map(WireTime),
             take: SESSION_PAGE,
             ..Default::default()
         };
-        for page_no in 0.. {
-            if page_no == MAX_PAGES {
-                cut = true;
-                break;
-            }
-            let page = client.find_sessions(&query).await?;
-            calls += 1;
-            for mut s in page.items {
+        let (read, more) = pages(
+            SESSION_PAGE,
+            |skip| {
+                let query = SessionQuery {
+                    skip,
+                    ..sessions.clone()
+                };
+                async move { client.find_sessions(&query).await }
+            },
+            |mut s| {
                 // Listed for one tenant, a row that names none is that tenant's.
                 s.tenant_id = s.tenant_id.or(*tenant);
                 tally.add_session(&s);
-            }
-            if !page.full {
-                break;
-            }
-            query.skip += SESSION_PAGE;
-        }
-        let mut query = ActionQuery {
+            },
+        )
+        .await?;
+        calls += read;
+        cut |= more;
+        let actions = ActionQuery {
             tenant_id: *tenant,
             created_from: Some(WireTime(since)),
             created_before: until.map(WireTime),
@@ -128,22 +129,23 @@ pub async fn gather(
             take: ACTION_PAGE,
             ..Default::default()
         };
-        for page_no in 0.. {
-            if page_no == MAX_PAGES {
-                cut = true;
-                break;
-            }
-            let page = client.find_actions(&query).await?;
-            calls += 1;
-            for mut a in page.items {
+        let (read, more) = pages(
+            ACTION_PAGE,
+            |skip| {
+                let query = ActionQuery {
+                    skip,
+                    ..actions.clone()
+                };
+                async move { client.find_actions(&query).await }
+            },
+            |mut a| {
                 a.tenant_id = a.tenant_id.or(*tenant);
                 tally.add_failed_action(&a);
-            }
-            if !page.full {
-                break;
-            }
-            query.skip += ACTION_PAGE;
-        }
+            },
+        )
+        .await?;
+        calls += read;
+        cut |= more;
     }
     let mut compliance_unread = 0;
     for tenant in tally.listed_tenants().into_iter().filter(|t| *t != 0) {
@@ -167,6 +169,29 @@ pub async fn gather(
         cut,
         compliance_unread,
     }))
+}
+
+/// Reads a list page by page (`read(skip)`), each row into `take`, until
+/// a page is not full or `MAX_PAGES` were read. Returns the calls made and
+/// whether the list was cut.
+async fn pages<T, Fut>(
+    page_size: u32,
+    mut read: impl FnMut(u32) -> Fut,
+    mut take: impl FnMut(T),
+) -> Result<(i32, bool), ImmyBotError>
+where
+    Fut: std::future::Future<Output = Result<immybot_client::Page<T>, ImmyBotError>>,
+{
+    let mut skip = 0;
+    for calls in 0..MAX_PAGES {
+        let page = read(skip).await?;
+        page.items.into_iter().for_each(&mut take);
+        if !page.full {
+            return Ok((calls as i32 + 1, false));
+        }
+        skip += page_size;
+    }
+    Ok((MAX_PAGES as i32, true))
 }
 
 #[cfg(test)]

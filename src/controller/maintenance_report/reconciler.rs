@@ -28,7 +28,7 @@ pub async fn reconcile(obj: Arc<MaintenanceReport>, ctx: Arc<ReportContext>) -> 
     let o = Observed {
         object: &obj,
         now,
-        older_live: older_live(&ctx, &obj, &api).await?,
+        older_live: answered_once::older_live(&ctx.state.reports, &*obj, &api, ctx.clock.now()).await?,
     };
     match decide(&o) {
         Step::Wait { after } => Ok(Action::requeue(after)),
@@ -124,33 +124,6 @@ async fn gather(
         ..Default::default()
     };
     Ok(answered(o, status, &notes))
-}
-
-/// Reports of the namespace created before this one (by creation time, then
-/// name) that have not expired: from the watch's store once it synced,
-/// else one LIST (the bound holds from the first reconcile).
-async fn older_live(
-    ctx: &ReportContext,
-    obj: &MaintenanceReport,
-    api: &Api<MaintenanceReport>,
-) -> Result<usize, Error> {
-    let ns = obj.namespace();
-    let key = |s: &MaintenanceReport| (s.metadata.creation_timestamp.clone().map(|t| t.0), s.name_any());
-    let mine = key(obj);
-    let now = ctx.clock.now();
-    let counts = |s: &MaintenanceReport| {
-        s.namespace() == ns
-            && key(s) < mine
-            && s.metadata.deletion_timestamp.is_none()
-            && s.status
-                .as_ref()
-                .is_none_or(|st| answered_once::live(st.phase, st.expires_at.as_ref(), now))
-    };
-    if let Some(found) = ctx.state.reports.select(counts) {
-        return Ok(found.len());
-    }
-    let all = api.list(&ListParams::default()).await?;
-    Ok(all.items.iter().filter(|r| counts(r)).count())
 }
 
 pub fn error_policy(obj: Arc<MaintenanceReport>, error: &Error, _ctx: Arc<ReportContext>) -> Action {

@@ -28,7 +28,7 @@ pub async fn reconcile(obj: Arc<SessionSearch>, ctx: Arc<SearchContext>) -> Resu
     let o = Observed {
         object: &obj,
         now,
-        older_live: older_live(&ctx, &obj, &api).await?,
+        older_live: answered_once::older_live(&ctx.state.searches, &*obj, &api, ctx.clock.now()).await?,
     };
     match decide(&o) {
         Step::Wait { after } => Ok(Action::requeue(after)),
@@ -82,29 +82,6 @@ pub async fn reconcile(obj: Arc<SessionSearch>, ctx: Arc<SearchContext>) -> Resu
             Ok(Action::requeue(super::machine::ttl(&o)))
         }
     }
-}
-
-/// Searches of the namespace created before this one (by creation time,
-/// then name) that have not expired: from the store once it synced, else
-/// one LIST.
-async fn older_live(ctx: &SearchContext, obj: &SessionSearch, api: &Api<SessionSearch>) -> Result<usize, Error> {
-    let ns = obj.namespace();
-    let key = |s: &SessionSearch| (s.metadata.creation_timestamp.clone().map(|t| t.0), s.name_any());
-    let mine = key(obj);
-    let now = ctx.clock.now();
-    let counts = |s: &SessionSearch| {
-        s.namespace() == ns
-            && key(s) < mine
-            && s.metadata.deletion_timestamp.is_none()
-            && s.status
-                .as_ref()
-                .is_none_or(|st| answered_once::live(st.phase, st.expires_at.as_ref(), now))
-    };
-    if let Some(found) = ctx.state.searches.select(counts) {
-        return Ok(found.len());
-    }
-    let all = api.list(&Default::default()).await?;
-    Ok(all.items.iter().filter(|s| counts(s)).count())
 }
 
 pub fn error_policy(obj: Arc<SessionSearch>, error: &Error, _ctx: Arc<SearchContext>) -> Action {
