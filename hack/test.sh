@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/immybot-operator/target}
 eval "$(testbed/build.sh --env)"
+eval "$(testbed/alerting.sh --env)"
 CHROMIUM=$(hack/ensure-chromium.sh)
 export CHROMIUM
 log=$(mktemp)

@@ -163,7 +163,7 @@ fn session_fields() -> Vec<SpecField> {
         // rollout means) digests as no rollout.
         SpecField::new("rollout.strategy", Covered)
             .absent_when(r#""AllAtOnce""#)
-            .edit(r#"{"rollout":{"strategy":"AllAtOnce","pilot":null,"maxConcurrent":null,"maxFailures":null,"tenantByTenant":null,"maxFailuresPerTenant":null,"countOfflineAsFailures":null}}"#),
+            .edit(r#"{"rollout":{"strategy":"AllAtOnce","pilot":null,"maxConcurrent":null,"maxFailures":null,"tenantByTenant":null,"maxFailuresPerTenant":null,"countOfflineAsFailures":null,"healthGate":null}}"#),
         SpecField::new("rollout.pilot", Covered).edit(r#"{"rollout":{"pilot":{"count":2}}}"#),
         SpecField::new("rollout.maxConcurrent", Covered).edit(r#"{"rollout":{"maxConcurrent":3}}"#),
         // The failure budget is a brake: raising it continues a halted
@@ -174,6 +174,12 @@ fn session_fields() -> Vec<SpecField> {
         // Like maxFailures: when to stop, not what runs.
         SpecField::new("rollout.maxFailuresPerTenant", Control),
         SpecField::new("rollout.countOfflineAsFailures", Control),
+        // Which alarms stop the rollout is part of what the approver
+        // agrees to: loosening a gate (or pointing it elsewhere) is a new
+        // request, and nobody but the requester may do it.
+        SpecField::new("rollout.healthGate", Covered).edit(
+            r#"{"rollout":{"healthGate":{"alertmanager":{"address":"http://alertmanager.monitoring:9093","matchers":["severity=\"critical\""]}}}}"#,
+        ),
         // Planning before approval, how old a plan may get and what drift
         // does: all part of what the approver agrees to.
         SpecField::new("plan", Covered).edit(r#"{"plan":{"enabled":true,"maxAge":"1h","onDrift":"Proceed"}}"#),

@@ -24,7 +24,7 @@ pub enum RolloutStrategy {
 /// not follow computers added to or removed from a tenant mid-rollout.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("self.strategy == 'Waves' || (!has(self.pilot) && !has(self.maxConcurrent) && !has(self.maxFailures) && !has(self.tenantByTenant) && !has(self.maxFailuresPerTenant))").message("pilot, maxConcurrent, maxFailures, tenantByTenant and maxFailuresPerTenant apply to strategy Waves only"))]
+#[x_kube(validation = kube::core::Rule::new("self.strategy == 'Waves' || (!has(self.pilot) && !has(self.maxConcurrent) && !has(self.maxFailures) && !has(self.tenantByTenant) && !has(self.maxFailuresPerTenant) && !has(self.healthGate))").message("pilot, maxConcurrent, maxFailures, tenantByTenant, maxFailuresPerTenant and healthGate apply to strategy Waves only"))]
 #[x_kube(validation = kube::core::Rule::new("self.strategy != 'Waves' || has(self.maxConcurrent)").message("strategy Waves needs maxConcurrent: how many computers one wave starts, a count (e.g. 50) or a percentage of the target (e.g. \"10%\")"))]
 pub struct RolloutSpec {
     /// `AllAtOnce` (the default) or `Waves`.
@@ -77,6 +77,12 @@ pub struct RolloutSpec {
     /// what is approved.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub count_offline_as_failures: bool,
+
+    /// Alerts that halt the rollout: read before each wave starts and while
+    /// one runs (docs/rollouts.md, "Health gate"). Part of what is
+    /// approved: loosening it needs a new approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_gate: Option<super::HealthGate>,
 }
 
 /// Waves tenant by tenant.
@@ -174,6 +180,10 @@ pub struct RolloutStatus {
     /// their own, not failures unless `countOfflineAsFailures`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub offline: i32,
+    /// The health gate fired: the rollout halts (or stays halted) until a
+    /// person resumes it and the gate is clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_halt: Option<super::GateHalt>,
 }
 
 /// One tenant's share of a rollout over a tenant tree.

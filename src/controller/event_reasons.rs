@@ -156,6 +156,18 @@ pub const REASONS: &[EventReason] = &[
         SESSION,
         "a user postponed ImmyBot's session (kubectl immybot resume continues it)",
     ),
+    r(
+        "Halted",
+        "Observe",
+        SESSION,
+        "a rollout in waves stopped before its next wave (the pilot failed, a failure budget ran out, the health gate fired or cannot be read): the message says which; kubectl immybot resume continues it",
+    ),
+    r(
+        "HealthGateFailed",
+        "Observe",
+        SESSION,
+        "the rollout's health gate fired (the alerts are named): no further wave starts until a person resumes it",
+    ),
     r("Succeeded", "Observe", SESSION, "every computer passed"),
     r(
         "PartiallySucceeded",

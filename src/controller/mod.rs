@@ -42,6 +42,7 @@ mod error;
 mod event_backlog;
 pub mod event_reasons;
 mod events;
+pub mod health_gate;
 pub mod immybot_schedule;
 pub mod maintenance_report;
 pub mod maintenance_schedule;

@@ -22,6 +22,7 @@ mod crd;
 mod diagnosis;
 mod faults;
 mod fidelity;
+mod health_gate;
 mod kstatus;
 mod lifecycle;
 mod maintenance_schedules;
@@ -79,6 +80,7 @@ fn main() {
         schedules::tests(),
         schedule_ownership::tests(),
         rollouts::tests(),
+        health_gate::tests(),
         windows::tests(),
         maintenance_schedules::tests(),
         pilot::tests(),

@@ -18,6 +18,7 @@
 
 pub(super) mod action_rerun;
 mod busy;
+pub mod health_gate;
 mod mirror;
 mod not_started;
 mod observe_only;
@@ -76,6 +77,9 @@ pub struct Observed<'a> {
     /// Whether a plan's detection may run: always, unless the operator is
     /// set to make it wait for an approval of the spec (`PlanRule`).
     pub plan_detection_approved: bool,
+    /// The health gate's reading, for a rollout with `healthGate` that may
+    /// start a wave or runs one (`None`: not read).
+    pub health_gate: Option<&'a crate::controller::health_gate::GateReading>,
 }
 
 /// The next thing to do.

@@ -23,6 +23,7 @@ mod deferrable;
 mod ended_reader;
 mod excerpt_reader;
 pub mod group_id;
+mod health_gate_reading;
 mod immybot_cache;
 pub mod machine;
 mod phase;
@@ -68,6 +69,8 @@ pub struct SessionState {
     /// The tenant counts last written to the settings ConfigMap (the pilot
     /// rule), so that a thousand sessions of one tenant write it once.
     pub recorded_tenant_sizes: std::sync::Mutex<std::collections::HashMap<String, i32>>,
+    /// Reads rollouts' health gates (their own HTTP, not ImmyBot's budget).
+    pub health_gates: crate::controller::health_gate::reader::HealthGateReader,
 }
 
 /// A session reconcile's context: the shared one and the kind's state.

@@ -217,6 +217,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         || super::plan::planned(&obj.spec).is_none()
         || evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now).is_approved();
     let verdict = crate::controller::approval::lookup::with_standing_approval(ctx, obj, verdict, now).await?;
+    let gate = super::health_gate_reading::read(ctx, obj).await;
     let mut decision = decide(&Observed {
         object: obj,
         digest: &digest,
@@ -236,6 +237,7 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
             .threshold(obj.metadata.namespace.as_deref().unwrap_or_default()),
         plan_required_above: ctx.policy.plans.required_above,
         plan_detection_approved,
+        health_gate: gate.as_ref(),
     });
     let ended = decision.status.completion_time.as_ref().map(|t| t.0);
     let retry = still_owed(explain, logs_owed || excerpts_owed, ended, now, ctx.timing.poll_active);
@@ -542,6 +544,16 @@ async fn announce(
     {
         publish(ctx, obj, EventType::Warning, "UnplannedActions", &unplanned.message).await;
     }
+    let gate_halt = |s: &crate::api::MaintenanceSessionStatus| s.rollout.as_ref().and_then(|r| r.gate_halt.clone());
+    if let Some(halt) = gate_halt(next)
+        && gate_halt(&old).is_none()
+    {
+        let message = format!(
+            "the health gate fires ({}): no further wave starts until `kubectl immybot resume`",
+            halt.firing.join(", ")
+        );
+        publish(ctx, obj, EventType::Warning, "HealthGateFailed", &message).await;
+    }
     if old.phase != next.phase
         && let Some(phase) = next.phase.filter(|p| worth_an_event(*p))
     {
@@ -549,7 +561,7 @@ async fn announce(
             .map(|c| c.message.clone())
             .unwrap_or_default();
         let type_ = match phase {
-            Phase::Failed | Phase::PartiallySucceeded | Phase::TimedOut => EventType::Warning,
+            Phase::Failed | Phase::PartiallySucceeded | Phase::TimedOut | Phase::Halted => EventType::Warning,
             _ => EventType::Normal,
         };
         publish(ctx, obj, type_, phase.as_str(), &message).await;
@@ -580,7 +592,7 @@ async fn announce(
 /// The phases that get an event: the outcomes, and the ones that wait on a
 /// person.
 fn worth_an_event(phase: Phase) -> bool {
-    phase.is_final() || matches!(phase, Phase::Postponed)
+    phase.is_final() || matches!(phase, Phase::Postponed | Phase::Halted)
 }
 
 /// Deletion. `Orphan` releases at once; `Cancel` cancels what still runs in

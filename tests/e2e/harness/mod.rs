@@ -1,6 +1,7 @@
 //! The shared test bed: one control plane per test binary, one namespace per
 //! test. See `testbed.rs` for how binaries are found and logs are kept.
 
+pub mod alerting;
 mod cluster_fixtures;
 mod context;
 pub mod invariants;

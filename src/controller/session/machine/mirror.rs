@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::seen::Seen;
-use super::{Next, Observed, Step, waves, window_gate};
+use super::{Next, Observed, Step, health_gate, waves, window_gate};
 use crate::api::{MaintenanceSessionStatus, Phase, attempt_purpose};
 use crate::controller::session::attempts::{is_rerun, new_attempt, timeout_recheck};
 use crate::controller::session::rollout;
@@ -33,9 +33,27 @@ pub(super) fn sessions(
         return waves::between_waves(st, o, seen, plan, mapped, continue_halted);
     }
     let wave_prefix = assess_rollout(st, seen, mapped);
+    // A wave runs with more to come: a firing health gate halts what is
+    // left (recorded now, shown when the wave ends).
+    let more_waves = st
+        .rollout
+        .as_ref()
+        .is_some_and(|plan| rollout::next_wave(plan, &seen.attempts).is_some());
+    let gate_words = if more_waves && !mapped.aggregate.is_finished() {
+        health_gate::while_running(st, o, seen).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let gate_recheck = (more_waves && !mapped.aggregate.is_finished())
+        .then(|| health_gate::running_recheck(seen))
+        .flatten();
     let next = match mapped.aggregate {
         Aggregate::Partial | Aggregate::AllFailed => return rerun_or_end(st, o, seen, mapped),
-        Aggregate::Queued => Next::show(Phase::Queued, "Queued", queued_message(mapped.summary.queued)),
+        Aggregate::Queued => Next::show(
+            Phase::Queued,
+            "Queued",
+            format!("{}{gate_words}", queued_message(mapped.summary.queued)),
+        ),
         Aggregate::Running => {
             let suffix = if seen.spec.suspend {
                 "; spec.suspend is true, but ImmyBot cannot pause a running session, so it goes on and no new attempt will start"
@@ -50,7 +68,7 @@ pub(super) fn sessions(
                 Phase::Running,
                 "Running",
                 format!(
-                    "{wave_prefix}{} of the computers finished{queued}{suffix}",
+                    "{wave_prefix}{} of the computers finished{queued}{suffix}{gate_words}",
                     mapped.progress
                 ),
             )
@@ -71,7 +89,11 @@ pub(super) fn sessions(
             "the sessions were cancelled in ImmyBot",
         ),
     };
-    next.requeue(recheck(o, seen, mapped))
+    let again = recheck(o, seen, mapped);
+    next.requeue(match (again, gate_recheck) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    })
 }
 
 /// Brings a rollout's record up to date (no halt can come from here: the

@@ -20,6 +20,10 @@ struct Drive {
     /// Every computer ever started, in order.
     started: Vec<i32>,
     verdict: crate::controller::approval::Verdict,
+    /// The health gate's reading the shell hands over.
+    gate: Option<crate::controller::health_gate::GateReading>,
+    /// Started sessions stay Running until `finish_running`.
+    keep_running: bool,
 }
 
 impl Drive {
@@ -32,6 +36,8 @@ impl Drive {
             outcome: BTreeMap::new(),
             started: vec![],
             verdict: approved(),
+            gate: None,
+            keep_running: false,
         }
     }
 
@@ -45,12 +51,9 @@ impl Drive {
     /// One reconcile: decide, then do what the shell would.
     fn step(&mut self) -> Decision {
         let digest = ApprovalDigest::of("uid-1", &self.obj.spec);
-        let d = decide(&super::tests::observed(
-            &self.obj,
-            &digest,
-            &self.verdict,
-            &self.sessions,
-        ));
+        let mut o = super::tests::observed(&self.obj, &digest, &self.verdict, &self.sessions);
+        o.health_gate = self.gate.as_ref();
+        let d = decide(&o);
         let mut st = d.status.clone();
         match &d.step {
             Step::PlanRollout => {
@@ -64,7 +67,11 @@ impl Drive {
                 let mut a = a.clone();
                 for &c in &a.computer_ids {
                     let id = 1000 + self.sessions.len() as i32;
-                    let status = self.outcome.get(&c).cloned().unwrap_or(SessionStatus::Passed);
+                    let status = if self.keep_running {
+                        SessionStatus::Running
+                    } else {
+                        self.outcome.get(&c).cloned().unwrap_or(SessionStatus::Passed)
+                    };
                     self.sessions.push(ImmySession {
                         id,
                         computer_id: Some(c),
@@ -91,6 +98,17 @@ impl Drive {
             }
         }
         panic!("no fixed point after 50 steps");
+    }
+
+    /// The running sessions end with their outcomes.
+    fn finish_running(&mut self) {
+        self.keep_running = false;
+        for s in &mut self.sessions {
+            if s.session_status == Some(SessionStatus::Running) {
+                let c = s.computer_id.unwrap_or_default();
+                s.session_status = Some(self.outcome.get(&c).cloned().unwrap_or(SessionStatus::Passed));
+            }
+        }
     }
 
     fn status(&self) -> &MaintenanceSessionStatus {
@@ -317,4 +335,131 @@ fn a_restart_between_the_intent_and_the_answer_neither_repeats_nor_skips() {
         "an unanswered wave is waited for or adopted, never started afresh: {:?}",
         d.step
     );
+}
+
+mod health_gate {
+    use super::*;
+    use crate::controller::health_gate::GateReading;
+
+    fn gated(computers: &[i32]) -> Drive {
+        Drive::new(
+            computers,
+            serde_json::json!({
+                "strategy": "Waves", "maxConcurrent": 2,
+                "healthGate": {"alertmanager": {"address": "http://am:9093", "matchers": ["severity=\"critical\""]}}
+            }),
+        )
+    }
+
+    fn firing() -> Option<GateReading> {
+        Some(GateReading::Firing(vec!["alertmanager: EndpointDown (pc-7)".into()]))
+    }
+
+    fn reason(st: &MaintenanceSessionStatus) -> String {
+        conditions::get(&st.conditions, READY).unwrap().reason.clone()
+    }
+
+    #[test]
+    fn a_firing_gate_never_lets_a_wave_start_and_resume_continues_once_it_is_clear() {
+        let mut drive = gated(&[1, 2, 3, 4, 5, 6]);
+        drive.gate = Some(GateReading::Clear);
+        drive.keep_running = true;
+        while drive.started.is_empty() {
+            drive.step();
+        }
+        // The alert fires while wave 1 runs: recorded, wave 1 goes on.
+        drive.gate = firing();
+        let d = drive.step();
+        assert_eq!(d.status.phase, Some(Phase::Running));
+        assert!(drive.rollout().gate_halt.is_some(), "recorded while the wave runs");
+        // It clears before the wave ends: the rollout halts all the same.
+        drive.gate = Some(GateReading::Clear);
+        drive.finish_running();
+        let d = drive.settle();
+        assert_eq!(d.status.phase, Some(Phase::Halted));
+        assert_eq!(reason(&d.status), "HealthGateFailed");
+        let message = &conditions::get(&d.status.conditions, READY).unwrap().message;
+        assert!(
+            message.contains("EndpointDown (pc-7)") && message.contains("resume"),
+            "{message}"
+        );
+        assert_eq!(drive.started, vec![1, 2], "nothing after the wave that ran");
+        // A resume while the gate fires again waits for it to clear.
+        drive.gate = firing();
+        drive.obj.spec.resume.requests += 1;
+        let d = drive.settle();
+        assert_eq!(d.status.phase, Some(Phase::Halted));
+        assert!(
+            conditions::get(&d.status.conditions, READY)
+                .unwrap()
+                .message
+                .contains("resumed")
+        );
+        assert_eq!(drive.started, vec![1, 2]);
+        // Clear: the rest runs, with no further request.
+        drive.gate = Some(GateReading::Clear);
+        let d = drive.settle();
+        assert_eq!(d.status.phase, Some(Phase::Succeeded), "{:?}", d.status.conditions);
+        assert_eq!(drive.started, vec![1, 2, 3, 4, 5, 6]);
+        assert!(drive.rollout().gate_halt.is_none());
+    }
+
+    #[test]
+    fn a_gate_firing_before_the_first_wave_halts_it_and_a_resume_there_is_taken() {
+        let mut drive = gated(&[1, 2, 3]);
+        drive.gate = firing();
+        let d = drive.settle();
+        assert_eq!(
+            (d.status.phase, reason(&d.status).as_str()),
+            (Some(Phase::Halted), "HealthGateFailed")
+        );
+        assert!(drive.started.is_empty());
+        // Clearing alone does not continue: a person looks first.
+        drive.gate = Some(GateReading::Clear);
+        let d = drive.settle();
+        assert_eq!(d.status.phase, Some(Phase::Halted));
+        assert!(drive.started.is_empty());
+        drive.obj.spec.resume.requests += 1;
+        let d = drive.settle();
+        assert_eq!(d.status.phase, Some(Phase::Succeeded));
+        assert_eq!(drive.started, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn an_unreadable_gate_holds_by_default_and_proceeds_when_told() {
+        let mut drive = gated(&[1, 2, 3, 4]);
+        drive.gate = Some(GateReading::Clear);
+        while drive.started.len() < 2 {
+            drive.step();
+        }
+        drive.gate = Some(GateReading::Unreachable(
+            "alertmanager at http://am did not answer".into(),
+        ));
+        let d = drive.settle();
+        assert_eq!(
+            (d.status.phase, reason(&d.status).as_str()),
+            (Some(Phase::Halted), "HealthGateUnreachable")
+        );
+        assert!(d.requeue_after.is_some(), "read again by itself");
+        assert_eq!(drive.started, vec![1, 2]);
+        assert!(drive.rollout().gate_halt.is_none(), "not a halt a person must resume");
+        // Readable and clear again: it goes on by itself.
+        drive.gate = Some(GateReading::Clear);
+        assert_eq!(drive.settle().status.phase, Some(Phase::Succeeded));
+        // With Proceed, an unreadable gate does not hold.
+        let mut drive = gated(&[1, 2, 3, 4]);
+        drive
+            .obj
+            .spec
+            .rollout
+            .as_mut()
+            .unwrap()
+            .health_gate
+            .as_mut()
+            .unwrap()
+            .on_unreachable = crate::api::OnUnreachable::Proceed;
+        drive.gate = Some(GateReading::Unreachable("no answer".into()));
+        assert_eq!(drive.settle().status.phase, Some(Phase::Succeeded));
+        assert_eq!(drive.started, vec![1, 2, 3, 4]);
+    }
 }

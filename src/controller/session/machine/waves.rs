@@ -3,7 +3,7 @@
 //! `decide`; `session/rollout.rs` holds the plan's arithmetic.
 
 use super::seen::Seen;
-use super::{Next, Observed, Step, plan_gate, window_gate};
+use super::{Next, Observed, Step, health_gate, plan_gate, window_gate};
 use crate::api::{Attempt, MaintenanceSessionStatus, Phase, RolloutStatus, attempt_purpose};
 use crate::controller::session::attempts::{new_attempt, timeout_recheck};
 use crate::controller::session::rollout::{self, Halt};
@@ -20,7 +20,7 @@ pub(super) fn first_wave(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, se
         )
         .step(Step::PlanRollout);
     };
-    start_wave(st, o, seen, &plan, &[], 1, &seen.uid)
+    start_wave(st, o, seen, &plan, &[], 1, "")
 }
 
 /// Starts the next wave of `plan` as attempt `number`.
@@ -31,13 +31,19 @@ fn start_wave(
     plan: &RolloutStatus,
     attempts: &[Attempt],
     number: i32,
-    uid: &str,
+    done: &str,
 ) -> Next {
     let Some((purpose, ids)) = rollout::next_wave(plan, attempts) else {
         // Unreachable by construction (callers ask `next_wave` first); keep
         // rather than start anything.
         return Next::keep();
     };
+    // The health gate is read last, right before the start: nothing that
+    // holds the wave for other reasons needs it.
+    if let Some(held) = health_gate::before_wave(st, o, seen, done) {
+        return held;
+    }
+    let uid = &seen.uid;
     let wave = rollout::started(attempts).0 + 1;
     // `onDrift: Reapprove`: each wave is checked against the plan first.
     if let Some(check) = plan_gate::before_start(st, o, seen, wave, ids.clone()) {
@@ -80,6 +86,9 @@ pub(super) fn between_waves(
         plan.current_wave, plan.waves, plan.passed, plan.failed, plan.remaining
     );
     st.rollout = Some(plan.clone());
+    if continue_halted {
+        health_gate::resumed(st);
+    }
     let hold = |phase, reason, message: String| {
         Next::show(phase, reason, message).requeue(timeout_recheck(spec, &o.object.status, o.now))
     };
@@ -112,7 +121,8 @@ pub(super) fn between_waves(
         return wait;
     }
     let number = seen.current().map_or(1, |a| a.number + 1);
-    start_wave(st, o, seen, &plan, &seen.attempts, number, &seen.uid)
+    let plan = st.rollout.clone().unwrap_or(plan);
+    start_wave(st, o, seen, &plan, &seen.attempts, number, &format!("{done}; "))
 }
 
 /// Where the plan stands after this wave; a halt unless the failures are

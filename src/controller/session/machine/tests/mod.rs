@@ -38,6 +38,7 @@ pub(super) fn observed<'a>(
         pilot_required_above: None,
         plan_required_above: None,
         plan_detection_approved: true,
+        health_gate: None,
     }
 }
 
