@@ -116,6 +116,13 @@ pub struct MaintenanceSessionStatus {
     /// empty.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub logs_pending: bool,
+    /// What people were told (`--default-cloud-events-sink`): each
+    /// occurrence worth a notification, recorded in the same write that
+    /// made it, and whether its CloudEvent was delivered. The newest
+    /// `MAX_NOTIFICATIONS`; one still pending is dropped only when that many
+    /// newer ones are pending too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::NotificationRecord>,
 }
 
 /// Where a MaintenanceSession is.

@@ -85,6 +85,9 @@ pub struct Context {
     /// This shard's objects (`--shard-selector`, a label selector on
     /// `immybot.io/shard`); `None`: every object in scope.
     pub shard_selector: Option<String>,
+    /// Where notifications go (`--default-cloud-events-sink`); `None`:
+    /// nothing is recorded or sent.
+    pub notifications: Option<Arc<super::notifications::Notifications>>,
 }
 
 impl Context {
@@ -185,6 +188,7 @@ impl Context {
             action_log_excerpts: true,
             pending_events: Default::default(),
             shard_selector: None,
+            notifications: None,
         }
     }
 }

@@ -30,7 +30,7 @@ const CRON: &str = "MaintenanceSchedule";
 /// The actions, each a verb.
 pub const ACTIONS: &[&str] = &[
     "Approve", "Plan", "Start", "Adopt", "Observe", "Cancel", "Rerun", "Resume", "Delete", "Create", "Update",
-    "RunNow", "Schedule", "Record", "Verify",
+    "RunNow", "Schedule", "Record", "Verify", "Notify",
 ];
 
 /// Every reason, in the order docs/events.md lists them.
@@ -167,6 +167,12 @@ pub const REASONS: &[EventReason] = &[
         "Observe",
         SESSION,
         "the rollout's health gate fired (the alerts are named): no further wave starts until a person resumes it",
+    ),
+    r(
+        "NotificationAbandoned",
+        "Notify",
+        SESSION,
+        "a notification was not delivered to the CloudEvents sink within --notification-retry-seconds: given up",
     ),
     r("Succeeded", "Observe", SESSION, "every computer passed"),
     r(

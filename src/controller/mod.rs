@@ -46,6 +46,7 @@ pub mod health_gate;
 pub mod immybot_schedule;
 pub mod maintenance_report;
 pub mod maintenance_schedule;
+pub mod notifications;
 mod observer;
 mod run;
 mod scope;

@@ -99,6 +99,8 @@ pub struct SessionApi {
     superseded: Arc<SupersededVersions>,
     gate: WriteGate,
     observer: Arc<dyn ControllerObserver>,
+    /// Records what a write makes worth a notification (`None`: no sink).
+    notifications: Option<Arc<super::notifications::Notifications>>,
 }
 
 impl SessionApi {
@@ -113,7 +115,14 @@ impl SessionApi {
             superseded,
             gate,
             observer,
+            notifications: None,
         }
+    }
+
+    /// Writes also record notifications for `n`'s sink.
+    pub fn notifying(mut self, n: Option<Arc<super::notifications::Notifications>>) -> Self {
+        self.notifications = n;
+        self
     }
 
     /// Waits for the gate's leave to write, and reports the wait.
@@ -195,6 +204,15 @@ async fn replace_status_as(
     priority: WritePriority,
 ) -> Result<MaintenanceSession, Error> {
     let mut next = obj.clone();
+    let mut status = status;
+    // The outbox lands with the change it reports, or not at all.
+    let notify = api.notifications.is_some()
+        && super::notifications::occurrences::record(
+            obj.metadata.uid.as_deref().unwrap_or_default(),
+            obj.status.as_ref(),
+            &mut status,
+            jiff::Timestamp::now(),
+        );
     next.status = Some(status);
     next.metadata.managed_fields = None;
     let name = obj.metadata.name.clone().unwrap_or_default();
@@ -224,6 +242,9 @@ async fn replace_status_as(
     match result {
         Ok(o) => {
             api.wrote(obj, &o);
+            if notify && let Some(n) = &api.notifications {
+                n.wake();
+            }
             Ok(o)
         }
         Err(e) if is_conflict(&e) => Err(Error::Conflict),

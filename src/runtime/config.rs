@@ -136,6 +136,17 @@ pub struct OperatorArgs {
     #[arg(long, env = "IMMYBOT_SHARD_SELECTOR")]
     pub shard_selector: Option<String>,
 
+    /// Send notifications (awaiting approval, plan ready, drift held, a
+    /// rollout halted, failed, ended with failures, compliance not reached)
+    /// as CloudEvents to this URL: Tekton's `default-cloud-events-sink`.
+    /// Default: none (nothing is recorded or sent). docs/notifications.md.
+    #[arg(long, env = "IMMYBOT_DEFAULT_CLOUD_EVENTS_SINK")]
+    pub default_cloud_events_sink: Option<url::Url>,
+    /// How long an undelivered notification is retried (with a growing
+    /// delay, up to 5 minutes) before it is given up, in seconds.
+    #[arg(long, env = "IMMYBOT_NOTIFICATION_RETRY_SECONDS", default_value_t = 21_600)]
+    pub notification_retry_seconds: u64,
+
     /// Address of /livez, /readyz and /metrics.
     #[arg(long, env = "IMMYBOT_ADMIN_ADDR", default_value = "0.0.0.0:8080")]
     pub admin_addr: SocketAddr,

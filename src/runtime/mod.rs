@@ -85,6 +85,12 @@ pub async fn run(
     ctx.write_gate = WriteGate::new(args.max_concurrent_api_writes);
     ctx.action_log_excerpts = args.action_log_excerpts;
     ctx.shard_selector = args.shard_selector.clone().filter(|s| !s.trim().is_empty());
+    ctx.notifications = args.default_cloud_events_sink.clone().map(|sink| {
+        Arc::new(crate::controller::notifications::Notifications::new(
+            sink,
+            std::time::Duration::from_secs(args.notification_retry_seconds),
+        ))
+    });
     ctx.observer = Arc::new(observer::RuntimeObserver {
         metrics: metrics.clone(),
         readiness: readiness.clone(),

@@ -26,6 +26,7 @@ mod health_gate;
 mod kstatus;
 mod lifecycle;
 mod maintenance_schedules;
+mod notifications;
 mod observe_only;
 mod operator_process;
 mod otlp_collector;
@@ -81,6 +82,7 @@ fn main() {
         schedule_ownership::tests(),
         rollouts::tests(),
         health_gate::tests(),
+        notifications::tests(),
         windows::tests(),
         maintenance_schedules::tests(),
         pilot::tests(),

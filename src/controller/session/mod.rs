@@ -113,6 +113,16 @@ pub async fn run(
     // object that uses it.
     kind.context_for(&shared.connections.flags());
     let synced = tokio::spawn(announce_synced(controller.store(), shared.observer.clone()));
+    // Notifications are delivered beside the reconciles, never in them
+    // (and stop with this controller, however it ends).
+    let _notifier = shared.notifications.clone().map(|n| {
+        super::notifications::sender::Running(tokio::spawn(super::notifications::sender::run(
+            n,
+            controller.store(),
+            shared.clone(),
+            std::future::pending::<()>(),
+        )))
+    });
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) }).filter({
         let hold = hold.clone();
         move |r| std::future::ready(hold.admit(r))

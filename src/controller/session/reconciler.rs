@@ -59,7 +59,8 @@ async fn reconcile_timed(obj: Arc<MaintenanceSession>, ctx: &Arc<SessionContext>
         ctx.superseded.clone(),
         ctx.write_gate.clone(),
         ctx.observer.clone(),
-    );
+    )
+    .notifying(ctx.notifications.clone());
     if obj.metadata.deletion_timestamp.is_none() && !obj.finalizers().iter().any(|f| f == FINALIZER) {
         // The write that brings the finalizer triggers the next reconcile.
         add_finalizer(&api, &obj, FINALIZER).await?;

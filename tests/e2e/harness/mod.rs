@@ -2,6 +2,7 @@
 //! test. See `testbed.rs` for how binaries are found and logs are kept.
 
 pub mod alerting;
+pub mod cloud_events;
 mod cluster_fixtures;
 mod context;
 pub mod invariants;
