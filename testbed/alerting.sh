@@ -5,13 +5,17 @@
 #   prometheus             github.com/prometheus/prometheus (its query API;
 #                          the web UI's assets are not built in, nothing here
 #                          uses them)
-# Prints the directory that holds them; --env prints an export of
-# IMMYBOT_ALERTING_BIN for the e2e tests.
+#   notification-controller's CRDs  github.com/fluxcd/notification-controller
+#                          (the Alert and Provider schemas the Flux route's
+#                          example is validated against)
+# Prints the directory that holds them; --env prints exports of
+# IMMYBOT_ALERTING_BIN and IMMYBOT_FLUX_NOTIFICATION_CRDS for the tests.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache_root=${IMMYBOT_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/immybot-operator}
 ALERTMANAGER_VERSION=v0.35.0
 PROMETHEUS_VERSION=v0.316.0 # the Go module's version of Prometheus 3.x (as promtool's)
+FLUX_NOTIFICATION_VERSION=v1.6.0
 bin="$cache_root/alerting-$ALERTMANAGER_VERSION-$PROMETHEUS_VERSION/bin"
 if [ ! -x "$bin/alertmanager" ] || [ ! -x "$bin/amtool" ] || [ ! -x "$bin/prometheus" ]; then
   echo "testbed: building alertmanager $ALERTMANAGER_VERSION and prometheus $PROMETHEUS_VERSION (once; a few minutes)" >&2
@@ -37,8 +41,11 @@ if [ ! -x "$bin/alertmanager" ] || [ ! -x "$bin/amtool" ] || [ ! -x "$bin/promet
   rm -rf "$bin" && mv "$bin.partial" "$bin"
   echo "testbed: alerting tools built in $(( $(date +%s) - start ))s" >&2
 fi
+flux_crds=$(cd "$here/controlplane" && go mod download -json "github.com/fluxcd/notification-controller@$FLUX_NOTIFICATION_VERSION" \
+  | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/config/crd/bases
 if [ "${1:-}" = "--env" ]; then
   printf 'export IMMYBOT_ALERTING_BIN=%q\n' "$bin"
+  printf 'export IMMYBOT_FLUX_NOTIFICATION_CRDS=%q\n' "$flux_crds"
 else
   echo "$bin"
 fi

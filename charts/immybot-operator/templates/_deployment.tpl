@@ -101,6 +101,10 @@ spec:
             - --start-grace-seconds={{ $root.Values.polling.startGraceSeconds }}
             - --admin-addr=0.0.0.0:{{ $root.Values.metrics.port }}
             - --log-format={{ $root.Values.logFormat }}
+            {{- with $root.Values.notifications.defaultCloudEventsSink }}
+            - --default-cloud-events-sink={{ . }}
+            - --notification-retry-seconds={{ $root.Values.notifications.retrySeconds }}
+            {{- end }}
             {{- with $root.Values.tracing.otlpEndpoint }}
             - --otlp-endpoint={{ . }}
             {{- end }}

@@ -6,7 +6,8 @@
 - apiGroups: ["immybot.io"]
   resources: ["maintenancesessions"]
   verbs: ["get", "list", "watch", "patch", "create", "delete"]
-# Status is replaced whole, with a resourceVersion precondition.
+# Status is replaced whole, with a resourceVersion precondition; a
+# notification's delivery is recorded by a merge patch with one.
 - apiGroups: ["immybot.io"]
   resources: ["maintenancesessions/status"]
   verbs: ["update", "patch"]

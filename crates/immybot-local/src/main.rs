@@ -8,6 +8,7 @@
 
 mod demo;
 mod investigation;
+mod notifications;
 mod report;
 
 use std::net::SocketAddr;
@@ -104,6 +105,8 @@ async fn main() -> anyhow::Result<()> {
     // The operator reads its secret from a file, as from a mounted Secret.
     let secret_file = args.kubeconfig.with_file_name("immybot-local.secret");
     std::fs::write(&secret_file, secret.expose()).context("writing the simulator secret")?;
+    // Notifications go to a receiver here, which prints them.
+    let (sink, receiver) = notifications::start().await?;
     let mut flags = sim.operator_flags(&secret_file);
     flags.extend(
         [
@@ -113,6 +116,8 @@ async fn main() -> anyhow::Result<()> {
             "2",
             "--poll-idle-seconds",
             "5",
+            "--default-cloud-events-sink",
+            &sink,
         ]
         .map(String::from),
     );
@@ -137,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  ImmyBot's history: {HISTORY_WEEKS} weeks of its own weekly maintenance ({history} sessions) before today"
     );
+    println!("  notifications (CloudEvents) are printed as they arrive at {sink}");
     println!("Ctrl-C (or SIGTERM) stops everything.");
 
     let demo = args.demo.then(|| {
@@ -165,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
         Err(_) => eprintln!("operator did not stop within 20 s"),
         _ => {}
     }
+    receiver.abort();
     sim.shutdown().await;
     server.destroy().await.context("stopping the control plane")?;
     let _ = std::fs::remove_file(&args.kubeconfig);

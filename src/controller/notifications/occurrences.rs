@@ -279,6 +279,23 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_type() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/notifications.md")).unwrap();
+        let begin = doc.find("<!-- notification types").unwrap();
+        let end = doc.find("<!-- end of notification types").unwrap();
+        let rows: Vec<String> = doc[begin..end]
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .map(str::to_owned)
+            .collect();
+        let ours: Vec<String> = KINDS
+            .iter()
+            .map(|k| format!("| `{}` | {} |", k.event_type(), k.when()))
+            .collect();
+        assert_eq!(rows, ours, "docs/notifications.md and occurrences::KINDS differ");
+    }
+
+    #[test]
     fn the_list_is_bounded_and_drops_what_was_delivered_first() {
         let mut st = MaintenanceSessionStatus::default();
         for i in 0..(MAX_NOTIFICATIONS + 3) {
