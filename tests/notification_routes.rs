@@ -12,6 +12,8 @@
 //! The tools come from `testbed/alerting.sh` (hack/test.sh exports them); a
 //! missing one fails with the command that builds it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
