@@ -208,10 +208,13 @@ async fn replace_status_as(
     // The outbox lands with the change it reports, or not at all.
     let notify = api.notifications.is_some()
         && super::notifications::occurrences::record(
-            obj.metadata.uid.as_deref().unwrap_or_default(),
-            obj.status.as_ref(),
+            &super::notifications::occurrences::Change {
+                uid: obj.metadata.uid.as_deref().unwrap_or_default(),
+                planned: super::session::plan::planned(&obj.spec).is_some(),
+                old: obj.status.as_ref(),
+                now: jiff::Timestamp::now(),
+            },
             &mut status,
-            jiff::Timestamp::now(),
         );
     next.status = Some(status);
     next.metadata.managed_fields = None;

@@ -75,13 +75,21 @@ pub struct Occurrence {
     pub time: Timestamp,
 }
 
-/// The occurrences `old` -> `new` makes. `now` stands in for a time the
-/// status does not carry.
-pub fn between(
-    old: Option<&MaintenanceSessionStatus>,
-    new: &MaintenanceSessionStatus,
-    now: Timestamp,
-) -> Vec<Occurrence> {
+/// What a write changes, and of which object.
+pub struct Change<'a> {
+    pub uid: &'a str,
+    /// The object makes a plan before its approval (`spec.plan`): then
+    /// `plan.ready` is what asks the approver, and a wait for the plan's
+    /// detection asks nobody yet.
+    pub planned: bool,
+    pub old: Option<&'a MaintenanceSessionStatus>,
+    /// The time of the write.
+    pub now: Timestamp,
+}
+
+/// The occurrences `old` -> `new` makes.
+pub fn between(change: &Change<'_>, new: &MaintenanceSessionStatus) -> Vec<Occurrence> {
+    let (old, now) = (change.old, change.now);
     let empty = MaintenanceSessionStatus::default();
     let old = old.unwrap_or(&empty);
     let mut out = vec![];
@@ -116,7 +124,7 @@ pub fn between(
             });
         }
     }
-    if entered(Phase::AwaitingApproval) && out.is_empty() {
+    if entered(Phase::AwaitingApproval) && !change.planned {
         out.push(occurrence(Kind::AwaitingApproval, &reason, &message, since));
     }
     if entered(Phase::Halted) {
@@ -159,13 +167,9 @@ pub fn id(uid: &str, o: &Occurrence) -> String {
 /// Adds the occurrences `old` -> `new` to `new.notifications` as pending,
 /// then bounds the list (the oldest delivered ones go first). Whether it
 /// added any.
-pub fn record(
-    uid: &str,
-    old: Option<&MaintenanceSessionStatus>,
-    new: &mut MaintenanceSessionStatus,
-    now: Timestamp,
-) -> bool {
-    let found = between(old, new, now);
+pub fn record(change: &Change<'_>, new: &mut MaintenanceSessionStatus) -> bool {
+    let found = between(change, new);
+    let uid = change.uid;
     let mut added = false;
     for o in found {
         let id = id(uid, &o);
@@ -229,25 +233,34 @@ mod tests {
         "2026-12-07T01:00:05Z".parse().unwrap()
     }
 
+    fn change(old: &MaintenanceSessionStatus) -> Change<'_> {
+        Change {
+            uid: "uid-1",
+            planned: false,
+            old: Some(old),
+            now: now(),
+        }
+    }
+
     #[test]
     fn each_phase_worth_telling_is_one_occurrence_once() {
         let pending = at(Phase::Pending, "Pending", "");
         let waiting = at(Phase::AwaitingApproval, "AwaitingApproval", "bob must approve");
-        let found = between(Some(&pending), &waiting, now());
+        let found = between(&change(&pending), &waiting);
         assert_eq!(found.len(), 1);
         assert_eq!(
             (found[0].kind, found[0].message.as_str()),
             (Kind::AwaitingApproval, "bob must approve")
         );
         assert!(
-            between(Some(&waiting), &waiting, now()).is_empty(),
+            between(&change(&waiting), &waiting).is_empty(),
             "no change, nothing new"
         );
         let halted = at(Phase::Halted, "HealthGateFailed", "the gate fires: EndpointDown");
-        assert_eq!(between(Some(&waiting), &halted, now())[0].kind, Kind::RolloutHalted);
+        assert_eq!(between(&change(&waiting), &halted)[0].kind, Kind::RolloutHalted);
         let unreachable = at(Phase::Halted, "HealthGateUnreachable", "cannot be read");
         assert_eq!(
-            between(Some(&halted), &unreachable, now())[0].reason,
+            between(&change(&halted), &unreachable)[0].reason,
             "HealthGateUnreachable",
             "another halt"
         );
@@ -257,24 +270,30 @@ mod tests {
             (Phase::PartiallySucceeded, Kind::EndedWithFailures),
         ] {
             let ended = at(phase, "x", "y");
-            assert_eq!(between(Some(&halted), &ended, now())[0].kind, kind);
+            assert_eq!(between(&change(&halted), &ended)[0].kind, kind);
         }
-        assert!(between(Some(&pending), &at(Phase::Succeeded, "Succeeded", ""), now()).is_empty());
+        assert!(between(&change(&pending), &at(Phase::Succeeded, "Succeeded", "")).is_empty());
     }
 
     #[test]
     fn the_same_occurrence_has_the_same_id_and_is_recorded_once() {
         let pending = at(Phase::Pending, "Pending", "");
         let mut halted = at(Phase::Halted, "FailureBudgetExhausted", "2 failed");
-        assert!(record("uid-1", Some(&pending), &mut halted, now()));
+        assert!(record(&change(&pending), &mut halted));
         let first = halted.notifications.clone();
         assert_eq!(first.len(), 1);
         assert_eq!(first[0].state, NotificationState::Pending);
         // The same write decided again (a conflict) finds the same id.
-        assert!(!record("uid-1", Some(&pending), &mut halted, now()));
+        assert!(!record(&change(&pending), &mut halted));
         assert_eq!(halted.notifications, first);
         let mut other = at(Phase::Halted, "FailureBudgetExhausted", "2 failed");
-        record("uid-2", Some(&pending), &mut other, now());
+        record(
+            &Change {
+                uid: "uid-2",
+                ..change(&pending)
+            },
+            &mut other,
+        );
         assert_ne!(other.notifications[0].id, first[0].id, "another object's occurrence");
     }
 

@@ -41,6 +41,12 @@ pub(super) fn requested(st: &mut MaintenanceSessionStatus, o: &Observed<'_>, see
     if st.phase == Some(Phase::Halted) && postponed.is_empty() {
         return Resume::ContinueHalted;
     }
+    // The health gate fired while a wave runs: the person who resumes has
+    // seen it; the next wave starts once the gate is clear.
+    if postponed.is_empty() && st.rollout.as_ref().is_some_and(|r| r.gate_halt.is_some()) {
+        super::health_gate::resumed(st);
+        return Resume::Nothing;
+    }
     Resume::Send(Box::new(Next::keep().step(Step::Resume { session_ids: postponed })))
 }
 

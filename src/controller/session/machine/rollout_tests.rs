@@ -405,6 +405,33 @@ mod health_gate {
     }
 
     #[test]
+    fn a_resume_while_the_halting_wave_still_runs_is_taken_for_the_gate() {
+        let mut drive = gated(&[1, 2, 3, 4]);
+        drive.gate = Some(GateReading::Clear);
+        drive.keep_running = true;
+        while drive.started.is_empty() {
+            drive.step();
+        }
+        drive.gate = firing();
+        drive.step();
+        assert!(drive.rollout().gate_halt.is_some());
+        // The person who saw the event resumes before the wave ends.
+        drive.obj.spec.resume.requests += 1;
+        let d = drive.step();
+        assert_eq!(d.step, Step::None, "nothing to resume in ImmyBot");
+        assert!(drive.rollout().gate_halt.as_ref().is_some_and(|h| h.resumed));
+        // The wave ends while the gate still fires: it waits, then goes on
+        // once clear without another request.
+        drive.finish_running();
+        let d = drive.settle();
+        assert_eq!(d.status.phase, Some(Phase::Halted));
+        assert_eq!(drive.started, vec![1, 2]);
+        drive.gate = Some(GateReading::Clear);
+        assert_eq!(drive.settle().status.phase, Some(Phase::Succeeded));
+        assert_eq!(drive.started, vec![1, 2, 3, 4]);
+    }
+
+    #[test]
     fn a_gate_firing_before_the_first_wave_halts_it_and_a_resume_there_is_taken() {
         let mut drive = gated(&[1, 2, 3]);
         drive.gate = firing();
