@@ -30,7 +30,8 @@ pub struct HealthGate {
     #[serde(default)]
     pub on_unreachable: OnUnreachable,
     /// How often the gate is read while a wave runs (before a wave starts it
-    /// is always read then). Default `30s`.
+    /// is always read then; a wave it holds looks again at least every 30
+    /// seconds). Default `30s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(s|m|h))+$"))]
     pub interval: Option<String>,

@@ -3,9 +3,9 @@
 //! rollout on the real API server against the simulator.
 //! - An alert posted through Alertmanager's API while a wave runs halts the
 //!   rollout when the wave ends (`HealthGateFailed`, the alert named, an
-//!   event); no further computer reaches ImmyBot; a resume while it still
-//!   fires waits; once the alert has expired the rest runs, each computer
-//!   once.
+//!   event); no further computer reaches ImmyBot, across a restart of the
+//!   operator; a resume while it still fires waits; once the alert has
+//!   expired the rest runs, each computer once.
 //! - A gate that cannot be read (Alertmanager asks for credentials the
 //!   Secret gets wrong) holds before the first wave with its reason, and the
 //!   password appears in no status or event; the right credentials release
@@ -91,6 +91,30 @@ async fn wait_reason(
     .await
 }
 
+/// Starts a controller on `sim` and has alice ask for a rollout of tenant 1
+/// in waves of `per_wave` (half may fail) gated by `gate`, approved by bob.
+async fn gated_rollout(
+    ctx: &TestContext,
+    sim: &immybot_sim::RunningSim,
+    name: &str,
+    per_wave: i32,
+    gate: serde_json::Value,
+) -> Result<crate::harness::Controller, String> {
+    let controller = ctx
+        .controller(sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
+    create_session(
+        ctx,
+        name,
+        serde_json::json!({"requestedBy": "alice", "reason": format!("CHG-9 {name}"), "target": {"tenant": {"id": 1}},
+                           "rollout": {"strategy": "Waves", "maxConcurrent": per_wave, "maxFailures": "50%",
+                                       "healthGate": gate}}),
+    )
+    .await?;
+    approve(ctx, name, "bob").await?;
+    Ok(controller)
+}
+
 async fn resume(ctx: &TestContext, name: &str, requests: i32) -> TestResult {
     ctx.api::<MaintenanceSession>()
         .patch(
@@ -108,19 +132,17 @@ async fn a_firing_alert_gate_halts_the_next_wave_and_the_rest_runs_once_it_expir
 ) -> TestResult {
     let am = Alertmanager::start().await?;
     let sim = crate::harness::manual_simulator(FleetSeed::generate(2, 12)).await?;
-    let _controller = ctx
-        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
-        .await?;
-    create_session(
+    let controller = gated_rollout(
         &ctx,
+        &sim,
         "gated",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-91", "target": {"tenant": {"id": 1}},
-                           "rollout": {"strategy": "Waves", "maxConcurrent": 4, "maxFailures": "50%",
-                                       "healthGate": {"alertmanager": {"address": am.url, "matchers": [CRITICAL]},
-                                                      "interval": "2s"}}}),
+        4,
+        // Read every 10 minutes while a wave runs: the reading shared
+        // while wave 1 runs says clear when the alert fires, and the next
+        // wave must still not start on it (a start is decided afresh).
+        serde_json::json!({"alertmanager": {"address": am.url, "matchers": [CRITICAL]}, "interval": "10m"}),
     )
     .await?;
-    approve(&ctx, "gated", "bob").await?;
     wait_for("the first wave started", LONG, || async {
         let n = per_computer(&sim).len();
         until(n == 4, || format!("{n} started"))
@@ -146,6 +168,11 @@ async fn a_firing_alert_gate_halts_the_next_wave_and_the_rest_runs_once_it_expir
         return Err(format!("the halt names the critical alert only: {message}"));
     }
     crate::safety::wait_event(&ctx, "gated", "HealthGateFailed", "EndpointDown").await?;
+    // The operator restarts: the halt is in the status, not in its memory.
+    drop(controller);
+    let _controller = ctx
+        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
+        .await?;
     // A resume while the alert still fires is taken, and waits.
     resume(&ctx, "gated", 1).await?;
     wait_for("the resume is acknowledged and waits for the gate", LONG, || async {
@@ -211,20 +238,16 @@ async fn an_unreadable_gate_holds_with_its_reason_and_never_shows_its_credential
         .await
         .ctx("create secret")?;
     let sim = simulator_of(FleetSeed::generate(1, 6), 100).await?;
-    let _controller = ctx
-        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
-        .await?;
-    create_session(
+    let _controller = gated_rollout(
         &ctx,
+        &sim,
         "locked",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-92", "target": {"tenant": {"id": 1}},
-                           "rollout": {"strategy": "Waves", "maxConcurrent": 3, "maxFailures": "50%",
-                                       "healthGate": {"alertmanager": {"address": am.url, "matchers": [CRITICAL],
-                                                                       "credentials": {"secretName": "gate-credentials"}},
-                                                      "interval": "1s"}}}),
+        3,
+        serde_json::json!({"alertmanager": {"address": am.url, "matchers": [CRITICAL],
+                                            "credentials": {"secretName": "gate-credentials"}},
+                           "interval": "1s"}),
     )
     .await?;
-    approve(&ctx, "locked", "bob").await?;
     let held = wait_reason(&ctx, &sim, "locked", Phase::Halted, "HealthGateUnreachable").await?;
     let (_, _, message) = ready(&held);
     if !message.contains("401") || !message.contains("alertmanager") {
@@ -268,22 +291,16 @@ async fn a_prometheus_gate_halts_the_rollout_until_the_query_is_clear(ctx: TestC
     })
     .await?;
     let sim = simulator_of(FleetSeed::generate(1, 6), 100).await?;
-    let _controller = ctx
-        .controller(&sim, ApprovalPolicy::default(), CrashPoint::Never)
-        .await?;
-    create_session(
+    let _controller = gated_rollout(
         &ctx,
+        &sim,
         "queried",
-        serde_json::json!({"requestedBy": "alice", "reason": "CHG-93", "target": {"tenant": {"id": 1}},
-                           "rollout": {"strategy": "Waves", "maxConcurrent": 3, "maxFailures": "50%",
-                                       "healthGate": {"prometheus": {"address": prometheus.url,
-                                                                     "query": "max(immybot_e2e_alarm)",
-                                                                     "failureCondition": "result[0] > 0",
-                                                                     "successCondition": "len(result) == 1"},
-                                                      "interval": "1s"}}}),
+        3,
+        serde_json::json!({"prometheus": {"address": prometheus.url, "query": "max(immybot_e2e_alarm)",
+                                          "failureCondition": "result[0] > 0", "successCondition": "len(result) == 1"},
+                           "interval": "1s"}),
     )
     .await?;
-    approve(&ctx, "queried", "bob").await?;
     let halted = wait_reason(&ctx, &sim, "queried", Phase::Halted, "HealthGateFailed").await?;
     let (_, _, message) = ready(&halted);
     if !message.contains("failureCondition result[0] > 0") {

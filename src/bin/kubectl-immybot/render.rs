@@ -22,8 +22,20 @@ pub fn rollout_line(r: &immybot_operator::api::RolloutStatus) -> String {
     } else {
         String::new()
     };
+    // The health gate's halt: what fired, and whether a person resumed.
+    let gate = r.gate_halt.as_ref().map_or(String::new(), |h| {
+        format!(
+            "; the health gate fired ({}){}",
+            h.firing.join(", "),
+            if h.resumed {
+                ", resumed: the next wave starts once it is clear"
+            } else {
+                ""
+            }
+        )
+    });
     format!(
-        "wave {} of {}{pilot}: {} started, {} passed, {} failed{offline}, {} remaining; failure budget {} ({} left){accepted}",
+        "wave {} of {}{pilot}: {} started, {} passed, {} failed{offline}, {} remaining; failure budget {} ({} left){accepted}{gate}",
         r.current_wave, r.waves, r.started, r.passed, r.failed, r.remaining, r.failure_budget, r.budget_left
     )
 }
@@ -425,6 +437,18 @@ mod tests {
             "wave 3 of 4 (wave 1 is the pilot of 2): 10 started, 9 passed, 1 failed, 2 remaining; failure budget 0 (0 left), 1 failure(s) accepted on resume"
         );
         assert_eq!(rollout_tenants(&r), None, "not a tenant tree");
+        let gated: immybot_operator::api::RolloutStatus = serde_json::from_value(serde_json::json!({
+            "waveSize": 2, "waves": 3, "currentWave": 1, "started": 2, "passed": 2, "remaining": 4,
+            "gateHalt": {"since": "2026-12-07T01:00:00Z", "firing": ["alertmanager: EndpointDown (pc-3)"], "resumed": true}
+        }))
+        .unwrap();
+        assert!(
+            rollout_line(&gated).ends_with(
+                "; the health gate fired (alertmanager: EndpointDown (pc-3)), resumed: the next wave starts once it is clear"
+            ),
+            "{}",
+            rollout_line(&gated)
+        );
     }
 
     #[test]

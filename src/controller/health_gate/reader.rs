@@ -47,20 +47,21 @@ impl Default for HealthGateReader {
 
 impl HealthGateReader {
     /// The gate's reading: a cached one no older than `max_age`, or asked
-    /// now (`max_age` `None`: always now).
+    /// now (`max_age` `None`: always now); and whether it came from the
+    /// cache.
     pub async fn read(
         &self,
         kube: &kube::Client,
         namespace: &str,
         gate: &HealthGate,
         max_age: Option<Duration>,
-    ) -> GateReading {
+    ) -> (GateReading, bool) {
         let key = format!("{namespace}/{}", serde_json::to_string(gate).unwrap_or_default());
         if let Some(max_age) = max_age
             && let Some((at, reading)) = self.lock().get(&key)
             && at.elapsed() <= max_age
         {
-            return reading.clone();
+            return (reading.clone(), true);
         }
         let mut readings = vec![];
         if let Some(am) = &gate.alertmanager {
@@ -78,7 +79,7 @@ impl HealthGateReader {
             }
         }
         cache.insert(key, (Instant::now(), reading.clone()));
-        reading
+        (reading, false)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, GateReading)>> {

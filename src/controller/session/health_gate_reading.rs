@@ -1,7 +1,11 @@
 //! When the session shell reads a rollout's health gate, and how fresh the
-//! reading must be: fresh when a wave may start (a firing gate never lets
-//! one start on an older answer), up to half the gate's interval old while
-//! a wave runs (many objects gated on one Alertmanager share a reading).
+//! reading must be: up to half the gate's interval old while a wave runs
+//! (many objects gated on one Alertmanager share a reading), and always
+//! fresh for a decision that starts something: the shell decides again on
+//! a fresh reading before it starts (`Reading::cached`), so a firing gate
+//! never lets a wave start on an older answer. (A status read as `Running`
+//! may be deciding the wave's end and the next start at once: the CI run
+//! that started two waves on a cached "clear" taught that.)
 
 use kube::ResourceExt as _;
 
@@ -10,9 +14,44 @@ use super::machine::health_gate::interval;
 use crate::api::{MaintenanceSession, Phase};
 use crate::controller::health_gate::GateReading;
 
-/// The reading for the machine, or `None` when nothing is gated (no gate,
-/// not waves, ended, or every computer started).
-pub async fn read(ctx: &SessionContext, obj: &MaintenanceSession) -> Option<GateReading> {
+/// A reading for the machine.
+pub struct Reading {
+    /// `None` when nothing is gated (no gate, not waves, ended, or every
+    /// computer started).
+    pub gate: Option<GateReading>,
+    /// Served from the cache: not good enough to start on.
+    pub cached: bool,
+}
+
+/// How fresh a reading must be.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// A wave runs: a shared reading up to half the interval old will do.
+    WhileRunning,
+    /// Asked now.
+    Now,
+}
+
+/// The gate's reading for a decision about `obj`.
+pub async fn read(ctx: &SessionContext, obj: &MaintenanceSession, freshness: Freshness) -> Reading {
+    let none = Reading {
+        gate: None,
+        cached: false,
+    };
+    match gated(obj) {
+        Some(gate) => {
+            let (reading, cached) = read_gate(ctx, obj, gate, freshness).await;
+            Reading {
+                gate: Some(reading),
+                cached,
+            }
+        }
+        None => none,
+    }
+}
+
+/// The gate of `obj`, if a wave may still start or runs under it.
+fn gated(obj: &MaintenanceSession) -> Option<&crate::api::HealthGate> {
     let rollout = obj.spec.rollout.as_ref().filter(|r| r.is_waves())?;
     let gate = rollout.health_gate.as_ref()?;
     let status = obj.status.as_ref();
@@ -26,10 +65,20 @@ pub async fn read(ctx: &SessionContext, obj: &MaintenanceSession) -> Option<Gate
     {
         return None;
     }
+    Some(gate)
+}
+
+async fn read_gate(
+    ctx: &SessionContext,
+    obj: &MaintenanceSession,
+    gate: &crate::api::HealthGate,
+    freshness: Freshness,
+) -> (GateReading, bool) {
+    let phase = obj.status.as_ref().and_then(|s| s.phase);
     let running = matches!(phase, Some(Phase::Running | Phase::Queued | Phase::Postponed));
-    let max_age = running.then(|| interval(gate) / 2);
+    let max_age = (running && freshness == Freshness::WhileRunning).then(|| interval(gate) / 2);
     let namespace = obj.namespace().unwrap_or_default();
-    let reading = ctx
+    let (reading, cached) = ctx
         .state
         .health_gates
         .read(&ctx.client, &namespace, gate, max_age)
@@ -37,5 +86,5 @@ pub async fn read(ctx: &SessionContext, obj: &MaintenanceSession) -> Option<Gate
     if let GateReading::Unreachable(why) = &reading {
         tracing::debug!(name = %obj.name_any(), %why, "health gate unreadable");
     }
-    Some(reading)
+    (reading, cached)
 }

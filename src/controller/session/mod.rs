@@ -15,6 +15,7 @@ mod action_excerpts;
 mod action_reader;
 mod action_rerun_protocol;
 pub mod action_reruns;
+mod announce;
 pub mod attempts;
 mod blast_radius_reader;
 mod by_connection;

@@ -15,8 +15,10 @@ use kube::{Resource as _, ResourceExt as _};
 use super::SessionContext;
 use super::action_reader;
 use super::action_rerun_protocol;
+use super::announce::announce;
 use super::deferrable::only_progress_changed;
 use super::excerpt_reader::{explain_how, still_owed};
+use super::health_gate_reading::{Freshness, read as read_gate};
 use super::machine::{Observed, Step, decide, is_settled};
 use super::rollout_planning;
 use super::session_reader::{Need, Observation, observe_logs, observe_sessions, recorded_attempts, worth_logs};
@@ -25,7 +27,6 @@ use super::target_resolution;
 use crate::api::{MaintenanceApproval, MaintenanceSession, Phase};
 use crate::controller::approval::digest::ApprovalDigest;
 use crate::controller::approval::{Subject, evaluate};
-use crate::controller::conditions;
 use crate::controller::error::Error;
 use crate::controller::events::{announce_controls, publish};
 use crate::controller::status_writer::{SessionApi, add_finalizer, persist_answer, replace_status};
@@ -218,28 +219,36 @@ async fn apply(obj: &MaintenanceSession, ctx: &SessionContext, api: &SessionApi)
         || super::plan::planned(&obj.spec).is_none()
         || evaluate(subject, &obj.spec, &digest, &approvals, &ctx.policy, now).is_approved();
     let verdict = crate::controller::approval::lookup::with_standing_approval(ctx, obj, verdict, now).await?;
-    let gate = super::health_gate_reading::read(ctx, obj).await;
-    let mut decision = decide(&Observed {
-        object: obj,
-        digest: &digest,
-        verdict: &verdict,
-        sessions: &sessions,
-        compliant_by_item: compliant.as_ref(),
-        logs: &logs,
-        action_excerpts: &action_excerpts,
-        now,
-        instance: &ctx.instance,
-        connection: ctx.connection.as_ref(),
-        start_grace: ctx.timing.start_grace,
-        busy_retry: ctx.timing.busy_retry,
-        pilot_required_above: ctx
-            .policy
-            .pilot
-            .threshold(obj.metadata.namespace.as_deref().unwrap_or_default()),
-        plan_required_above: ctx.policy.plans.required_above,
-        plan_detection_approved,
-        health_gate: gate.as_ref(),
-    });
+    let observed = |gate: Option<&'_ crate::controller::health_gate::GateReading>| {
+        decide(&Observed {
+            object: obj,
+            digest: &digest,
+            verdict: &verdict,
+            sessions: &sessions,
+            compliant_by_item: compliant.as_ref(),
+            logs: &logs,
+            action_excerpts: &action_excerpts,
+            now,
+            instance: &ctx.instance,
+            connection: ctx.connection.as_ref(),
+            start_grace: ctx.timing.start_grace,
+            busy_retry: ctx.timing.busy_retry,
+            pilot_required_above: ctx
+                .policy
+                .pilot
+                .threshold(obj.metadata.namespace.as_deref().unwrap_or_default()),
+            plan_required_above: ctx.policy.plans.required_above,
+            plan_detection_approved,
+            health_gate: gate,
+        })
+    };
+    let gate = read_gate(ctx, obj, Freshness::WhileRunning).await;
+    let mut decision = observed(gate.gate.as_ref());
+    // A start is decided on a reading asked now, never a shared one.
+    if gate.cached && matches!(decision.step, Step::Start(_)) {
+        let fresh = read_gate(ctx, obj, Freshness::Now).await;
+        decision = observed(fresh.gate.as_ref());
+    }
     let ended = decision.status.completion_time.as_ref().map(|t| t.0);
     let retry = still_owed(explain, logs_owed || excerpts_owed, ended, now, ctx.timing.poll_active);
     decision.status.logs_pending = retry.is_some();
@@ -513,87 +522,6 @@ async fn own_approvals(api: &Api<MaintenanceApproval>, obj: &MaintenanceSession,
             tracing::warn!(approval = %approval.name_any(), error = %e, "could not make the session own its approval");
         }
     }
-}
-
-/// Events for approval changes and for the phases a person acts on.
-/// Every event is an API-server write, so the steps in between (Starting,
-/// Queued, Running) show in status and in the start's own events only:
-/// at 1,000 objects, one event per transition was a third of the writes.
-async fn announce(
-    ctx: &SessionContext,
-    obj: &MaintenanceSession,
-    next: &crate::api::MaintenanceSessionStatus,
-    starting: bool,
-) {
-    let old = obj.status.clone().unwrap_or_default();
-    let cond = |s: &crate::api::MaintenanceSessionStatus| {
-        conditions::get(&s.conditions, conditions::APPROVED)
-            .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
-    };
-    if let Some((status, reason, message)) = cond(next)
-        && cond(&old).map(|(s, r, _)| (s, r)) != Some((status.clone(), reason.clone()))
-    {
-        let accepted = status == "True";
-        ctx.observer.approval(accepted, &reason);
-        if !(accepted && starting) {
-            let why = if accepted { "Approved" } else { "NotApproved" };
-            publish(ctx, obj, EventType::Normal, why, &format!("{reason}: {message}")).await;
-        }
-    }
-    if let Some(unplanned) = conditions::get(&next.conditions, conditions::UNPLANNED)
-        && conditions::get(&old.conditions, conditions::UNPLANNED).map(|c| &c.message) != Some(&unplanned.message)
-    {
-        publish(ctx, obj, EventType::Warning, "UnplannedActions", &unplanned.message).await;
-    }
-    let gate_halt = |s: &crate::api::MaintenanceSessionStatus| s.rollout.as_ref().and_then(|r| r.gate_halt.clone());
-    if let Some(halt) = gate_halt(next)
-        && gate_halt(&old).is_none()
-    {
-        let message = format!(
-            "the health gate fires ({}): no further wave starts until `kubectl immybot resume`",
-            halt.firing.join(", ")
-        );
-        publish(ctx, obj, EventType::Warning, "HealthGateFailed", &message).await;
-    }
-    if old.phase != next.phase
-        && let Some(phase) = next.phase.filter(|p| worth_an_event(*p))
-    {
-        let message = conditions::get(&next.conditions, conditions::READY)
-            .map(|c| c.message.clone())
-            .unwrap_or_default();
-        let type_ = match phase {
-            Phase::Failed | Phase::PartiallySucceeded | Phase::TimedOut | Phase::Halted => EventType::Warning,
-            _ => EventType::Normal,
-        };
-        publish(ctx, obj, type_, phase.as_str(), &message).await;
-    }
-    if !old.phase.is_some_and(Phase::is_final)
-        && let Some(phase) = next.phase.filter(|p| p.is_final())
-    {
-        let s = next.summary.clone().unwrap_or_default();
-        let computers = [
-            ("passed", s.passed),
-            ("failed", s.failed),
-            ("partially_passed", s.partially_passed),
-            ("cancelled", s.cancelled),
-            ("missed", s.missed),
-            ("not_started", s.not_started),
-        ]
-        .map(|(k, n)| (k, i64::from(n)));
-        let failed: Vec<(&str, i64)> = next
-            .items
-            .iter()
-            .filter(|i| i.failed > 0)
-            .map(|i| (i.name.as_str(), i64::from(i.failed)))
-            .collect();
-        ctx.observer.session_finished(phase.as_str(), &computers, &failed);
-    }
-}
-
-/// The phases that get an event: the outcomes, and the ones that wait on a
-/// person.
-fn worth_an_event(phase: Phase) -> bool {
-    phase.is_final() || matches!(phase, Phase::Postponed | Phase::Halted)
 }
 
 /// Deletion. `Orphan` releases at once; `Cancel` cancels what still runs in

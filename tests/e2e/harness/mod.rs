@@ -13,7 +13,7 @@ mod testbed;
 pub use cluster_fixtures::SETTINGS_NAMESPACE;
 pub use context::{TestContext, apiserver_requests, delete_namespace, wait_for};
 pub use operator::{
-    CLUSTER_CONNECTION_SECRETS, fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of,
+    CLUSTER_CONNECTION_SECRETS, Controller, fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of,
     spawn_operator_binary,
 };
 pub use proxy::ApiServerProxy;

@@ -34,6 +34,12 @@ pub fn interval(gate: &HealthGate) -> Duration {
         .unwrap_or(DEFAULT_INTERVAL)
 }
 
+/// How often a wave held by the gate looks again: the interval, but at
+/// least every 30 s (nothing runs; the wait is for the gate alone).
+fn hold_recheck(gate: &HealthGate) -> Duration {
+    interval(gate).min(DEFAULT_INTERVAL)
+}
+
 fn gate<'a>(seen: &Seen<'a>) -> Option<&'a HealthGate> {
     seen.waves.and_then(|r| r.health_gate.as_ref())
 }
@@ -55,7 +61,7 @@ pub(super) fn before_wave(
         .unwrap_or_else(|| GateReading::Unreachable("the gate was not read".into()));
     let name = o.object.metadata.name.as_deref().unwrap_or_default();
     let latch = st.rollout.as_ref().and_then(|r| r.gate_halt.clone());
-    let recheck = Some(interval(gate));
+    let recheck = Some(hold_recheck(gate));
     let halted = |why: String| {
         Next::show(
             Phase::Halted,
