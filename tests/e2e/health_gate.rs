@@ -24,7 +24,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Patch, PatchParams, PostParams};
 
 use crate::harness::alerting::{Alertmanager, Prometheus};
-use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator_of, wait_for};
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator_of, until, wait_for};
 use crate::lifecycle::{approve, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -53,11 +53,6 @@ fn each_once(sim: &immybot_sim::RunningSim, computers: std::ops::RangeInclusive<
     } else {
         Err(format!("every computer of {computers:?} exactly once, ledger {per:?}"))
     }
-}
-
-/// A probe's answer: done, or why not yet.
-fn until(done: bool, why: impl FnOnce() -> String) -> Result<Option<()>, String> {
-    if done { Ok(Some(())) } else { Err(why()) }
 }
 
 fn ready(s: &MaintenanceSession) -> (Option<Phase>, String, String) {

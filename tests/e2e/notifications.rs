@@ -18,7 +18,7 @@ use immybot_operator::controller::{ApprovalPolicy, Context};
 use immybot_sim::FleetSeed;
 
 use crate::harness::cloud_events::{Answer, Receiver};
-use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator_of, wait_for};
+use crate::harness::{Context as _, TestContext, TestFn, TestResult, simulator_of, until, wait_for};
 use crate::lifecycle::{approve, create_session};
 
 pub fn tests() -> Vec<(String, TestFn)> {
@@ -34,6 +34,7 @@ fn notifying(sink: &url::Url) -> impl FnOnce(&mut Context) {
     let mut n = Notifications::new(sink.clone(), Duration::from_secs(3600));
     // Quick retries for the test; the shape of the backoff is the same.
     n.backoff = (Duration::from_millis(100), Duration::from_millis(800));
+    n.settle = Duration::from_millis(300);
     let n = Arc::new(n);
     move |ctx: &mut Context| ctx.notifications = Some(n)
 }
@@ -143,8 +144,30 @@ async fn notifications_arrive_once_per_occurrence_by_id_across_a_restart_while_t
             return Err(format!("{id} was answered an error and never delivered again"));
         }
     }
-    let types: BTreeSet<String> = receiver
-        .received()
+    // Once marked, a record is not sent again: a later occurrence (another
+    // session waiting for approval) arrives, the earlier ids no more.
+    let before = received.len();
+    create_session(
+        &ctx,
+        "later",
+        serde_json::json!({"requestedBy": "alice", "reason": "CHG-97", "target": {"computer": {"id": 1}}}),
+    )
+    .await?;
+    wait_for("the later session's notification", LONG, || async {
+        let got = receiver.received();
+        let later = got.iter().any(|e| e["subject"] == "later");
+        until(later, || format!("{} received", got.len()))
+    })
+    .await?;
+    let after = receiver.received();
+    if after[before..]
+        .iter()
+        .any(|e| ids.contains(e["id"].as_str().unwrap_or_default()))
+    {
+        return Err("a record marked Sent was delivered again".into());
+    }
+    let received: Vec<serde_json::Value> = after[..before].to_vec();
+    let types: BTreeSet<String> = received
         .iter()
         .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
         .collect();
@@ -158,8 +181,7 @@ async fn notifications_arrive_once_per_occurrence_by_id_across_a_restart_while_t
     if types != want {
         return Err(format!("types {types:?}"));
     }
-    let ended = receiver
-        .received()
+    let ended = received
         .into_iter()
         .find(|e| e["type"] == "io.immybot.maintenancesession.endedwithfailures.v1")
         .ok_or("no ended event")?;

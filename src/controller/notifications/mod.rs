@@ -25,6 +25,10 @@ pub struct Notifications {
     pub retry_for: Duration,
     /// The shortest and the longest delay between tries of one record.
     pub backoff: (Duration, Duration),
+    /// How long a delivered record is not sent again while the watch brings
+    /// its `Sent` mark to the store (a mark that did not land is sent
+    /// again after it).
+    pub settle: Duration,
     http: reqwest::Client,
     /// Wakes the sender when a write recorded something new.
     wake: tokio::sync::Notify,
@@ -41,6 +45,7 @@ impl Notifications {
             sink,
             retry_for,
             backoff: (Duration::from_secs(1), Duration::from_secs(300)),
+            settle: Duration::from_secs(30),
             http,
             wake: tokio::sync::Notify::new(),
         }

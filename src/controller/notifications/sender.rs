@@ -93,7 +93,8 @@ async fn pass(n: &Notifications, store: &Store<MaintenanceSession>, ctx: &Contex
     let now = jiff::Timestamp::now();
     for (obj, record) in due {
         let age = now.duration_since(record.time.0);
-        if age.as_secs() as u64 > n.retry_for.as_secs() {
+        // (A time ahead of this clock, another replica's, is young.)
+        if age.as_secs() > i64::try_from(n.retry_for.as_secs()).unwrap_or(i64::MAX) {
             let name = obj.metadata.name.clone().unwrap_or_default();
             if mark(ctx, &obj, &record.id, NotificationState::Abandoned).await {
                 let note = format!(
@@ -114,7 +115,15 @@ async fn pass(n: &Notifications, store: &Store<MaintenanceSession>, ctx: &Contex
         }
         match deliver(n, &obj, &record).await {
             Ok(()) => {
-                tries.remove(&record.id);
+                // Not due again while the store catches up with the mark
+                // (a mark that did not land is sent again after this).
+                tries.insert(
+                    record.id.clone(),
+                    Tries {
+                        count: 0,
+                        next: Instant::now() + n.settle,
+                    },
+                );
                 mark(ctx, &obj, &record.id, NotificationState::Sent).await;
             }
             Err(why) => {

@@ -123,6 +123,11 @@ pub async fn delete_namespace(client: Client, namespace: &str) {
         .await;
 }
 
+/// A `wait_for` probe's answer from a condition: done, or why not yet.
+pub fn until(done: bool, why: impl FnOnce() -> String) -> Result<Option<()>, String> {
+    if done { Ok(Some(())) } else { Err(why()) }
+}
+
 /// Polls `probe` until it returns `Some`, failing after `deadline` with a
 /// message that says what was awaited and what was seen last.
 ///

@@ -11,7 +11,7 @@ mod proxy;
 mod testbed;
 
 pub use cluster_fixtures::SETTINGS_NAMESPACE;
-pub use context::{TestContext, apiserver_requests, delete_namespace, wait_for};
+pub use context::{TestContext, apiserver_requests, delete_namespace, until, wait_for};
 pub use operator::{
     CLUSTER_CONNECTION_SECRETS, Controller, fleet, lose_next_start_answer, manual_simulator, simulator, simulator_of,
     spawn_operator_binary,
