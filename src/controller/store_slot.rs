@@ -64,3 +64,22 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> StoreSlot<K> {
         )
     }
 }
+
+/// Waits until `store` has synced; an error when it never will (its writer
+/// is gone). Re-polled: kube-runtime's store readiness (a `DelayedInit`)
+/// wakes only the last task that waited, and the Controller waits on the
+/// same store, so a plain `.await` can sleep forever. Each poll sees the
+/// value once it is set.
+pub async fn synced<K>(
+    store: &kube::runtime::reflector::Store<K>,
+) -> Result<(), kube::runtime::reflector::store::WriterDropped>
+where
+    K: kube::Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        if let Ok(ready) = tokio::time::timeout(std::time::Duration::from_millis(250), store.wait_until_ready()).await {
+            return ready;
+        }
+    }
+}

@@ -50,15 +50,12 @@ fn line(event: &serde_json::Value) -> String {
         .trim_start_matches("io.immybot.maintenancesession.")
         .trim_end_matches(".v1");
     let data = &event["data"];
-    let mut message = data["message"].as_str().unwrap_or_default().to_owned();
-    if message.len() > 140 {
-        let mut cut = 137;
-        while !message.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        message.truncate(cut);
-        message.push_str("...");
-    }
+    let full = data["message"].as_str().unwrap_or_default();
+    let message: String = if full.chars().count() > 140 {
+        full.chars().take(137).chain("...".chars()).collect()
+    } else {
+        full.to_owned()
+    };
     format!(
         "notification (CloudEvent {what}) {}/{}: {} {message}",
         data["namespace"].as_str().unwrap_or_default(),

@@ -65,10 +65,20 @@ impl HealthGateReader {
         }
         let mut readings = vec![];
         if let Some(am) = &gate.alertmanager {
-            readings.push(self.alertmanager(kube, namespace, am).await);
+            let url = alertmanager::alerts_url(&am.address, &am.matchers);
+            let source = (url, am.credentials.as_ref(), "alertmanager");
+            readings.push(self.ask(kube, namespace, source, alertmanager::reading).await);
         }
         if let Some(p) = &gate.prometheus {
-            readings.push(self.prometheus(kube, namespace, p).await);
+            let source = (
+                prometheus::query_url(&p.address, &p.query),
+                p.credentials.as_ref(),
+                "prometheus",
+            );
+            readings.push(
+                self.ask(kube, namespace, source, |body| prometheus::reading(p, body))
+                    .await,
+            );
         }
         let reading = GateReading::combine(readings);
         let mut cache = self.lock();
@@ -86,37 +96,20 @@ impl HealthGateReader {
         self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn alertmanager(
+    /// One source: its URL, one GET, the parse of its answer; anything in
+    /// the way is the reason it cannot be read.
+    async fn ask(
         &self,
         kube: &kube::Client,
         namespace: &str,
-        gate: &crate::api::AlertmanagerGate,
+        (url, credentials, source): (Result<url::Url, String>, Option<&GateCredentials>, &str),
+        parse: impl FnOnce(&[u8]) -> GateReading,
     ) -> GateReading {
-        let url = match alertmanager::alerts_url(&gate.address, &gate.matchers) {
-            Ok(u) => u,
-            Err(why) => return GateReading::Unreachable(why),
+        let fetched = match url {
+            Ok(url) => self.get(kube, namespace, url, credentials, source).await,
+            Err(why) => Err(why),
         };
-        match self
-            .get(kube, namespace, url, gate.credentials.as_ref(), "alertmanager")
-            .await
-        {
-            Ok(body) => alertmanager::reading(&body),
-            Err(why) => GateReading::Unreachable(why),
-        }
-    }
-
-    async fn prometheus(&self, kube: &kube::Client, namespace: &str, gate: &crate::api::PrometheusGate) -> GateReading {
-        let url = match prometheus::query_url(&gate.address, &gate.query) {
-            Ok(u) => u,
-            Err(why) => return GateReading::Unreachable(why),
-        };
-        match self
-            .get(kube, namespace, url, gate.credentials.as_ref(), "prometheus")
-            .await
-        {
-            Ok(body) => prometheus::reading(gate, &body),
-            Err(why) => GateReading::Unreachable(why),
-        }
+        fetched.map_or_else(GateReading::Unreachable, |body| parse(&body))
     }
 
     /// One GET; an error in words that name the source and its address but

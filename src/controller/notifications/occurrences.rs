@@ -12,6 +12,9 @@ use crate::api::{
 };
 use crate::controller::conditions;
 
+/// A record's message keeps at most this many characters.
+const MAX_MESSAGE_CHARS: usize = 512;
+
 /// The kinds of occurrence, each a CloudEvent type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -176,15 +179,15 @@ pub fn record(change: &Change<'_>, new: &mut MaintenanceSessionStatus) -> bool {
         if new.notifications.iter().any(|r| r.id == id) {
             continue;
         }
-        let mut message = o.message.clone();
-        if message.len() > 512 {
-            let mut cut = 509;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push_str("...");
-        }
+        let message = if o.message.chars().count() > MAX_MESSAGE_CHARS {
+            o.message
+                .chars()
+                .take(MAX_MESSAGE_CHARS - 3)
+                .chain("...".chars())
+                .collect()
+        } else {
+            o.message.clone()
+        };
         new.notifications.push(NotificationRecord {
             id,
             type_: o.kind.event_type().to_owned(),
@@ -295,6 +298,16 @@ mod tests {
             &mut other,
         );
         assert_ne!(other.notifications[0].id, first[0].id, "another object's occurrence");
+    }
+
+    #[test]
+    fn a_long_message_is_cut_to_its_bound_in_characters() {
+        let pending = at(Phase::Pending, "Pending", "");
+        let mut halted = at(Phase::Halted, "HealthGateFailed", &"é".repeat(600));
+        record(&change(&pending), &mut halted);
+        let message = &halted.notifications[0].message;
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(message.ends_with("é..."), "{message}");
     }
 
     #[test]

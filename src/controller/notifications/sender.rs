@@ -41,24 +41,9 @@ struct Tries {
     next: Instant,
 }
 
-pub async fn run(
-    notifications: Arc<Notifications>,
-    store: Store<MaintenanceSession>,
-    ctx: Arc<Context>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    // Re-polled, as `announce_synced` does: the store's readiness wakes
-    // only the last task that waited.
-    loop {
-        tokio::select! {
-            r = tokio::time::timeout(Duration::from_millis(250), store.wait_until_ready()) => match r {
-                Ok(Ok(())) => break,
-                Ok(Err(_)) => return,
-                Err(_) => continue,
-            },
-            () = &mut shutdown => return,
-        }
+pub async fn run(notifications: Arc<Notifications>, store: Store<MaintenanceSession>, ctx: Arc<Context>) {
+    if crate::controller::store_slot::synced(&store).await.is_err() {
+        return;
     }
     let mut tries: HashMap<String, Tries> = HashMap::new();
     loop {
@@ -66,7 +51,6 @@ pub async fn run(
         tokio::select! {
             () = notifications.wake.notified() => {}
             () = tokio::time::sleep(TICK) => {}
-            () = &mut shutdown => return,
         }
     }
 }

@@ -34,19 +34,16 @@ pub enum Freshness {
 
 /// The gate's reading for a decision about `obj`.
 pub async fn read(ctx: &SessionContext, obj: &MaintenanceSession, freshness: Freshness) -> Reading {
-    let none = Reading {
-        gate: None,
-        cached: false,
+    let Some(gate) = gated(obj) else {
+        return Reading {
+            gate: None,
+            cached: false,
+        };
     };
-    match gated(obj) {
-        Some(gate) => {
-            let (reading, cached) = read_gate(ctx, obj, gate, freshness).await;
-            Reading {
-                gate: Some(reading),
-                cached,
-            }
-        }
-        None => none,
+    let (reading, cached) = read_gate(ctx, obj, gate, freshness).await;
+    Reading {
+        gate: Some(reading),
+        cached,
     }
 }
 

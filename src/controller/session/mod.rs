@@ -121,7 +121,6 @@ pub async fn run(
             n,
             controller.store(),
             shared.clone(),
-            std::future::pending::<()>(),
         )))
     });
     let triggers = futures::stream::unfold(rx, |mut rx| async { rx.recv().await.map(|r| (r, rx)) }).filter({
@@ -155,23 +154,12 @@ pub async fn run(
 
 /// Tells the observer (readiness) once the session cache has synced.
 async fn announce_synced(store: reflector::Store<MaintenanceSession>, observer: Arc<dyn super::ControllerObserver>) {
-    // kube-runtime's store readiness (a `DelayedInit`) wakes only the last
-    // task that waited, and the Controller waits on the same store, so a
-    // plain `.await` here can sleep forever. Re-polling is cheap and each
-    // poll sees the value once it is set.
-    loop {
-        match tokio::time::timeout(std::time::Duration::from_millis(250), store.wait_until_ready()).await {
-            Ok(Ok(())) => {
-                tracing::info!("controller caches synced");
-                observer.caches_synced();
-                return;
-            }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the controller's cache will never be ready");
-                return;
-            }
-            Err(_) => continue,
+    match super::store_slot::synced(&store).await {
+        Ok(()) => {
+            tracing::info!("controller caches synced");
+            observer.caches_synced();
         }
+        Err(e) => tracing::warn!(error = %e, "the controller's cache will never be ready"),
     }
 }
 

@@ -198,7 +198,7 @@ pub struct Prometheus {
     pub url: String,
     pub alarm: TestMetric,
     _process: Process,
-    _target: tokio::task::JoinHandle<()>,
+    target: tokio::task::JoinHandle<()>,
 }
 
 impl Prometheus {
@@ -239,7 +239,7 @@ impl Prometheus {
             url,
             alarm,
             _process: process,
-            _target: server,
+            target: server,
         })
     }
 
@@ -260,6 +260,6 @@ impl Prometheus {
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
-        self._target.abort();
+        self.target.abort();
     }
 }
